@@ -1,0 +1,233 @@
+// The CommonJS loader: `require` with Node's published resolution algorithm
+// (https://nodejs.org/api/modules.html#all-together), one module cache per isolate shared by
+// the initialization script and every function, and the classic wrapper that keeps line
+// numbers exact. File access goes through Rust ops that confine it to the app directory and
+// strip TypeScript types.
+import { core, primordials } from "ext:core/mod.js";
+import { dirname, extname, join, normalize } from "ext:chatfn/internal/path.js";
+const {
+  ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypePush, ArrayPrototypeSlice, Error, JSONParse, ObjectCreate,
+  ReflectApply, SafeMap, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, encodeURI,
+} = primordials;
+const { op_modules_stat, op_modules_read } = core.ops;
+
+const STAT_FILE = 1;
+const STAT_DIR = 2;
+// Extensions tried when a path has none: Node's, then chatfn's TypeScript.
+const EXTENSIONS = [".js", ".json", ".cjs", ".ts", ".cts"];
+
+// Node built-ins by name. A built-in chatfn does not provide yet fails loudly, never silently.
+const NODE_BUILTINS = [
+  "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants", "crypto", "dgram", "diagnostics_channel",
+  "dns", "events", "fs", "http", "http2", "https", "module", "net", "os", "path", "perf_hooks", "process", "punycode",
+  "querystring", "readline", "stream", "string_decoder", "timers", "tls", "tty", "url", "util", "v8", "vm", "worker_threads", "zlib",
+];
+const builtins = new SafeMap();
+
+/** Registers the exports of a built-in module, reachable as `require(name)` and `require("node:" + name)`. */
+export function defineBuiltin(name, exports) {
+  builtins.set(name, exports);
+}
+
+class Module {
+  constructor(filename) {
+    this.id = filename;
+    this.filename = filename;
+    this.path = dirname(filename);
+    this.exports = {};
+    this.loaded = false;
+    this.children = [];
+  }
+}
+
+const cache = ObjectCreate(null);
+
+function moduleError(message, code, extra) {
+  const err = new Error(message);
+  err.code = code;
+  if (extra) for (const key in extra) err[key] = extra[key];
+  return err;
+}
+
+function loadBuiltin(request) {
+  const name = StringPrototypeStartsWith(request, "node:") ? StringPrototypeSlice(request, 5) : request;
+  if (builtins.has(name)) return { found: true, exports: builtins.get(name) };
+  if (ArrayPrototypeIncludes(NODE_BUILTINS, name)) {
+    throw moduleError(
+      `The Node built-in module '${name}' is not available in chatfn yet`,
+      "ERR_CHATFN_BUILTIN_UNAVAILABLE",
+    );
+  }
+  if (name !== request) throw moduleError(`No such built-in module: ${request}`, "ERR_UNKNOWN_BUILTIN_MODULE");
+  return { found: false };
+}
+
+// LOAD_AS_FILE(X)
+function loadAsFile(x) {
+  if (op_modules_stat(x) === STAT_FILE) return x;
+  for (const ext of EXTENSIONS) {
+    if (op_modules_stat(x + ext) === STAT_FILE) return x + ext;
+  }
+  return undefined;
+}
+
+// LOAD_INDEX(X)
+function loadIndex(x) {
+  for (const ext of EXTENSIONS) {
+    const candidate = join(x, "index" + ext);
+    if (op_modules_stat(candidate) === STAT_FILE) return candidate;
+  }
+  return undefined;
+}
+
+// LOAD_AS_DIRECTORY(X)
+function loadAsDirectory(x) {
+  const pkgPath = join(x, "package.json");
+  if (op_modules_stat(pkgPath) === STAT_FILE) {
+    const pkg = readPackageJson(pkgPath);
+    if (typeof pkg.main === "string" && pkg.main !== "") {
+      const m = join(x, pkg.main);
+      const found = loadAsFile(m) ?? loadIndex(m);
+      if (found) return found;
+    }
+  }
+  return loadIndex(x);
+}
+
+// NODE_MODULES_PATHS(START)
+function nodeModulesPaths(start) {
+  const parts = StringPrototypeSplit(start, "/");
+  const dirs = [];
+  for (let i = parts.length; i > 0; i--) {
+    if (parts[i - 1] === "node_modules") continue;
+    const dir = ArrayPrototypeJoin(ArrayPrototypeSlice(parts, 0, i), "/") + "/node_modules";
+    ArrayPrototypePush(dirs, dir);
+  }
+  return dirs;
+}
+
+// LOAD_NODE_MODULES(X, START)
+function loadNodeModules(x, start) {
+  for (const dir of nodeModulesPaths(start)) {
+    if (op_modules_stat(dir) !== STAT_DIR) continue;
+    const found = loadAsFile(join(dir, x)) ?? loadAsDirectory(join(dir, x));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function readPackageJson(path) {
+  try {
+    return JSONParse(op_modules_read(path));
+  } catch (e) {
+    throw moduleError(`Invalid package.json at ${path}: ${e.message}`, "ERR_INVALID_PACKAGE_CONFIG");
+  }
+}
+
+/** require(X) from module at path Y: returns the absolute filename, or throws MODULE_NOT_FOUND. */
+function resolveFilename(request, parent) {
+  const fromDir = parent.path;
+  let found;
+  if (StringPrototypeStartsWith(request, "./") || StringPrototypeStartsWith(request, "../") || StringPrototypeStartsWith(request, "/") || request === "." || request === "..") {
+    const x = StringPrototypeStartsWith(request, "/") ? normalize(request) : join(fromDir, request);
+    found = loadAsFile(x) ?? loadAsDirectory(x);
+  } else {
+    found = loadNodeModules(request, fromDir);
+  }
+  if (found) return found;
+  const stack = [];
+  for (let m = parent; m; m = m.parent) ArrayPrototypePush(stack, m.filename);
+  const hint = StringPrototypeStartsWith(request, ".") || StringPrototypeStartsWith(request, "/")
+    ? ""
+    : ` (is '${request}' listed under [runtime.dependencies] in chatfn.toml and installed?)`;
+  throw moduleError(
+    `Cannot find module '${request}'${hint}\nRequire stack:\n- ${ArrayPrototypeJoin(stack, "\n- ")}`,
+    "MODULE_NOT_FOUND",
+    { requireStack: stack },
+  );
+}
+
+function makeRequire(module) {
+  function require(request) {
+    if (typeof request !== "string" || request === "") {
+      throw moduleError(`The "id" argument must be a non-empty string`, "ERR_INVALID_ARG_VALUE");
+    }
+    const builtin = loadBuiltin(request);
+    if (builtin.found) return builtin.exports;
+    const filename = resolveFilename(request, module);
+    return loadModule(filename, module).exports;
+  }
+  require.resolve = (request) => (loadBuiltin(request).found ? request : resolveFilename(request, module));
+  require.cache = cache;
+  return require;
+}
+
+export function fileUrl(filename) {
+  return "file://" + encodeURI(filename);
+}
+
+/**
+ * Compiles `source` as a CommonJS module body. `epilogue`, if given, is code placed after the
+ * body inside the wrapper (used to pick up a script's top-level `handleEvent`); its value is
+ * returned.
+ */
+function compileWrapped(module, source, epilogue) {
+  // A shebang line would be a syntax error inside the wrapper; keep it as a comment so lines stay put.
+  if (StringPrototypeStartsWith(source, "#!")) source = "//" + StringPrototypeSlice(source, 2);
+  const wrapped = "(function (exports, require, module, __filename, __dirname) { " + source + "\n" + (epilogue ?? "") + "\n})";
+  const [fn, error] = core.evalContext(wrapped, fileUrl(module.filename));
+  if (error) throw error.thrown;
+  return ReflectApply(fn, module.exports, [module.exports, makeRequire(module), module, module.filename, module.path]);
+}
+
+function loadModule(filename, parent) {
+  const cached = cache[filename];
+  if (cached) return cached;
+  const module = new Module(filename);
+  module.parent = parent;
+  if (parent) ArrayPrototypePush(parent.children, module);
+  cache[filename] = module;
+  try {
+    const source = op_modules_read(filename);
+    if (extname(filename) === ".json") {
+      try {
+        module.exports = JSONParse(source);
+      } catch (e) {
+        e.message = filename + ": " + e.message;
+        throw e;
+      }
+    } else {
+      compileWrapped(module, source);
+    }
+  } catch (e) {
+    delete cache[filename];
+    throw e;
+  }
+  module.loaded = true;
+  return module;
+}
+
+/** Runs a file (the initialization script) as the top of a require tree, through the shared cache. */
+export function runMain(filename) {
+  return loadModule(filename, undefined).exports;
+}
+
+/**
+ * Loads a chat function file and returns its `handleEvent`: a top-level function declaration
+ * (ChatKitty's form) or `module.exports.handleEvent`. The file is compiled fresh, not cached,
+ * so two triggers may share a file without sharing state by accident.
+ */
+export function loadHandler(filename) {
+  const module = new Module(filename);
+  const source = op_modules_read(filename);
+  const handler = compileWrapped(
+    module,
+    source,
+    ";return typeof handleEvent === 'function' ? handleEvent : (module.exports && module.exports.handleEvent);",
+  );
+  if (typeof handler !== "function") {
+    throw moduleError(`${filename} does not define a handleEvent(event, context) function`, "ERR_CHATFN_NO_HANDLER");
+  }
+  return handler;
+}
+

@@ -1,0 +1,75 @@
+//! Command-line arguments as typed by the user (raw), and their validation into what the
+//! commands run (`ServeConfig`, `InvokeConfig`), so a bad flag is reported before anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::App;
+
+#[derive(Parser, Debug)]
+#[command(name = "chatfn", version, about = "Self-hosted runtime for chat functions")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve an app's session API over HTTP.
+    Serve {
+        /// The app directory (holding chatfn.toml) or an app file.
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+        /// Where the embedded store keeps the app's users.
+        #[arg(long, default_value = "./.chatfn")]
+        data: PathBuf,
+        /// Address to listen on; port 0 picks a free port (printed on start).
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+    },
+    /// Run the session-start function once for an event file, print the outcome as JSON, and
+    /// exit with 0 when the session is allowed, 1 when it is denied.
+    Invoke {
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+        #[arg(long, default_value = "./.chatfn")]
+        data: PathBuf,
+        /// A JSON file with the start-session body: {"username": ..., "authParams": {...}}.
+        #[arg(long)]
+        event: PathBuf,
+    },
+}
+
+pub struct ServeConfig {
+    pub app: App,
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+}
+
+pub struct InvokeConfig {
+    pub app: App,
+    pub data: PathBuf,
+    pub event: serde_json::Value,
+}
+
+pub enum Validated {
+    Serve(ServeConfig),
+    Invoke(InvokeConfig),
+}
+
+impl Cli {
+    pub fn validate(self) -> anyhow::Result<Validated> {
+        Ok(match self.command {
+            Command::Serve { app, data, listen } => Validated::Serve(ServeConfig { app: App::load(&app)?, data, listen }),
+            Command::Invoke { app, data, event } => {
+                let text = std::fs::read_to_string(&event)
+                    .map_err(|e| anyhow::anyhow!("cannot read the event file {}: {e}", event.display()))?;
+                let event = serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("the event file {} is not valid JSON: {e}", event.display()))?;
+                Validated::Invoke(InvokeConfig { app: App::load(&app)?, data, event })
+            }
+        })
+    }
+}

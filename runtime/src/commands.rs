@@ -1,0 +1,61 @@
+//! The commands behind the CLI: `serve` (the HTTP API over one app) and `invoke` (one session
+//! attempt, no server). Both assemble the same parts: store, worker, sessions.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cli::{InvokeConfig, ServeConfig};
+use crate::config::App;
+use crate::session::{AttemptRequest, Decision, Sessions};
+use crate::{http, store, worker};
+
+fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<Sessions> {
+    let users = store::open(data).with_context(|| {
+        format!("cannot open the data directory {} (is another chatfn process using it?)", data.display())
+    })?;
+    let worker = worker::Worker::spawn(app, users.clone()).context("cannot start the app's isolate thread")?;
+    Ok(Sessions::new(app, users, worker))
+}
+
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let sessions = Arc::new(open_app(&config.app, &config.data)?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(app = %config.app.name, data = %config.data.display(), "serving");
+    // One line on stdout, for people and for scripts that started us on port 0.
+    println!("chatfn: serving app '{}' on http://{addr}", config.app.name);
+    http::serve(listener, sessions, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Runs one attempt and prints it; returns whether the session was allowed.
+pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
+    let sessions = open_app(&config.app, &config.data)?;
+    let username = match config.event.get("username") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        _ => anyhow::bail!("the event needs a string \"username\""),
+    };
+    let auth_params = config.event.get("authParams").cloned().unwrap_or(serde_json::Value::Null);
+    let attempt = sessions.attempt(AttemptRequest { username, auth_params }).await?;
+    let (allowed, mut out) = match &attempt.decision {
+        Decision::Allowed { session, user } => (true, json!({ "allowed": true, "session": session, "user": user })),
+        Decision::Denied(d) => (false, json!({ "allowed": false, "code": d.code, "message": d.message })),
+    };
+    out["invocation"] = serde_json::to_value(&attempt.invocation)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(allowed)
+}

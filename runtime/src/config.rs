@@ -1,0 +1,332 @@
+//! The app's configuration: `chatfn.toml`, the dashboard's settings as one declarative file.
+//!
+//! Parsing happens in two steps, as in ripgrep's low-level/high-level args: [`RawAppFile`] is
+//! exactly what the TOML says, and [`App`] is what chatfn runs, validated so that it cannot hold
+//! a bad value (paths exist and stay inside the app directory, limits are positive, triggers are
+//! known). This module does not read function code; `worker` does that when it builds an isolate.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The file `chatfn serve --app DIR` looks for inside DIR.
+pub const APP_FILE_NAME: &str = "chatfn.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid chatfn app file: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Whether users may start a session without a function vouching for them (ChatKitty's
+/// "guest users" application setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GuestUsers {
+    #[default]
+    Enabled,
+    Disabled,
+}
+
+/// The chat events a function can handle. Only the session-start hook is blocking today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Trigger {
+    #[serde(rename = "user.attempted.start_session")]
+    UserAttemptedStartSession,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 1] = [Trigger::UserAttemptedStartSession];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::UserAttemptedStartSession => "user.attempted.start_session",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Trigger> {
+        Trigger::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+// ---- raw file ------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAppFile {
+    #[serde(default)]
+    app: RawAppSection,
+    #[serde(default)]
+    runtime: RawRuntime,
+    #[serde(default)]
+    functions: BTreeMap<String, String>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAppSection {
+    name: Option<String>,
+    #[serde(default, alias = "guestUsers")]
+    guest_users: GuestUsers,
+    #[serde(alias = "exposeDenialReason")]
+    expose_denial_reason: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRuntime {
+    #[serde(alias = "initializationScript")]
+    initialization_script: Option<String>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, String>,
+    #[serde(default, alias = "environmentVariables")]
+    environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    cpu_ms: Option<u64>,
+    wall_ms: Option<u64>,
+    heap_mb: Option<u64>,
+}
+
+// ---- validated app -------------------------------------------------------------------------
+
+/// Resource limits for one invocation / one isolate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time JavaScript may run without yielding to the event loop.
+    pub cpu: Duration,
+    /// Wall-clock time from the start of an invocation to its answer.
+    pub wall: Duration,
+    /// V8 heap ceiling per isolate.
+    pub heap_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { cpu: Duration::from_millis(1_000), wall: Duration::from_millis(10_000), heap_bytes: 128 << 20 }
+    }
+}
+
+/// A JavaScript or TypeScript file of the app, by absolute path and by the path the user wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub display: String,
+}
+
+/// Everything chatfn needs to run one app, validated.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    /// The app directory: function code may `require` files under it and nothing else.
+    pub root: PathBuf,
+    pub guest_users: GuestUsers,
+    /// Pass the function's thrown message on to the chat client (default) or only say "Access denied".
+    pub expose_denial_reason: bool,
+    pub initialization_script: Option<SourceFile>,
+    pub dependencies: BTreeMap<String, String>,
+    pub environment: BTreeMap<String, String>,
+    pub functions: BTreeMap<Trigger, SourceFile>,
+    pub limits: Limits,
+}
+
+impl App {
+    /// Loads `PATH/chatfn.toml` when `path` is a directory, or `path` itself when it is a file
+    /// (so one directory can hold several configurations of the same app).
+    pub fn load(path: &Path) -> Result<App, ConfigError> {
+        let file = if path.is_dir() { path.join(APP_FILE_NAME) } else { path.to_path_buf() };
+        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
+        let root = file
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .unwrap_or(Path::new("."))
+            .canonicalize()
+            .map_err(|source| ConfigError::Read { path: file.clone(), source })?;
+        App::from_toml(&text, &root, &file)
+    }
+
+    /// Parses and validates the app file's text; `root` is the directory its paths are relative to.
+    pub fn from_toml(text: &str, root: &Path, file: &Path) -> Result<App, ConfigError> {
+        let raw: RawAppFile =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: file.to_path_buf(), message: e.to_string() })?;
+        let invalid = |message: String| ConfigError::Invalid { path: file.to_path_buf(), message };
+
+        let source_file = |what: &str, rel: &str| -> Result<SourceFile, ConfigError> {
+            let path = inside_root(root, rel).ok_or_else(|| {
+                invalid(format!("{what} `{rel}` must be a relative path inside the app directory"))
+            })?;
+            if !path.is_file() {
+                return Err(invalid(format!("{what} `{rel}` does not exist (looked for {})", path.display())));
+            }
+            Ok(SourceFile { path, display: rel.to_string() })
+        };
+
+        let mut functions = BTreeMap::new();
+        for (trigger, rel) in &raw.functions {
+            let t = Trigger::from_name(trigger).ok_or_else(|| {
+                let known: Vec<_> = Trigger::ALL.iter().map(|t| t.name()).collect();
+                invalid(format!("unknown trigger `{trigger}` in [functions]; known triggers: {}", known.join(", ")))
+            })?;
+            functions.insert(t, source_file(&format!("function for `{trigger}`"), rel)?);
+        }
+        let initialization_script = raw
+            .runtime
+            .initialization_script
+            .as_deref()
+            .map(|rel| source_file("initialization script", rel))
+            .transpose()?;
+
+        for name in raw.runtime.environment.keys() {
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(invalid(format!("environment variable name `{name}` is not valid")));
+            }
+        }
+
+        let defaults = Limits::default();
+        let positive = |name: &str, v: Option<u64>| -> Result<Option<u64>, ConfigError> {
+            match v {
+                Some(0) => Err(invalid(format!("[limits] {name} must be greater than 0"))),
+                other => Ok(other),
+            }
+        };
+        let limits = Limits {
+            cpu: positive("cpu_ms", raw.limits.cpu_ms)?.map(Duration::from_millis).unwrap_or(defaults.cpu),
+            wall: positive("wall_ms", raw.limits.wall_ms)?.map(Duration::from_millis).unwrap_or(defaults.wall),
+            heap_bytes: match positive("heap_mb", raw.limits.heap_mb)? {
+                Some(mb) if mb < 16 => return Err(invalid("[limits] heap_mb must be at least 16".into())),
+                Some(mb) if mb > 16 * 1024 => return Err(invalid("[limits] heap_mb must be at most 16384".into())),
+                Some(mb) => (mb as usize) << 20,
+                None => defaults.heap_bytes,
+            },
+        };
+
+        let name = raw.app.name.unwrap_or_else(|| {
+            root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into())
+        });
+        Ok(App {
+            name,
+            root: root.to_path_buf(),
+            guest_users: raw.app.guest_users,
+            expose_denial_reason: raw.app.expose_denial_reason.unwrap_or(true),
+            initialization_script,
+            dependencies: raw.runtime.dependencies,
+            environment: raw.runtime.environment,
+            functions,
+            limits,
+        })
+    }
+}
+
+/// Joins a relative path to `root`, refusing absolute paths and any `..` that would leave it.
+fn inside_root(root: &Path, rel: &str) -> Option<PathBuf> {
+    let rel = Path::new(rel);
+    let mut out = root.to_path_buf();
+    let mut depth = 0usize;
+    for c in rel.components() {
+        match c {
+            Component::Normal(p) => {
+                out.push(p);
+                depth += 1;
+            }
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 => {
+                out.pop();
+                depth -= 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("functions")).unwrap();
+        std::fs::write(dir.path().join("functions/start.ts"), "async function handleEvent() {}").unwrap();
+        dir
+    }
+
+    fn parse(dir: &Path, text: &str) -> Result<App, ConfigError> {
+        App::from_toml(text, dir, &dir.join("chatfn.toml"))
+    }
+
+    #[test]
+    fn defaults_follow_chatkitty() {
+        let dir = app_dir();
+        let app = parse(dir.path(), "").unwrap();
+        assert_eq!(app.guest_users, GuestUsers::Enabled);
+        assert!(app.functions.is_empty());
+        assert_eq!(app.limits, Limits::default());
+        assert!(app.expose_denial_reason);
+    }
+
+    #[test]
+    fn full_file_is_validated_into_an_app() {
+        let dir = app_dir();
+        let app = parse(
+            dir.path(),
+            r#"
+            [app]
+            name = "demo"
+            guestUsers = "DISABLED"
+            [runtime.environment]
+            SECRET = "s3cret"
+            [functions]
+            "user.attempted.start_session" = "functions/start.ts"
+            [limits]
+            cpu_ms = 50
+            heap_mb = 64
+            "#,
+        )
+        .unwrap();
+        assert_eq!(app.name, "demo");
+        assert_eq!(app.guest_users, GuestUsers::Disabled);
+        assert_eq!(app.environment["SECRET"], "s3cret");
+        assert_eq!(app.functions[&Trigger::UserAttemptedStartSession].path, dir.path().join("functions/start.ts"));
+        assert_eq!(app.limits.cpu, Duration::from_millis(50));
+        assert_eq!(app.limits.wall, Limits::default().wall);
+        assert_eq!(app.limits.heap_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let dir = app_dir();
+        let cases = [
+            ("[app]\nguest_users = \"MAYBE\"", "guest_users"),
+            ("[functions]\n\"user.sent.message\" = \"functions/start.ts\"", "unknown trigger"),
+            ("[functions]\n\"user.attempted.start_session\" = \"functions/missing.ts\"", "does not exist"),
+            ("[functions]\n\"user.attempted.start_session\" = \"../outside.ts\"", "inside the app directory"),
+            ("[functions]\n\"user.attempted.start_session\" = \"/etc/passwd\"", "inside the app directory"),
+            ("[limits]\ncpu_ms = 0", "greater than 0"),
+            ("[limits]\nheap_mb = 1", "at least 16"),
+            ("[runtime]\ninit = \"x.js\"", "unknown field"),
+            ("not toml at all [", "not a valid chatfn app file"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(dir.path(), text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?} gave {err:?}, expected it to mention {expected:?}");
+        }
+    }
+
+    #[test]
+    fn dot_dot_inside_the_root_is_fine() {
+        let root = Path::new("/app");
+        assert_eq!(inside_root(root, "functions/../init.js"), Some(PathBuf::from("/app/init.js")));
+        assert_eq!(inside_root(root, "functions/../../init.js"), None);
+    }
+}

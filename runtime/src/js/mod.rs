@@ -1,0 +1,54 @@
+//! The JavaScript runtime of one isolate: the `chatfn` deno_core extension (ops + embedded
+//! bootstrap modules) and the constructor of a configured `JsRuntime`. The bootstrap modules
+//! live beside this file (chatfn's own: console, context, main loop) and in `npm-shim/` (Node
+//! compatibility: `require`, `process`, timers). What runs them is `worker`.
+
+pub mod transpile;
+
+use std::borrow::Cow;
+
+use deno_core::{ascii_str_include, ExtensionFileSource};
+
+use crate::ops;
+
+/// The module that starts everything else; it imports the rest.
+const ENTRY_POINT: &str = "ext:chatfn/worker.js";
+
+fn bootstrap_modules() -> Vec<ExtensionFileSource> {
+    vec![
+        ExtensionFileSource::new("ext:chatfn/internal/path.js", ascii_str_include!("../../../npm-shim/internal/path.js")),
+        ExtensionFileSource::new("ext:chatfn/require.js", ascii_str_include!("../../../npm-shim/require.js")),
+        ExtensionFileSource::new("ext:chatfn/process.js", ascii_str_include!("../../../npm-shim/process.js")),
+        ExtensionFileSource::new("ext:chatfn/timers.js", ascii_str_include!("../../../npm-shim/timers.js")),
+        ExtensionFileSource::new("ext:chatfn/console.js", ascii_str_include!("console.js")),
+        ExtensionFileSource::new("ext:chatfn/chatkitty.js", ascii_str_include!("chatkitty.js")),
+        ExtensionFileSource::new(ENTRY_POINT, ascii_str_include!("worker.js")),
+    ]
+}
+
+deno_core::extension!(
+    chatfn,
+    ops = [
+        ops::users::op_users_check_exists,
+        ops::users::op_users_create,
+        ops::users::op_users_retrieve,
+        ops::users::op_users_update,
+        ops::users::op_users_delete,
+        ops::users::op_users_list,
+        ops::users::op_users_set_secret,
+        ops::users::op_users_retrieve_secret,
+        ops::users::op_users_remove_secret,
+        ops::modules::op_modules_stat,
+        ops::modules::op_modules_read,
+        ops::worker::op_worker_app,
+        ops::worker::op_worker_next_job,
+        ops::worker::op_worker_complete,
+        ops::worker::op_worker_monotonic_ms,
+        ops::worker::op_worker_host_log,
+        ops::worker::op_error_location,
+    ],
+    customizer = |ext: &mut deno_core::Extension| {
+        ext.esm_files = Cow::Owned(bootstrap_modules());
+        ext.esm_entry_point = Some(ENTRY_POINT);
+    },
+);

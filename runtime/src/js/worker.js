@@ -1,0 +1,136 @@
+// The isolate's main loop: installs the globals chat functions see, runs the initialization
+// script once, loads each trigger's `handleEvent`, then takes invocations from the Rust side
+// (`op_worker_next_job`) and answers each one (`op_worker_complete`). Invocations run
+// concurrently on this isolate's event loop, like requests in a Node process.
+import { core, primordials } from "ext:core/mod.js";
+import { console, currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
+import { createContext } from "ext:chatfn/chatkitty.js";
+import { defineBuiltin, fileUrl, loadHandler, runMain } from "ext:chatfn/require.js";
+import { createProcess } from "ext:chatfn/process.js";
+import { timerGlobals } from "ext:chatfn/timers.js";
+const { ErrorPrototype, ObjectAssign, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeReplaceAll } = primordials;
+const { op_worker_app, op_worker_next_job, op_worker_complete, op_error_location } = core.ops;
+
+const handlers = new SafeMap();
+const loadErrors = new SafeMap();
+let appRootUrl = "";
+
+/** Stacks and messages name files relative to the app directory, as the user wrote them. */
+function relative(text) {
+  return appRootUrl ? StringPrototypeReplaceAll(String(text), appRootUrl, "") : String(text);
+}
+
+/** A thrown value as data: name, message, stack (with source locations), and where it was thrown. */
+function describeError(thrown) {
+  if (!ObjectPrototypeIsPrototypeOf(ErrorPrototype, thrown)) {
+    return { name: "Error", message: `a non-Error value was thrown: ${inspect(thrown, 1)}`, stack: null, location: null };
+  }
+  let location = null;
+  try {
+    location = op_error_location(thrown);
+    if (location) location.file = relative(location.file);
+  } catch {
+    // Errors from another realm or without a script origin simply have no location.
+  }
+  let stack = thrown.stack ? relative(thrown.stack) : null;
+  if (location && thrown.name === "SyntaxError") {
+    stack = `${thrown.name}: ${thrown.message}\n    at ${location.file}:${location.line}:${location.column}`;
+  }
+  return {
+    name: String(thrown.name ?? "Error"),
+    message: relative(thrown.message ?? ""),
+    code: thrown.code === undefined ? null : String(thrown.code),
+    stack,
+    location,
+  };
+}
+
+function installGlobals(app) {
+  ObjectAssign(globalThis, timerGlobals);
+  globalThis.console = console;
+  const process = createProcess(app.env);
+  globalThis.process = process;
+  defineBuiltin("process", process);
+  defineBuiltin("timers", timerGlobals);
+  defineBuiltin("console", console);
+  // Functions reach the host only through the globals above; deno_core's internals stay private.
+  delete globalThis.Deno;
+  delete globalThis.__bootstrap;
+}
+
+function loadApp(app) {
+  if (app.initFailure) {
+    for (const trigger of app.triggers) loadErrors.set(trigger, app.initFailure);
+    return;
+  }
+  if (app.initScript) {
+    try {
+      runMain(app.initScript);
+    } catch (e) {
+      const error = describeError(e);
+      error.message = `the initialization script failed: ${error.message}`;
+      for (const trigger of app.triggers) loadErrors.set(trigger, error);
+      return;
+    }
+  }
+  for (const trigger of app.triggers) {
+    try {
+      handlers.set(trigger, loadHandler(app.functions[trigger]));
+    } catch (e) {
+      loadErrors.set(trigger, describeError(e));
+    }
+  }
+}
+
+async function runJob(job) {
+  const log = new InvocationLog(job.maxLogBytes);
+  let result;
+  try {
+    const handler = handlers.get(job.trigger);
+    if (handler === undefined) {
+      result = loadErrors.has(job.trigger)
+        ? { status: "load_failed", error: loadErrors.get(job.trigger) }
+        : { status: "no_function" };
+    } else {
+      const context = createContext();
+      await runWithLog(log, () => handler(job.event, context));
+      result = { status: "returned" };
+    }
+  } catch (e) {
+    result = { status: "threw", error: describeError(e) };
+  }
+  result.logs = log.lines;
+  op_worker_complete(job.id, result);
+}
+
+async function serveJobs() {
+  for (;;) {
+    const job = await op_worker_next_job();
+    if (job === null) return;
+    runJob(job);
+  }
+}
+
+// An unhandled rejection or an exception thrown from a timer belongs to the invocation whose
+// async context it carries; it is logged there and never brings the isolate down.
+function reportStray(kind, value) {
+  const message = `${kind}: ${format(value)}`;
+  const log = currentLog();
+  if (log) log.write("error", relative(message));
+  else core.ops.op_worker_host_log("error", relative(message));
+}
+
+/** Called once by the Rust side after the runtime is built. */
+globalThis.__chatfnStart = function start() {
+  delete globalThis.__chatfnStart;
+  const app = op_worker_app();
+  appRootUrl = fileUrl(app.root + "/");
+  core.setUnhandledPromiseRejectionHandler((_promise, reason) => {
+    reportStray("Unhandled promise rejection", reason);
+    return true;
+  });
+  core.setReportExceptionCallback((error) => reportStray("Uncaught exception", error));
+  installGlobals(app);
+  loadApp(app);
+  serveJobs();
+};

@@ -1,0 +1,37 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use chatfn::cli::{Cli, Validated};
+use chatfn::commands;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "chatfn=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let validated = match Cli::parse().validate() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("chatfn: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match validated {
+            Validated::Serve(config) => commands::serve(config).await.map(|()| true),
+            Validated::Invoke(config) => commands::invoke(config).await,
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("chatfn: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Native ops, one file per domain, all named `op_<domain>_<verb>` and gathered into the
+//! `chatfn` extension in `js/mod.rs`.
+
+pub mod modules;
+pub mod users;
+pub mod worker;

@@ -1,0 +1,52 @@
+//! `op_modules_*`: the file access behind `require`. Functions may read the files of their own
+//! app directory (their code, and later its installed `node_modules`) and nothing else; paths
+//! are resolved through symlinks before the check, so a link cannot lead outside.
+
+use std::path::{Path, PathBuf};
+
+use deno_core::{op2, OpState};
+use deno_error::JsErrorBox;
+
+use crate::js::transpile::{is_typescript, strip_types};
+
+/// The directories `require` may read below.
+pub struct ModuleRoots(pub Vec<PathBuf>);
+
+impl ModuleRoots {
+    /// The canonical form of `path` if it lies under one of the roots.
+    fn allowed(&self, path: &str) -> Option<PathBuf> {
+        let canonical = Path::new(path).canonicalize().ok()?;
+        self.0.iter().any(|root| canonical.starts_with(root)).then_some(canonical)
+    }
+}
+
+const STAT_MISSING: u8 = 0;
+const STAT_FILE: u8 = 1;
+const STAT_DIR: u8 = 2;
+
+/// 1 for a file, 2 for a directory, 0 for anything missing or outside the app.
+#[op2(fast)]
+pub fn op_modules_stat(state: &mut OpState, #[string] path: &str) -> u8 {
+    match state.borrow::<ModuleRoots>().allowed(path).and_then(|p| std::fs::metadata(p).ok()) {
+        Some(m) if m.is_file() => STAT_FILE,
+        Some(m) if m.is_dir() => STAT_DIR,
+        _ => STAT_MISSING,
+    }
+}
+
+/// The text of a module file; TypeScript comes back with its types stripped.
+#[op2]
+#[string]
+pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<String, JsErrorBox> {
+    let Some(canonical) = state.borrow::<ModuleRoots>().allowed(&path) else {
+        return Err(JsErrorBox::new("Error", format!("chatfn functions can only read files inside their app directory, not {path}")));
+    };
+    let source = std::fs::read_to_string(&canonical)
+        .map_err(|e| JsErrorBox::new("Error", format!("cannot read {path}: {e}")))?;
+    if is_typescript(&path) {
+        let root = state.borrow::<ModuleRoots>().0.first().cloned().unwrap_or_default();
+        let shown = canonical.strip_prefix(&root).unwrap_or(&canonical).display().to_string();
+        return strip_types(&shown, source).map_err(|e| JsErrorBox::new("SyntaxError", e.to_string()));
+    }
+    Ok(source)
+}

@@ -1,0 +1,190 @@
+//! `op_users_*`: the native side of `context.ChatKitty.Users`. Each op answers like the
+//! Platform API would over HTTP (`{ ok, status, data }` or `{ ok: false, status, error, message }`)
+//! and the JS side turns that into an axios-style response or rejection.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use deno_core::{op2, OpState};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::store::{NewUser, User, UserPatch, UsersError, UsersStore};
+
+/// How a Platform API answer travels back to JavaScript.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ApiReply {
+    Ok { ok: bool, status: u16, data: Value },
+    Err { ok: bool, status: u16, error: &'static str, message: String },
+}
+
+impl ApiReply {
+    fn ok(status: u16, data: Value) -> ApiReply {
+        ApiReply::Ok { ok: true, status, data }
+    }
+
+    fn err(error: &UsersError) -> ApiReply {
+        let (status, code) = match error {
+            UsersError::NotFound(_) => (404, "NotFound"),
+            UsersError::Conflict(_) => (409, "Conflict"),
+            UsersError::Invalid(_) => (400, "BadRequest"),
+            UsersError::Storage(_) | UsersError::Corrupt(_) => (500, "InternalError"),
+        };
+        let message = match error {
+            UsersError::Storage(_) | UsersError::Corrupt(_) => {
+                tracing::error!(%error, "user store failure during a function call");
+                "the user store failed; see the server log".to_string()
+            }
+            other => other.to_string(),
+        };
+        ApiReply::Err { ok: false, status, error: code, message }
+    }
+
+    fn from_user(status: u16, result: Result<User, UsersError>) -> ApiReply {
+        match result {
+            Ok(user) => ApiReply::ok(status, user_resource(&user)),
+            Err(e) => ApiReply::err(&e),
+        }
+    }
+}
+
+/// A user as `chatkitty-platform-sdk`'s `ChatUserResource`.
+pub fn user_resource(user: &User) -> Value {
+    json!({
+        "type": "PERSON",
+        "id": user.id,
+        "name": user.name,
+        "displayName": user.display_name,
+        "displayPictureUrl": null,
+        "isGuest": user.is_guest,
+        "presence": { "online": false, "status": "UNAVAILABLE" },
+        "properties": user.properties,
+        "createdTime": user.created_time,
+        "_links": { "self": { "href": format!("/v1/users/{}", user.id) } },
+    })
+}
+
+fn store(state: &Rc<RefCell<OpState>>) -> UsersStore {
+    state.borrow().borrow::<UsersStore>().clone()
+}
+
+fn parse_id(id: &str) -> Result<u64, UsersError> {
+    id.trim().parse().map_err(|_| UsersError::Invalid(format!("{id:?} is not a user id (ids are numbers)")))
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, UsersError> {
+    serde_json::from_value(body).map_err(|e| UsersError::Invalid(format!("invalid {what}: {e}")))
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_check_exists(state: Rc<RefCell<OpState>>, #[string] name: String) -> ApiReply {
+    match store(&state).find_by_name(&name) {
+        Ok(Some(_)) => ApiReply::ok(200, json!({})),
+        Ok(None) => ApiReply::err(&UsersError::NotFound(format!("named {name:?}"))),
+        Err(e) => ApiReply::err(&e),
+    }
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_create(state: Rc<RefCell<OpState>>, #[serde] body: serde_json::Value) -> ApiReply {
+    let store = store(&state);
+    let result = match parse_body::<NewUser>("createUser body", body) {
+        Ok(new) => store.create(new).await,
+        Err(e) => Err(e),
+    };
+    ApiReply::from_user(201, result)
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_retrieve(state: Rc<RefCell<OpState>>, #[string] id: String) -> ApiReply {
+    let result = parse_id(&id)
+        .and_then(|id| store(&state).get(id)?.ok_or_else(|| UsersError::NotFound(id.to_string())));
+    ApiReply::from_user(200, result)
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_update(state: Rc<RefCell<OpState>>, #[string] id: String, #[serde] patch: serde_json::Value) -> ApiReply {
+    let store = store(&state);
+    let result = match (parse_id(&id), parse_body::<UserPatch>("updateUser patch", patch)) {
+        (Ok(id), Ok(patch)) => store.update(id, patch).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    ApiReply::from_user(200, result)
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_delete(state: Rc<RefCell<OpState>>, #[string] id: String) -> ApiReply {
+    let store = store(&state);
+    let result = match parse_id(&id) {
+        Ok(id) => store.delete(id).await,
+        Err(e) => Err(e),
+    };
+    ApiReply::from_user(200, result)
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_list(
+    state: Rc<RefCell<OpState>>,
+    #[serde] page: serde_json::Value,
+    #[serde] size: serde_json::Value,
+    #[serde] name: serde_json::Value,
+) -> ApiReply {
+    let (Some(page), Some(size)) = (page.as_u64(), size.as_u64()) else {
+        return ApiReply::err(&UsersError::Invalid("page and size must be non-negative integers".into()));
+    };
+    let size = size.clamp(1, 1000) as usize;
+    match store(&state).list(page as usize, size, name.as_str()) {
+        Ok(p) => ApiReply::ok(
+            200,
+            json!({
+                "_embedded": { "users": p.users.iter().map(user_resource).collect::<Vec<_>>() },
+                "page": { "number": page, "size": size, "totalElements": p.total, "totalPages": p.total.div_ceil(size) },
+                "_links": {},
+            }),
+        ),
+        Err(e) => ApiReply::err(&e),
+    }
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_set_secret(
+    state: Rc<RefCell<OpState>>,
+    #[string] id: String,
+    #[string] name: String,
+    #[serde] secret: serde_json::Value,
+) -> ApiReply {
+    let store = store(&state);
+    let result = match parse_id(&id) {
+        Ok(id) => store.set_secret(id, &name, &secret).await,
+        Err(e) => Err(e),
+    };
+    ApiReply::from_user(200, result)
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_retrieve_secret(state: Rc<RefCell<OpState>>, #[string] id: String, #[string] name: String) -> ApiReply {
+    match parse_id(&id).and_then(|id| store(&state).get_secret(id, &name)) {
+        Ok(secret) => ApiReply::ok(200, json!({ "secret": secret })),
+        Err(e) => ApiReply::err(&e),
+    }
+}
+
+#[op2]
+#[serde]
+pub async fn op_users_remove_secret(state: Rc<RefCell<OpState>>, #[string] id: String, #[string] name: String) -> ApiReply {
+    let store = store(&state);
+    let result = match parse_id(&id) {
+        Ok(id) => store.remove_secret(id, &name).await,
+        Err(e) => Err(e),
+    };
+    ApiReply::from_user(200, result)
+}

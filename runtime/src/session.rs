@@ -1,0 +1,215 @@
+//! Where a session attempt is decided: ChatKitty's `user.attempted.start_session` semantics.
+//!
+//! With a function configured for the trigger, it decides: returning allows, throwing denies,
+//! and any failure to run it (load error, time or memory limit) denies too — the hook fails
+//! closed. Without one, guest users decide: ENABLED starts a guest session (creating the guest
+//! user), DISABLED denies. After an allowed attempt the user must exist: a function that allows
+//! a user it did not create gets a guest created for it when guests are enabled, and a clear
+//! denial otherwise. Attempts for the same username run one at a time, so concurrent first
+//! logins create the user exactly once and every one of them gets the same, correct answer.
+//! This module knows nothing of HTTP.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{App, GuestUsers, Trigger};
+use crate::store::users::{now_rfc3339, validate_name};
+use crate::store::{NewUser, User, UsersError, UsersStore};
+use crate::worker::{Invocation, Outcome, Worker};
+
+/// The body of ChatKitty's `startSession`.
+#[derive(Debug, Clone)]
+pub struct AttemptRequest {
+    pub username: String,
+    pub auth_params: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub created_at: String,
+}
+
+/// Why an attempt was refused; each has its own stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DenialCode {
+    /// The function threw.
+    AccessDenied,
+    /// No function and guest users are disabled.
+    GuestUsersDisabled,
+    /// A guest session was asked for a registered (non-guest) user.
+    NotAGuest,
+    /// The function allowed a user that does not exist, and guests are disabled.
+    UserNotFound,
+    /// The function or the initialization script could not be loaded.
+    FunctionLoadError,
+    /// The function ran past its wall or CPU time limit.
+    FunctionTimeout,
+    /// The function's isolate reached its heap limit.
+    FunctionOutOfMemory,
+    /// The function's isolate died.
+    FunctionCrashed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub code: DenialCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Allowed { session: Session, user: User },
+    Denied(Denial),
+}
+
+/// The decision, with the function invocation behind it if one ran.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub decision: Decision,
+    pub invocation: Option<Invocation>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("user store failure: {0}")]
+    Store(#[from] UsersError),
+}
+
+/// Decides session attempts for one app.
+pub struct Sessions {
+    guest_users: GuestUsers,
+    expose_denial_reason: bool,
+    has_function: bool,
+    users: UsersStore,
+    worker: Worker,
+    locks: NameLocks,
+}
+
+impl Sessions {
+    pub fn new(app: &App, users: UsersStore, worker: Worker) -> Sessions {
+        Sessions {
+            guest_users: app.guest_users,
+            expose_denial_reason: app.expose_denial_reason,
+            has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
+            users,
+            worker,
+            locks: NameLocks::default(),
+        }
+    }
+
+    pub fn users(&self) -> &UsersStore {
+        &self.users
+    }
+
+    pub async fn attempt(&self, request: AttemptRequest) -> Result<Attempt, AttemptError> {
+        validate_name(&request.username).map_err(|e| AttemptError::BadRequest(format!("username: {e}")))?;
+        if !(request.auth_params.is_object() || request.auth_params.is_null()) {
+            return Err(AttemptError::BadRequest("authParams must be a JSON object".into()));
+        }
+        let lock = self.locks.get(&request.username);
+        let _one_at_a_time = lock.lock().await;
+
+        if !self.has_function {
+            let decision = match self.guest_users {
+                GuestUsers::Enabled => self.guest_session(&request.username).await?,
+                GuestUsers::Disabled => deny(
+                    DenialCode::GuestUsersDisabled,
+                    "guest users are disabled and no user.attempted.start_session function is configured".into(),
+                ),
+            };
+            return Ok(Attempt { decision, invocation: None });
+        }
+
+        let event = serde_json::json!({
+            "username": request.username,
+            "authParams": if request.auth_params.is_null() { Value::Object(Default::default()) } else { request.auth_params },
+        });
+        let invocation = self.worker.invoke(Trigger::UserAttemptedStartSession, event).await;
+        let decision = match &invocation.outcome {
+            Outcome::Returned => self.after_function_allowed(&request.username).await?,
+            Outcome::NoFunction => self.guest_session(&request.username).await?,
+            Outcome::Threw { error } => {
+                let message = if self.expose_denial_reason { error.message.clone() } else { "Access denied".into() };
+                deny(DenialCode::AccessDenied, message)
+            }
+            Outcome::LoadFailed { error } => {
+                let at = error.location.as_ref().map(|l| format!(" ({}:{}:{})", l.file, l.line, l.column)).unwrap_or_default();
+                deny(DenialCode::FunctionLoadError, format!("the session-start function could not be loaded: {}: {}{at}", error.name, error.message))
+            }
+            Outcome::TimedOut { limit, limit_ms } => deny(
+                DenialCode::FunctionTimeout,
+                format!("the session-start function exceeded its {limit} time limit of {limit_ms} ms"),
+            ),
+            Outcome::OutOfMemory { limit_mb } => deny(
+                DenialCode::FunctionOutOfMemory,
+                format!("the session-start function exceeded its heap limit of {limit_mb} MB"),
+            ),
+            Outcome::Crashed { message } => {
+                deny(DenialCode::FunctionCrashed, format!("the session-start function crashed: {message}"))
+            }
+        };
+        Ok(Attempt { decision, invocation: Some(invocation) })
+    }
+
+    async fn guest_session(&self, username: &str) -> Result<Decision, AttemptError> {
+        let guest = NewUser { name: username.to_string(), is_guest: Some(true), ..Default::default() };
+        let (user, _created) = self.users.get_or_create(guest).await?;
+        if !user.is_guest {
+            return Ok(deny(
+                DenialCode::NotAGuest,
+                format!("{username} is a registered user; a guest session cannot be started for it"),
+            ));
+        }
+        Ok(allow(user))
+    }
+
+    async fn after_function_allowed(&self, username: &str) -> Result<Decision, AttemptError> {
+        if let Some(user) = self.users.find_by_name(username)? {
+            return Ok(allow(user));
+        }
+        match self.guest_users {
+            GuestUsers::Enabled => self.guest_session(username).await,
+            GuestUsers::Disabled => Ok(deny(
+                DenialCode::UserNotFound,
+                format!(
+                    "the session-start function allowed {username}, but no such user exists and guest users are \
+                     disabled; create it in the function with context.ChatKitty.Users.createUser"
+                ),
+            )),
+        }
+    }
+}
+
+fn allow(user: User) -> Decision {
+    Decision::Allowed { session: Session { id: uuid::Uuid::new_v4().to_string(), created_at: now_rfc3339() }, user }
+}
+
+fn deny(code: DenialCode, message: String) -> Decision {
+    Decision::Denied(Denial { code, message })
+}
+
+/// One async mutex per username with attempts in progress; entries go away with their last user.
+#[derive(Default)]
+struct NameLocks(Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>);
+
+impl NameLocks {
+    fn get(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap();
+        if let Some(lock) = map.get(name).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if map.len() >= 1024 {
+            map.retain(|_, lock| lock.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(name.to_string(), Arc::downgrade(&lock));
+        lock
+    }
+}

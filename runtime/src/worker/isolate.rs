@@ -1,0 +1,145 @@
+//! The isolate thread of one app: builds a `JsRuntime` with the `chatfn` extension, starts the
+//! JavaScript main loop, and drives the event loop under the supervisor. When the isolate dies
+//! (a limit was hit, or worse) the invocations it held are answered, and a fresh isolate is
+//! built for the invocations that follow, so one bad call never takes the app down.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+use deno_core::{v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
+use tokio::sync::{mpsc, Mutex};
+
+use super::supervisor::{Kill, Supervisor};
+use super::{Answer, Job};
+use crate::config::App;
+use crate::ops::modules::ModuleRoots;
+use crate::ops::worker::{AppView, InFlight, JobInbox, StartedAt};
+use crate::store::UsersStore;
+
+pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Job>) {
+    let tokio = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(app = %app.name, "cannot start the isolate's event loop: {e}");
+            return;
+        }
+    };
+    // deno_core spawns async ops onto the current tokio runtime, also from synchronous calls.
+    let _context = tokio.enter();
+    let inbox = JobInbox(Rc::new(Mutex::new(inbox)));
+    let supervisor = Supervisor::start(app.limits.cpu);
+    let mut init_failure = None;
+    loop {
+        let mut js = build_runtime(&app, &users, &inbox, init_failure.clone(), &supervisor);
+        let started = {
+            let _slice = supervisor.slice();
+            js.execute_script("[chatfn:start]", "globalThis.__chatfnStart()").map(|_| ())
+        };
+        let started = match started {
+            Ok(()) => true,
+            Err(error) => {
+                let kill = supervisor.take_kill();
+                if init_failure.is_some() {
+                    tracing::error!(app = %app.name, %error, "the isolate cannot start even without app code; stopping it");
+                    return;
+                }
+                // Dying while the initialization script or a function file loads would repeat
+                // on every rebuild: remember it, and report it for every trigger instead.
+                tracing::warn!(app = %app.name, ?kill, %error, "loading the app failed");
+                init_failure = Some(startup_failure(&error.to_string(), kill.as_ref()));
+                false
+            }
+        };
+        if !started {
+            continue;
+        }
+        let result = tokio.block_on(drive(&mut js, &supervisor));
+        let kill = supervisor.take_kill();
+        match result {
+            Ok(()) => return, // the inbox closed: the app is shutting down
+            Err(error) => {
+                match &kill {
+                    Some(kill) => tracing::warn!(app = %app.name, ?kill, "isolate stopped at its limit; rebuilding it"),
+                    None => tracing::error!(app = %app.name, %error, "isolate failed; rebuilding it"),
+                }
+                answer_in_flight(&js, kill);
+            }
+        }
+    }
+}
+
+fn startup_failure(error: &str, kill: Option<&Kill>) -> serde_json::Value {
+    let message = match kill {
+        Some(Kill::Cpu { limit }) => {
+            format!("loading the app ran JavaScript for more than the CPU limit ({} ms)", limit.as_millis())
+        }
+        Some(Kill::Heap { limit_bytes }) => {
+            format!("loading the app used more than the heap limit ({} MB)", limit_bytes >> 20)
+        }
+        None => format!("loading the app failed: {error}"),
+    };
+    serde_json::json!({ "name": "Error", "message": message, "stack": null, "location": null })
+}
+
+fn answer_in_flight(js: &JsRuntime, kill: Option<Kill>) {
+    let replies = std::mem::take(&mut js.op_state().borrow_mut().borrow_mut::<InFlight>().replies);
+    for (_, reply) in replies {
+        if let Some(kill) = &kill {
+            let _ = reply.send(Answer::Killed(kill.clone()));
+        }
+        // Without a kill the reply is dropped, which the caller reports as a crashed isolate.
+    }
+}
+
+/// Polls the event loop until the inbox closes, each poll being a supervised slice.
+async fn drive(js: &mut JsRuntime, supervisor: &Supervisor) -> Result<(), deno_core::error::CoreError> {
+    std::future::poll_fn(|cx| {
+        let _slice = supervisor.slice();
+        js.poll_event_loop(cx, PollEventLoopOptions::default())
+    })
+    .await
+}
+
+fn build_runtime(
+    app: &App,
+    users: &UsersStore,
+    inbox: &JobInbox,
+    init_failure: Option<serde_json::Value>,
+    supervisor: &Supervisor,
+) -> JsRuntime {
+    let heap_limit = app.limits.heap_bytes;
+    let mut js = JsRuntime::new(RuntimeOptions {
+        extensions: vec![crate::js::chatfn::init()],
+        create_params: Some(v8::CreateParams::default().heap_limits(0, heap_limit)),
+        ..Default::default()
+    });
+    let isolate = js.v8_isolate().thread_safe_handle();
+    supervisor.attach(isolate.clone());
+    let watched = supervisor.clone();
+    js.add_near_heap_limit_callback(move |current, _initial| {
+        watched.kill(Kill::Heap { limit_bytes: heap_limit });
+        // Room for V8 to unwind after termination instead of aborting the process.
+        current * 2
+    });
+
+    let view = AppView {
+        name: app.name.clone(),
+        root: app.root.display().to_string(),
+        init_script: app.initialization_script.as_ref().map(|f| f.path.display().to_string()),
+        functions: app.functions.iter().map(|(t, f)| (t.name().to_string(), f.path.display().to_string())).collect(),
+        triggers: app.functions.keys().map(|t| t.name().to_string()).collect(),
+        env: app.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>(),
+        init_failure,
+    };
+    let state = js.op_state();
+    let mut state = state.borrow_mut();
+    state.put(view);
+    state.put(users.clone());
+    state.put(inbox.clone());
+    state.put(InFlight::default());
+    state.put(StartedAt(Instant::now()));
+    state.put(ModuleRoots(vec![app.root.clone()]));
+    drop(state);
+    js
+}
