@@ -116,9 +116,24 @@ function loadNodeModules(x, start) {
   return undefined;
 }
 
+/**
+ * The text of a file, types stripped for TypeScript. A TypeScript syntax error is thrown as a
+ * SyntaxError whose `chatfnLocation` names the file, line and column.
+ */
+function readSource(filename) {
+  const read = op_modules_read(filename);
+  if (read.syntaxError) {
+    const { file, line, column, message } = read.syntaxError;
+    const err = new SyntaxError(message);
+    err.chatfnLocation = { file, line, column };
+    throw err;
+  }
+  return read.code;
+}
+
 function readPackageJson(path) {
   try {
-    return JSONParse(op_modules_read(path));
+    return JSONParse(readSource(path));
   } catch (e) {
     throw moduleError(`Invalid package.json at ${path}: ${e.message}`, "ERR_INVALID_PACKAGE_CONFIG");
   }
@@ -162,6 +177,9 @@ function makeRequire(module) {
   return require;
 }
 
+// The CommonJS wrapper opens on the module's first line, so only line 1's columns shift.
+export const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname) { ";
+
 export function fileUrl(filename) {
   return "file://" + encodeURI(filename);
 }
@@ -174,7 +192,7 @@ export function fileUrl(filename) {
 function compileWrapped(module, source, epilogue) {
   // A shebang line would be a syntax error inside the wrapper; keep it as a comment so lines stay put.
   if (StringPrototypeStartsWith(source, "#!")) source = "//" + StringPrototypeSlice(source, 2);
-  const wrapped = "(function (exports, require, module, __filename, __dirname) { " + source + "\n" + (epilogue ?? "") + "\n})";
+  const wrapped = WRAPPER_HEAD + source + "\n" + (epilogue ?? "") + "\n})";
   const [fn, error] = core.evalContext(wrapped, fileUrl(module.filename));
   if (error) throw error.thrown;
   return ReflectApply(fn, module.exports, [module.exports, makeRequire(module), module, module.filename, module.path]);
@@ -188,7 +206,7 @@ function loadModule(filename, parent) {
   if (parent) ArrayPrototypePush(parent.children, module);
   cache[filename] = module;
   try {
-    const source = op_modules_read(filename);
+    const source = readSource(filename);
     if (extname(filename) === ".json") {
       try {
         module.exports = JSONParse(source);
@@ -219,7 +237,7 @@ export function runMain(filename) {
  */
 export function loadHandler(filename) {
   const module = new Module(filename);
-  const source = op_modules_read(filename);
+  const source = readSource(filename);
   const handler = compileWrapped(
     module,
     source,

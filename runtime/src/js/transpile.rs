@@ -12,7 +12,7 @@ use swc_common::{BytePos, SourceMap, GLOBALS};
 use swc_ts_fast_strip::{operate, Mode, Options};
 
 /// A TypeScript file that cannot be stripped, with the place to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{file}:{line}:{column}: {message}")]
 pub struct TranspileError {
     pub file: String,

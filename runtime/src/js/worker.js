@@ -5,10 +5,13 @@
 import { core, primordials } from "ext:core/mod.js";
 import { console, currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
 import { createContext } from "ext:chatfn/chatkitty.js";
-import { defineBuiltin, fileUrl, loadHandler, runMain } from "ext:chatfn/require.js";
+import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
 import { timerGlobals } from "ext:chatfn/timers.js";
-const { ErrorPrototype, ObjectAssign, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeReplaceAll } = primordials;
+const {
+  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, ObjectAssign, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
+  StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
+} = primordials;
 const { op_worker_app, op_worker_next_job, op_worker_complete, op_error_location } = core.ops;
 
 const handlers = new SafeMap();
@@ -20,19 +23,35 @@ function relative(text) {
   return appRootUrl ? StringPrototypeReplaceAll(String(text), appRootUrl, "") : String(text);
 }
 
+/** A stack without chatfn's own frames, files named relative to the app. */
+function userStack(stack) {
+  const lines = StringPrototypeSplit(relative(stack), "\n");
+  const own = (line) => StringPrototypeIncludes(line, "ext:chatfn/") || StringPrototypeIncludes(line, "ext:core/");
+  return ArrayPrototypeJoin(ArrayPrototypeFilter(lines, (line) => !own(line)), "\n");
+}
+
+/** Where V8 (or the TypeScript stripper) says an error was raised, in the user's coordinates. */
+function errorLocation(thrown) {
+  if (thrown.chatfnLocation) return thrown.chatfnLocation;
+  try {
+    const location = op_error_location(thrown);
+    if (!location || StringPrototypeStartsWith(location.file, "ext:")) return null;
+    location.file = relative(location.file);
+    if (location.line === 1 && location.column > WRAPPER_HEAD.length) location.column -= WRAPPER_HEAD.length;
+    return location;
+  } catch {
+    // Values from another realm or without a script origin have no location.
+    return null;
+  }
+}
+
 /** A thrown value as data: name, message, stack (with source locations), and where it was thrown. */
 function describeError(thrown) {
   if (!ObjectPrototypeIsPrototypeOf(ErrorPrototype, thrown)) {
     return { name: "Error", message: `a non-Error value was thrown: ${inspect(thrown, 1)}`, stack: null, location: null };
   }
-  let location = null;
-  try {
-    location = op_error_location(thrown);
-    if (location) location.file = relative(location.file);
-  } catch {
-    // Errors from another realm or without a script origin simply have no location.
-  }
-  let stack = thrown.stack ? relative(thrown.stack) : null;
+  const location = errorLocation(thrown);
+  let stack = thrown.stack ? userStack(thrown.stack) : null;
   if (location && thrown.name === "SyntaxError") {
     stack = `${thrown.name}: ${thrown.message}\n    at ${location.file}:${location.line}:${location.column}`;
   }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use deno_core::{op2, OpState};
 use deno_error::JsErrorBox;
 
-use crate::js::transpile::{is_typescript, strip_types};
+use serde::Serialize;
+
+use crate::js::transpile::{is_typescript, strip_types, TranspileError};
 
 /// The directories `require` may read below.
 pub struct ModuleRoots(pub Vec<PathBuf>);
@@ -34,10 +36,19 @@ pub fn op_modules_stat(state: &mut OpState, #[string] path: &str) -> u8 {
     }
 }
 
+/// A module's code, or the place where TypeScript could not be stripped (the JS side throws
+/// that as a SyntaxError carrying the location).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ModuleSource {
+    Code(String),
+    SyntaxError(TranspileError),
+}
+
 /// The text of a module file; TypeScript comes back with its types stripped.
 #[op2]
-#[string]
-pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<String, JsErrorBox> {
+#[serde]
+pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<ModuleSource, JsErrorBox> {
     let Some(canonical) = state.borrow::<ModuleRoots>().allowed(&path) else {
         return Err(JsErrorBox::new("Error", format!("chatfn functions can only read files inside their app directory, not {path}")));
     };
@@ -46,7 +57,10 @@ pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<St
     if is_typescript(&path) {
         let root = state.borrow::<ModuleRoots>().0.first().cloned().unwrap_or_default();
         let shown = canonical.strip_prefix(&root).unwrap_or(&canonical).display().to_string();
-        return strip_types(&shown, source).map_err(|e| JsErrorBox::new("SyntaxError", e.to_string()));
+        return Ok(match strip_types(&shown, source) {
+            Ok(code) => ModuleSource::Code(code),
+            Err(e) => ModuleSource::SyntaxError(e),
+        });
     }
-    Ok(source)
+    Ok(ModuleSource::Code(source))
 }

@@ -33,6 +33,13 @@ pub struct AppView {
 #[derive(Clone)]
 pub struct JobInbox(pub Rc<Mutex<mpsc::UnboundedReceiver<Job>>>);
 
+impl JobInbox {
+    /// Whether every sender is gone (the app is shutting down).
+    pub fn is_closed(&self) -> bool {
+        self.0.try_lock().map(|rx| rx.is_closed()).unwrap_or(false)
+    }
+}
+
 /// Invocations handed to JavaScript and not answered yet, by id.
 #[derive(Default)]
 pub struct InFlight {

@@ -56,16 +56,13 @@ pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Jo
         }
         let result = tokio.block_on(drive(&mut js, &supervisor));
         let kill = supervisor.take_kill();
-        match result {
-            Ok(()) => return, // the inbox closed: the app is shutting down
-            Err(error) => {
-                match &kill {
-                    Some(kill) => tracing::warn!(app = %app.name, ?kill, "isolate stopped at its limit; rebuilding it"),
-                    None => tracing::error!(app = %app.name, %error, "isolate failed; rebuilding it"),
-                }
-                answer_in_flight(&js, kill);
-            }
+        match (&result, &kill) {
+            (Ok(()), None) if inbox.is_closed() => return, // the app is shutting down
+            (Ok(()), None) => tracing::error!(app = %app.name, "the isolate's main loop ended unexpectedly; rebuilding it"),
+            (Err(error), None) => tracing::error!(app = %app.name, %error, "isolate failed; rebuilding it"),
+            (_, Some(kill)) => tracing::warn!(app = %app.name, ?kill, "isolate stopped at its limit; rebuilding it"),
         }
+        answer_in_flight(&js, kill);
     }
 }
 

@@ -1,0 +1,4 @@
+async function handleEvent(event: UserAttemptedStartSessionEvent, context: Context) {
+  const name: string = event.username;
+  let x: number = ;
+}
