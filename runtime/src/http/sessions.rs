@@ -6,19 +6,10 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
 use crate::session::{AttemptRequest, Decision, Sessions};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StartSessionBody {
-    username: Option<Value>,
-    #[serde(default, alias = "auth_params")]
-    auth_params: Value,
-}
 
 pub async fn start_session(State(sessions): State<Arc<Sessions>>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let request = parse(&body)?;
@@ -52,18 +43,23 @@ fn parse(body: &[u8]) -> Result<AttemptRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("the request body is empty; send {\"username\": ..., \"authParams\": {...}}".into()));
     }
-    let body: StartSessionBody = serde_json::from_slice(body).map_err(|e| {
-        let what = if e.is_data() { "does not have the expected shape" } else { "is not valid JSON" };
-        ApiError::BadRequest(format!("the request body {what}: {e}"))
-    })?;
-    let username = match body.username {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
+    let Value::Object(mut fields) = value else {
+        return Err(ApiError::BadRequest(format!(
+            "the request body does not have the expected shape: a JSON object, not {}",
+            json_type(&value)
+        )));
+    };
+    let username = match fields.remove("username") {
         Some(Value::String(name)) => name,
         Some(other) => {
             return Err(ApiError::BadRequest(format!("username must be a string, not {}", json_type(&other))));
         }
         None => return Err(ApiError::BadRequest("username is required".into())),
     };
-    Ok(AttemptRequest { username, auth_params: body.auth_params })
+    let auth_params = fields.remove("authParams").or_else(|| fields.remove("auth_params")).unwrap_or(Value::Null);
+    Ok(AttemptRequest { username, auth_params })
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -17,10 +17,12 @@ const { op_worker_app, op_worker_next_job, op_worker_complete, op_error_location
 const handlers = new SafeMap();
 const loadErrors = new SafeMap();
 let appRootUrl = "";
+let appRootPath = "";
 
 /** Stacks and messages name files relative to the app directory, as the user wrote them. */
 function relative(text) {
-  return appRootUrl ? StringPrototypeReplaceAll(String(text), appRootUrl, "") : String(text);
+  if (!appRootUrl) return String(text);
+  return StringPrototypeReplaceAll(StringPrototypeReplaceAll(String(text), appRootUrl, ""), appRootPath, "");
 }
 
 /** A stack without chatfn's own frames, files named relative to the app. */
@@ -144,6 +146,7 @@ globalThis.__chatfnStart = function start() {
   delete globalThis.__chatfnStart;
   const app = op_worker_app();
   appRootUrl = fileUrl(app.root + "/");
+  appRootPath = app.root + "/";
   core.setUnhandledPromiseRejectionHandler((_promise, reason) => {
     reportStray("Unhandled promise rejection", reason);
     return true;

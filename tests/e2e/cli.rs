@@ -1,0 +1,31 @@
+//! The command line's own errors: bad flags and bad app files stop chatfn before it serves.
+
+use crate::harness::{case_dir, chatfn};
+
+fn serve_error(app: &std::path::Path) -> String {
+    let out = chatfn().args(["serve", "--listen", "127.0.0.1:0", "--app"]).arg(app).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_app_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = serve_error(dir.path());
+    assert!(err.contains("cannot read") && err.contains("chatfn.toml"), "{err}");
+}
+
+#[test]
+fn an_invalid_app_file_is_reported_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chatfn.toml"), "[functions]\n\"user.attempted.start_session\" = \"nowhere.js\"\n").unwrap();
+    let err = serve_error(dir.path());
+    assert!(err.contains("nowhere.js") && err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn an_app_file_can_be_named_directly() {
+    // Pointing --app at a file uses that file; its paths are relative to its directory.
+    let err = serve_error(&case_dir("guests-enabled").join("missing.toml"));
+    assert!(err.contains("missing.toml"), "{err}");
+}

@@ -1,0 +1,117 @@
+//! Runs the real `chatfn` binary: a server on a free loopback port with its own data directory,
+//! or a one-shot `chatfn invoke`, and talks to it over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn case_dir(name: &str) -> PathBuf {
+    repo_root().join("tests/cases").join(name)
+}
+
+pub fn chatfn() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatfn"));
+    cmd.env("RUST_LOG", "chatfn=warn");
+    cmd
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `chatfn serve` for `app` on a fresh data directory inside `data`.
+    pub fn start(app: &Path, data: &Path) -> Server {
+        let mut child = chatfn()
+            .args(["serve", "--listen", "127.0.0.1:0", "--app"])
+            .arg(app)
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("chatfn serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split(" on ").nth(1).filter(|_| line.starts_with("chatfn: serving")) {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("chatfn serve did not announce its address; status: {:?}", child.try_wait());
+            }
+        };
+        Server { child, base }
+    }
+
+    /// `POST /v1/sessions` with a raw body; returns the status and the JSON answer.
+    pub fn start_session_raw(&self, body: &str) -> (u16, Value) {
+        let answer = ureq::post(&format!("{}/v1/sessions", self.base))
+            .set("content-type", "application/json")
+            .timeout(Duration::from_secs(30))
+            .send_string(body);
+        let response = match answer {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let status = response.status();
+        let text = response.into_string().unwrap();
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text));
+        (status, json)
+    }
+
+    pub fn start_session(&self, body: &Value) -> (u16, Value) {
+        self.start_session_raw(&body.to_string())
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and waits for it.
+    pub fn stop(mut self) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "chatfn serve exited with {status} on SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `chatfn invoke` and returns its exit code and the JSON it printed.
+pub fn invoke(app: &Path, data: &Path, event: &Value) -> (i32, Value) {
+    let event_file = data.join("event.json");
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let out = chatfn()
+        .args(["invoke", "--app"])
+        .arg(app)
+        .arg("--data")
+        .arg(data.join("store"))
+        .arg("--event")
+        .arg(&event_file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("invoke printed no JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), json)
+}
