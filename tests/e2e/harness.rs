@@ -61,6 +61,15 @@ impl Server {
 
     /// `POST /v1/sessions` with a raw body; returns the status and the JSON answer.
     pub fn start_session_raw(&self, body: &str) -> (u16, Value) {
+        self.try_raw(body).unwrap_or_else(|| panic!("request to {} failed", self.base))
+    }
+
+    /// Like `start_session`, but `None` when the server cannot be reached.
+    pub fn try_start_session(&self, body: &Value) -> Option<(u16, Value)> {
+        self.try_raw(&body.to_string())
+    }
+
+    fn try_raw(&self, body: &str) -> Option<(u16, Value)> {
         let answer = ureq::post(&format!("{}/v1/sessions", self.base))
             .set("content-type", "application/json")
             .timeout(Duration::from_secs(30))
@@ -68,16 +77,29 @@ impl Server {
         let response = match answer {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("request failed: {e}"),
+            Err(ureq::Error::Transport(_)) => return None,
         };
         let status = response.status();
         let text = response.into_string().unwrap();
         let json = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text));
-        (status, json)
+        Some((status, json))
     }
 
     pub fn start_session(&self, body: &Value) -> (u16, Value) {
         self.start_session_raw(&body.to_string())
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill_now(&self) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{}/stat", self.child.id())).exists()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default().contains(") Z ")
+        {
+            assert!(std::time::Instant::now() < deadline, "chatfn did not die on SIGKILL");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Stops the server as an operator would (SIGTERM) and waits for it.

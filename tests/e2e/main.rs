@@ -3,5 +3,6 @@
 
 mod cases;
 mod cli;
+mod durability;
 mod example_app;
 mod harness;
