@@ -6,8 +6,9 @@
 import { core, primordials } from "ext:core/mod.js";
 import { dirname, extname, join, normalize } from "ext:chatfn/internal/path.js";
 const {
-  ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypePush, ArrayPrototypeSlice, Error, JSONParse, ObjectCreate,
-  ReflectApply, SafeMap, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, encodeURI,
+  ArrayIsArray, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypePush, ArrayPrototypeSlice, ArrayPrototypeSome, Error, JSONParse, ObjectCreate, ObjectKeys,
+  ObjectPrototypeHasOwnProperty, ReflectApply, SafeMap, StringPrototypeEndsWith, StringPrototypeIncludes, StringPrototypeIndexOf,
+  StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, encodeURI,
 } = primordials;
 const { op_modules_stat, op_modules_read } = core.ops;
 
@@ -106,10 +107,86 @@ function nodeModulesPaths(start) {
   return dirs;
 }
 
+// Conditions chatfn matches in package.json "exports", in Node's order for require().
+const CONDITIONS = ["node", "require", "default"];
+
+// PACKAGE_EXPORTS_RESOLVE's target step: a string, a conditions object, or an array of fallbacks.
+function exportsTarget(pkgDir, target, subpathMatch) {
+  if (typeof target === "string") {
+    if (!StringPrototypeStartsWith(target, "./")) return undefined;
+    const resolved = subpathMatch === undefined ? target : StringPrototypeReplaceAll(target, "*", subpathMatch);
+    return join(pkgDir, resolved);
+  }
+  if (ArrayIsArray(target)) {
+    for (const t of target) {
+      const found = exportsTarget(pkgDir, t, subpathMatch);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (target !== null && typeof target === "object") {
+    for (const key of ObjectKeys(target)) {
+      if (ArrayPrototypeIncludes(CONDITIONS, key)) {
+        const found = exportsTarget(pkgDir, target[key], subpathMatch);
+        if (found !== undefined) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+// LOAD_PACKAGE_EXPORTS(X, DIR): `subpath` is "." or "./rest" of the request.
+function packageExports(pkgDir, exports, subpath, request) {
+  const isSubpathMap = exports !== null && typeof exports === "object" && !ArrayIsArray(exports) &&
+    ArrayPrototypeSome(ObjectKeys(exports), (k) => StringPrototypeStartsWith(k, "."));
+  const map = isSubpathMap ? exports : { ".": exports };
+  let target;
+  if (ObjectPrototypeHasOwnProperty(map, subpath) && !StringPrototypeIncludes(subpath, "*")) {
+    target = exportsTarget(pkgDir, map[subpath], undefined);
+  } else {
+    // The longest matching "./prefix*suffix" pattern wins.
+    let best = "";
+    for (const key of ObjectKeys(map)) {
+      const star = StringPrototypeIndexOf(key, "*");
+      if (star < 0) continue;
+      const prefix = StringPrototypeSlice(key, 0, star);
+      const suffix = StringPrototypeSlice(key, star + 1);
+      if (StringPrototypeStartsWith(subpath, prefix) && StringPrototypeEndsWith(subpath, suffix) && subpath.length >= key.length && prefix.length > best.length) {
+        best = key;
+        target = exportsTarget(pkgDir, map[key], StringPrototypeSlice(subpath, prefix.length, subpath.length - suffix.length));
+      }
+    }
+  }
+  if (target === undefined || op_modules_stat(target) !== STAT_FILE) {
+    throw moduleError(
+      `Package subpath '${subpath}' is not defined by "exports" in ${join(pkgDir, "package.json")} (required as '${request}')`,
+      "ERR_PACKAGE_PATH_NOT_EXPORTED",
+    );
+  }
+  return target;
+}
+
+// "@scope/name/sub" -> ["@scope/name", "./sub"]; "name" -> ["name", "."]
+function splitPackageRequest(request) {
+  const parts = StringPrototypeSplit(request, "/");
+  const nameParts = StringPrototypeStartsWith(request, "@") ? 2 : 1;
+  const name = ArrayPrototypeJoin(ArrayPrototypeSlice(parts, 0, nameParts), "/");
+  const rest = ArrayPrototypeJoin(ArrayPrototypeSlice(parts, nameParts), "/");
+  return [name, rest === "" ? "." : "./" + rest];
+}
+
 // LOAD_NODE_MODULES(X, START)
 function loadNodeModules(x, start) {
+  const [name, subpath] = splitPackageRequest(x);
   for (const dir of nodeModulesPaths(start)) {
     if (op_modules_stat(dir) !== STAT_DIR) continue;
+    // LOAD_PACKAGE_EXPORTS: a package with "exports" only exposes what it lists.
+    const pkgDir = join(dir, name);
+    const pkgJson = join(pkgDir, "package.json");
+    if (op_modules_stat(pkgJson) === STAT_FILE) {
+      const pkg = readPackageJson(pkgJson);
+      if (pkg.exports !== undefined && pkg.exports !== null) return packageExports(pkgDir, pkg.exports, subpath, x);
+    }
     const found = loadAsFile(join(dir, x)) ?? loadAsDirectory(join(dir, x));
     if (found) return found;
   }

@@ -29,6 +29,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
     },
+    /// Manage the app's npm dependencies.
+    Deps {
+        #[command(subcommand)]
+        command: DepsCommand,
+    },
     /// Run the session-start function once for an event file, print the outcome as JSON, and
     /// exit with 0 when the session is allowed, 1 when it is denied.
     Invoke {
@@ -39,6 +44,18 @@ pub enum Command {
         /// A JSON file with the start-session body: {"username": ..., "authParams": {...}}.
         #[arg(long)]
         event: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DepsCommand {
+    /// Install [runtime.dependencies] into the app's node_modules and write its lockfile.
+    Install {
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+        /// Unpack again even if node_modules already matches the lockfile.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -57,12 +74,16 @@ pub struct InvokeConfig {
 pub enum Validated {
     Serve(ServeConfig),
     Invoke(InvokeConfig),
+    DepsInstall { app: App, force: bool },
 }
 
 impl Cli {
     pub fn validate(self) -> anyhow::Result<Validated> {
         Ok(match self.command {
             Command::Serve { app, data, listen } => Validated::Serve(ServeConfig { app: App::load(&app)?, data, listen }),
+            Command::Deps { command: DepsCommand::Install { app, force } } => {
+                Validated::DepsInstall { app: App::load(&app)?, force }
+            }
             Command::Invoke { app, data, event } => {
                 let text = std::fs::read_to_string(&event)
                     .map_err(|e| anyhow::anyhow!("cannot read the event file {}: {e}", event.display()))?;

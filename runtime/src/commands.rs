@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::{InvokeConfig, ServeConfig};
 use crate::config::App;
 use crate::session::{AttemptRequest, Decision, Sessions};
-use crate::{http, store, worker};
+use crate::{deps, http, store, worker};
 
 fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<Sessions> {
     let users = store::open(data).with_context(|| {
@@ -19,7 +19,46 @@ fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<Sessions> {
     Ok(Sessions::new(app, users, worker))
 }
 
+/// `chatfn deps install`.
+pub async fn deps_install(app: &App, force: bool) -> anyhow::Result<()> {
+    if app.dependencies.is_empty() {
+        eprintln!("chatfn: {} has no [runtime.dependencies]; nothing to install", app.file.display());
+        return Ok(());
+    }
+    let options = deps::Options { progress: deps::Progress::for_terminal(), force, ..deps::Options::from_env(app) };
+    let report = deps::install(app, options).await?;
+    print_install_report(&report);
+    Ok(())
+}
+
+fn print_install_report(report: &deps::InstallReport) {
+    let source = if report.from_lockfile { "from the lockfile" } else { "resolved from the registry" };
+    if report.changed {
+        eprintln!(
+            "chatfn: installed {} packages {source} ({} downloaded, {} from the cache); lockfile {}",
+            report.packages,
+            report.downloaded,
+            report.from_cache,
+            report.lockfile.display()
+        );
+    } else {
+        eprintln!("chatfn: node_modules is up to date ({} packages, {})", report.packages, report.lockfile.display());
+    }
+    if !report.skipped_scripts.is_empty() {
+        eprintln!("chatfn: skipped install scripts (chatfn never runs them) of: {}", report.skipped_scripts.join(", "));
+    }
+}
+
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    if !config.app.dependencies.is_empty() {
+        // The same step as `chatfn deps install`: a no-op when node_modules already matches.
+        let report = deps::install(&config.app, deps::Options::from_env(&config.app))
+            .await
+            .context("installing the app's npm dependencies")?;
+        if report.changed {
+            print_install_report(&report);
+        }
+    }
     let sessions = Arc::new(open_app(&config.app, &config.data)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -28,7 +67,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(app = %config.app.name, data = %config.data.display(), "serving");
     // One line on stdout, for people and for scripts that started us on port 0.
     println!("chatfn: serving app '{}' on http://{addr}", config.app.name);
-    http::serve(listener, sessions, shutdown_signal()).await?;
+    http::serve(listener, sessions, config.app.limits.body_bytes, shutdown_signal()).await?;
     Ok(())
 }
 

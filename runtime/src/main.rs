@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         match validated {
             Validated::Serve(config) => commands::serve(config).await.map(|()| true),
             Validated::Invoke(config) => commands::invoke(config).await,
+            Validated::DepsInstall { app, force } => commands::deps_install(&app, force).await.map(|()| true),
         }
     });
     match result {

@@ -1,0 +1,162 @@
+//! npm packages end to end: `chatfn deps install` against a registry on loopback (a real HTTP
+//! server in this test, reached through the app's `.npmrc`), then a function that `require`s
+//! what was installed, through an `exports` map and a nested dependency.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine;
+use serde_json::json;
+use sha2::Digest;
+
+use crate::harness::{chatfn, Server};
+
+fn tgz(files: &[(&str, String)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, format!("package/{path}"), text.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// A registry that serves fixed documents on loopback until the test ends.
+fn start_registry(packages: &[(&str, &str, serde_json::Value, Vec<(&str, String)>)]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    let mut routes: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut packuments: HashMap<&str, serde_json::Map<String, serde_json::Value>> = HashMap::new();
+    for (name, version, manifest, files) in packages {
+        let bytes = tgz(files);
+        let integrity = format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&bytes)));
+        let tarball = format!("{base}{name}/-/{name}-{version}.tgz");
+        routes.insert(format!("/{name}/-/{name}-{version}.tgz"), bytes);
+        let mut m = manifest.clone();
+        m["name"] = json!(name);
+        m["version"] = json!(version);
+        m["dist"] = json!({ "tarball": tarball, "integrity": integrity });
+        packuments.entry(name).or_default().insert(version.to_string(), m);
+    }
+    for (name, versions) in packuments {
+        let latest = versions.keys().max().cloned();
+        routes.insert(format!("/{name}"), json!({ "name": name, "dist-tags": { "latest": latest }, "versions": versions }).to_string().into_bytes());
+    }
+    let routes = Arc::new(routes);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let routes = routes.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap_or(0);
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                }
+                let (status, body) = match routes.get(&path) {
+                    Some(body) => ("200 OK", body.clone()),
+                    None => ("404 Not Found", b"{}".to_vec()),
+                };
+                let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+            });
+        }
+    });
+    base
+}
+
+fn write_app(dir: &Path, registry: &str) {
+    std::fs::create_dir_all(dir.join("functions")).unwrap();
+    std::fs::write(dir.join(".npmrc"), format!("registry={registry}\n")).unwrap();
+    std::fs::write(
+        dir.join("chatfn.toml"),
+        "[app]\nguest_users = \"ENABLED\"\n[runtime.dependencies]\ngreeter = \"^1\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.ts\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("functions/start.ts"),
+        "const { greet } = require('greeter');\nconst version: string = require('greeter/package.json').version;\n\
+         async function handleEvent(event: UserAttemptedStartSessionEvent) {\n  \
+         const greeting = greet(event.username);\n  if (greeting !== `HELLO, ${event.username.toUpperCase()}!`) throw new Error(`unexpected: ${greeting}`);\n  \
+         if (event.username === 'version') throw new Error(`greeter ${version}`);\n}\n",
+    )
+    .unwrap();
+}
+
+fn registry() -> String {
+    start_registry(&[
+        (
+            "greeter",
+            "1.0.0",
+            json!({ "dependencies": { "shout": "^2.0.0" } }),
+            vec![
+                ("package.json", json!({ "name": "greeter", "version": "1.0.0", "exports": { ".": { "require": "./lib/main.js", "import": "./esm/main.mjs" }, "./package.json": "./package.json" } }).to_string()),
+                ("lib/main.js", "const shout = require('shout');\nexports.greet = (name) => shout(`hello, ${name}`) + '!';\n".into()),
+            ],
+        ),
+        ("greeter", "1.1.0", json!({ "dependencies": { "shout": "^2.0.0" } }), vec![
+            ("package.json", json!({ "name": "greeter", "version": "1.1.0", "exports": { ".": "./lib/main.js", "./package.json": "./package.json" } }).to_string()),
+            ("lib/main.js", "const shout = require('shout');\nexports.greet = (name) => shout(`hello, ${name}`) + '!';\n".into()),
+        ]),
+        ("shout", "2.3.0", json!({}), vec![
+            ("package.json", json!({ "name": "shout", "version": "2.3.0", "main": "shout.js" }).to_string()),
+            ("shout.js", "module.exports = (s) => s.toUpperCase();\n".into()),
+        ]),
+    ])
+}
+
+#[test]
+fn deps_install_then_functions_require_the_packages() {
+    let base = registry();
+    let app = tempfile::tempdir().unwrap();
+    write_app(app.path(), &base);
+    let cache = tempfile::tempdir().unwrap();
+
+    let out = chatfn().args(["deps", "install", "--app"]).arg(app.path()).env("CHATFN_CACHE_DIR", cache.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("installed 2 packages resolved from the registry (2 downloaded, 0 from the cache)"), "{stderr}");
+    let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(app.path().join("chatfn.lock")).unwrap()).unwrap();
+    assert_eq!(lock["packages"]["node_modules/greeter"]["version"], "1.1.0", "the latest satisfying version: {lock}");
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(app.path(), data.path());
+    let (status, answer) = server.start_session(&json!({ "username": "ann" }));
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = server.start_session(&json!({ "username": "version" }));
+    assert_eq!((status, answer["message"].as_str()), (403, Some("greeter 1.1.0")), "{answer}");
+}
+
+#[test]
+fn serve_installs_missing_dependencies_first() {
+    let base = registry();
+    let app = tempfile::tempdir().unwrap();
+    write_app(app.path(), &base);
+    let data = tempfile::tempdir().unwrap();
+    // No `deps install`: serve notices node_modules does not hold the dependencies.
+    let server = Server::start(app.path(), data.path());
+    let (status, answer) = server.start_session(&json!({ "username": "ben" }));
+    assert_eq!(status, 200, "{answer}");
+    assert!(app.path().join("node_modules/shout/shout.js").exists());
+}
+
+#[test]
+fn an_unknown_package_fails_the_install_with_its_name() {
+    let base = registry();
+    let app = tempfile::tempdir().unwrap();
+    write_app(app.path(), &base);
+    std::fs::write(app.path().join("chatfn.toml"), "[runtime.dependencies]\n\"left-padder\" = \"1\"\n").unwrap();
+    let out = chatfn().args(["deps", "install", "--app"]).arg(app.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("package left-padder does not exist in the registry"), "{stderr}");
+}
