@@ -78,6 +78,8 @@ struct RawAppSection {
     guest_users: GuestUsers,
     #[serde(alias = "exposeDenialReason")]
     expose_denial_reason: Option<bool>,
+    #[serde(default, alias = "failurePolicy")]
+    failure_policy: FailurePolicy,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -97,6 +99,9 @@ struct RawLimits {
     cpu_ms: Option<u64>,
     wall_ms: Option<u64>,
     heap_mb: Option<u64>,
+    concurrent_invocations: Option<u64>,
+    log_kb: Option<u64>,
+    body_kb: Option<u64>,
 }
 
 // ---- validated app -------------------------------------------------------------------------
@@ -110,12 +115,36 @@ pub struct Limits {
     pub wall: Duration,
     /// V8 heap ceiling per isolate.
     pub heap_bytes: usize,
+    /// Invocations running at once in the app's isolate; more wait (within the wall limit).
+    pub concurrent_invocations: usize,
+    /// Console output kept per invocation.
+    pub log_bytes: usize,
+    /// Largest request body accepted.
+    pub body_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { cpu: Duration::from_millis(1_000), wall: Duration::from_millis(10_000), heap_bytes: 128 << 20 }
+        Limits {
+            cpu: Duration::from_millis(1_000),
+            wall: Duration::from_millis(10_000),
+            heap_bytes: 128 << 20,
+            concurrent_invocations: 64,
+            log_bytes: 64 << 10,
+            body_bytes: 64 << 10,
+        }
     }
+}
+
+/// What a blocking trigger does when its function cannot answer (load error, limit, crash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// Deny: no answer is a no (the default; the safe choice for authentication).
+    #[default]
+    FailClosed,
+    /// Allow as if the function had returned.
+    FailOpen,
 }
 
 /// A JavaScript or TypeScript file of the app, by absolute path and by the path the user wrote.
@@ -131,9 +160,12 @@ pub struct App {
     pub name: String,
     /// The app directory: function code may `require` files under it and nothing else.
     pub root: PathBuf,
+    /// The app file itself (`chatfn.toml`); its lockfile sits beside it.
+    pub file: PathBuf,
     pub guest_users: GuestUsers,
     /// Pass the function's thrown message on to the chat client (default) or only say "Access denied".
     pub expose_denial_reason: bool,
+    pub failure_policy: FailurePolicy,
     pub initialization_script: Option<SourceFile>,
     pub dependencies: BTreeMap<String, String>,
     pub environment: BTreeMap<String, String>,
@@ -172,6 +204,15 @@ impl App {
             Ok(SourceFile { path, display: rel.to_string() })
         };
 
+        for (name, range) in &raw.runtime.dependencies {
+            if name.is_empty() || name.starts_with('.') || name.contains(['\\', ' ']) || name.matches('/').count() > usize::from(name.starts_with('@')) {
+                return Err(invalid(format!("`{name}` is not an npm package name")));
+            }
+            if range.trim().is_empty() {
+                return Err(invalid(format!("dependency `{name}` needs a version range (for example \"^1\" or \"*\")")));
+            }
+        }
+
         let mut functions = BTreeMap::new();
         for (trigger, rel) in &raw.functions {
             let t = Trigger::from_name(trigger).ok_or_else(|| {
@@ -200,6 +241,12 @@ impl App {
                 other => Ok(other),
             }
         };
+        let kib = |name: &str, v: Option<u64>| -> Result<Option<usize>, ConfigError> {
+            match positive(name, v)? {
+                Some(kb) if kb > 1 << 20 => Err(invalid(format!("[limits] {name} must be at most 1048576 (1 GiB)"))),
+                other => Ok(other.map(|kb| (kb as usize) << 10)),
+            }
+        };
         let limits = Limits {
             cpu: positive("cpu_ms", raw.limits.cpu_ms)?.map(Duration::from_millis).unwrap_or(defaults.cpu),
             wall: positive("wall_ms", raw.limits.wall_ms)?.map(Duration::from_millis).unwrap_or(defaults.wall),
@@ -209,6 +256,13 @@ impl App {
                 Some(mb) => (mb as usize) << 20,
                 None => defaults.heap_bytes,
             },
+            concurrent_invocations: match positive("concurrent_invocations", raw.limits.concurrent_invocations)? {
+                Some(n) if n > 100_000 => return Err(invalid("[limits] concurrent_invocations must be at most 100000".into())),
+                Some(n) => n as usize,
+                None => defaults.concurrent_invocations,
+            },
+            log_bytes: kib("log_kb", raw.limits.log_kb)?.unwrap_or(defaults.log_bytes),
+            body_bytes: kib("body_kb", raw.limits.body_kb)?.unwrap_or(defaults.body_bytes),
         };
 
         let name = raw.app.name.unwrap_or_else(|| {
@@ -217,8 +271,10 @@ impl App {
         Ok(App {
             name,
             root: root.to_path_buf(),
+            file: root.join(file.file_name().unwrap_or(APP_FILE_NAME.as_ref())),
             guest_users: raw.app.guest_users,
             expose_denial_reason: raw.app.expose_denial_reason.unwrap_or(true),
+            failure_policy: raw.app.failure_policy,
             initialization_script,
             dependencies: raw.runtime.dependencies,
             environment: raw.runtime.environment,
@@ -313,6 +369,9 @@ mod tests {
             ("[functions]\n\"user.attempted.start_session\" = \"../outside.ts\"", "inside the app directory"),
             ("[functions]\n\"user.attempted.start_session\" = \"/etc/passwd\"", "inside the app directory"),
             ("[limits]\ncpu_ms = 0", "greater than 0"),
+            ("[limits]\nbody_kb = 0", "greater than 0"),
+            ("[limits]\nconcurrent_invocations = 1000000", "at most 100000"),
+            ("[app]\nfailure_policy = \"maybe\"", "failure_policy"),
             ("[limits]\nheap_mb = 1", "at least 16"),
             ("[runtime]\ninit = \"x.js\"", "unknown field"),
             ("not toml at all [", "not a valid chatfn app file"),

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{App, GuestUsers, Trigger};
+use crate::config::{App, FailurePolicy, GuestUsers, Trigger};
 use crate::store::users::{now_rfc3339, validate_name};
 use crate::store::{NewUser, User, UsersError, UsersStore};
 use crate::worker::{Invocation, Outcome, Worker};
@@ -86,6 +86,7 @@ pub enum AttemptError {
 pub struct Sessions {
     guest_users: GuestUsers,
     expose_denial_reason: bool,
+    failure_policy: FailurePolicy,
     has_function: bool,
     users: UsersStore,
     worker: Worker,
@@ -97,6 +98,7 @@ impl Sessions {
         Sessions {
             guest_users: app.guest_users,
             expose_denial_reason: app.expose_denial_reason,
+            failure_policy: app.failure_policy,
             has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
             users,
             worker,
@@ -132,6 +134,15 @@ impl Sessions {
             "authParams": if request.auth_params.is_null() { Value::Object(Default::default()) } else { request.auth_params },
         });
         let invocation = self.worker.invoke(Trigger::UserAttemptedStartSession, event).await;
+        let failed = matches!(
+            invocation.outcome,
+            Outcome::LoadFailed { .. } | Outcome::TimedOut { .. } | Outcome::OutOfMemory { .. } | Outcome::Crashed { .. }
+        );
+        if failed && self.failure_policy == FailurePolicy::FailOpen {
+            tracing::warn!(outcome = ?invocation.outcome, "the session-start function failed; allowing (failure_policy = fail_open)");
+            let decision = self.after_function_allowed(&request.username).await?;
+            return Ok(Attempt { decision, invocation: Some(invocation) });
+        }
         let decision = match &invocation.outcome {
             Outcome::Returned => self.after_function_allowed(&request.username).await?,
             Outcome::NoFunction => self.guest_session(&request.username).await?,

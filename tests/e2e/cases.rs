@@ -58,4 +58,5 @@ cases! {
     users_api_behaves_like_the_platform_sdk => "users-api",
     functions_are_sandboxed => "sandbox",
     initialization_script_shares_modules_with_functions => "shared-modules",
+    failure_policy_can_fail_open => "fail-open",
 }

@@ -6,3 +6,5 @@ mod cli;
 mod durability;
 mod example_app;
 mod harness;
+mod limits;
+mod npm;

@@ -15,14 +15,12 @@ pub use error::ApiError;
 
 use crate::session::Sessions;
 
-/// Largest request body accepted: a start-session body is a name and a token.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-pub fn router(sessions: Arc<Sessions>) -> Router {
+/// `body_limit`: the app's `[limits] body_kb`; a start-session body is a name and a token.
+pub fn router(sessions: Arc<Sessions>, body_limit: usize) -> Router {
     Router::new()
         .route("/v1/sessions", post(sessions::start_session))
         .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(sessions)
 }
 
@@ -30,7 +28,8 @@ pub fn router(sessions: Arc<Sessions>) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     sessions: Arc<Sessions>,
+    body_limit: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sessions)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(sessions, body_limit)).with_graceful_shutdown(shutdown).await
 }

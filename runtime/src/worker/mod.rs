@@ -10,14 +10,13 @@ pub mod supervisor;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::config::{App, Trigger};
 use crate::store::UsersStore;
 use supervisor::Kill;
-
-/// Console output one invocation may keep.
-pub const MAX_LOG_BYTES: usize = 64 * 1024;
 
 /// One invocation on its way to the isolate.
 pub struct Job {
@@ -115,6 +114,9 @@ pub struct Invocation {
 pub struct Worker {
     jobs: mpsc::UnboundedSender<Job>,
     wall_limit: Duration,
+    log_bytes: usize,
+    /// Invocations allowed in the isolate at once.
+    slots: Arc<Semaphore>,
 }
 
 impl Worker {
@@ -126,24 +128,34 @@ impl Worker {
         std::thread::Builder::new()
             .name(format!("chatfn-isolate-{}", app.name))
             .spawn(move || isolate::run(thread_app, users, inbox))?;
-        Ok(Worker { jobs, wall_limit: app.limits.wall })
+        Ok(Worker {
+            jobs,
+            wall_limit: app.limits.wall,
+            log_bytes: app.limits.log_bytes,
+            slots: Arc::new(Semaphore::new(app.limits.concurrent_invocations)),
+        })
     }
 
-    /// Runs the function for `trigger` on `event` and reports how it went.
+    /// Runs the function for `trigger` on `event` and reports how it went. Waiting for a free
+    /// invocation slot counts against the wall limit.
     pub async fn invoke(&self, trigger: Trigger, event: serde_json::Value) -> Invocation {
         let started = Instant::now();
-        let (reply, answer) = oneshot::channel();
-        let job = Job { trigger, event, max_log_bytes: MAX_LOG_BYTES, reply };
-        let (outcome, logs) = if self.jobs.send(job).is_err() {
-            (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new())
-        } else {
-            match tokio::time::timeout(self.wall_limit, answer).await {
-                Ok(Ok(Answer::Report(report))) => report.into_outcome(),
-                Ok(Ok(Answer::Killed(kill))) => (kill.into_outcome(), Vec::new()),
-                Ok(Err(_)) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new()),
-                Err(_) => (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis() }, Vec::new()),
+        let run = async {
+            let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
+            let (reply, answer) = oneshot::channel();
+            let job = Job { trigger, event, max_log_bytes: self.log_bytes, reply };
+            if self.jobs.send(job).is_err() {
+                return (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new());
+            }
+            match answer.await {
+                Ok(Answer::Report(report)) => report.into_outcome(),
+                Ok(Answer::Killed(kill)) => (kill.into_outcome(), Vec::new()),
+                Err(_) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new()),
             }
         };
+        let (outcome, logs) = tokio::time::timeout(self.wall_limit, run)
+            .await
+            .unwrap_or_else(|_| (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis() }, Vec::new()));
         Invocation { trigger, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3 }
     }
 }
