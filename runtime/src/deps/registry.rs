@@ -2,51 +2,76 @@
 //! tarballs. The registry is `NPM_CONFIG_REGISTRY`, else the `registry=` of the app's `.npmrc`,
 //! else of `~/.npmrc`, else the public one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::DepsError;
 
 pub const PUBLIC_REGISTRY: &str = "https://registry.npmjs.org/";
 
 /// What the install needs of one version's manifest.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct VersionManifest {
     pub version: String,
-    #[serde(default)]
     pub dependencies: BTreeMap<String, String>,
-    #[serde(default)]
     pub optional_dependencies: BTreeMap<String, String>,
-    #[serde(default)]
     pub peer_dependencies: BTreeMap<String, String>,
-    #[serde(default)]
-    pub peer_dependencies_meta: BTreeMap<String, PeerMeta>,
+    /// Peers marked optional in `peerDependenciesMeta`.
+    pub optional_peers: BTreeSet<String>,
     pub dist: Dist,
-    #[serde(default)]
     pub has_install_script: bool,
-    #[serde(default)]
     pub os: Vec<String>,
-    #[serde(default)]
     pub cpu: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct PeerMeta {
-    #[serde(default)]
-    pub optional: bool,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Dist {
     pub tarball: String,
-    #[serde(default)]
     pub integrity: Option<String>,
-    #[serde(default)]
     pub shasum: Option<String>,
+}
+
+impl VersionManifest {
+    /// Reads a manifest leniently, as npm does: registries hold decades of hand-written
+    /// package.json files (dependencies as arrays, non-string ranges), and a malformed field is
+    /// treated as absent. `None` when there is no tarball to install.
+    pub fn from_json(value: &Value) -> Option<VersionManifest> {
+        let strings = |key: &str| -> BTreeMap<String, String> {
+            value
+                .get(key)
+                .and_then(Value::as_object)
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                .unwrap_or_default()
+        };
+        let list = |key: &str| -> Vec<String> {
+            match value.get(key) {
+                Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                Some(Value::String(one)) => vec![one.clone()],
+                _ => Vec::new(),
+            }
+        };
+        let dist = value.get("dist")?;
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        Some(VersionManifest {
+            version: value.get("version")?.as_str()?.to_string(),
+            dependencies: strings("dependencies"),
+            optional_dependencies: strings("optionalDependencies"),
+            peer_dependencies: strings("peerDependencies"),
+            optional_peers: value
+                .get("peerDependenciesMeta")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().filter(|(_, v)| v.get("optional") == Some(&Value::Bool(true))).map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default(),
+            dist: Dist { tarball: text(dist.get("tarball"))?, integrity: text(dist.get("integrity")), shasum: text(dist.get("shasum")) },
+            has_install_script: value.get("hasInstallScript") == Some(&Value::Bool(true)),
+            os: list("os"),
+            cpu: list("cpu"),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,8 +80,15 @@ pub struct Packument {
     pub name: String,
     #[serde(default)]
     pub dist_tags: BTreeMap<String, String>,
+    /// Raw manifests, read one by one with [`VersionManifest::from_json`].
     #[serde(default)]
-    pub versions: BTreeMap<String, VersionManifest>,
+    pub versions: BTreeMap<String, Value>,
+}
+
+impl Packument {
+    pub fn manifest(&self, version: &str) -> Option<VersionManifest> {
+        self.versions.get(version).and_then(VersionManifest::from_json)
+    }
 }
 
 #[derive(Clone)]

@@ -81,7 +81,7 @@ pub async fn resolve(registry: &Registry, roots: &BTreeMap<String, String>) -> R
         let peers = manifest
             .peer_dependencies
             .iter()
-            .filter(|(n, _)| !manifest.peer_dependencies_meta.get(*n).is_some_and(|m| m.optional))
+            .filter(|(n, _)| !manifest.optional_peers.contains(*n))
             .map(|(n, s)| (n, s, Kind::Required));
         for (name, spec, kind) in deps.chain(optional).chain(peers) {
             // An optional dependency listed among the regular ones too is optional (npm's rule).
@@ -106,20 +106,23 @@ async fn choose(registry: &Registry, name: &str, spec: &str, range: &Range) -> R
     let packument = registry.packument(name).await?;
     let latest = packument.dist_tags.get("latest").and_then(|v| Version::parse(v).ok());
     if let Some(latest) = latest.filter(|v| range.satisfies(v)) {
-        if let Some(m) = packument.versions.get(&latest.to_string()) {
-            return Ok(m.clone());
+        if let Some(m) = packument.manifest(&latest.to_string()) {
+            return Ok(m);
         }
     }
-    let versions: Vec<Version> = packument.versions.keys().filter_map(|v| Version::parse(v).ok()).collect();
+    let versions: Vec<Version> = packument
+        .versions
+        .keys()
+        .filter(|v| packument.manifest(v).is_some())
+        .filter_map(|v| Version::parse(v).ok())
+        .collect();
     let best = range.max_satisfying(&versions).ok_or_else(|| DepsError::NoMatchingVersion {
         package: name.to_string(),
         range: spec.to_string(),
         latest: packument.dist_tags.get("latest").cloned(),
     })?;
     packument
-        .versions
-        .get(&best.to_string())
-        .cloned()
+        .manifest(&best.to_string())
         .ok_or_else(|| DepsError::Registry { what: format!("{name}@{best}"), detail: "version listed without a manifest".into() })
 }
 
