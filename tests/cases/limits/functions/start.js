@@ -1,4 +1,6 @@
-// Misbehaves on request: "spin" loops forever, "hog" allocates without bound, "stuck" never settles.
+// Misbehaves on request: "spin" loops forever, "hog" allocates without bound, "stuck" never
+// settles, "recurse" overflows the stack, "huge-string" doubles a string without end, "unhandled"
+// leaves a rejected promise and a throwing timer behind.
 async function handleEvent(event, context) {
   switch (event.username) {
     case "spin":
@@ -9,5 +11,17 @@ async function handleEvent(event, context) {
     }
     case "stuck":
       await new Promise(() => {});
+    case "recurse": {
+      const dive = (n) => dive(n + 1) + 1;
+      dive(0);
+    }
+    case "huge-string": {
+      let s = "x";
+      for (;;) s += s;
+    }
+    case "unhandled":
+      Promise.reject(new Error("nobody waits for this"));
+      setTimeout(() => { throw new Error("a timer throws after the answer"); }, 0);
+      return;
   }
 }
