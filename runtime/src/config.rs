@@ -389,3 +389,31 @@ mod tests {
         assert_eq!(inside_root(root, "functions/../../init.js"), None);
     }
 }
+
+/// Any text as an app file: a validated app or an error that names the file, never a panic.
+#[cfg(test)]
+mod hostile_input {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+        #[test]
+        fn any_text_is_an_app_or_a_clear_error(
+            text in prop_oneof![
+                any::<String>(),
+                "(\\[(app|runtime|functions|limits|runtime\\.environment|runtime\\.dependencies)\\]\\n([a-z_\"\\.]{1,30} = (\"[^\"\\n]{0,20}\"|-?[0-9]{1,25}|true)\\n){0,4}){0,4}",
+            ]
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            match App::from_toml(&text, dir.path(), &dir.path().join("chatfn.toml")) {
+                Ok(app) => {
+                    prop_assert!(app.limits.cpu > Duration::ZERO && app.limits.heap_bytes >= 16 << 20);
+                    prop_assert!(app.functions.values().all(|f| f.path.starts_with(dir.path())));
+                }
+                Err(e) => prop_assert!(e.to_string().contains("chatfn.toml"), "{}", e),
+            }
+        }
+    }
+}

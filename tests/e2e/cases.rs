@@ -59,4 +59,5 @@ cases! {
     functions_are_sandboxed => "sandbox",
     initialization_script_shares_modules_with_functions => "shared-modules",
     failure_policy_can_fail_open => "fail-open",
+    binary_garbage_is_a_load_error => "garbage-function",
 }

@@ -38,3 +38,22 @@ fn console_output_and_request_bodies_are_capped() {
     let (status, _) = server.start_session_raw(&format!("{{\"username\": \"{}\"}}", "x".repeat(2000)));
     assert_eq!(status, 413);
 }
+
+#[test]
+fn gigantic_and_garbled_function_files_are_load_errors() {
+    let app = tempfile::tempdir().unwrap();
+    std::fs::create_dir(app.path().join("functions")).unwrap();
+    // 20 MB of comment around a valid function: over the module size limit.
+    let mut big = String::from("async function handleEvent() {}\n");
+    big.push_str(&"// padding padding padding padding padding padding padding padding\n".repeat(300_000));
+    std::fs::write(app.path().join("functions/big.js"), big).unwrap();
+    std::fs::write(app.path().join("functions/garbled.js"), "async function handleEvent() {}\n\u{0}\u{1} \u{7f} not javascript at all\n").unwrap();
+    for (file, expected) in [("big.js", "chatfn loads module files of at most 16 MB"), ("garbled.js", "SyntaxError")] {
+        std::fs::write(app.path().join("chatfn.toml"), format!("[functions]\n\"user.attempted.start_session\" = \"functions/{file}\"\n")).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let (code, out) = invoke(app.path(), data.path(), &json!({ "username": "ann" }));
+        assert_eq!(code, 1, "{out}");
+        assert_eq!(out["code"], "FunctionLoadError", "{out}");
+        assert!(out["message"].as_str().unwrap().contains(expected), "{file}: {out}");
+    }
+}

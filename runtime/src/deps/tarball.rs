@@ -221,3 +221,46 @@ pub mod tests {
         assert!(matches!(err, DepsError::BadTarball { .. }), "{err}");
     }
 }
+
+/// Random archives and random entry names: an error or a package inside its folder, never a
+/// panic and never a file outside it.
+#[cfg(test)]
+mod hostile_input {
+    use proptest::prelude::*;
+
+    use super::tests::tgz;
+    use super::*;
+
+    fn files_under(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                out.extend(files_under(&path));
+            }
+            out.push(path);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #[test]
+        fn nothing_lands_outside_the_package(
+            names in proptest::collection::vec("(/|\\.\\./|\\./|package/|[a-z]{1,3}/){0,5}[a-z\\.]{1,8}", 1..6),
+            garbage in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let root = tempfile::tempdir().unwrap();
+            let dest = root.path().join("node_modules/p");
+            let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), b"x" as &[u8])).filter(|(n, _)| n.len() < 100).collect();
+            let _ = unpack("p", &tgz(&entries), &dest);
+            let _ = unpack("p", &garbage, &root.path().join("node_modules/q"));
+            for file in files_under(root.path()) {
+                prop_assert!(file.starts_with(root.path().join("node_modules")), "{} escaped", file.display());
+            }
+            for file in files_under(&root.path().join("node_modules")) {
+                prop_assert!(file.starts_with(&dest) || file.starts_with(root.path().join("node_modules/q")), "{} escaped", file.display());
+            }
+        }
+    }
+}

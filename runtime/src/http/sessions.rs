@@ -97,3 +97,73 @@ mod tests {
         assert_eq!(ok.auth_params["idToken"], "t");
     }
 }
+
+/// Hostile input through the whole HTTP stack (router, body limit, parser, session rules,
+/// sled): whatever the client sends, chatfn answers 200, 400 or 413, never panics and never
+/// answers 5xx for a client's mistake.
+#[cfg(test)]
+mod hostile_input {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use proptest::prelude::*;
+    use tower::ServiceExt;
+
+    use crate::config::App;
+    use crate::session::Sessions;
+
+    fn router() -> (tempfile::TempDir, axum::Router) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n").unwrap();
+        let app = App::load(dir.path()).unwrap();
+        let users = crate::store::open(&dir.path().join("data")).unwrap();
+        let worker = crate::worker::Worker::spawn(&app, users.clone()).unwrap();
+        let router = super::super::router(Arc::new(Sessions::new(&app, users, worker)), 4096);
+        (dir, router)
+    }
+
+    fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            // Arbitrary bytes, including invalid UTF-8.
+            proptest::collection::vec(any::<u8>(), 0..512),
+            // JSON-shaped text.
+            "[{}\\[\\]\":,a-z0-9 \\\\nu\\-]{0,200}".prop_map(String::into_bytes),
+            // Start-session bodies with hostile usernames and authParams.
+            (any::<String>(), prop_oneof![Just("null".to_string()), Just("[]".to_string()), Just("{\"k\":1}".to_string()), Just("\"s\"".to_string())])
+                .prop_map(|(name, auth)| format!("{{\"username\": {}, \"authParams\": {auth}}}", serde_json::Value::String(name)).into_bytes()),
+            // Too big.
+            Just(vec![b' '; 5000]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #[test]
+        fn every_body_gets_a_client_answer(bodies in proptest::collection::vec(body_strategy(), 1..4), header in "[ -~]{0,2000}") {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (_dir, router) = router();
+            runtime.block_on(async {
+                for body in bodies {
+                    let request = Request::post("/v1/sessions")
+                        .header("content-type", "application/json")
+                        .header("x-hostile", header.as_str())
+                        .body(Body::from(body.clone()))
+                        .unwrap();
+                    let response = router.clone().oneshot(request).await.unwrap();
+                    let status = response.status().as_u16();
+                    prop_assert!([200, 400, 413].contains(&status), "{status} for {:?}", String::from_utf8_lossy(&body));
+                    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+                    if status != 413 {
+                        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                        if status == 400 {
+                            prop_assert_eq!(&json["error"], "BadRequest");
+                            prop_assert!(!json["message"].as_str().unwrap().is_empty());
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

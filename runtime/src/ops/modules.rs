@@ -22,6 +22,9 @@ impl ModuleRoots {
     }
 }
 
+/// Largest module file `require` reads; real bundles are a few MB.
+pub const MAX_MODULE_BYTES: u64 = 16 << 20;
+
 const STAT_MISSING: u8 = 0;
 const STAT_FILE: u8 = 1;
 const STAT_DIR: u8 = 2;
@@ -52,8 +55,17 @@ pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<Mo
     let Some(canonical) = state.borrow::<ModuleRoots>().allowed(&path) else {
         return Err(JsErrorBox::new("Error", format!("chatfn functions can only read files inside their app directory, not {path}")));
     };
-    let source = std::fs::read_to_string(&canonical)
-        .map_err(|e| JsErrorBox::new("Error", format!("cannot read {path}: {e}")))?;
+    let size = std::fs::metadata(&canonical).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_MODULE_BYTES {
+        return Err(JsErrorBox::new(
+            "Error",
+            format!("{path} is {} MB; chatfn loads module files of at most {} MB", size >> 20, MAX_MODULE_BYTES >> 20),
+        ));
+    }
+    let bytes = std::fs::read(&canonical).map_err(|e| JsErrorBox::new("Error", format!("cannot read {path}: {e}")))?;
+    let source = String::from_utf8(bytes).map_err(|e| {
+        JsErrorBox::new("SyntaxError", format!("{path} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+    })?;
     if is_typescript(&path) {
         let root = state.borrow::<ModuleRoots>().0.first().cloned().unwrap_or_default();
         let shown = canonical.strip_prefix(&root).unwrap_or(&canonical).display().to_string();
