@@ -17,11 +17,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Serve an app's session API over HTTP.
+    /// Serve the session API of one or more apps over HTTP.
     Serve {
-        /// The app directory (holding chatfn.toml) or an app file.
+        /// The app directory (holding chatfn.toml) or an app file. Repeat it to host several
+        /// apps, each in its own isolate and store; the first one also answers /v1/sessions.
         #[arg(long, default_value = ".")]
-        app: PathBuf,
+        app: Vec<PathBuf>,
         /// Where the embedded store keeps the app's users.
         #[arg(long, default_value = "./.chatfn")]
         data: PathBuf,
@@ -60,7 +61,8 @@ pub enum DepsCommand {
 }
 
 pub struct ServeConfig {
-    pub app: App,
+    /// At least one; names are unique.
+    pub apps: Vec<App>,
     pub data: PathBuf,
     pub listen: SocketAddr,
 }
@@ -80,7 +82,16 @@ pub enum Validated {
 impl Cli {
     pub fn validate(self) -> anyhow::Result<Validated> {
         Ok(match self.command {
-            Command::Serve { app, data, listen } => Validated::Serve(ServeConfig { app: App::load(&app)?, data, listen }),
+            Command::Serve { app, data, listen } => {
+                let apps = app.iter().map(|a| App::load(a)).collect::<Result<Vec<_>, _>>()?;
+                let mut names = std::collections::BTreeSet::new();
+                for app in &apps {
+                    if !names.insert(app.name.as_str()) {
+                        anyhow::bail!("two apps are named {:?}; give each a distinct [app] name", app.name);
+                    }
+                }
+                Validated::Serve(ServeConfig { apps, data, listen })
+            }
             Command::Deps { command: DepsCommand::Install { app, force } } => {
                 Validated::DepsInstall { app: App::load(&app)?, force }
             }

@@ -11,9 +11,11 @@ use crate::config::App;
 use crate::session::{AttemptRequest, Decision, Sessions};
 use crate::{deps, http, store, worker};
 
+/// Store (under `data/<app name>`), isolate thread and session rules of one app.
 fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<Sessions> {
-    let users = store::open(data).with_context(|| {
-        format!("cannot open the data directory {} (is another chatfn process using it?)", data.display())
+    let dir = data.join(&app.name);
+    let users = store::open(&dir).with_context(|| {
+        format!("cannot open the data directory {} (is another chatfn process using it?)", dir.display())
     })?;
     let worker = worker::Worker::spawn(app, users.clone()).context("cannot start the app's isolate thread")?;
     Ok(Sessions::new(app, users, worker))
@@ -50,24 +52,28 @@ fn print_install_report(report: &deps::InstallReport) {
 }
 
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    if !config.app.dependencies.is_empty() {
-        // The same step as `chatfn deps install`: a no-op when node_modules already matches.
-        let report = deps::install(&config.app, deps::Options::from_env(&config.app))
-            .await
-            .context("installing the app's npm dependencies")?;
-        if report.changed {
-            print_install_report(&report);
+    let mut apps = Vec::new();
+    for app in &config.apps {
+        if !app.dependencies.is_empty() {
+            // The same step as `chatfn deps install`: a no-op when node_modules already matches.
+            let report = deps::install(app, deps::Options::from_env(app))
+                .await
+                .with_context(|| format!("installing the npm dependencies of app {}", app.name))?;
+            if report.changed {
+                print_install_report(&report);
+            }
         }
+        apps.push((app.name.clone(), Arc::new(open_app(app, &config.data)?)));
     }
-    let sessions = Arc::new(open_app(&config.app, &config.data)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(app = %config.app.name, data = %config.data.display(), "serving");
+    let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
+    tracing::info!(apps = ?names, data = %config.data.display(), "serving");
     // One line on stdout, for people and for scripts that started us on port 0.
-    println!("chatfn: serving app '{}' on http://{addr}", config.app.name);
-    http::serve(listener, sessions, config.app.limits.body_bytes, shutdown_signal()).await?;
+    println!("chatfn: serving app '{}' on http://{addr}", names.join("', '"));
+    http::serve(listener, Arc::new(http::Apps::new(apps)), shutdown_signal()).await?;
     Ok(())
 }
 

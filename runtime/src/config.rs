@@ -265,9 +265,19 @@ impl App {
             body_bytes: kib("body_kb", raw.limits.body_kb)?.unwrap_or(defaults.body_bytes),
         };
 
-        let name = raw.app.name.unwrap_or_else(|| {
-            root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into())
-        });
+        let name = match raw.app.name {
+            Some(name) if valid_app_name(&name) => name,
+            Some(name) => {
+                return Err(invalid(format!(
+                    "app name {name:?} must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'"
+                )))
+            }
+            None => root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .filter(|n| valid_app_name(n))
+                .unwrap_or_else(|| "app".into()),
+        };
         Ok(App {
             name,
             root: root.to_path_buf(),
@@ -282,6 +292,13 @@ impl App {
             limits,
         })
     }
+}
+
+/// App names name URL paths and data folders.
+fn valid_app_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Joins a relative path to `root`, refusing absolute paths and any `..` that would leave it.
@@ -369,6 +386,7 @@ mod tests {
             ("[functions]\n\"user.attempted.start_session\" = \"../outside.ts\"", "inside the app directory"),
             ("[functions]\n\"user.attempted.start_session\" = \"/etc/passwd\"", "inside the app directory"),
             ("[limits]\ncpu_ms = 0", "greater than 0"),
+            ("[app]\nname = \"../escape\"", "app name"),
             ("[limits]\nbody_kb = 0", "greater than 0"),
             ("[limits]\nconcurrent_invocations = 1000000", "at most 100000"),
             ("[app]\nfailure_policy = \"maybe\"", "failure_policy"),

@@ -88,6 +88,7 @@ pub struct Sessions {
     expose_denial_reason: bool,
     failure_policy: FailurePolicy,
     has_function: bool,
+    body_limit: usize,
     users: UsersStore,
     worker: Worker,
     locks: NameLocks,
@@ -100,6 +101,7 @@ impl Sessions {
             expose_denial_reason: app.expose_denial_reason,
             failure_policy: app.failure_policy,
             has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
+            body_limit: app.limits.body_bytes,
             users,
             worker,
             locks: NameLocks::default(),
@@ -108,6 +110,11 @@ impl Sessions {
 
     pub fn users(&self) -> &UsersStore {
         &self.users
+    }
+
+    /// The app's `[limits] body_kb`, in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
     }
 
     pub async fn attempt(&self, request: AttemptRequest) -> Result<Attempt, AttemptError> {

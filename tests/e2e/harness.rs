@@ -29,11 +29,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `chatfn serve` for `app` on a fresh data directory inside `data`.
+    /// Starts `chatfn serve` for `app` with its store under `data`.
     pub fn start(app: &Path, data: &Path) -> Server {
-        let mut child = chatfn()
-            .args(["serve", "--listen", "127.0.0.1:0", "--app"])
-            .arg(app)
+        Server::start_apps(&[app], data)
+    }
+
+    /// Starts one `chatfn serve` hosting several apps; the first is the default.
+    pub fn start_apps(apps: &[&Path], data: &Path) -> Server {
+        let mut command = chatfn();
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        for app in apps {
+            command.arg("--app").arg(app);
+        }
+        let mut child = command
             .arg("--data")
             .arg(data)
             .stdout(Stdio::piped())
@@ -70,7 +78,12 @@ impl Server {
     }
 
     fn try_raw(&self, body: &str) -> Option<(u16, Value)> {
-        let answer = ureq::post(&format!("{}/v1/sessions", self.base))
+        self.try_post("/v1/sessions", body)
+    }
+
+    /// `POST` a body to `path`; `None` when the server cannot be reached.
+    pub fn try_post(&self, path: &str, body: &str) -> Option<(u16, Value)> {
+        let answer = ureq::post(&format!("{}{path}", self.base))
             .set("content-type", "application/json")
             .timeout(Duration::from_secs(30))
             .send_string(body);

@@ -11,6 +11,9 @@ use crate::session::{AttemptError, Denial, DenialCode};
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
+    NotFound(String),
+    /// The body is over the app's limit (in bytes).
+    TooLarge(usize),
     Denied(Denial),
     Internal(String),
 }
@@ -39,6 +42,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, "BadRequest".to_string(), message),
+            ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "NotFound".to_string(), message),
+            ApiError::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLarge".to_string(),
+                format!("the request body is larger than this app's limit of {limit} bytes"),
+            ),
             ApiError::Denied(Denial { code, message }) => {
                 (denial_status(code), serde_json::to_value(code).unwrap().as_str().unwrap_or("Denied").to_string(), message)
             }

@@ -1,10 +1,12 @@
-//! The HTTP API (axum): the session endpoint chat clients call, and a health check. The
+//! The HTTP API (axum): the session endpoint chat clients call, per app
+//! (`/v1/apps/{app}/sessions`, and `/v1/sessions` for the first app), and a health check. The
 //! Platform API will join it here. `router` is separate from `serve` so handlers can be tested
 //! without a socket.
 
 mod error;
 mod sessions;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -15,21 +17,44 @@ pub use error::ApiError;
 
 use crate::session::Sessions;
 
-/// `body_limit`: the app's `[limits] body_kb`; a start-session body is a name and a token.
-pub fn router(sessions: Arc<Sessions>, body_limit: usize) -> Router {
+/// The apps a server hosts, by name; the first one is the default.
+pub struct Apps {
+    default: Arc<Sessions>,
+    by_name: HashMap<String, Arc<Sessions>>,
+}
+
+impl Apps {
+    /// `apps` must not be empty.
+    pub fn new(apps: Vec<(String, Arc<Sessions>)>) -> Apps {
+        let default = apps.first().expect("at least one app").1.clone();
+        Apps { default, by_name: apps.into_iter().collect() }
+    }
+
+    pub fn single(sessions: Arc<Sessions>) -> Apps {
+        Apps::new(vec![("app".into(), sessions)])
+    }
+
+    fn largest_body_limit(&self) -> usize {
+        self.by_name.values().map(|s| s.body_limit()).max().unwrap_or(0)
+    }
+}
+
+pub fn router(apps: Arc<Apps>) -> Router {
+    // Each app's own body limit is checked in its handler; this layer stops anything larger.
+    let limit = apps.largest_body_limit();
     Router::new()
-        .route("/v1/sessions", post(sessions::start_session))
+        .route("/v1/sessions", post(sessions::start_default_app_session))
+        .route("/v1/apps/{app}/sessions", post(sessions::start_session))
         .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(sessions)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(apps)
 }
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    sessions: Arc<Sessions>,
-    body_limit: usize,
+    apps: Arc<Apps>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sessions, body_limit)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(apps)).with_graceful_shutdown(shutdown).await
 }

@@ -1,18 +1,36 @@
-//! `POST /v1/sessions`: where a session attempt enters chatfn. Parses the body of ChatKitty's
+//! `POST /v1/apps/{app}/sessions` (and `/v1/sessions` for the first app): where a session
+//! attempt enters chatfn. Parses the body of ChatKitty's
 //! `startSession` (`{"username", "authParams"}`) and hands it to `session::Sessions`.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::Apps;
 use crate::session::{AttemptRequest, Decision, Sessions};
 
-pub async fn start_session(State(sessions): State<Arc<Sessions>>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request = parse(&body)?;
+pub async fn start_default_app_session(State(apps): State<Arc<Apps>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    attempt(&apps.default, &body).await
+}
+
+pub async fn start_session(
+    State(apps): State<Arc<Apps>>,
+    Path(app): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let sessions = apps.by_name.get(&app).ok_or_else(|| ApiError::NotFound(format!("no app named {app:?} is served here")))?;
+    attempt(sessions, &body).await
+}
+
+async fn attempt(sessions: &Sessions, body: &[u8]) -> Result<Json<Value>, ApiError> {
+    if body.len() > sessions.body_limit() {
+        return Err(ApiError::TooLarge(sessions.body_limit()));
+    }
+    let request = parse(body)?;
     let attempt = sessions.attempt(request).await?;
     if let Some(invocation) = &attempt.invocation {
         tracing::debug!(
@@ -115,11 +133,12 @@ mod hostile_input {
 
     fn router() -> (tempfile::TempDir, axum::Router) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n").unwrap();
+        std::fs::write(dir.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n[limits]\nbody_kb = 4\n").unwrap();
         let app = App::load(dir.path()).unwrap();
         let users = crate::store::open(&dir.path().join("data")).unwrap();
         let worker = crate::worker::Worker::spawn(&app, users.clone()).unwrap();
-        let router = super::super::router(Arc::new(Sessions::new(&app, users, worker)), 4096);
+        let sessions = Arc::new(Sessions::new(&app, users, worker));
+        let router = super::super::router(Arc::new(super::super::Apps::single(sessions)));
         (dir, router)
     }
 
