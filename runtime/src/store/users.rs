@@ -79,6 +79,8 @@ pub struct UserPage {
 #[derive(Clone)]
 pub struct UsersStore {
     db: sled::Db,
+    /// One flush at a time (see `flush`).
+    flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
     users: sled::Tree,
     names: sled::Tree,
     secrets: sled::Tree,
@@ -89,6 +91,7 @@ impl UsersStore {
     pub fn open(db: &sled::Db) -> Result<UsersStore, UsersError> {
         Ok(UsersStore {
             db: db.clone(),
+            flushing: Default::default(),
             users: db.open_tree("users")?,
             names: db.open_tree("users_by_name")?,
             secrets: db.open_tree("user_secrets")?,
@@ -273,8 +276,15 @@ impl UsersStore {
         Ok(user)
     }
 
+    /// Makes every write so far durable. Not `sled::Db::flush_async`: that parks each caller's
+    /// flush on sled's own small IO pool, and enough concurrent writers fill the pool with
+    /// flushes waiting for an IO buffer that only that pool can write, a deadlock the durability
+    /// test ran into. Flushes run one at a time on tokio's blocking pool instead, which leaves
+    /// sled's pool free to write.
     async fn flush(&self) -> Result<(), UsersError> {
-        self.db.flush_async().await?;
+        let _one_at_a_time = self.flushing.lock().await;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
         Ok(())
     }
 }
