@@ -40,8 +40,10 @@ impl Apps {
 }
 
 pub fn router(apps: Arc<Apps>) -> Router {
-    // Each app's own body limit is checked in its handler; this layer stops anything larger.
-    let limit = apps.largest_body_limit();
+    // Each app's own body limit is checked in its handler, which answers 413 after reading the
+    // whole body (a server that answers before reading can have its answer lost to a reset
+    // connection). This layer stops bodies far past every app's limit without reading them.
+    let limit = apps.largest_body_limit().saturating_mul(4).min(64 << 20);
     Router::new()
         .route("/v1/sessions", post(sessions::start_default_app_session))
         .route("/v1/apps/{app}/sessions", post(sessions::start_session))
