@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
-use crate::harness::{case_dir, Server};
+use crate::harness::{case_dir, post, Server};
 
 const ROUNDS: usize = 4;
 const CLIENTS: usize = 8;
@@ -25,19 +25,19 @@ fn answered_users_survive_sigkill() {
     let data = tempfile::tempdir().unwrap();
     let mut acknowledged: Vec<(String, u64)> = Vec::new();
     for round in 0..ROUNDS {
-        let server = Arc::new(Server::start(&app, data.path()));
+        let server = Server::start(&app, data.path());
         let answered = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|client| {
-                let (server, answered, stop) = (server.clone(), answered.clone(), stop.clone());
+                let (base, answered, stop) = (server.base.clone(), answered.clone(), stop.clone());
                 std::thread::spawn(move || {
                     for i in 0.. {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
                         let name = format!("r{round}-c{client}-{i}");
-                        match server.try_start_session(&json!({ "username": name })) {
+                        match post(&base, "/v1/sessions", &json!({ "username": name }).to_string()) {
                             Some((200, answer)) => answered.lock().unwrap().push((name, answer["user"]["id"].as_u64().unwrap())),
                             Some((status, answer)) => panic!("{name}: {status} {answer}"),
                             None => return, // the server is gone

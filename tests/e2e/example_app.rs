@@ -4,7 +4,7 @@ use std::sync::{Arc, Barrier};
 
 use serde_json::json;
 
-use crate::harness::{invoke, repo_root, Server};
+use crate::harness::{invoke, post, repo_root, Server};
 
 #[test]
 fn members_with_the_passcode_get_a_session_and_others_are_told_why_not() {
@@ -30,14 +30,15 @@ fn members_with_the_passcode_get_a_session_and_others_are_told_why_not() {
 #[test]
 fn sixteen_concurrent_first_sessions_create_the_user_once() {
     let data = tempfile::tempdir().unwrap();
-    let server = Arc::new(Server::start(&repo_root(), data.path()));
+    let server = Server::start(&repo_root(), data.path());
     let barrier = Arc::new(Barrier::new(16));
     let threads: Vec<_> = (0..16)
         .map(|_| {
-            let (server, barrier) = (server.clone(), barrier.clone());
+            let (base, barrier) = (server.base.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                server.start_session(&json!({"username": "bob", "authParams": {"passcode": "open-sesame"}}))
+                let body = json!({"username": "bob", "authParams": {"passcode": "open-sesame"}}).to_string();
+                post(&base, "/v1/sessions", &body).expect("the server answers")
             })
         })
         .collect();

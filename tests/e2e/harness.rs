@@ -72,30 +72,13 @@ impl Server {
         self.try_raw(body).unwrap_or_else(|| panic!("request to {} failed", self.base))
     }
 
-    /// Like `start_session`, but `None` when the server cannot be reached.
-    pub fn try_start_session(&self, body: &Value) -> Option<(u16, Value)> {
-        self.try_raw(&body.to_string())
-    }
-
     fn try_raw(&self, body: &str) -> Option<(u16, Value)> {
         self.try_post("/v1/sessions", body)
     }
 
     /// `POST` a body to `path`; `None` when the server cannot be reached.
     pub fn try_post(&self, path: &str, body: &str) -> Option<(u16, Value)> {
-        let answer = ureq::post(&format!("{}{path}", self.base))
-            .set("content-type", "application/json")
-            .timeout(Duration::from_secs(30))
-            .send_string(body);
-        let response = match answer {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(_)) => return None,
-        };
-        let status = response.status();
-        let text = response.into_string().unwrap();
-        let json = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text));
-        Some((status, json))
+        post(&self.base, path, body)
     }
 
     pub fn start_session(&self, body: &Value) -> (u16, Value) {
@@ -149,4 +132,62 @@ pub fn invoke(app: &Path, data: &Path, event: &Value) -> (i32, Value) {
     let json = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("invoke printed no JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), json)
+}
+
+/// What a test HTTP server answers for a path: status, headers, body.
+pub type Route = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Serves fixed routes on `listener` until the test process ends; counts requests per path in
+/// `hits`. Unknown paths answer 404.
+pub fn serve_routes(
+    listener: std::net::TcpListener,
+    routes: std::collections::HashMap<String, Route>,
+    hits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+) {
+    use std::io::Write;
+    let routes = std::sync::Arc::new(routes);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (routes, hits) = (routes.clone(), hits.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap_or(0);
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                }
+                *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+                let (status, headers, body) = routes.get(&path).cloned().unwrap_or((404, Vec::new(), b"{}".to_vec()));
+                let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+                for (k, v) in headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+            });
+        }
+    });
+}
+
+/// `POST` a body to `base` + `path`; `None` when the server cannot be reached. Threads that
+/// load a server use this with its `base`, so a failing test never keeps a `Server` alive.
+pub fn post(base: &str, path: &str, body: &str) -> Option<(u16, Value)> {
+    let answer = ureq::post(&format!("{base}{path}"))
+        .set("content-type", "application/json")
+        .timeout(Duration::from_secs(30))
+        .send_string(body);
+    let response = match answer {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(ureq::Error::Transport(_)) => return None,
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text));
+    Some((status, json))
 }

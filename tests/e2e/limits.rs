@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{case_dir, invoke, Server};
+use crate::harness::{case_dir, invoke, post, Server};
 
 #[test]
 fn concurrent_invocations_are_capped_per_app() {
     let data = tempfile::tempdir().unwrap();
-    let server = std::sync::Arc::new(Server::start(&case_dir("one-slot"), data.path()));
+    let server = Server::start(&case_dir("one-slot"), data.path());
     let holder = {
-        let server = server.clone();
-        std::thread::spawn(move || server.start_session(&json!({ "username": "hold" })))
+        let base = server.base.clone();
+        std::thread::spawn(move || post(&base, "/v1/sessions", &json!({ "username": "hold" }).to_string()).expect("an answer"))
     };
     std::thread::sleep(Duration::from_millis(200));
     // The only slot is taken by "hold": "release" waits for it instead of running, so "hold" is

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harness::{case_dir, Server};
+use harness::{case_dir, post, Server};
 use serde_json::json;
 
 const SAMPLES: usize = 80;
@@ -33,7 +33,7 @@ fn a_runaway_app_neither_breaks_nor_slows_another() {
     let data = tempfile::tempdir().unwrap();
     let calm_dir = case_dir("typescript-throws");
     let spinner_dir = case_dir("spinner");
-    let server = Arc::new(Server::start_apps(&[calm_dir.as_path(), spinner_dir.as_path()], data.path()));
+    let server = Server::start_apps(&[calm_dir.as_path(), spinner_dir.as_path()], data.path());
     let calm = "/v1/apps/typescript-throws/sessions";
     let body = json!({ "username": "ann" }).to_string();
 
@@ -52,11 +52,12 @@ fn a_runaway_app_neither_breaks_nor_slows_another() {
     let stop = Arc::new(AtomicBool::new(false));
     let spinners: Vec<_> = (0..2)
         .map(|i| {
-            let (server, stop) = (server.clone(), stop.clone());
+            let (base, stop) = (server.base.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut timeouts = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let (status, answer) = server.try_post("/v1/apps/spinner/sessions", &json!({ "username": format!("s{i}") }).to_string()).unwrap();
+                    let body = json!({ "username": format!("s{i}") }).to_string();
+                    let (status, answer) = post(&base, "/v1/apps/spinner/sessions", &body).expect("an answer");
                     assert_eq!((status, answer["error"].as_str()), (504, Some("FunctionTimeout")), "{answer}");
                     timeouts += 1;
                 }
