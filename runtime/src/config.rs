@@ -68,6 +68,28 @@ struct RawAppFile {
     functions: BTreeMap<String, String>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    network: RawNetwork,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    #[serde(default, alias = "allowHosts")]
+    allow_hosts: Vec<String>,
+    #[serde(default)]
+    fixtures: Vec<RawFixture>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFixture {
+    url: String,
+    status: Option<u16>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    body: Option<String>,
+    body_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -171,6 +193,10 @@ pub struct App {
     pub environment: BTreeMap<String, String>,
     pub functions: BTreeMap<Trigger, SourceFile>,
     pub limits: Limits,
+    /// Private and loopback hosts functions may reach (public ones always can).
+    pub allow_hosts: Vec<String>,
+    /// URL → recorded response, answered instead of the network.
+    pub fixtures: std::collections::HashMap<String, crate::net::Fixture>,
 }
 
 impl App {
@@ -234,6 +260,27 @@ impl App {
             }
         }
 
+        let mut fixtures = std::collections::HashMap::new();
+        for f in raw.network.fixtures {
+            if reqwest::Url::parse(&f.url).is_err() {
+                return Err(invalid(format!("[[network.fixtures]] url {:?} is not a valid URL", f.url)));
+            }
+            let body = match (f.body, f.body_file) {
+                (Some(_), Some(_)) => return Err(invalid(format!("fixture {}: give body or body_file, not both", f.url))),
+                (Some(text), None) => text.into_bytes(),
+                (None, Some(rel)) => {
+                    let path = inside_root(root, &rel).ok_or_else(|| invalid(format!("fixture body_file `{rel}` must be inside the app directory")))?;
+                    std::fs::read(&path).map_err(|e| invalid(format!("fixture body_file `{rel}`: {e}")))?
+                }
+                (None, None) => Vec::new(),
+            };
+            let status = f.status.unwrap_or(200);
+            if !(100..=599).contains(&status) {
+                return Err(invalid(format!("fixture {}: status {status} is not an HTTP status", f.url)));
+            }
+            fixtures.insert(f.url, crate::net::Fixture { status, headers: f.headers, body });
+        }
+
         let defaults = Limits::default();
         let positive = |name: &str, v: Option<u64>| -> Result<Option<u64>, ConfigError> {
             match v {
@@ -290,6 +337,8 @@ impl App {
             environment: raw.runtime.environment,
             functions,
             limits,
+            allow_hosts: raw.network.allow_hosts,
+            fixtures,
         })
     }
 }

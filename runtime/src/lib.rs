@@ -3,7 +3,7 @@
 //! The path of a session attempt: `http` (axum, `POST /v1/sessions`) → `session` (ChatKitty's
 //! start-session rules) → `worker` (the app's isolate thread and its limits) → `js` (the
 //! deno_core runtime and its bootstrap JavaScript) → `ops` (native functions the JavaScript
-//! calls) → `store` (users on sled). `config` reads the app's `chatfn.toml`; `deps` installs its npm dependencies; `cli` and
+//! calls) → `store` (users on sled); outbound HTTP from functions goes through `net`. `config` reads the app's `chatfn.toml`; `deps` installs its npm dependencies; `cli` and
 //! `commands` are the binary's front door.
 
 pub mod cli;
@@ -12,6 +12,7 @@ pub mod config;
 pub mod deps;
 pub mod http;
 pub mod js;
+pub mod net;
 pub mod ops;
 pub mod session;
 pub mod store;

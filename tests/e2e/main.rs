@@ -7,4 +7,5 @@ mod durability;
 mod example_app;
 mod harness;
 mod limits;
+mod network;
 mod npm;

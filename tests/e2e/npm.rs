@@ -3,10 +3,8 @@
 //! what was installed, through an `exports` map and a nested dependency.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::Arc;
 
 use base64::Engine;
 use serde_json::json;
@@ -46,31 +44,8 @@ fn start_registry(packages: &[(&str, &str, serde_json::Value, Vec<(&str, String)
         let latest = versions.keys().max().cloned();
         routes.insert(format!("/{name}"), json!({ "name": name, "dist-tags": { "latest": latest }, "versions": versions }).to_string().into_bytes());
     }
-    let routes = Arc::new(routes);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let routes = routes.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                reader.read_line(&mut request_line).unwrap_or(0);
-                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                        break;
-                    }
-                }
-                let (status, body) = match routes.get(&path) {
-                    Some(body) => ("200 OK", body.clone()),
-                    None => ("404 Not Found", b"{}".to_vec()),
-                };
-                let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
-                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
-            });
-        }
-    });
+    let routes = routes.into_iter().map(|(path, body)| (path, (200, Vec::new(), body))).collect();
+    crate::harness::serve_routes(listener, routes, Default::default());
     base
 }
 

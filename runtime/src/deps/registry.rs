@@ -180,7 +180,7 @@ fn npmrc_registry(text: &str) -> Option<String> {
     })
 }
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     // reqwest is built without a default TLS provider; ring is installed once per process.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -22,6 +22,7 @@ fn bootstrap_modules() -> Vec<ExtensionFileSource> {
         ExtensionFileSource::new("ext:chatfn/timers.js", ascii_str_include!("../../../npm-shim/timers.js")),
         ExtensionFileSource::new("ext:chatfn/console.js", ascii_str_include!("console.js")),
         ExtensionFileSource::new("ext:chatfn/chatkitty.js", ascii_str_include!("chatkitty.js")),
+        ExtensionFileSource::new("ext:chatfn/fetch.js", ascii_str_include!("fetch.js")),
         ExtensionFileSource::new(ENTRY_POINT, ascii_str_include!("worker.js")),
     ]
 }
@@ -38,6 +39,7 @@ deno_core::extension!(
         ops::users::op_users_set_secret,
         ops::users::op_users_retrieve_secret,
         ops::users::op_users_remove_secret,
+        ops::http::op_http_fetch,
         ops::modules::op_modules_stat,
         ops::modules::op_modules_read,
         ops::worker::op_worker_app,

@@ -5,6 +5,7 @@
 import { core, primordials } from "ext:core/mod.js";
 import { console, currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
 import { createContext } from "ext:chatfn/chatkitty.js";
+import { webGlobals } from "ext:chatfn/fetch.js";
 import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
 import { timerGlobals } from "ext:chatfn/timers.js";
@@ -67,7 +68,7 @@ function describeError(thrown) {
 }
 
 function installGlobals(app) {
-  ObjectAssign(globalThis, timerGlobals);
+  ObjectAssign(globalThis, timerGlobals, webGlobals);
   globalThis.console = console;
   const process = createProcess(app.env);
   globalThis.process = process;

@@ -1,6 +1,7 @@
 //! Native ops, one file per domain, all named `op_<domain>_<verb>` and gathered into the
 //! `chatfn` extension in `js/mod.rs`.
 
+pub mod http;
 pub mod modules;
 pub mod users;
 pub mod worker;

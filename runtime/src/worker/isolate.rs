@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, Mutex};
 use super::supervisor::{Kill, Supervisor};
 use super::{Answer, Job};
 use crate::config::App;
+use crate::net::{NetworkPolicy, Outbound};
 use crate::ops::modules::ModuleRoots;
 use crate::ops::worker::{AppView, InFlight, JobInbox, StartedAt};
 use crate::store::UsersStore;
@@ -28,10 +29,17 @@ pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Jo
     // deno_core spawns async ops onto the current tokio runtime, also from synchronous calls.
     let _context = tokio.enter();
     let inbox = JobInbox(Rc::new(Mutex::new(inbox)));
+    let outbound = match Outbound::new(NetworkPolicy::new(app.allow_hosts.clone()), app.fixtures.clone()) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(app = %app.name, "cannot build the outbound HTTP client: {e}");
+            return;
+        }
+    };
     let supervisor = Supervisor::start(app.limits.cpu);
     let mut init_failure = None;
     loop {
-        let mut js = build_runtime(&app, &users, &inbox, init_failure.clone(), &supervisor);
+        let mut js = build_runtime(&app, &users, &inbox, &outbound, init_failure.clone(), &supervisor);
         let started = {
             let _slice = supervisor.slice();
             js.execute_script("[chatfn:start]", "globalThis.__chatfnStart()").map(|_| ())
@@ -102,6 +110,7 @@ fn build_runtime(
     app: &App,
     users: &UsersStore,
     inbox: &JobInbox,
+    outbound: &Outbound,
     init_failure: Option<serde_json::Value>,
     supervisor: &Supervisor,
 ) -> JsRuntime {
@@ -137,6 +146,7 @@ fn build_runtime(
     state.put(InFlight::default());
     state.put(StartedAt(Instant::now()));
     state.put(ModuleRoots(vec![app.root.clone()]));
+    state.put(outbound.clone());
     drop(state);
     js
 }

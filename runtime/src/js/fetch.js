@@ -1,0 +1,131 @@
+// Web globals for outbound HTTP: fetch, Headers, Request, Response, and the UTF-8
+// TextEncoder/TextDecoder they need. Every request goes through `op_http_fetch` (Rust:
+// `net/`), which applies the app's network policy and HTTP fixtures.
+import { core, primordials } from "ext:core/mod.js";
+const {
+  ArrayBufferIsView, ArrayIsArray, ArrayPrototypeMap, ArrayPrototypePush, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
+  String, StringPrototypeToLowerCase, SymbolIterator, TypeError, TypedArrayPrototypeGetBuffer, Uint8Array, Uint8ArrayPrototype, ArrayBufferPrototype,
+} = primordials;
+const { op_http_fetch } = core.ops;
+
+export class TextEncoder {
+  get encoding() { return "utf-8"; }
+  encode(input = "") { return core.encode(String(input)); }
+}
+
+export class TextDecoder {
+  constructor(label = "utf-8") {
+    const l = StringPrototypeToLowerCase(String(label));
+    if (l !== "utf-8" && l !== "utf8") throw new TypeError(`TextDecoder: only utf-8 is supported in chatfn, not ${label}`);
+  }
+  get encoding() { return "utf-8"; }
+  decode(input) {
+    if (input === undefined) return "";
+    const bytes = ObjectPrototypeIsPrototypeOf(ArrayBufferPrototype, input) ? new Uint8Array(input) : input;
+    return core.decode(bytes);
+  }
+}
+
+export class Headers {
+  #map = new SafeMap();
+  constructor(init) {
+    if (init == null) return;
+    if (ObjectPrototypeIsPrototypeOf(Headers.prototype, init)) {
+      for (const [k, v] of init) this.append(k, v);
+    } else if (ArrayIsArray(init)) {
+      for (const [k, v] of init) this.append(k, v);
+    } else {
+      for (const [k, v] of ObjectEntries(init)) this.append(k, v);
+    }
+  }
+  append(name, value) {
+    const key = StringPrototypeToLowerCase(String(name));
+    const existing = this.#map.get(key);
+    this.#map.set(key, existing === undefined ? String(value) : `${existing}, ${value}`);
+  }
+  set(name, value) { this.#map.set(StringPrototypeToLowerCase(String(name)), String(value)); }
+  get(name) { return this.#map.get(StringPrototypeToLowerCase(String(name))) ?? null; }
+  has(name) { return this.#map.has(StringPrototypeToLowerCase(String(name))); }
+  delete(name) { this.#map.delete(StringPrototypeToLowerCase(String(name))); }
+  forEach(callback, thisArg) { for (const [k, v] of this) callback.call(thisArg, v, k, this); }
+  *entries() { yield* [...this.#map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)); }
+  keys() { return ArrayPrototypeMap([...this.entries()], (e) => e[0])[SymbolIterator](); }
+  values() { return ArrayPrototypeMap([...this.entries()], (e) => e[1])[SymbolIterator](); }
+  [SymbolIterator]() { return this.entries(); }
+}
+
+function bodyBytes(body) {
+  if (body == null) return null;
+  if (typeof body === "string") return core.encode(body);
+  if (ObjectPrototypeIsPrototypeOf(Uint8ArrayPrototype, body)) return body;
+  if (ArrayBufferIsView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (ObjectPrototypeIsPrototypeOf(ArrayBufferPrototype, body)) return new Uint8Array(body);
+  if (typeof body.toString === "function" && body.constructor?.name === "URLSearchParams") return core.encode(body.toString());
+  throw new TypeError("fetch in chatfn takes a string, Uint8Array, ArrayBuffer or null body");
+}
+
+class Body {
+  #bytes;
+  #used = false;
+  constructor(bytes) { this.#bytes = bytes ?? new Uint8Array(0); }
+  get bodyUsed() { return this.#used; }
+  #take() {
+    if (this.#used) throw new TypeError("Body is unusable: Body has already been read");
+    this.#used = true;
+    return this.#bytes;
+  }
+  async arrayBuffer() {
+    const b = this.#take();
+    return TypedArrayPrototypeGetBuffer(b).slice(b.byteOffset, b.byteOffset + b.byteLength);
+  }
+  async bytes() { return new Uint8Array(await this.arrayBuffer()); }
+  async text() { return core.decode(this.#take()); }
+  async json() { return JSONParse(await this.text()); }
+}
+
+export class Response extends Body {
+  constructor(body = null, init = {}) {
+    super(bodyBytes(body));
+    this.status = init.status ?? 200;
+    this.statusText = init.statusText ?? "";
+    this.headers = new Headers(init.headers);
+    this.url = init.url ?? "";
+    this.redirected = init.redirected ?? false;
+    this.type = "basic";
+  }
+  get ok() { return this.status >= 200 && this.status < 300; }
+  static json(data, init = {}) {
+    const headers = new Headers(init.headers);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    return new Response(JSON.stringify(data), { ...init, headers });
+  }
+}
+
+export class Request {
+  constructor(input, init = {}) {
+    const from = ObjectPrototypeIsPrototypeOf(Request.prototype, input) ? input : null;
+    this.url = from ? from.url : String(input);
+    this.method = String(init.method ?? from?.method ?? "GET").toUpperCase();
+    this.headers = new Headers(init.headers ?? from?.headers);
+    this.body = init.body ?? from?.body ?? null;
+    this.signal = init.signal ?? from?.signal ?? null;
+  }
+}
+
+export async function fetch(input, init = {}) {
+  const request = new Request(input, init);
+  if (request.signal?.aborted) throw request.signal.reason ?? new Error("The operation was aborted");
+  const body = bodyBytes(request.body);
+  const headers = [];
+  for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);
+  const answer = await op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0));
+  return new Response(answer.body, {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers: answer.headers,
+    url: answer.url,
+    redirected: answer.redirected,
+  });
+}
+
+export const webGlobals = { fetch, Headers, Request, Response, TextEncoder, TextDecoder };

@@ -1,0 +1,327 @@
+//! Outbound HTTP from functions: the one Rust layer every `fetch` goes through.
+//!
+//! - **Policy.** Public addresses are reachable; loopback, private, link-local, CGNAT,
+//!   multicast and unspecified addresses (IPv4 and IPv6, also IPv4-mapped) are refused unless
+//!   the app names the host in `[network] allow_hosts`. The check runs on the addresses DNS
+//!   returns (so a public name pointing inside is caught, and the connection uses the checked
+//!   address), on IP literals, and again on every redirect. Nothing is sent to a refused
+//!   address.
+//! - **Fixtures.** `[[network.fixtures]]` answer chosen URLs with recorded responses, so a
+//!   function that fetches, say, Google's certificates runs offline and unmodified.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+
+/// Largest response body a function may receive.
+pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
+const MAX_REDIRECTS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    #[error("{0} is not a valid URL")]
+    BadUrl(String),
+    #[error("only http and https URLs can be fetched, not {0}")]
+    Scheme(String),
+    #[error("blocked by chatfn's network policy: {host} is {what} (allow it with [network] allow_hosts)")]
+    Blocked { host: String, what: &'static str },
+    #[error("the response body is larger than {} MB", MAX_RESPONSE_BYTES >> 20)]
+    TooLarge,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Which hosts a function may reach.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkPolicy {
+    allow_hosts: HashSet<String>,
+}
+
+impl NetworkPolicy {
+    pub fn new(allow_hosts: impl IntoIterator<Item = String>) -> NetworkPolicy {
+        NetworkPolicy { allow_hosts: allow_hosts.into_iter().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()).collect() }
+    }
+
+    fn allows_name(&self, host: &str) -> bool {
+        self.allow_hosts.contains(&host.trim_matches(['[', ']']).to_ascii_lowercase())
+    }
+
+    /// Checks a URL before any connection: scheme, and the host when it is an IP literal.
+    pub fn check_url(&self, url: &Url) -> Result<(), NetError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(NetError::Scheme(url.scheme().to_string()));
+        }
+        let host = url.host_str().ok_or_else(|| NetError::BadUrl(url.to_string()))?;
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            if let Some(what) = internal(ip) {
+                if !self.allows_name(host) {
+                    return Err(NetError::Blocked { host: host.to_string(), what });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The addresses of `host` a connection may use.
+    pub fn filter(&self, host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, NetError> {
+        if self.allows_name(host) {
+            return Ok(addrs);
+        }
+        let mut refused = None;
+        let allowed: Vec<SocketAddr> = addrs
+            .into_iter()
+            .filter(|a| match internal(a.ip()) {
+                Some(what) => {
+                    refused = Some(what);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        match (allowed.is_empty(), refused) {
+            (true, Some(what)) => Err(NetError::Blocked { host: host.to_string(), what }),
+            _ => Ok(allowed),
+        }
+    }
+}
+
+/// What kind of non-public address `ip` is, if it is one.
+pub fn internal(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => internal_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return internal_v4(v4);
+            }
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                Some("a loopback address")
+            } else if v6.is_unspecified() {
+                Some("an unspecified address")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("a private (unique local) address")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("a link-local address")
+            } else if v6.is_multicast() {
+                Some("a multicast address")
+            } else if first == 0x64 && v6.segments()[1] == 0xff9b {
+                // NAT64 (64:ff9b::/96) can reach any IPv4 address, private ones included.
+                internal_v4(Ipv4Addr::from((u128::from(v6) & 0xffff_ffff) as u32)).map(|_| "a NAT64 form of an internal address")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn internal_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        Some("a loopback address")
+    } else if ip.is_private() {
+        Some("a private address")
+    } else if ip.is_link_local() {
+        Some("a link-local address (cloud metadata lives here)")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("a shared (CGNAT) address")
+    } else if ip.is_unspecified() || a == 0 {
+        Some("an unspecified address")
+    } else if ip.is_multicast() || ip.is_broadcast() || a >= 240 {
+        Some("a multicast or reserved address")
+    } else {
+        None
+    }
+}
+
+/// A recorded response for one URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixture {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// A request as `fetch` makes it.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundResponse {
+    pub status: u16,
+    pub status_text: String,
+    pub url: String,
+    pub redirected: bool,
+    pub headers: Vec<(String, String)>,
+    #[serde(skip)]
+    pub body: Vec<u8>,
+}
+
+/// The HTTP client of one app: policy-checking DNS, redirects re-checked, fixtures first.
+#[derive(Clone)]
+pub struct Outbound {
+    client: reqwest::Client,
+    policy: Arc<NetworkPolicy>,
+    fixtures: Arc<HashMap<String, Fixture>>,
+}
+
+struct PolicyResolver(Arc<NetworkPolicy>);
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed = policy.filter(&host, addrs)?;
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+impl Outbound {
+    pub fn new(policy: NetworkPolicy, fixtures: HashMap<String, Fixture>) -> Result<Outbound, NetError> {
+        crate::deps::registry::install_crypto_provider();
+        let policy = Arc::new(policy);
+        let redirect_policy = policy.clone();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("chatfn/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver(policy.clone())))
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    return attempt.error(NetError::Failed(format!("more than {MAX_REDIRECTS} redirects")));
+                }
+                match redirect_policy.check_url(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(e) => attempt.error(e),
+                }
+            }))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| NetError::Failed(e.to_string()))?;
+        let fixtures = fixtures.into_iter().map(|(url, f)| (normalize(&url), f)).collect();
+        Ok(Outbound { client, policy, fixtures: Arc::new(fixtures) })
+    }
+
+    pub async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, NetError> {
+        let url = Url::parse(&request.url).map_err(|_| NetError::BadUrl(request.url.clone()))?;
+        if let Some(fixture) = self.fixtures.get(url.as_str()) {
+            return Ok(OutboundResponse {
+                status: fixture.status,
+                status_text: status_text(fixture.status),
+                url: url.to_string(),
+                redirected: false,
+                headers: fixture.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
+                body: fixture.body.clone(),
+            });
+        }
+        self.policy.check_url(&url)?;
+        let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| NetError::Failed(format!("{:?} is not a valid HTTP method", request.method)))?;
+        let mut builder = self.client.request(method, url.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let mut response = builder.send().await.map_err(describe)?;
+        let final_url = response.url().to_string();
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(NetError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(OutboundResponse {
+            status: status.as_u16(),
+            status_text: status.canonical_reason().unwrap_or("").to_string(),
+            redirected: final_url != url.as_str(),
+            url: final_url,
+            headers,
+            body,
+        })
+    }
+}
+
+/// The policy's own refusal when it is the cause, else reqwest's chain of reasons.
+fn describe(error: reqwest::Error) -> NetError {
+    let mut source: Option<&dyn std::error::Error> = Some(&error);
+    while let Some(e) = source {
+        if let Some(policy) = e.downcast_ref::<NetError>() {
+            return policy.clone();
+        }
+        source = e.source();
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    NetError::Failed(text)
+}
+
+fn normalize(url: &str) -> String {
+    Url::parse(url).map(|u| u.to_string()).unwrap_or_else(|_| url.to_string())
+}
+
+fn status_text(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+            "255.255.255.255", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
+        ] {
+            assert!(internal(ip.parse().unwrap()).is_some(), "{ip} should be internal");
+        }
+        for ip in ["8.8.8.8", "142.250.1.1", "2607:f8b0::1", "172.32.0.1", "100.128.0.1", "64:ff9b::808:808"] {
+            assert_eq!(internal(ip.parse().unwrap()), None, "{ip} should be public");
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_before_connecting() {
+        let policy = NetworkPolicy::new(["localhost".to_string(), "10.0.0.5".to_string()]);
+        let check = |u: &str| policy.check_url(&Url::parse(u).unwrap());
+        assert!(check("https://example.com/").is_ok());
+        assert!(matches!(check("http://169.254.169.254/latest/meta-data"), Err(NetError::Blocked { .. })));
+        assert!(matches!(check("http://[::1]:8080/"), Err(NetError::Blocked { .. })));
+        assert!(check("http://10.0.0.5/").is_ok(), "named in allow_hosts");
+        assert!(matches!(check("file:///etc/passwd"), Err(NetError::Scheme(_))));
+    }
+
+    #[test]
+    fn resolved_addresses_are_filtered() {
+        let policy = NetworkPolicy::new(["db.internal".to_string()]);
+        let addrs = |list: &[&str]| list.iter().map(|a| SocketAddr::new(a.parse().unwrap(), 0)).collect::<Vec<_>>();
+        assert!(matches!(policy.filter("evil.example", addrs(&["127.0.0.1"])), Err(NetError::Blocked { .. })));
+        assert_eq!(policy.filter("mixed.example", addrs(&["10.0.0.1", "93.184.216.34"])).unwrap(), addrs(&["93.184.216.34"]));
+        assert_eq!(policy.filter("db.internal", addrs(&["10.0.0.1"])).unwrap(), addrs(&["10.0.0.1"]));
+    }
+}
