@@ -161,7 +161,7 @@ impl Sessions {
                 let at = error.location.as_ref().map(|l| format!(" ({}:{}:{})", l.file, l.line, l.column)).unwrap_or_default();
                 deny(DenialCode::FunctionLoadError, format!("the session-start function could not be loaded: {}: {}{at}", error.name, error.message))
             }
-            Outcome::TimedOut { limit, limit_ms } => deny(
+            Outcome::TimedOut { limit, limit_ms, .. } => deny(
                 DenialCode::FunctionTimeout,
                 format!("the session-start function exceeded its {limit} time limit of {limit_ms} ms"),
             ),

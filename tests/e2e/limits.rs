@@ -57,3 +57,14 @@ fn gigantic_and_garbled_function_files_are_load_errors() {
         assert!(out["message"].as_str().unwrap().contains(expected), "{file}: {out}");
     }
 }
+
+#[test]
+fn a_cpu_kill_records_the_stack_it_stopped() {
+    let data = tempfile::tempdir().unwrap();
+    let (code, out) = invoke(&case_dir("limits"), data.path(), &json!({ "username": "spin" }));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["invocation"]["limit"], "cpu", "{out}");
+    let stack = out["invocation"]["stack"].as_array().expect("a stack");
+    assert_eq!(stack.len(), 1, "only the function's own frames: {out}");
+    assert!(stack[0].as_str().unwrap().starts_with("at handleEvent (functions/start.js:7:"), "{out}");
+}

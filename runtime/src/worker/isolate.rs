@@ -40,6 +40,8 @@ pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Jo
     let mut init_failure = None;
     loop {
         let mut js = build_runtime(&app, &users, &inbox, &outbound, init_failure.clone(), &supervisor);
+        // Declared after `js`, so it is dropped first.
+        let _context = super::supervisor::enter_main_context(js.main_context());
         let started = {
             let _slice = supervisor.slice();
             js.execute_script("[chatfn:start]", "globalThis.__chatfnStart()").map(|_| ())
@@ -63,7 +65,7 @@ pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Jo
             continue;
         }
         let result = tokio.block_on(drive(&mut js, &supervisor));
-        let kill = supervisor.take_kill();
+        let kill = supervisor.take_kill().map(|kill| for_the_user(&app, kill));
         match (&result, &kill) {
             (Ok(()), None) if inbox.is_closed() => return, // the app is shutting down
             (Ok(()), None) => tracing::error!(app = %app.name, "the isolate's main loop ended unexpectedly; rebuilding it"),
@@ -74,9 +76,21 @@ pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Jo
     }
 }
 
+/// The stack of a kill as the user reads it: their frames only, files relative to the app.
+fn for_the_user(app: &App, kill: Kill) -> Kill {
+    match kill {
+        Kill::Cpu { limit, stack } => {
+            let root = format!("file://{}/", app.root.display());
+            let stack = stack.into_iter().filter(|frame| !frame.contains("(ext:")).map(|frame| frame.replace(&root, "")).collect();
+            Kill::Cpu { limit, stack }
+        }
+        other => other,
+    }
+}
+
 fn startup_failure(error: &str, kill: Option<&Kill>) -> serde_json::Value {
     let message = match kill {
-        Some(Kill::Cpu { limit }) => {
+        Some(Kill::Cpu { limit, .. }) => {
             format!("loading the app ran JavaScript for more than the CPU limit ({} ms)", limit.as_millis())
         }
         Some(Kill::Heap { limit_bytes }) => {

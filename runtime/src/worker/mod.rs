@@ -91,8 +91,14 @@ pub enum Outcome {
     LoadFailed { error: JsErrorInfo },
     /// No function is configured for the trigger.
     NoFunction,
-    /// A time limit was hit: `wall` (answer took too long) or `cpu` (JavaScript ran too long).
-    TimedOut { limit: &'static str, limit_ms: u128 },
+    /// A time limit was hit: `wall` (answer took too long) or `cpu` (JavaScript ran too long;
+    /// `stack` is what it was running then, innermost frame first).
+    TimedOut {
+        limit: &'static str,
+        limit_ms: u128,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        stack: Vec<String>,
+    },
     /// The isolate reached its heap limit.
     OutOfMemory { limit_mb: usize },
     /// The isolate died for another reason.
@@ -155,7 +161,7 @@ impl Worker {
         };
         let (outcome, logs) = tokio::time::timeout(self.wall_limit, run)
             .await
-            .unwrap_or_else(|_| (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis() }, Vec::new()));
+            .unwrap_or_else(|_| (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() }, Vec::new()));
         Invocation { trigger, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3 }
     }
 }
@@ -182,7 +188,7 @@ impl JsReport {
 impl Kill {
     fn into_outcome(self) -> Outcome {
         match self {
-            Kill::Cpu { limit } => Outcome::TimedOut { limit: "cpu", limit_ms: limit.as_millis() },
+            Kill::Cpu { limit, stack } => Outcome::TimedOut { limit: "cpu", limit_ms: limit.as_millis(), stack },
             Kill::Heap { limit_bytes } => Outcome::OutOfMemory { limit_mb: limit_bytes >> 20 },
         }
     }

@@ -2,9 +2,12 @@
 //! JavaScript which has burnt more than the CPU limit without yielding to the event loop
 //! (measured on the isolate thread's own CPU clock, so time spent waiting for I/O or for a
 //! busy machine does not count), and the near-heap-limit hook that stops an isolate before V8
-//! would abort the process. Either way the isolate is terminated with
-//! `terminate_execution`, the kill is recorded here, and `isolate.rs` rebuilds the isolate.
+//! would abort the process. A CPU kill first interrupts the isolate to record the JavaScript
+//! stack it was running, then terminates it (`terminate_execution`, also directly if the
+//! interrupt does not run soon); the kill is recorded here, and `isolate.rs` rebuilds the
+//! isolate.
 
+use std::ffi::c_void;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -13,17 +16,24 @@ use deno_core::v8;
 /// Why an isolate was stopped from outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kill {
-    Cpu { limit: Duration },
+    /// `stack`: the JavaScript frames running when the limit was hit, innermost first.
+    Cpu { limit: Duration, stack: Vec<String> },
     Heap { limit_bytes: usize },
 }
 
+/// How long a CPU kill waits for the interrupt that records the stack before terminating anyway.
+const INTERRUPT_GRACE: Duration = Duration::from_millis(100);
+
 #[derive(Default)]
 struct Watched {
+    cpu_limit: Duration,
     isolate: Option<v8::IsolateHandle>,
     clock: Option<libc::clockid_t>,
     /// The isolate thread's CPU time when JavaScript last started running; `None` while idle.
     slice_start: Option<Duration>,
     kill: Option<Kill>,
+    /// When the watchdog asked the isolate to stop itself (CPU limit), and has not yet seen it.
+    interrupt_requested: Option<std::time::Instant>,
 }
 
 #[derive(Clone)]
@@ -44,7 +54,7 @@ impl Drop for Slice<'_> {
 impl Supervisor {
     /// Starts the watchdog thread; it ends by itself when the supervisor is dropped.
     pub fn start(cpu_limit: Duration) -> Supervisor {
-        let watched = Arc::new(Mutex::new(Watched::default()));
+        let watched = Arc::new(Mutex::new(Watched { cpu_limit, ..Watched::default() }));
         let weak = Arc::downgrade(&watched);
         let tick = (cpu_limit / 4).clamp(Duration::from_millis(1), Duration::from_millis(25));
         std::thread::Builder::new()
@@ -61,6 +71,7 @@ impl Supervisor {
         w.clock = current_thread_clock();
         w.slice_start = None;
         w.kill = None;
+        w.interrupt_requested = None;
     }
 
     pub fn slice(&self) -> Slice<'_> {
@@ -93,18 +104,87 @@ fn watchdog(watched: Weak<Mutex<Watched>>, limit: Duration, tick: Duration) {
     while let Some(watched) = watched.upgrade() {
         {
             let mut w = watched.lock().unwrap();
-            if let (Some(start), Some(clock), None) = (w.slice_start, w.clock, &w.kill) {
-                if cpu_time(clock).is_some_and(|now| now.saturating_sub(start) > limit) {
-                    w.kill = Some(Kill::Cpu { limit });
+            match (w.slice_start, w.clock, &w.kill, w.interrupt_requested) {
+                (Some(start), Some(clock), None, None) => {
+                    if cpu_time(clock).is_some_and(|now| now.saturating_sub(start) > limit) {
+                        w.interrupt_requested = Some(std::time::Instant::now());
+                        let data = Arc::into_raw(watched.clone()) as *mut c_void;
+                        let requested = w.isolate.as_ref().is_some_and(|i| i.request_interrupt(stop_with_stack, data));
+                        if !requested {
+                            // SAFETY: the interrupt will not run, so the reference is still ours.
+                            drop(unsafe { Arc::from_raw(data as *const Mutex<Watched>) });
+                        }
+                    }
+                }
+                (Some(_), _, None, Some(asked)) if asked.elapsed() > INTERRUPT_GRACE => {
+                    // The isolate did not reach an interrupt check: stop it without a stack.
+                    w.kill = Some(Kill::Cpu { limit, stack: Vec::new() });
                     if let Some(isolate) = &w.isolate {
                         isolate.terminate_execution();
                     }
                 }
+                _ => {}
             }
         }
         drop(watched);
         std::thread::sleep(tick);
     }
+}
+
+/// Runs on the isolate's thread, inside the JavaScript that hit the CPU limit.
+unsafe extern "C" fn stop_with_stack(raw: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
+    // SAFETY: `data` is the reference the watchdog leaked for this call.
+    let watched = unsafe { Arc::from_raw(data as *const Mutex<Watched>) };
+    // SAFETY: V8 calls interrupts on the isolate's own thread with a live isolate.
+    let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(raw) };
+    let stack = current_stack(&mut isolate);
+    let mut w = watched.lock().unwrap();
+    if w.kill.is_none() {
+        w.kill = Some(Kill::Cpu { limit: w.cpu_limit, stack });
+    }
+    drop(w);
+    isolate.terminate_execution();
+}
+
+thread_local! {
+    /// The context of the isolate running on this thread, for the stack capture.
+    static MAIN_CONTEXT: std::cell::RefCell<Option<v8::Global<v8::Context>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `context` the one stacks are captured in, until the returned guard is dropped (which
+/// must happen before its isolate is: declare the guard after the runtime).
+#[must_use]
+pub fn enter_main_context(context: v8::Global<v8::Context>) -> MainContextGuard {
+    MAIN_CONTEXT.with(|c| *c.borrow_mut() = Some(context));
+    MainContextGuard(())
+}
+
+pub struct MainContextGuard(());
+
+impl Drop for MainContextGuard {
+    fn drop(&mut self) {
+        MAIN_CONTEXT.with(|c| c.borrow_mut().take());
+    }
+}
+
+fn current_stack(isolate: &mut v8::Isolate) -> Vec<String> {
+    let Some(context) = MAIN_CONTEXT.with(|c| c.borrow().clone()) else { return Vec::new() };
+    v8::scope!(let scope, isolate);
+    let context = v8::Local::new(scope, context);
+    let scope = &mut v8::ContextScope::new(scope, context);
+    let Some(trace) = v8::StackTrace::current_stack_trace(scope, 16) else { return Vec::new() };
+    (0..trace.get_frame_count())
+        .filter_map(|i| trace.get_frame(scope, i))
+        .map(|frame| {
+            let function = frame
+                .get_function_name(scope)
+                .map(|n| n.to_rust_string_lossy(scope))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "<anonymous>".into());
+            let file = frame.get_script_name(scope).map(|n| n.to_rust_string_lossy(scope)).unwrap_or_default();
+            format!("at {function} ({file}:{}:{})", frame.get_line_number(), frame.get_column())
+        })
+        .collect()
 }
 
 fn current_thread_clock() -> Option<libc::clockid_t> {
