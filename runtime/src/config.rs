@@ -124,6 +124,7 @@ struct RawLimits {
     concurrent_invocations: Option<u64>,
     log_kb: Option<u64>,
     body_kb: Option<u64>,
+    pending_ops: Option<u64>,
 }
 
 // ---- validated app -------------------------------------------------------------------------
@@ -143,6 +144,8 @@ pub struct Limits {
     pub log_bytes: usize,
     /// Largest request body accepted.
     pub body_bytes: usize,
+    /// Async operations (Users calls, fetches) one isolate may have in flight.
+    pub pending_ops: usize,
 }
 
 impl Default for Limits {
@@ -154,6 +157,7 @@ impl Default for Limits {
             concurrent_invocations: 64,
             log_bytes: 64 << 10,
             body_bytes: 64 << 10,
+            pending_ops: 1024,
         }
     }
 }
@@ -310,6 +314,11 @@ impl App {
             },
             log_bytes: kib("log_kb", raw.limits.log_kb)?.unwrap_or(defaults.log_bytes),
             body_bytes: kib("body_kb", raw.limits.body_kb)?.unwrap_or(defaults.body_bytes),
+            pending_ops: match positive("pending_ops", raw.limits.pending_ops)? {
+                Some(n) if n > 1_000_000 => return Err(invalid("[limits] pending_ops must be at most 1000000".into())),
+                Some(n) => n as usize,
+                None => defaults.pending_ops,
+            },
         };
 
         let name = match raw.app.name {

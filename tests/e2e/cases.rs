@@ -60,4 +60,5 @@ cases! {
     initialization_script_shares_modules_with_functions => "shared-modules",
     failure_policy_can_fail_open => "fail-open",
     binary_garbage_is_a_load_error => "garbage-function",
+    pending_operations_are_capped => "pending-ops",
 }

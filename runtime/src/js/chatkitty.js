@@ -3,6 +3,7 @@
 // `response.status`, 404 for a missing user, 409 for a duplicate) so functions written for
 // ChatKitty run unchanged. Each call is a native op over sled, not HTTP.
 import { core, primordials } from "ext:core/mod.js";
+import { track } from "ext:chatfn/pending.js";
 const { Error, ObjectFreeze, Proxy, PromiseReject, String } = primordials;
 const {
   op_users_check_exists, op_users_create, op_users_retrieve, op_users_update, op_users_delete, op_users_list,
@@ -29,8 +30,8 @@ function axiosError(reply, method, url) {
   return err;
 }
 
-async function call(method, url, pending) {
-  const reply = await pending;
+async function call(method, url, start) {
+  const reply = await track(`context.ChatKitty.Users (${method} ${url})`, start);
   if (!reply.ok) throw axiosError(reply, method, url);
   return { data: reply.data, status: reply.status, statusText: STATUS_TEXT[reply.status] ?? "", headers: {}, config: { method, url } };
 }
@@ -45,19 +46,19 @@ function needsId(id, fn) {
 }
 
 const Users = ObjectFreeze({
-  checkUserExists: (name) => call("head", `/v1/users?name=${name}`, op_users_check_exists(String(name ?? ""))),
-  createUser: (resource) => call("post", "/v1/users", op_users_create(resource ?? {})),
-  retrieveUser: (id) => needsId(id, (id) => call("get", `/v1/users/${id}`, op_users_retrieve(id))),
-  updateUser: (id, patch) => needsId(id, (id) => call("patch", `/v1/users/${id}`, op_users_update(id, patch ?? {}))),
-  deleteUser: (id) => needsId(id, (id) => call("delete", `/v1/users/${id}`, op_users_delete(id))),
+  checkUserExists: (name) => call("head", `/v1/users?name=${name}`, () => op_users_check_exists(String(name ?? ""))),
+  createUser: (resource) => call("post", "/v1/users", () => op_users_create(resource ?? {})),
+  retrieveUser: (id) => needsId(id, (id) => call("get", `/v1/users/${id}`, () => op_users_retrieve(id))),
+  updateUser: (id, patch) => needsId(id, (id) => call("patch", `/v1/users/${id}`, () => op_users_update(id, patch ?? {}))),
+  deleteUser: (id) => needsId(id, (id) => call("delete", `/v1/users/${id}`, () => op_users_delete(id))),
   listUsers: (page, size, sort, name) =>
-    call("get", "/v1/users", op_users_list(page ?? 0, size ?? 25, name == null ? null : String(name))),
+    call("get", "/v1/users", () => op_users_list(page ?? 0, size ?? 25, name == null ? null : String(name))),
   setUserSecret: (id, name, secretResource) =>
-    needsId(id, (id) => call("put", `/v1/users/${id}/secrets/${name}`, op_users_set_secret(id, String(name ?? ""), secretResource?.secret ?? null))),
+    needsId(id, (id) => call("put", `/v1/users/${id}/secrets/${name}`, () => op_users_set_secret(id, String(name ?? ""), secretResource?.secret ?? null))),
   retrieveUserSecret: (id, name) =>
-    needsId(id, (id) => call("get", `/v1/users/${id}/secrets/${name}`, op_users_retrieve_secret(id, String(name ?? "")))),
+    needsId(id, (id) => call("get", `/v1/users/${id}/secrets/${name}`, () => op_users_retrieve_secret(id, String(name ?? "")))),
   removeUserSecret: (id, name) =>
-    needsId(id, (id) => call("delete", `/v1/users/${id}/secrets/${name}`, op_users_remove_secret(id, String(name ?? "")))),
+    needsId(id, (id) => call("delete", `/v1/users/${id}/secrets/${name}`, () => op_users_remove_secret(id, String(name ?? "")))),
 });
 
 /** A namespace of the ChatKitty SDK that chatfn does not host: any call throws a clear error. */

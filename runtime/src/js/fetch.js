@@ -2,6 +2,7 @@
 // TextEncoder/TextDecoder they need. Every request goes through `op_http_fetch` (Rust:
 // `net/`), which applies the app's network policy and HTTP fixtures.
 import { core, primordials } from "ext:core/mod.js";
+import { track } from "ext:chatfn/pending.js";
 const {
   ArrayBufferIsView, ArrayIsArray, ArrayPrototypeMap, ArrayPrototypePush, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
   String, StringPrototypeToLowerCase, SymbolIterator, TypeError, TypedArrayPrototypeGetBuffer, Uint8Array, Uint8ArrayPrototype, ArrayBufferPrototype,
@@ -118,7 +119,8 @@ export async function fetch(input, init = {}) {
   const body = bodyBytes(request.body);
   const headers = [];
   for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);
-  const answer = await op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0));
+  const answer = await track(`fetch(${request.url})`, () =>
+    op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0)));
   return new Response(answer.body, {
     status: answer.status,
     statusText: answer.statusText,

@@ -21,6 +21,7 @@ fn bootstrap_modules() -> Vec<ExtensionFileSource> {
         ExtensionFileSource::new("ext:chatfn/process.js", ascii_str_include!("../../../npm-shim/process.js")),
         ExtensionFileSource::new("ext:chatfn/timers.js", ascii_str_include!("../../../npm-shim/timers.js")),
         ExtensionFileSource::new("ext:chatfn/console.js", ascii_str_include!("console.js")),
+        ExtensionFileSource::new("ext:chatfn/pending.js", ascii_str_include!("pending.js")),
         ExtensionFileSource::new("ext:chatfn/chatkitty.js", ascii_str_include!("chatkitty.js")),
         ExtensionFileSource::new("ext:chatfn/fetch.js", ascii_str_include!("fetch.js")),
         ExtensionFileSource::new(ENTRY_POINT, ascii_str_include!("worker.js")),

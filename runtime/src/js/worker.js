@@ -6,6 +6,7 @@ import { core, primordials } from "ext:core/mod.js";
 import { console, currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
 import { createContext } from "ext:chatfn/chatkitty.js";
 import { webGlobals } from "ext:chatfn/fetch.js";
+import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
 import { timerGlobals } from "ext:chatfn/timers.js";
@@ -153,6 +154,7 @@ globalThis.__chatfnStart = function start() {
     return true;
   });
   core.setReportExceptionCallback((error) => reportStray("Uncaught exception", error));
+  setMaxPendingOps(app.maxPendingOps);
   installGlobals(app);
   loadApp(app);
   serveJobs();

@@ -24,6 +24,8 @@ pub struct AppView {
     pub functions: HashMap<String, String>,
     pub triggers: Vec<String>,
     pub env: HashMap<String, String>,
+    /// `[limits] pending_ops`.
+    pub max_pending_ops: usize,
     /// Set when a previous isolate of this app died while running the initialization script:
     /// the script is not run again and every trigger reports this error instead.
     pub init_failure: Option<serde_json::Value>,

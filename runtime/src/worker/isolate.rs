@@ -151,6 +151,7 @@ fn build_runtime(
         triggers: app.functions.keys().map(|t| t.name().to_string()).collect(),
         env: app.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>(),
         init_failure,
+        max_pending_ops: app.limits.pending_ops,
     };
     let state = js.op_state();
     let mut state = state.borrow_mut();
