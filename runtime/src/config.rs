@@ -6,7 +6,7 @@
 //! known). This module does not read function code; `worker` does that when it builds an isolate.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -361,24 +361,7 @@ fn valid_app_name(name: &str) -> bool {
 
 /// Joins a relative path to `root`, refusing absolute paths and any `..` that would leave it.
 fn inside_root(root: &Path, rel: &str) -> Option<PathBuf> {
-    let rel = Path::new(rel);
-    let mut out = root.to_path_buf();
-    let mut depth = 0usize;
-    for c in rel.components() {
-        match c {
-            Component::Normal(p) => {
-                out.push(p);
-                depth += 1;
-            }
-            Component::CurDir => {}
-            Component::ParentDir if depth > 0 => {
-                out.pop();
-                depth -= 1;
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
+    crate::paths::join_within(root, Path::new(rel).components())
 }
 
 #[cfg(test)]
@@ -458,12 +441,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn dot_dot_inside_the_root_is_fine() {
-        let root = Path::new("/app");
-        assert_eq!(inside_root(root, "functions/../init.js"), Some(PathBuf::from("/app/init.js")));
-        assert_eq!(inside_root(root, "functions/../../init.js"), None);
-    }
 }
 
 /// Any text as an app file: a validated app or an error that names the file, never a panic.

@@ -14,6 +14,7 @@ pub mod http;
 pub mod js;
 pub mod net;
 pub mod ops;
+pub mod paths;
 pub mod session;
 pub mod store;
 pub mod worker;

@@ -118,7 +118,6 @@ pub fn unpack(package: &str, tgz: &[u8], dest: &Path) -> Result<(), DepsError> {
 
 /// The path without the tarball's top folder, if it stays inside the package.
 fn inside_package(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
     let mut components = path.components().peekable();
     // npm tarballs put everything under one top folder, usually `package/`.
     if path.components().count() > 1 {
@@ -126,22 +125,7 @@ fn inside_package(path: &Path) -> Option<PathBuf> {
             components.next();
         }
     }
-    let mut depth = 0usize;
-    for c in components {
-        match c {
-            Component::Normal(p) => {
-                out.push(p);
-                depth += 1;
-            }
-            Component::CurDir => {}
-            Component::ParentDir if depth > 0 => {
-                out.pop();
-                depth -= 1;
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
+    crate::paths::join_within(Path::new(""), components)
 }
 
 #[cfg(test)]
