@@ -35,6 +35,15 @@ pub enum Command {
         #[command(subcommand)]
         command: DepsCommand,
     },
+    /// Run the app's sandboxed function tests (*.test.json files): each in a scratch store and
+    /// a fresh isolate. Exits 1 when a test fails.
+    Test {
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
     /// Run the session-start function once for an event file, print the outcome as JSON, and
     /// exit with 0 when the session is allowed, 1 when it is denied.
     Invoke {
@@ -77,6 +86,7 @@ pub enum Validated {
     Serve(ServeConfig),
     Invoke(InvokeConfig),
     DepsInstall { app: App, force: bool },
+    Test { app: App, junit: Option<PathBuf> },
 }
 
 impl Cli {
@@ -95,6 +105,7 @@ impl Cli {
             Command::Deps { command: DepsCommand::Install { app, force } } => {
                 Validated::DepsInstall { app: App::load(&app)?, force }
             }
+            Command::Test { app, junit } => Validated::Test { app: App::load(&app)?, junit },
             Command::Invoke { app, data, event } => {
                 let text = std::fs::read_to_string(&event)
                     .map_err(|e| anyhow::anyhow!("cannot read the event file {}: {e}", event.display()))?;

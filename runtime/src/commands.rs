@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::{InvokeConfig, ServeConfig};
 use crate::config::App;
 use crate::session::{AttemptRequest, Decision, Sessions};
-use crate::{deps, http, store, worker};
+use crate::{deps, http, store, testing, worker};
 
 /// Store (under `data/<app name>`), isolate thread and session rules of one app.
 fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<Sessions> {
@@ -85,6 +85,23 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// `chatfn test`: returns whether every test passed.
+pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<bool> {
+    if !app.dependencies.is_empty() {
+        deps::install(app, deps::Options::from_env(app)).await.context("installing the app's npm dependencies")?;
+    }
+    let files = testing::discover(app);
+    if files.is_empty() {
+        anyhow::bail!("no *.test.json files next to the functions of {}", app.file.display());
+    }
+    let results = testing::run_all(app, &files).await;
+    let all_passed = testing::report(&results);
+    if let Some(path) = junit {
+        testing::write_junit(path, &app.name, &results).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(all_passed)
 }
 
 /// Runs one attempt and prints it; returns whether the session was allowed.

@@ -3,8 +3,8 @@
 //! The path of a session attempt: `http` (axum, `POST /v1/sessions`) → `session` (ChatKitty's
 //! start-session rules) → `worker` (the app's isolate thread and its limits) → `js` (the
 //! deno_core runtime and its bootstrap JavaScript) → `ops` (native functions the JavaScript
-//! calls) → `store` (users on sled); outbound HTTP from functions goes through `net`. `config` reads the app's `chatfn.toml`; `deps` installs its npm dependencies; `cli` and
-//! `commands` are the binary's front door.
+//! calls) → `store` (users on sled); outbound HTTP from functions goes through `net`. `config` reads the app's `chatfn.toml`; `deps` installs its npm dependencies; `testing` runs
+//! `chatfn test`; `cli` and `commands` are the binary's front door.
 
 pub mod cli;
 pub mod commands;
@@ -17,4 +17,5 @@ pub mod ops;
 pub mod paths;
 pub mod session;
 pub mod store;
+pub mod testing;
 pub mod worker;

@@ -2,17 +2,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use chatfn::cli::{Cli, Validated};
+use chatfn::cli::{Cli, Command, Validated};
 use chatfn::commands;
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `chatfn test` prints its own report; the server's chatter would only bury it.
+    let default_filter = if matches!(cli.command, Command::Test { .. }) { "chatfn=warn" } else { "chatfn=info" };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "chatfn=info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()))
         .with_writer(std::io::stderr)
         .init();
-    let validated = match Cli::parse().validate() {
+    let validated = match cli.validate() {
         Ok(v) => v,
         Err(e) => {
             eprintln!("chatfn: {e:#}");
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
             Validated::Serve(config) => commands::serve(config).await.map(|()| true),
             Validated::Invoke(config) => commands::invoke(config).await,
             Validated::DepsInstall { app, force } => commands::deps_install(&app, force).await.map(|()| true),
+            Validated::Test { app, junit } => commands::test(&app, junit.as_deref()).await,
         }
     });
     match result {

@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod durability;
 mod example_app;
+mod function_tests;
 mod harness;
 mod limits;
 mod network;

@@ -1,0 +1,300 @@
+//! `chatfn test`: sandboxed function tests, kept next to the functions as `*.test.json` files.
+//!
+//! Each test gives an event, the users that exist beforehand, environment overrides and HTTP
+//! fixtures, and what must happen (allowed or denied, a message pattern, users created, log
+//! lines). Every test runs in a fresh scratch store and a fresh isolate of the app, so tests
+//! neither touch real users nor see each other. Results print one line per test with a diff
+//! on failure and end with `N passed, M failed`; `--junit FILE` also writes JUnit XML.
+
+mod junit;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::config::{App, GuestUsers};
+use crate::net::Fixture;
+use crate::session::{AttemptRequest, Decision, Sessions};
+use crate::store::{NewUser, User};
+use crate::worker::{Invocation, Worker};
+
+pub use junit::write_junit;
+
+/// One test as written in a `.test.json` file (a file holds one test or an array of them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TestSpec {
+    name: Option<String>,
+    #[serde(default = "default_trigger")]
+    trigger: String,
+    event: Value,
+    #[serde(default)]
+    users: Vec<NewUserSpec>,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
+    #[serde(default)]
+    fixtures: Vec<FixtureSpec>,
+    guest_users: Option<GuestUsers>,
+    expect: Expect,
+}
+
+fn default_trigger() -> String {
+    "user.attempted.start_session".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NewUserSpec {
+    name: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    is_guest: bool,
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureSpec {
+    url: String,
+    #[serde(default = "ok")]
+    status: u16,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// A string is sent as is; any other JSON value is sent serialized.
+    #[serde(default)]
+    body: Value,
+}
+
+fn ok() -> u16 {
+    200
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Expect {
+    outcome: ExpectedOutcome,
+    code: Option<String>,
+    /// A regular expression the denial message must match.
+    message: Option<String>,
+    /// Users that must exist afterwards and did not before, with these fields.
+    users_created: Option<Vec<Map<String, Value>>>,
+    /// Regular expressions; each must match some console line of the invocation.
+    #[serde(default)]
+    logs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ExpectedOutcome {
+    Allowed,
+    Denied,
+}
+
+/// The result of one test.
+#[derive(Debug)]
+pub struct TestResult {
+    pub file: String,
+    pub name: String,
+    pub duration_ms: f64,
+    /// Empty when the test passed; otherwise one line per mismatch.
+    pub failures: Vec<String>,
+}
+
+impl TestResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Every `*.test.json` next to the app's functions: under the folders holding its function
+/// files (or under the app directory when it has no functions), not in `node_modules` or
+/// hidden folders.
+pub fn discover(app: &App) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = app.functions.values().filter_map(|f| f.path.parent().map(Path::to_path_buf)).collect();
+    if dirs.is_empty() {
+        dirs.push(app.root.clone());
+    }
+    dirs.sort();
+    dirs.dedup_by(|inner, outer| inner.starts_with(outer));
+    let mut found = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "node_modules" || name == "target" {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".test.json") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Runs every test of every file, in order.
+pub async fn run_all(app: &App, files: &[PathBuf]) -> Vec<TestResult> {
+    let mut results = Vec::new();
+    for file in files {
+        let shown = file.strip_prefix(&app.root).unwrap_or(file).display().to_string();
+        let specs = match read_specs(file) {
+            Ok(specs) => specs,
+            Err(message) => {
+                results.push(TestResult { file: shown.clone(), name: shown.clone(), duration_ms: 0.0, failures: vec![message] });
+                continue;
+            }
+        };
+        for (i, spec) in specs.into_iter().enumerate() {
+            let name = spec.name.clone().unwrap_or_else(|| format!("{} #{}", file_stem(file), i + 1));
+            let started = Instant::now();
+            let failures = match run_one(app, spec).await {
+                Ok(failures) => failures,
+                Err(e) => vec![format!("could not run: {e:#}")],
+            };
+            results.push(TestResult { file: shown.clone(), name, duration_ms: started.elapsed().as_secs_f64() * 1e3, failures });
+        }
+    }
+    results
+}
+
+fn file_stem(file: &Path) -> String {
+    file.file_name().map(|n| n.to_string_lossy().trim_end_matches(".test.json").to_string()).unwrap_or_default()
+}
+
+fn read_specs(file: &Path) -> Result<Vec<TestSpec>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", file.display()))?;
+    let list = match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    list.into_iter()
+        .map(|v| serde_json::from_value(v).map_err(|e| format!("{}: not a valid test: {e}", file.display())))
+        .collect()
+}
+
+async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
+    if spec.trigger != "user.attempted.start_session" {
+        anyhow::bail!("trigger {:?} cannot be tested yet; only user.attempted.start_session", spec.trigger);
+    }
+    // The app as this test sees it.
+    let mut app = app.clone();
+    app.environment.extend(spec.environment);
+    if let Some(guests) = spec.guest_users {
+        app.guest_users = guests;
+    }
+    for f in spec.fixtures {
+        let body = match f.body {
+            Value::String(s) => s.into_bytes(),
+            Value::Null => Vec::new(),
+            other => other.to_string().into_bytes(),
+        };
+        app.fixtures.insert(f.url, Fixture { status: f.status, headers: f.headers, body });
+    }
+
+    // A scratch store with the users that exist beforehand, and a fresh isolate.
+    let scratch = tempfile::tempdir()?;
+    let users = crate::store::open(scratch.path())?;
+    for u in spec.users {
+        let new = NewUser { name: u.name, display_name: u.display_name, is_guest: Some(u.is_guest), properties: Some(u.properties) };
+        users.create(new).await?;
+    }
+    let before: Vec<User> = users.list(0, usize::MAX, None)?.users;
+    let worker = Worker::spawn(&app, users.clone())?;
+    let sessions = Sessions::new(&app, users.clone(), worker);
+
+    let username = spec.event.get("username").and_then(Value::as_str).unwrap_or_default().to_string();
+    let auth_params = spec.event.get("authParams").cloned().unwrap_or(Value::Null);
+    let attempt = sessions.attempt(AttemptRequest { username, auth_params }).await;
+    let after: Vec<User> = users.list(0, usize::MAX, None)?.users;
+    let (decision, invocation) = match attempt {
+        Ok(a) => (a.decision, a.invocation),
+        Err(e) => return Ok(vec![format!("the attempt was refused as a bad request: {e}")]),
+    };
+    Ok(compare(&spec.expect, &decision, invocation.as_ref(), &before, &after))
+}
+
+fn compare(expect: &Expect, decision: &Decision, invocation: Option<&Invocation>, before: &[User], after: &[User]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let (outcome, code, message) = match decision {
+        Decision::Allowed { .. } => (ExpectedOutcome::Allowed, None, None),
+        Decision::Denied(d) => (
+            ExpectedOutcome::Denied,
+            Some(serde_json::to_value(d.code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+            Some(d.message.clone()),
+        ),
+    };
+    if outcome != expect.outcome {
+        let detail = match (&code, &message) {
+            (Some(code), Some(message)) => format!(" ({code}: {message})"),
+            _ => String::new(),
+        };
+        failures.push(format!("outcome: expected {:?}, got {outcome:?}{detail}", expect.outcome));
+    }
+    if let Some(expected) = &expect.code {
+        if code.as_deref() != Some(expected.as_str()) {
+            failures.push(format!("code: expected {expected}, got {}", code.as_deref().unwrap_or("none (allowed)")));
+        }
+    }
+    if let Some(pattern) = &expect.message {
+        match regex::Regex::new(pattern) {
+            Err(e) => failures.push(format!("message: {pattern:?} is not a valid regular expression: {e}")),
+            Ok(re) if !message.as_deref().is_some_and(|m| re.is_match(m)) => {
+                failures.push(format!("message: expected /{pattern}/, got {:?}", message.as_deref().unwrap_or("none (allowed)")))
+            }
+            Ok(_) => {}
+        }
+    }
+    if let Some(expected) = &expect.users_created {
+        let created: Vec<&User> = after.iter().filter(|u| !before.iter().any(|b| b.id == u.id)).collect();
+        if created.len() != expected.len() {
+            let names: Vec<&str> = created.iter().map(|u| u.name.as_str()).collect();
+            failures.push(format!("usersCreated: expected {} user(s), got {} {names:?}", expected.len(), created.len()));
+        }
+        for (want, got) in expected.iter().zip(&created) {
+            let got = serde_json::to_value(got).unwrap_or_default();
+            for (field, value) in want {
+                if got.get(field) != Some(value) {
+                    failures.push(format!("usersCreated: {field}: expected {value}, got {}", got.get(field).unwrap_or(&Value::Null)));
+                }
+            }
+        }
+    }
+    let logs: Vec<&str> = invocation.map(|i| i.logs.iter().map(|l| l.message.as_str()).collect()).unwrap_or_default();
+    for pattern in &expect.logs {
+        match regex::Regex::new(pattern) {
+            Err(e) => failures.push(format!("logs: {pattern:?} is not a valid regular expression: {e}")),
+            Ok(re) if !logs.iter().any(|l| re.is_match(l)) => failures.push(format!("logs: no line matches /{pattern}/; got {logs:?}")),
+            Ok(_) => {}
+        }
+    }
+    failures
+}
+
+/// Prints the results as people read them and returns whether all passed.
+pub fn report(results: &[TestResult]) -> bool {
+    let mut current_file = "";
+    for r in results {
+        if r.file != current_file {
+            println!("{}", r.file);
+            current_file = &r.file;
+        }
+        let mark = if r.passed() { "ok  " } else { "FAIL" };
+        println!("  {mark} {} ({:.0} ms)", r.name, r.duration_ms);
+        for failure in &r.failures {
+            println!("       - {failure}");
+        }
+    }
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    println!("{} passed, {failed} failed", results.len() - failed);
+    failed == 0
+}
