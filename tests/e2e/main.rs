@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `chatfn` binary, over real HTTP, with real V8 and sled. One test
 //! binary (each one links nothing heavy, but keeps the build short), split into modules.
 
+mod builtins;
 mod cases;
 mod cli;
 mod durability;

@@ -10,6 +10,13 @@ import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
 import { timerGlobals } from "ext:chatfn/timers.js";
+import events from "ext:chatfn/events.js";
+import path from "ext:chatfn/path.js";
+import util from "ext:chatfn/util.js";
+import assert from "ext:chatfn/assert.js";
+import crypto, { webcrypto } from "ext:chatfn/crypto.js";
+import url, { URL, URLSearchParams } from "ext:chatfn/url.js";
+import { atob, btoa, DOMException } from "ext:chatfn/internal/bytes.js";
 const {
   ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, ObjectAssign, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
   StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
@@ -69,13 +76,22 @@ function describeError(thrown) {
 }
 
 function installGlobals(app) {
-  ObjectAssign(globalThis, timerGlobals, webGlobals);
+  ObjectAssign(globalThis, timerGlobals, webGlobals, { URL, URLSearchParams, atob, btoa, DOMException, crypto: webcrypto });
+  globalThis.structuredClone = (value) => core.structuredClone(value);
   globalThis.console = console;
   const process = createProcess(app.env);
   globalThis.process = process;
   defineBuiltin("process", process);
   defineBuiltin("timers", timerGlobals);
   defineBuiltin("console", console);
+  defineBuiltin("events", events);
+  defineBuiltin("path", path);
+  defineBuiltin("path/posix", path);
+  defineBuiltin("util", util);
+  defineBuiltin("assert", assert);
+  defineBuiltin("assert/strict", assert);
+  defineBuiltin("crypto", crypto);
+  defineBuiltin("url", url);
   // Functions reach the host only through the globals above; deno_core's internals stay private.
   delete globalThis.Deno;
   delete globalThis.__bootstrap;

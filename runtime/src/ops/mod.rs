@@ -1,7 +1,9 @@
 //! Native ops, one file per domain, all named `op_<domain>_<verb>` and gathered into the
 //! `chatfn` extension in `js/mod.rs`.
 
+pub mod crypto;
 pub mod http;
 pub mod modules;
+pub mod url;
 pub mod users;
 pub mod worker;

@@ -1,0 +1,158 @@
+// node:events: EventEmitter with Node's semantics for on/once/off, prepend, error events,
+// listener counts and max-listener warnings, plus events.once().
+import { primordials } from "ext:core/mod.js";
+const { ArrayPrototypeIndexOf, ArrayPrototypeSlice, ArrayPrototypeSplice, ArrayPrototypeUnshift, Error, ObjectCreate, Promise, ReflectApply, ReflectOwnKeys, TypeError } = primordials;
+
+const kEvents = Symbol("events");
+
+function checkListener(listener) {
+  if (typeof listener !== "function") {
+    const err = new TypeError(`The "listener" argument must be of type function. Received ${listener === null ? "null" : typeof listener}`);
+    err.code = "ERR_INVALID_ARG_TYPE";
+    throw err;
+  }
+}
+
+export class EventEmitter {
+  constructor() {
+    EventEmitter.init.call(this);
+  }
+
+  static init() {
+    if (!this[kEvents] || this[kEvents] === Object.getPrototypeOf(this)[kEvents]) {
+      this[kEvents] = ObjectCreate(null);
+    }
+    this._maxListeners = this._maxListeners ?? undefined;
+  }
+
+  setMaxListeners(n) {
+    this._maxListeners = n;
+    return this;
+  }
+
+  getMaxListeners() {
+    return this._maxListeners ?? EventEmitter.defaultMaxListeners;
+  }
+
+  #list(name) {
+    if (!this[kEvents]) this[kEvents] = ObjectCreate(null);
+    return this[kEvents][name];
+  }
+
+  #add(name, listener, prepend) {
+    checkListener(listener);
+    if (!this[kEvents]) this[kEvents] = ObjectCreate(null);
+    if (this[kEvents].newListener !== undefined) this.emit("newListener", name, listener.listener ?? listener);
+    const list = (this[kEvents][name] ??= []);
+    if (prepend) ArrayPrototypeUnshift(list, listener);
+    else list.push(listener);
+    const max = this.getMaxListeners();
+    if (max > 0 && list.length > max && !list.warned) {
+      list.warned = true;
+      console.warn(`MaxListenersExceededWarning: Possible EventEmitter memory leak detected. ${list.length} ${String(name)} listeners added. Use emitter.setMaxListeners() to increase limit`);
+    }
+    return this;
+  }
+
+  on(name, listener) { return this.#add(name, listener, false); }
+  addListener(name, listener) { return this.#add(name, listener, false); }
+  prependListener(name, listener) { return this.#add(name, listener, true); }
+
+  #onceWrapper(name, listener) {
+    const emitter = this;
+    function wrapper(...args) {
+      emitter.removeListener(name, wrapper);
+      return ReflectApply(listener, emitter, args);
+    }
+    wrapper.listener = listener;
+    return wrapper;
+  }
+
+  once(name, listener) {
+    checkListener(listener);
+    return this.#add(name, this.#onceWrapper(name, listener), false);
+  }
+
+  prependOnceListener(name, listener) {
+    checkListener(listener);
+    return this.#add(name, this.#onceWrapper(name, listener), true);
+  }
+
+  removeListener(name, listener) {
+    checkListener(listener);
+    const list = this.#list(name);
+    if (!list) return this;
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (list[i] === listener || list[i].listener === listener) {
+        ArrayPrototypeSplice(list, i, 1);
+        if (list.length === 0) delete this[kEvents][name];
+        if (this[kEvents].removeListener !== undefined) this.emit("removeListener", name, listener);
+        break;
+      }
+    }
+    return this;
+  }
+
+  off(name, listener) { return this.removeListener(name, listener); }
+
+  removeAllListeners(name) {
+    if (!this[kEvents]) return this;
+    if (name === undefined) this[kEvents] = ObjectCreate(null);
+    else delete this[kEvents][name];
+    return this;
+  }
+
+  emit(name, ...args) {
+    const list = this.#list(name);
+    if (name === "error" && (list === undefined || list.length === 0)) {
+      const er = args[0];
+      if (er instanceof Error) throw er;
+      const err = new Error(`Unhandled error.${er === undefined ? "" : ` (${String(er)})`}`);
+      err.code = "ERR_UNHANDLED_ERROR";
+      err.context = er;
+      throw err;
+    }
+    if (list === undefined) return false;
+    for (const listener of ArrayPrototypeSlice(list)) ReflectApply(listener, this, args);
+    return true;
+  }
+
+  listeners(name) {
+    return ArrayPrototypeSlice(this.#list(name) ?? []).map((l) => l.listener ?? l);
+  }
+
+  rawListeners(name) {
+    return ArrayPrototypeSlice(this.#list(name) ?? []);
+  }
+
+  listenerCount(name) {
+    return this.#list(name)?.length ?? 0;
+  }
+
+  eventNames() {
+    return this[kEvents] ? ReflectOwnKeys(this[kEvents]) : [];
+  }
+}
+
+EventEmitter.defaultMaxListeners = 10;
+EventEmitter.EventEmitter = EventEmitter;
+EventEmitter.errorMonitor = Symbol("events.errorMonitor");
+EventEmitter.listenerCount = (emitter, name) => emitter.listenerCount(name);
+
+/** Resolves with the arguments of the next `name` event; rejects on an "error" event. */
+EventEmitter.once = function once(emitter, name) {
+  return new Promise((resolve, reject) => {
+    const onError = (err) => {
+      emitter.removeListener(name, onEvent);
+      reject(err);
+    };
+    const onEvent = (...args) => {
+      if (name !== "error") emitter.removeListener("error", onError);
+      resolve(args);
+    };
+    emitter.once(name, onEvent);
+    if (name !== "error") emitter.once("error", onError);
+  });
+};
+
+export default EventEmitter;

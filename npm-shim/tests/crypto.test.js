@@ -1,0 +1,36 @@
+const assert = require("assert");
+assert.strictEqual(require("node:crypto"), require("crypto"));
+
+async function handleEvent() {
+  const crypto = require("crypto");
+  assert.strictEqual(crypto.createHash("sha256").update("abc").digest("hex"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  assert.strictEqual(crypto.createHash("sha1").update("a").update("bc").digest("base64"), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
+  assert.strictEqual(crypto.createHash("md5").update("").digest("hex"), "d41d8cd98f00b204e9800998ecf8427e");
+  assert.strictEqual(
+    crypto.createHmac("sha256", "key").update("The quick brown fox jumps over the lazy dog").digest("hex"),
+    "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+  );
+  assert.ok(crypto.createHash("sha512").update("x").digest() instanceof Uint8Array);
+  assert.throws(() => crypto.createHash("whirlpool"), /Digest method not supported/);
+  const h = crypto.createHash("sha256");
+  h.digest();
+  assert.throws(() => h.digest(), { code: "ERR_CRYPTO_HASH_FINALIZED" });
+
+  const a = crypto.randomBytes(32);
+  const b = crypto.randomBytes(32);
+  assert.strictEqual(a.length, 32);
+  assert.ok(!crypto.timingSafeEqual(a, b), "two random draws differ");
+  assert.ok(crypto.timingSafeEqual(a, a));
+  assert.throws(() => crypto.timingSafeEqual(a, crypto.randomBytes(1)), { code: "ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH" });
+  const id = crypto.randomUUID();
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notStrictEqual(id, crypto.randomUUID());
+  for (let i = 0; i < 50; i++) {
+    const n = crypto.randomInt(10, 13);
+    assert.ok(n >= 10 && n < 13, `randomInt gave ${n}`);
+  }
+  const arr = globalThis.crypto.getRandomValues(new Uint32Array(4));
+  assert.ok(arr.some((x) => x !== 0));
+  assert.match(globalThis.crypto.randomUUID(), /^[0-9a-f-]{36}$/);
+  assert.throws(() => crypto.createSign("RSA-SHA256"), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
+}
