@@ -1,9 +1,10 @@
 // node:crypto (hashes, HMACs, randomness) and the web's `crypto` global (getRandomValues,
-// randomUUID). Digests run in Rust (RustCrypto). Without Buffer yet, digest() with no encoding
-// returns a Uint8Array. Keys, signatures and crypto.subtle are not here yet: they throw
+// randomUUID). Digests run in Rust (RustCrypto); digest() without an encoding returns a
+// Buffer. Keys, signatures and crypto.subtle are not here yet: they throw
 // ERR_METHOD_NOT_IMPLEMENTED.
 import { core, primordials } from "ext:core/mod.js";
 import { DOMException, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
+import { Buffer } from "ext:chatfn/buffer.js";
 const { ArrayBufferIsView, Error, RangeError, TypeError, Uint8Array } = primordials;
 const { op_crypto_digest, op_crypto_hmac, op_crypto_random_fill } = core.ops;
 
@@ -49,7 +50,7 @@ class Hash {
     this.#done = true;
     const data = concat(this.#chunks);
     const bytes = this.#key === undefined ? op_crypto_digest(this.#algorithm, data) : op_crypto_hmac(this.#algorithm, this.#key, data);
-    return fromBytes(bytes, encoding);
+    return encoding === undefined ? Buffer.from(bytes) : fromBytes(bytes, encoding);
   }
 }
 
@@ -57,8 +58,32 @@ function createHash(algorithm) {
   return new Hash(algorithm);
 }
 
+/** Key material held by crypto. Only secret (symmetric) keys exist in chatfn so far. */
+export class KeyObject {
+  #type;
+  #bytes;
+  constructor(type, bytes) {
+    this.#type = type;
+    this.#bytes = bytes;
+  }
+  get type() { return this.#type; }
+  get symmetricKeySize() { return this.#type === "secret" ? this.#bytes.length : undefined; }
+  get asymmetricKeyType() { return undefined; }
+  export() { return Buffer.from(this.#bytes); }
+  equals(other) { return other instanceof KeyObject && other.type === this.type && timingSafeEqual(this.#bytes, other.export()); }
+  static from() { return notImplemented("KeyObject.from")(); }
+}
+
+function createSecretKey(key, encoding) {
+  return new KeyObject("secret", new Uint8Array(toBytes(key, encoding)));
+}
+
+function keyBytes(key) {
+  return key instanceof KeyObject ? new Uint8Array(key.export()) : new Uint8Array(toBytes(key));
+}
+
 function createHmac(algorithm, key) {
-  return new Hash(algorithm, new Uint8Array(toBytes(key)));
+  return new Hash(algorithm, keyBytes(key));
 }
 
 function randomBytes(size, callback) {
@@ -67,7 +92,7 @@ function randomBytes(size, callback) {
     err.code = "ERR_OUT_OF_RANGE";
     throw err;
   }
-  const bytes = new Uint8Array(size);
+  const bytes = Buffer.alloc(size);
   op_crypto_random_fill(bytes);
   if (typeof callback === "function") {
     queueMicrotask(() => callback(null, bytes));
@@ -164,7 +189,23 @@ const crypto = {
   timingSafeEqual,
   getHashes: () => ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
   webcrypto,
+  KeyObject,
+  createSecretKey,
   createSign: notImplemented("createSign"),
+  sign: notImplemented("sign"),
+  verify: notImplemented("verify"),
+  generateKeyPair: notImplemented("generateKeyPair"),
+  generateKeyPairSync: notImplemented("generateKeyPairSync"),
+  generateKey: notImplemented("generateKey"),
+  generateKeySync: notImplemented("generateKeySync"),
+  hkdf: notImplemented("hkdf"),
+  hkdfSync: notImplemented("hkdfSync"),
+  publicEncrypt: notImplemented("publicEncrypt"),
+  privateDecrypt: notImplemented("privateDecrypt"),
+  createECDH: notImplemented("createECDH"),
+  diffieHellman: notImplemented("diffieHellman"),
+  getCiphers: () => [],
+  getCurves: () => [],
   createVerify: notImplemented("createVerify"),
   createPrivateKey: notImplemented("createPrivateKey"),
   createPublicKey: notImplemented("createPublicKey"),

@@ -33,4 +33,13 @@ async function handleEvent() {
   assert.ok(arr.some((x) => x !== 0));
   assert.match(globalThis.crypto.randomUUID(), /^[0-9a-f-]{36}$/);
   assert.throws(() => crypto.createSign("RSA-SHA256"), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
+  const key = crypto.createSecretKey(Buffer.from("key"));
+  assert.strictEqual(key.type, "secret");
+  assert.strictEqual(key.symmetricKeySize, 3);
+  assert.ok(key instanceof crypto.KeyObject);
+  assert.strictEqual(
+    crypto.createHmac("sha256", key).update("The quick brown fox jumps over the lazy dog").digest("hex"),
+    "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+    "HMAC takes a KeyObject too",
+  );
 }

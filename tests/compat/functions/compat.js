@@ -1,0 +1,45 @@
+// One meaningful call per package, chosen by the attempt's username; returning allows the
+// attempt (the package works), throwing denies it with the reason.
+const assert = require("assert");
+
+const checks = {
+  lodash: () => assert.deepStrictEqual(require("lodash").chunk([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]),
+  dayjs: () => assert.strictEqual(require("dayjs")("2024-02-28").add(1, "day").format("YYYY-MM-DD"), "2024-02-29"),
+  zod: () => {
+    const { z } = require("zod");
+    const User = z.object({ name: z.string().min(1), age: z.number().int() });
+    assert.deepStrictEqual(User.parse({ name: "ann", age: 3 }), { name: "ann", age: 3 });
+    assert.strictEqual(User.safeParse({ name: "", age: 1.5 }).success, false);
+  },
+  uuid: () => {
+    const { v4, validate, version } = require("uuid");
+    const id = v4();
+    assert.ok(validate(id) && version(id) === 4);
+  },
+  jsonwebtoken: () => {
+    const jwt = require("jsonwebtoken");
+    const token = jwt.sign({ sub: "ann" }, "s3cret", { algorithm: "HS256", expiresIn: 60 });
+    assert.strictEqual(jwt.verify(token, "s3cret").sub, "ann");
+    assert.throws(() => jwt.verify(token, "wrong"), /invalid signature/);
+  },
+  jose: async () => {
+    const jose = require("jose");
+    const secret = new TextEncoder().encode("a-string-secret-at-least-256-bits-long");
+    const token = await new jose.SignJWT({ sub: "ann" }).setProtectedHeader({ alg: "HS256" }).sign(secret);
+    assert.strictEqual((await jose.jwtVerify(token, secret)).payload.sub, "ann");
+  },
+  axios: () => assert.strictEqual(typeof require("axios").get, "function"),
+  "node-fetch": () => assert.strictEqual(typeof require("node-fetch"), "function"),
+  "@sendgrid/mail": () => {
+    const mail = require("@sendgrid/mail");
+    mail.setApiKey("SG.test");
+    assert.strictEqual(typeof mail.send, "function");
+  },
+  "firebase-admin": () => assert.strictEqual(typeof require("firebase-admin").initializeApp, "function"),
+};
+
+async function handleEvent(event) {
+  const check = checks[event.username];
+  if (!check) throw new Error(`no compatibility check named ${event.username}`);
+  await check();
+}
