@@ -13,17 +13,21 @@ function checkListener(listener) {
   }
 }
 
-export class EventEmitter {
-  constructor() {
-    EventEmitter.init.call(this);
-  }
+// A function constructor, not a class: packages written for Node call EventEmitter.call(this)
+// from their own constructors, which a class would refuse.
+export function EventEmitter(options) {
+  if (!(this instanceof EventEmitter)) return new EventEmitter(options);
+  EventEmitter.init.call(this, options);
+}
 
-  static init() {
-    if (!this[kEvents] || this[kEvents] === Object.getPrototypeOf(this)[kEvents]) {
-      this[kEvents] = ObjectCreate(null);
-    }
-    this._maxListeners = this._maxListeners ?? undefined;
+EventEmitter.init = function init() {
+  if (!this[kEvents] || this[kEvents] === Object.getPrototypeOf(this)[kEvents]) {
+    this[kEvents] = ObjectCreate(null);
   }
+  this._maxListeners = this._maxListeners ?? undefined;
+};
+
+class EventEmitterMethods {
 
   setMaxListeners(n) {
     this._maxListeners = n;
@@ -34,12 +38,12 @@ export class EventEmitter {
     return this._maxListeners ?? EventEmitter.defaultMaxListeners;
   }
 
-  #list(name) {
+  _list(name) {
     if (!this[kEvents]) this[kEvents] = ObjectCreate(null);
     return this[kEvents][name];
   }
 
-  #add(name, listener, prepend) {
+  _add(name, listener, prepend) {
     checkListener(listener);
     if (!this[kEvents]) this[kEvents] = ObjectCreate(null);
     if (this[kEvents].newListener !== undefined) this.emit("newListener", name, listener.listener ?? listener);
@@ -54,11 +58,11 @@ export class EventEmitter {
     return this;
   }
 
-  on(name, listener) { return this.#add(name, listener, false); }
-  addListener(name, listener) { return this.#add(name, listener, false); }
-  prependListener(name, listener) { return this.#add(name, listener, true); }
+  on(name, listener) { return this._add(name, listener, false); }
+  addListener(name, listener) { return this._add(name, listener, false); }
+  prependListener(name, listener) { return this._add(name, listener, true); }
 
-  #onceWrapper(name, listener) {
+  _onceWrapper(name, listener) {
     const emitter = this;
     function wrapper(...args) {
       emitter.removeListener(name, wrapper);
@@ -70,17 +74,17 @@ export class EventEmitter {
 
   once(name, listener) {
     checkListener(listener);
-    return this.#add(name, this.#onceWrapper(name, listener), false);
+    return this._add(name, this._onceWrapper(name, listener), false);
   }
 
   prependOnceListener(name, listener) {
     checkListener(listener);
-    return this.#add(name, this.#onceWrapper(name, listener), true);
+    return this._add(name, this._onceWrapper(name, listener), true);
   }
 
   removeListener(name, listener) {
     checkListener(listener);
-    const list = this.#list(name);
+    const list = this._list(name);
     if (!list) return this;
     for (let i = list.length - 1; i >= 0; i--) {
       if (list[i] === listener || list[i].listener === listener) {
@@ -103,7 +107,7 @@ export class EventEmitter {
   }
 
   emit(name, ...args) {
-    const list = this.#list(name);
+    const list = this._list(name);
     if (name === "error" && (list === undefined || list.length === 0)) {
       const er = args[0];
       if (er instanceof Error) throw er;
@@ -118,20 +122,29 @@ export class EventEmitter {
   }
 
   listeners(name) {
-    return ArrayPrototypeSlice(this.#list(name) ?? []).map((l) => l.listener ?? l);
+    return ArrayPrototypeSlice(this._list(name) ?? []).map((l) => l.listener ?? l);
   }
 
   rawListeners(name) {
-    return ArrayPrototypeSlice(this.#list(name) ?? []);
+    return ArrayPrototypeSlice(this._list(name) ?? []);
   }
 
   listenerCount(name) {
-    return this.#list(name)?.length ?? 0;
+    return this._list(name)?.length ?? 0;
   }
 
   eventNames() {
     return this[kEvents] ? ReflectOwnKeys(this[kEvents]) : [];
   }
+}
+
+for (const name of Object.getOwnPropertyNames(EventEmitterMethods.prototype)) {
+  if (name !== "constructor") {
+    Object.defineProperty(EventEmitter.prototype, name, { value: EventEmitterMethods.prototype[name], writable: true, configurable: true });
+  }
+}
+for (const name of ["_list", "_add", "_onceWrapper"]) {
+  Object.defineProperty(EventEmitter.prototype, name, { enumerable: false });
 }
 
 EventEmitter.defaultMaxListeners = 10;

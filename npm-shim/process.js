@@ -34,6 +34,21 @@ export function createProcess(env) {
       PromisePrototypeThen(PromiseResolve(), () => callback(...args));
     },
     cwd() { return "/"; },
+    // Output streams write to the invocation's console; they are never terminals.
+    stdout: { fd: 1, isTTY: false, write: (chunk) => { console.log(String(chunk).replace(/\n$/, "")); return true; }, on() { return this; } },
+    stderr: { fd: 2, isTTY: false, write: (chunk) => { console.error(String(chunk).replace(/\n$/, "")); return true; }, on() { return this; } },
+    stdin: { fd: 0, isTTY: false, on() { return this; } },
+    emitWarning: (warning) => console.warn(typeof warning === "string" ? `Warning: ${warning}` : String(warning)),
+    on() { return process; },
+    once() { return process; },
+    off() { return process; },
+    removeListener() { return process; },
+    listenerCount: () => 0,
+    uptime: () => performanceNow() / 1e3,
+    memoryUsage: () => ({ rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }),
+    release: { name: "node" },
+    execArgv: [],
+    exitCode: undefined,
     exit() {
       const err = new Error("process.exit() is not available in chatfn: throw an Error to deny, return to allow");
       err.code = "ERR_CHATFN_NOT_AVAILABLE";

@@ -13,7 +13,25 @@ function toChunk(stream, chunk, encoding) {
   return typeof chunk === "string" ? Buffer.from(chunk, encoding) : chunk;
 }
 
-export class Stream extends EventEmitter {
+// Function constructors, not classes: packages written for Node call Readable.call(this, ...)
+// from their own constructors (and util.inherits them), which a class would refuse.
+function inherit(Ctor, Parent, Methods) {
+  Object.setPrototypeOf(Ctor.prototype, Parent.prototype);
+  Object.setPrototypeOf(Ctor, Parent);
+  for (const key of Reflect.ownKeys(Methods.prototype)) {
+    if (key !== "constructor") Object.defineProperty(Ctor.prototype, key, Object.getOwnPropertyDescriptor(Methods.prototype, key));
+  }
+  for (const key of Reflect.ownKeys(Methods)) {
+    if (!["length", "name", "prototype"].includes(key)) Object.defineProperty(Ctor, key, Object.getOwnPropertyDescriptor(Methods, key));
+  }
+}
+
+export function Stream(options) {
+  if (!(this instanceof Stream)) return new Stream(options);
+  EventEmitter.call(this, options);
+}
+
+inherit(Stream, EventEmitter, class {
   pipe(dest, options = {}) {
     this.on("data", (chunk) => dest.write(chunk));
     if (options.end !== false) this.on("end", () => dest.end());
@@ -22,11 +40,12 @@ export class Stream extends EventEmitter {
     this.resume?.();
     return dest;
   }
-}
+});
 
-export class Readable extends Stream {
-  constructor(options = {}) {
-    super();
+export function Readable(options = {}) {
+  if (!(this instanceof Readable)) return new Readable(options);
+  Stream.call(this, options);
+  {
     this._objectMode = !!(options.objectMode || options.readableObjectMode);
     this._buffer = [];
     this._ended = false;
@@ -38,7 +57,9 @@ export class Readable extends Stream {
     if (typeof options.read === "function") this._read = options.read;
     if (typeof options.destroy === "function") this._destroy = options.destroy;
   }
+}
 
+inherit(Readable, Stream, class {
   static from(iterable, options = {}) {
     const r = new Readable({ objectMode: true, ...options });
     (async () => {
@@ -57,12 +78,12 @@ export class Readable extends Stream {
   push(chunk, encoding) {
     if (chunk === null) {
       this._ended = true;
-      this.#flush();
+      this._flushBuffer();
       return false;
     }
     const value = toChunk(this, chunk, encoding);
     this._buffer.push(this._encoding && !this._objectMode ? Buffer.from(value).toString(this._encoding) : value);
-    this.#flush();
+    this._flushBuffer();
     return true;
   }
 
@@ -75,7 +96,7 @@ export class Readable extends Stream {
     return this;
   }
 
-  #flush() {
+  _flushBuffer() {
     nextTick(() => {
       if (this._flowing) {
         while (this._buffer.length > 0 && this._flowing) this.emit("data", this._buffer.shift());
@@ -94,18 +115,18 @@ export class Readable extends Stream {
   read() {
     if (this._buffer.length === 0) {
       if (!this._ended) this._read();
-      this.#flush();
+      this._flushBuffer();
       return null;
     }
     const chunk = this._objectMode || typeof this._buffer[0] === "string" ? this._buffer.shift() : Buffer.concat(this._buffer.splice(0));
-    this.#flush();
+    this._flushBuffer();
     return chunk;
   }
 
   on(name, listener) {
-    super.on(name, listener);
+    EventEmitter.prototype.on.call(this, name, listener);
     if (name === "data" && this._flowing !== false) this.resume();
-    if (name === "readable") this.#flush();
+    if (name === "readable") this._flushBuffer();
     return this;
   }
 
@@ -113,7 +134,7 @@ export class Readable extends Stream {
     if (!this._flowing) {
       this._flowing = true;
       this._read();
-      this.#flush();
+      this._flushBuffer();
     }
     return this;
   }
@@ -155,11 +176,13 @@ export class Readable extends Stream {
       wake = null;
     }
   }
-}
+});
+Readable.prototype.addListener = Readable.prototype.on;
 
-export class Writable extends Stream {
-  constructor(options = {}) {
-    super();
+export function Writable(options = {}) {
+  if (!(this instanceof Writable)) return new Writable(options);
+  Stream.call(this, options);
+  {
     this._objectMode = !!(options.objectMode || options.writableObjectMode);
     this._decodeStrings = options.decodeStrings !== false;
     this.writable = true;
@@ -172,7 +195,9 @@ export class Writable extends Stream {
     if (typeof options.final === "function") this._final = options.final;
     if (typeof options.destroy === "function") this._destroy = options.destroy;
   }
+}
 
+inherit(Writable, Stream, class {
   _write(_chunk, _encoding, callback) {
     callback();
   }
@@ -191,7 +216,7 @@ export class Writable extends Stream {
       this._pending--;
       if (err) this.emit("error", err);
       callback?.(err ?? null);
-      this.#maybeFinish();
+      this._maybeFinish();
     });
     return true;
   }
@@ -203,11 +228,11 @@ export class Writable extends Stream {
     if (callback) this.once("finish", callback);
     this.writableEnded = true;
     this._ending = true;
-    this.#maybeFinish();
+    this._maybeFinish();
     return this;
   }
 
-  #maybeFinish() {
+  _maybeFinish() {
     if (!this._ending || this._pending > 0 || this.writableFinished) return;
     const finish = (err) => {
       if (err) return this.emit("error", err);
@@ -233,11 +258,12 @@ export class Writable extends Stream {
   cork() {}
   uncork() {}
   setDefaultEncoding() { return this; }
-}
+});
 
-export class Duplex extends Readable {
-  constructor(options = {}) {
-    super(options);
+export function Duplex(options = {}) {
+  if (!(this instanceof Duplex)) return new Duplex(options);
+  Readable.call(this, options);
+  {
     const writable = new Writable({
       ...options,
       objectMode: options.objectMode || options.writableObjectMode,
@@ -251,6 +277,9 @@ export class Duplex extends Readable {
     if (typeof options.final === "function") this._final = options.final;
     this.writable = true;
   }
+}
+
+inherit(Duplex, Readable, class {
   _write(_chunk, _encoding, callback) { callback(); }
   write(chunk, encoding, callback) { return this._writable.write(chunk, encoding, callback); }
   end(chunk, encoding, callback) {
@@ -259,14 +288,16 @@ export class Duplex extends Readable {
   }
   get writableEnded() { return this._writable.writableEnded; }
   get writableFinished() { return this._writable.writableFinished; }
+});
+
+export function Transform(options = {}) {
+  if (!(this instanceof Transform)) return new Transform(options);
+  Duplex.call(this, options);
+  if (typeof options.transform === "function") this._transform = options.transform;
+  if (typeof options.flush === "function") this._flush = options.flush;
 }
 
-export class Transform extends Duplex {
-  constructor(options = {}) {
-    super(options);
-    if (typeof options.transform === "function") this._transform = options.transform;
-    if (typeof options.flush === "function") this._flush = options.flush;
-  }
+inherit(Transform, Duplex, class {
   _transform(chunk, _encoding, callback) { callback(null, chunk); }
   _write(chunk, encoding, callback) {
     this._transform(chunk, encoding, (err, data) => {
@@ -283,9 +314,14 @@ export class Transform extends Duplex {
     if (this._flush) this._flush(done);
     else done();
   }
+});
+
+export function PassThrough(options) {
+  if (!(this instanceof PassThrough)) return new PassThrough(options);
+  Transform.call(this, options);
 }
 
-export class PassThrough extends Transform {}
+inherit(PassThrough, Transform, class {});
 
 export function finished(stream, callback) {
   let called = false;

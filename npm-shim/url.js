@@ -1,6 +1,6 @@
 // node:url and the web's URL and URLSearchParams. Parsing and setters run in Rust (the `url`
 // crate, WHATWG); URLSearchParams is application/x-www-form-urlencoded in JavaScript.
-// The legacy url.parse()/url.format() are not provided: they throw ERR_METHOD_NOT_IMPLEMENTED.
+// The legacy url.parse()/format()/resolve() are built on the same parser.
 import { core, primordials } from "ext:core/mod.js";
 const { ArrayIsArray, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSplice, ObjectEntries, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, SymbolIterator, TypeError, decodeURIComponent, encodeURIComponent } = primordials;
 const { op_url_parse, op_url_set } = core.ops;
@@ -154,12 +154,83 @@ export class URL {
   toJSON() { return this.#parts.href; }
 }
 
-function legacy(name) {
-  return () => {
-    const err = new Error(`url.${name}() (the legacy API) is not available in chatfn; use new URL() instead`);
-    err.code = "ERR_METHOD_NOT_IMPLEMENTED";
-    throw err;
-  };
+// The legacy API (url.parse/format/resolve), still used by many packages, on top of the
+// WHATWG parser. Relative references parse against a placeholder base that is removed again.
+const PLACEHOLDER = "http://chatfn-relative.invalid";
+
+class Url {
+  constructor() {
+    this.protocol = null;
+    this.slashes = null;
+    this.auth = null;
+    this.host = null;
+    this.port = null;
+    this.hostname = null;
+    this.hash = null;
+    this.search = null;
+    this.query = null;
+    this.pathname = null;
+    this.path = null;
+    this.href = null;
+  }
+  format() {
+    return legacyFormat(this);
+  }
+}
+
+function legacyParse(input, parseQueryString = false) {
+  const text = String(input).trim();
+  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(text);
+  const parsed = op_url_parse(text, absolute ? "" : PLACEHOLDER);
+  const out = new Url();
+  if (parsed === null) {
+    out.pathname = out.path = out.href = text;
+    return out;
+  }
+  if (absolute) {
+    out.protocol = parsed.protocol;
+    out.slashes = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || null;
+    out.auth = parsed.username ? decodeURIComponent(parsed.username) + (parsed.password ? ":" + decodeURIComponent(parsed.password) : "") : null;
+    out.host = parsed.host || null;
+    out.hostname = parsed.hostname || null;
+    out.port = parsed.port || null;
+  }
+  out.hash = parsed.hash || null;
+  out.search = parsed.search || (text.includes("?") && !text.includes("#") ? "?" : null);
+  const rawQuery = parsed.search ? StringPrototypeSlice(parsed.search, 1) : null;
+  out.query = parseQueryString ? Object.fromEntries(new URLSearchParams(rawQuery ?? "")) : rawQuery;
+  out.pathname = absolute || text.startsWith("/") ? parsed.pathname : StringPrototypeSlice(parsed.pathname, 1);
+  out.path = (out.pathname ?? "") + (out.search ?? "");
+  out.href = absolute ? parsed.href : StringPrototypeSlice(parsed.href, PLACEHOLDER.length + (text.startsWith("/") ? 0 : 1));
+  return out;
+}
+
+function legacyFormat(obj) {
+  if (typeof obj === "string") return legacyParse(obj).format();
+  if (obj instanceof URL) return obj.href;
+  const protocol = obj.protocol ? (obj.protocol.endsWith(":") ? obj.protocol : obj.protocol + ":") : "";
+  const auth = obj.auth ? encodeURIComponent(obj.auth).replace(/%3A/i, ":") + "@" : "";
+  const host = obj.host ?? (obj.hostname ? obj.hostname + (obj.port ? ":" + obj.port : "") : "");
+  const slashes = obj.slashes || (host && /^(https?|ftp|file|wss?):$/.test(protocol)) ? "//" : "";
+  let search = obj.search ?? "";
+  if (!search && obj.query && typeof obj.query === "object") {
+    const q = new URLSearchParams(obj.query).toString();
+    search = q ? "?" + q : "";
+  } else if (!search && typeof obj.query === "string" && obj.query) {
+    search = "?" + obj.query;
+  }
+  if (search && !search.startsWith("?")) search = "?" + search;
+  let hash = obj.hash ?? "";
+  if (hash && !hash.startsWith("#")) hash = "#" + hash;
+  const pathname = obj.pathname ?? "";
+  return protocol + (slashes ? slashes + auth + host : "") + (host && pathname && !pathname.startsWith("/") ? "/" : "") + pathname + search + hash;
+}
+
+function legacyResolve(from, to) {
+  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(String(from));
+  const parsed = op_url_parse(String(to), absolute ? String(from) : PLACEHOLDER + "/" + String(from).replace(/^\//, ""));
+  if (parsed === null) return String(to);
+  return absolute ? parsed.href : StringPrototypeSlice(parsed.href, PLACEHOLDER.length);
 }
 
 export default {
@@ -175,7 +246,8 @@ export default {
     return decodeURIComponent(u.pathname);
   },
   pathToFileURL: (path) => new URL("file://" + ArrayPrototypeJoin(ArrayPrototypeMap(StringPrototypeSplit(String(path), "/"), encodeURIComponent), "/")),
-  parse: legacy("parse"),
-  format: legacy("format"),
-  resolve: legacy("resolve"),
+  Url,
+  parse: legacyParse,
+  format: legacyFormat,
+  resolve: legacyResolve,
 };

@@ -33,3 +33,33 @@ async function handleEvent() {
   assert.strictEqual(require("os").platform(), "linux");
   assert.strictEqual(require("os").hostname(), "chatfn", "the host's name stays hidden");
 }
+
+// Packages written for Node inherit the old way: Stream.call(this) and util.inherits.
+function OldStyle(options) {
+  require("stream").Readable.call(this, options);
+}
+require("util").inherits(OldStyle, require("stream").Readable);
+OldStyle.prototype._read = function () {
+  this.push("old");
+  this.push(null);
+};
+function OldEmitter() {
+  require("events").call(this);
+}
+require("util").inherits(OldEmitter, require("events"));
+
+async function handleEventOldStyle() {
+  const chunks = [];
+  for await (const c of new OldStyle()) chunks.push(c.toString());
+  assert.deepStrictEqual(chunks, ["old"]);
+  const e = new OldEmitter();
+  let got = null;
+  e.on("x", (v) => (got = v));
+  e.emit("x", 5);
+  assert.strictEqual(got, 5);
+}
+const originalHandleEvent = handleEvent;
+handleEvent = async (...args) => {
+  await originalHandleEvent(...args);
+  await handleEventOldStyle();
+};

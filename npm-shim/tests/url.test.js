@@ -25,5 +25,14 @@ async function handleEvent() {
   assert.strictEqual(p.toString(), "q=x&n=2");
   assert.deepStrictEqual([...new URLSearchParams("?a=1&a=2&b=%20")], [["a", "1"], ["a", "2"], ["b", " "]]);
   assert.strictEqual(fileURLToPath("file:///srv/app/a%20b.js"), "/srv/app/a b.js");
-  assert.throws(() => require("url").parse("https://x"), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
+  const legacy = require("url").parse("https://ann:pw@chat.test:8443/p/a?x=1#h", true);
+  assert.deepStrictEqual(
+    [legacy.protocol, legacy.auth, legacy.host, legacy.hostname, legacy.port, legacy.pathname, legacy.search, legacy.path, legacy.hash],
+    ["https:", "ann:pw", "chat.test:8443", "chat.test", "8443", "/p/a", "?x=1", "/p/a?x=1", "#h"],
+  );
+  assert.deepStrictEqual(legacy.query, { x: "1" });
+  const rel = require("url").parse("/only/path?q=2");
+  assert.deepStrictEqual([rel.protocol, rel.host, rel.pathname, rel.query, rel.href], [null, null, "/only/path", "q=2", "/only/path?q=2"]);
+  assert.strictEqual(require("url").format({ protocol: "https", hostname: "chat.test", pathname: "/a", query: { b: "c d" } }), "https://chat.test/a?b=c+d");
+  assert.strictEqual(require("url").resolve("http://chat.test/a/b", "../c"), "http://chat.test/c");
 }

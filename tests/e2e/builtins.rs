@@ -3,9 +3,34 @@
 //! function through `chatfn invoke`; its `handleEvent` asserts with `node:assert`, so a
 //! failed assertion denies the attempt and the test prints the assertion and its stack.
 
+use std::collections::HashMap;
+use std::net::TcpListener;
+
 use serde_json::json;
 
-use crate::harness::{invoke, repo_root};
+use crate::harness::{invoke, repo_root, serve_routes};
+
+/// The server http.test.js talks to.
+fn test_server() -> String {
+    let gzipped = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b"compressed hello").unwrap();
+        e.finish().unwrap()
+    };
+    let routes: HashMap<String, crate::harness::Route> = [
+        ("/json", (200, vec![("content-type".to_string(), "application/json".to_string())], br#"{"ok":true}"#.to_vec())),
+        ("/moved", (302, vec![("location".to_string(), "/json".to_string())], Vec::new())),
+        ("/gzip", (200, vec![("content-encoding".to_string(), "gzip".to_string())], gzipped)),
+    ]
+    .into_iter()
+    .map(|(p, r)| (p.to_string(), r))
+    .collect();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    serve_routes(listener, routes, Default::default());
+    base
+}
 
 #[test]
 fn every_builtin_test_file_passes() {
@@ -13,11 +38,15 @@ fn every_builtin_test_file_passes() {
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with(".test.js")).collect();
     files.sort();
     assert!(files.len() >= 6, "found only {files:?}");
+    let server = test_server();
     let mut failures = Vec::new();
     for file in &files {
         let app = tempfile::tempdir().unwrap();
         std::fs::copy(file, app.path().join("test.js")).unwrap();
-        std::fs::write(app.path().join("chatfn.toml"), "[functions]\n\"user.attempted.start_session\" = \"test.js\"\n").unwrap();
+        let config = format!(
+            "[runtime.environment]\nTEST_SERVER = \"{server}\"\n[network]\nallow_hosts = [\"127.0.0.1\"]\n[functions]\n\"user.attempted.start_session\" = \"test.js\"\n"
+        );
+        std::fs::write(app.path().join("chatfn.toml"), config).unwrap();
         let (code, out) = invoke(app.path(), &app.path().join("data"), &json!({ "username": "builtins" }));
         // The app has guests enabled, so a passing test file is an allowed session.
         if code != 0 {

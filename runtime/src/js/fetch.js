@@ -120,7 +120,7 @@ export async function fetch(input, init = {}) {
   const headers = [];
   for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);
   const answer = await track(`fetch(${request.url})`, () =>
-    op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0)));
+    op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0), true));
   return new Response(answer.body, {
     status: answer.status,
     statusText: answer.statusText,

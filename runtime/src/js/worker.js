@@ -21,9 +21,13 @@ import util from "ext:chatfn/util.js";
 import assert from "ext:chatfn/assert.js";
 import crypto, { webcrypto } from "ext:chatfn/crypto.js";
 import url, { URL, URLSearchParams } from "ext:chatfn/url.js";
+import fs from "ext:chatfn/fs.js";
+import zlib from "ext:chatfn/zlib.js";
+import { http, https } from "ext:chatfn/http.js";
+import { unsupportedModules } from "ext:chatfn/unsupported.js";
 import { atob, btoa, DOMException } from "ext:chatfn/internal/bytes.js";
 const {
-  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, ObjectAssign, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
+  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, ObjectAssign, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
   StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
 } = primordials;
 const { op_worker_app, op_worker_next_job, op_worker_complete, op_error_location } = core.ops;
@@ -84,6 +88,7 @@ function installGlobals(app) {
   ObjectAssign(globalThis, timerGlobals, webGlobals, { URL, URLSearchParams, atob, btoa, DOMException, crypto: webcrypto });
   globalThis.structuredClone = (value) => core.structuredClone(value);
   globalThis.Buffer = Buffer;
+  globalThis.global = globalThis;
   globalThis.console = console;
   const process = createProcess(app.env);
   globalThis.process = process;
@@ -103,6 +108,16 @@ function installGlobals(app) {
   defineBuiltin("assert/strict", assert);
   defineBuiltin("crypto", crypto);
   defineBuiltin("url", url);
+  defineBuiltin("fs", fs);
+  defineBuiltin("fs/promises", fs.promises);
+  defineBuiltin("zlib", zlib);
+  defineBuiltin("http", http);
+  defineBuiltin("https", https);
+  defineBuiltin("timers/promises", {
+    setTimeout: (ms, value) => new Promise((resolve) => timerGlobals.setTimeout(() => resolve(value), ms)),
+    setImmediate: (value) => new Promise((resolve) => timerGlobals.setImmediate(() => resolve(value))),
+  });
+  for (const [name, exports] of ObjectEntries(unsupportedModules)) defineBuiltin(name, exports);
   // Functions reach the host only through the globals above; deno_core's internals stay private.
   delete globalThis.Deno;
   delete globalThis.__bootstrap;

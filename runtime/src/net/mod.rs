@@ -147,6 +147,8 @@ pub struct Fixture {
 /// A request as `fetch` makes it.
 #[derive(Debug, Clone)]
 pub struct OutboundRequest {
+    /// `fetch` follows redirects; `node:http` hands them to the caller.
+    pub follow_redirects: bool,
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -169,6 +171,8 @@ pub struct OutboundResponse {
 #[derive(Clone)]
 pub struct Outbound {
     client: reqwest::Client,
+    /// The same, but answering redirects instead of following them.
+    client_no_redirects: reqwest::Client,
     policy: Arc<NetworkPolicy>,
     fixtures: Arc<HashMap<String, Fixture>>,
 }
@@ -192,10 +196,19 @@ impl Outbound {
         crate::deps::registry::install_crypto_provider();
         let policy = Arc::new(policy);
         let redirect_policy = policy.clone();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("chatfn/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .dns_resolver(Arc::new(PolicyResolver(policy.clone())))
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("chatfn/", env!("CARGO_PKG_VERSION")))
+                .no_proxy()
+                .dns_resolver(Arc::new(PolicyResolver(policy.clone())))
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(60))
+        };
+        let client_no_redirects = builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| NetError::Failed(e.to_string()))?;
+        let client = builder()
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt.error(NetError::Failed(format!("more than {MAX_REDIRECTS} redirects")));
@@ -205,12 +218,10 @@ impl Outbound {
                     Err(e) => attempt.error(e),
                 }
             }))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| NetError::Failed(e.to_string()))?;
         let fixtures = fixtures.into_iter().map(|(url, f)| (normalize(&url), f)).collect();
-        Ok(Outbound { client, policy, fixtures: Arc::new(fixtures) })
+        Ok(Outbound { client, client_no_redirects, policy, fixtures: Arc::new(fixtures) })
     }
 
     pub async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, NetError> {
@@ -228,7 +239,8 @@ impl Outbound {
         self.policy.check_url(&url)?;
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| NetError::Failed(format!("{:?} is not a valid HTTP method", request.method)))?;
-        let mut builder = self.client.request(method, url.clone());
+        let client = if request.follow_redirects { &self.client } else { &self.client_no_redirects };
+        let mut builder = client.request(method, url.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

@@ -2,8 +2,10 @@
 //! `chatfn` extension in `js/mod.rs`.
 
 pub mod crypto;
+pub mod fs;
 pub mod http;
 pub mod modules;
 pub mod url;
 pub mod users;
 pub mod worker;
+pub mod zlib;

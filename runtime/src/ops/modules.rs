@@ -16,7 +16,7 @@ pub struct ModuleRoots(pub Vec<PathBuf>);
 
 impl ModuleRoots {
     /// The canonical form of `path` if it lies under one of the roots.
-    fn allowed(&self, path: &str) -> Option<PathBuf> {
+    pub(crate) fn allowed(&self, path: &str) -> Option<PathBuf> {
         let canonical = Path::new(path).canonicalize().ok()?;
         self.0.iter().any(|root| canonical.starts_with(root)).then_some(canonical)
     }

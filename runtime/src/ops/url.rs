@@ -67,3 +67,17 @@ pub fn op_url_set(#[string] href: String, #[string] part: String, #[string] valu
     }
     Some(parts(&url))
 }
+
+/// `punycode.encode`/`decode` and `toASCII`/`toUnicode`, over the `idna` crate. `mode` is
+/// "encode", "decode", "toASCII" or "toUnicode"; `null` when the input cannot be converted.
+#[op2]
+#[string]
+pub fn op_url_punycode(#[string] mode: &str, #[string] input: &str) -> Option<String> {
+    match mode {
+        "encode" => idna::punycode::encode_str(input),
+        "decode" => idna::punycode::decode_to_string(input),
+        "toASCII" => idna::domain_to_ascii(input).ok(),
+        "toUnicode" => Some(idna::domain_to_unicode(input).0),
+        _ => None,
+    }
+}

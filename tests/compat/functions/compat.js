@@ -28,12 +28,23 @@ const checks = {
     const token = await new jose.SignJWT({ sub: "ann" }).setProtectedHeader({ alg: "HS256" }).sign(secret);
     assert.strictEqual((await jose.jwtVerify(token, secret)).payload.sub, "ann");
   },
-  axios: () => assert.strictEqual(typeof require("axios").get, "function"),
-  "node-fetch": () => assert.strictEqual(typeof require("node-fetch"), "function"),
-  "@sendgrid/mail": () => {
+  // The HTTP clients talk to the recorded responses of compat.test.json's fixtures.
+  axios: async () => {
+    const res = await require("axios").get("http://compat.test/greeting", { params: { to: "ann" } });
+    assert.strictEqual(res.status, 200);
+    assert.deepStrictEqual(res.data, { greeting: "hello" });
+  },
+  "node-fetch": async () => {
+    const fetch = require("node-fetch");
+    const res = await fetch("http://compat.test/greeting?to=ann");
+    assert.strictEqual(res.status, 200);
+    assert.deepStrictEqual(await res.json(), { greeting: "hello" });
+  },
+  "@sendgrid/mail": async () => {
     const mail = require("@sendgrid/mail");
-    mail.setApiKey("SG.test");
-    assert.strictEqual(typeof mail.send, "function");
+    mail.setApiKey("SG.test-key");
+    const [response] = await mail.send({ to: "ann@example.com", from: "app@example.com", subject: "Welcome", text: "Hi Ann" });
+    assert.strictEqual(response.statusCode, 202);
   },
   "firebase-admin": () => assert.strictEqual(typeof require("firebase-admin").initializeApp, "function"),
 };

@@ -1,0 +1,33 @@
+// Built-ins chatfn does not host load, and fail clearly when used.
+const assert = require("assert");
+assert.strictEqual(require("node:net"), require("net"));
+
+async function handleEvent() {
+  const net = require("net");
+  assert.strictEqual(net.isIP("10.0.0.1"), 4);
+  assert.strictEqual(net.isIP("::1"), 6);
+  assert.strictEqual(net.isIP("example.com"), 0);
+  assert.throws(() => net.connect(80, "example.com"), { code: "ERR_CHATFN_NOT_AVAILABLE", message: "net.connect() is not available in chatfn" });
+  for (const name of ["child_process", "tls", "http2", "worker_threads", "dns", "vm"]) {
+    const mod = require(name);
+    assert.ok(mod, `${name} loads`);
+  }
+  assert.throws(() => require("child_process").spawn("ls"), { code: "ERR_CHATFN_NOT_AVAILABLE" });
+  assert.strictEqual(require("tty").isatty(1), false);
+  assert.strictEqual(require("worker_threads").isMainThread, true);
+
+  const { AsyncLocalStorage } = require("async_hooks");
+  const als = new AsyncLocalStorage();
+  const seen = await als.run({ id: 7 }, async () => {
+    await new Promise((r) => setTimeout(r, 1));
+    return als.getStore().id;
+  });
+  assert.strictEqual(seen, 7, "the store follows awaits");
+  assert.strictEqual(als.getStore(), undefined);
+
+  const punycode = require("punycode");
+  assert.strictEqual(punycode.toASCII("mañana.com"), "xn--maana-pta.com");
+  assert.strictEqual(punycode.toUnicode("xn--maana-pta.com"), "mañana.com");
+  assert.strictEqual(punycode.encode("mañana"), "maana-pta");
+  assert.strictEqual(typeof require("perf_hooks").performance.now(), "number");
+}

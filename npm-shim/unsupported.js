@@ -1,0 +1,89 @@
+// Node built-ins a chat function has no use for, or that chatfn does not host: they load, so
+// packages that merely import them work, and each use throws ERR_CHATFN_NOT_AVAILABLE. The
+// few pure helpers packages call at load time (net.isIP, tty.isatty, ...) answer for real.
+import { core } from "ext:core/mod.js";
+
+function notAvailable(what) {
+  const err = new Error(`${what} is not available in chatfn`);
+  err.code = "ERR_CHATFN_NOT_AVAILABLE";
+  return err;
+}
+
+/** A module whose every function throws; `real` holds the parts that work. */
+function stub(name, real = {}) {
+  return new Proxy(real, {
+    get(target, key) {
+      if (key in target || typeof key === "symbol" || key === "then" || key === "__esModule") return target[key];
+      const fn = () => {
+        throw notAvailable(`${name}.${String(key)}()`);
+      };
+      return fn;
+    },
+  });
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+function isIPv4(s) { return IPV4.test(String(s)); }
+function isIPv6(s) {
+  s = String(s);
+  if (!s.includes(":")) return false;
+  try {
+    return new URL(`http://[${s}]/`).hostname !== "";
+  } catch {
+    return false;
+  }
+}
+const isIP = (s) => (isIPv4(s) ? 4 : isIPv6(s) ? 6 : 0);
+
+class AsyncLocalStorage {
+  #variable = new core.AsyncVariable();
+  getStore() { return this.#variable.get(); }
+  run(store, fn, ...args) {
+    const previous = this.#variable.enter(store);
+    try {
+      return fn(...args);
+    } finally {
+      core.setAsyncContext(previous);
+    }
+  }
+  enterWith(store) { this.#variable.enter(store); }
+  exit(fn, ...args) { return this.run(undefined, fn, ...args); }
+  disable() {}
+}
+
+export const punycode = {
+  version: "2.3.1",
+  encode: (s) => core.ops.op_url_punycode("encode", String(s)),
+  decode: (s) => core.ops.op_url_punycode("decode", String(s)),
+  toASCII: (s) => core.ops.op_url_punycode("toASCII", String(s)) ?? String(s),
+  toUnicode: (s) => core.ops.op_url_punycode("toUnicode", String(s)),
+  ucs2: { decode: (s) => Array.from(String(s), (c) => c.codePointAt(0)), encode: (a) => String.fromCodePoint(...a) },
+};
+
+export const unsupportedModules = {
+  child_process: stub("child_process"),
+  cluster: stub("cluster", { isPrimary: true, isMaster: true, isWorker: false }),
+  dgram: stub("dgram"),
+  dns: stub("dns", { promises: stub("dns.promises") }),
+  http2: stub("http2", { constants: {} }),
+  inspector: stub("inspector"),
+  net: stub("net", { isIP, isIPv4, isIPv6 }),
+  readline: stub("readline"),
+  repl: stub("repl"),
+  tls: stub("tls", { DEFAULT_MIN_VERSION: "TLSv1.2", DEFAULT_MAX_VERSION: "TLSv1.3", rootCertificates: [] }),
+  tty: stub("tty", { isatty: () => false }),
+  v8: stub("v8"),
+  vm: stub("vm"),
+  worker_threads: stub("worker_threads", { isMainThread: true, parentPort: null, workerData: null, threadId: 0 }),
+  async_hooks: stub("async_hooks", { AsyncLocalStorage, AsyncResource: class AsyncResource { constructor(type) { this.type = type; } runInAsyncScope(fn, thisArg, ...args) { return fn.apply(thisArg, args); } bind(fn) { return fn; } emitDestroy() { return this; } static bind(fn) { return fn; } } }),
+  diagnostics_channel: stub("diagnostics_channel", {
+    channel: (name) => ({ name, hasSubscribers: false, publish() {}, subscribe() {}, unsubscribe() {} }),
+    hasSubscribers: () => false,
+    subscribe() {},
+    unsubscribe() {},
+    tracingChannel: (name) => ({ name, hasSubscribers: false, traceSync: (fn, _ctx, thisArg, ...args) => fn.apply(thisArg, args), tracePromise: (fn, _ctx, thisArg, ...args) => fn.apply(thisArg, args), subscribe() {}, unsubscribe() {} }),
+  }),
+  perf_hooks: stub("perf_hooks", { performance: { now: () => core.ops.op_worker_monotonic_ms(), timeOrigin: Date.now() } }),
+  constants: {},
+  punycode,
+};
