@@ -19,7 +19,10 @@ async function handleEvent(event, context) {
   check(typeof Deno === "undefined" && typeof __bootstrap === "undefined", "deno_core internals are hidden");
   check(throws(() => require("/etc/passwd"), /MODULE_NOT_FOUND/), "files outside the app cannot be required");
   check(throws(() => require("../../../../../../etc/hostname"), /MODULE_NOT_FOUND/), "relative escapes fail too");
-  check(throws(() => require("fs"), /ERR_CHATFN_BUILTIN_UNAVAILABLE/), "missing built-ins fail loudly");
+  check(throws(() => require("fs").readFileSync("/etc/passwd"), /ENOENT/), "fs sees only the app's files");
+  check(throws(() => require("fs").writeFileSync("functions/x", "y"), /EROFS/), "fs is read-only");
+  check(throws(() => require("child_process").execSync("id"), /ERR_CHATFN_NOT_AVAILABLE/), "no subprocesses");
+  check(require("os").hostname() === "chatfn", "the host's name stays hidden");
   check(throws(() => require("node:nope"), /ERR_UNKNOWN_BUILTIN_MODULE/), "unknown node: modules fail");
   check(require("node:process") === process && require("process") === process, "process is a built-in too");
   check(require("./data.json").answer === 42, "JSON files load");
