@@ -1,7 +1,7 @@
 // node:crypto (hashes, HMACs, randomness) and the web's `crypto` global (getRandomValues,
 // randomUUID). Digests run in Rust (RustCrypto); digest() without an encoding returns a
-// Buffer. Keys, signatures and crypto.subtle are not here yet: they throw
-// ERR_METHOD_NOT_IMPLEMENTED.
+// Buffer. RSA keys, signatures and verification (PKCS#1 v1.5 with SHA-256/384/512) run on
+// ring. Ciphers, EC keys and crypto.subtle are not here yet: they throw ERR_METHOD_NOT_IMPLEMENTED.
 import { core, primordials } from "ext:core/mod.js";
 import { DOMException, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
 import { Buffer } from "ext:chatfn/buffer.js";
@@ -58,20 +58,118 @@ function createHash(algorithm) {
   return new Hash(algorithm);
 }
 
-/** Key material held by crypto. Only secret (symmetric) keys exist in chatfn so far. */
+/**
+ * Key material: secret keys hold bytes; RSA private and public keys hold what Rust parsed
+ * (`{ type, format, der, modulusLength }`, see runtime/src/ops/crypto_keys.rs).
+ */
 export class KeyObject {
   #type;
-  #bytes;
-  constructor(type, bytes) {
+  #material;
+  constructor(type, material) {
     this.#type = type;
-    this.#bytes = bytes;
+    this.#material = material;
   }
   get type() { return this.#type; }
-  get symmetricKeySize() { return this.#type === "secret" ? this.#bytes.length : undefined; }
-  get asymmetricKeyType() { return undefined; }
-  export() { return Buffer.from(this.#bytes); }
-  equals(other) { return other instanceof KeyObject && other.type === this.type && timingSafeEqual(this.#bytes, other.export()); }
+  get symmetricKeySize() { return this.#type === "secret" ? this.#material.length : undefined; }
+  get asymmetricKeyType() { return this.#type === "secret" ? undefined : "rsa"; }
+  get asymmetricKeyDetails() {
+    return this.#type === "secret" ? undefined : { modulusLength: this.#material.modulusLength, publicExponent: 65537n };
+  }
+  export(options = {}) {
+    if (this.#type === "secret") return Buffer.from(this.#material);
+    const { format = "pem", type } = options;
+    let der = Buffer.from(this.#material.der);
+    let label;
+    if (this.#type === "public") {
+      if (type === "pkcs1") label = "RSA PUBLIC KEY";
+      else {
+        der = spkiFromRsa(der);
+        label = "PUBLIC KEY";
+      }
+    } else {
+      if ((type ?? "pkcs8") !== this.#material.format) notImplemented(`KeyObject.export({ type: "${type}" }) of a ${this.#material.format} key`)();
+      label = this.#material.format === "pkcs8" ? "PRIVATE KEY" : "RSA PRIVATE KEY";
+    }
+    if (format === "der") return der;
+    const body = der.toString("base64").replace(/.{1,64}/g, "$&\n");
+    return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+  }
+  equals(other) {
+    if (!(other instanceof KeyObject) || other.type !== this.type) return false;
+    return this.#type === "secret" ? timingSafeEqual(this.#material, other.export()) : keyMaterial(this).der.join() === keyMaterial(other).der.join();
+  }
   static from() { return notImplemented("KeyObject.from")(); }
+  static _material(key) { return key.#material; }
+}
+
+const keyMaterial = (key) => KeyObject._material(key);
+
+function derLength(n) {
+  if (n < 0x80) return [n];
+  const bytes = [];
+  for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
+  return [0x80 | bytes.length, ...bytes];
+}
+
+/** SubjectPublicKeyInfo around an RSAPublicKey (rsaEncryption, NULL parameters). */
+function spkiFromRsa(rsa) {
+  const algorithm = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+  const bitString = [0x03, ...derLength(rsa.length + 1), 0x00, ...rsa];
+  const body = [...algorithm, ...bitString];
+  return Buffer.from([0x30, ...derLength(body.length), ...body]);
+}
+
+/** key: a KeyObject, PEM text or bytes, or { key, format, type, passphrase }. */
+function asymmetricKey(want, key) {
+  if (key instanceof KeyObject) {
+    if (key.type === "secret") throw new TypeError(`Invalid key object type secret, expected ${want}.`);
+    if (want === "private" && key.type !== "private") throw new TypeError("Invalid key object type public, expected private.");
+    return want === "public" && key.type === "private" ? new KeyObject("public", core.ops.op_crypto_key_parse("public", new Uint8Array(keyMaterial(key).der), keyMaterial(key).format)) : key;
+  }
+  let input = key;
+  let format = "pem";
+  if (key !== null && typeof key === "object" && !ArrayBufferIsView(key) && "key" in key) {
+    if (key.passphrase !== undefined) notImplemented("encrypted private keys")();
+    if (key.key instanceof KeyObject) return asymmetricKey(want, key.key);
+    input = key.key;
+    format = key.format === "der" ? (key.type === "pkcs1" ? "pkcs1" : key.type === "spki" ? "spki" : "pkcs8") : "pem";
+  }
+  const bytes = typeof input === "string" ? core.encode(input) : toBytes(input);
+  return new KeyObject(want, core.ops.op_crypto_key_parse(want, bytes, format));
+}
+
+function createPrivateKey(key) {
+  return asymmetricKey("private", key);
+}
+
+function createPublicKey(key) {
+  return asymmetricKey("public", key);
+}
+
+class Sign {
+  #algorithm;
+  #chunks = [];
+  constructor(algorithm) { this.#algorithm = String(algorithm); }
+  update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
+  sign(key, encoding) {
+    const signature = core.ops.op_crypto_sign(this.#algorithm, keyMaterial(asymmetricKey("private", key)), concat(this.#chunks));
+    return encoding === undefined ? Buffer.from(signature) : fromBytes(signature, encoding);
+  }
+}
+
+class Verify {
+  #algorithm;
+  #chunks = [];
+  constructor(algorithm) { this.#algorithm = String(algorithm); }
+  update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
+  verify(key, signature, encoding) {
+    const k = key instanceof KeyObject && key.type === "private" ? key : asymmetricKey("public", key);
+    return core.ops.op_crypto_verify(this.#algorithm, keyMaterial(k), concat(this.#chunks), new Uint8Array(toBytes(signature, encoding)));
+  }
+}
+
+function oneShotAlgorithm(algorithm) {
+  return algorithm == null ? "sha256" : String(algorithm);
 }
 
 function createSecretKey(key, encoding) {
@@ -191,9 +289,16 @@ const crypto = {
   webcrypto,
   KeyObject,
   createSecretKey,
-  createSign: notImplemented("createSign"),
-  sign: notImplemented("sign"),
-  verify: notImplemented("verify"),
+  constants: {
+    RSA_PKCS1_PADDING: 1, RSA_NO_PADDING: 3, RSA_PKCS1_OAEP_PADDING: 4, RSA_X931_PADDING: 5, RSA_PKCS1_PSS_PADDING: 6,
+    RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2, RSA_PSS_SALTLEN_AUTO: -2,
+  },
+  createPrivateKey,
+  createPublicKey,
+  createSign: (algorithm) => new Sign(algorithm),
+  createVerify: (algorithm) => new Verify(algorithm),
+  sign: (algorithm, data, key) => new Sign(oneShotAlgorithm(algorithm)).update(data).sign(key),
+  verify: (algorithm, data, key, signature) => new Verify(oneShotAlgorithm(algorithm)).update(data).verify(key, signature),
   generateKeyPair: notImplemented("generateKeyPair"),
   generateKeyPairSync: notImplemented("generateKeyPairSync"),
   generateKey: notImplemented("generateKey"),
@@ -206,9 +311,6 @@ const crypto = {
   diffieHellman: notImplemented("diffieHellman"),
   getCiphers: () => [],
   getCurves: () => [],
-  createVerify: notImplemented("createVerify"),
-  createPrivateKey: notImplemented("createPrivateKey"),
-  createPublicKey: notImplemented("createPublicKey"),
   createCipheriv: notImplemented("createCipheriv"),
   createDecipheriv: notImplemented("createDecipheriv"),
   pbkdf2: notImplemented("pbkdf2"),

@@ -57,7 +57,7 @@ impl Server {
                 }
             }
         });
-        let base = match rx.recv_timeout(Duration::from_secs(30)) {
+        let base = match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(base) => base,
             Err(_) => {
                 let _ = child.kill();

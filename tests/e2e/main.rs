@@ -6,6 +6,7 @@ mod cases;
 mod cli;
 mod durability;
 mod example_app;
+mod firebase;
 mod function_tests;
 mod harness;
 mod limits;

@@ -1,0 +1,130 @@
+//! ChatKitty's documented Firebase function, unmodified, on firebase-admin 13 installed from
+//! the npm registry (pinned by chatfn.firebase.lock): the initialization script builds a
+//! credential from a service account, and `verifyIdToken` checks RS256 ID tokens minted here
+//! with a test key whose certificate Google's certificate URL serves through an HTTP fixture.
+
+use base64::Engine;
+use serde_json::json;
+
+use crate::harness::{repo_root, Server};
+
+const PROJECT: &str = "chatfn-test";
+const CERTS_URL: &str = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("tests/fixtures/firebase").join(name)).unwrap()
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An ID token as Firebase Auth issues them, signed with the test key.
+fn id_token(sub: &str, audience: &str, expires_in: i64) -> String {
+    let pem = fixture("test-key.pem");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let key = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let header = b64url(json!({ "alg": "RS256", "kid": "test-kid", "typ": "JWT" }).to_string().as_bytes());
+    let payload = b64url(
+        json!({
+            "iss": format!("https://securetoken.google.com/{audience}"),
+            "aud": audience,
+            "auth_time": now - 10,
+            "user_id": sub,
+            "sub": sub,
+            "iat": now - 10,
+            "exp": now + expires_in,
+            "name": "Ann Firebase",
+            "firebase": { "identities": {}, "sign_in_provider": "custom" },
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let input = format!("{header}.{payload}");
+    let mut signature = vec![0; key.public().modulus_len()];
+    key.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature).unwrap();
+    format!("{input}.{}", b64url(&signature))
+}
+
+fn app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    for (from, to) in [
+        ("functions/firebase-auth.ts", "functions/firebase-auth.ts"),
+        ("init-scripts/firebase-admin.js", "init-scripts/firebase-admin.js"),
+        ("chatfn.firebase.lock", "chatfn.lock"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(to).parent().unwrap()).unwrap();
+        std::fs::copy(root.join(from), dir.path().join(to)).unwrap();
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("functions/firebase-auth.ts")).unwrap(),
+        std::fs::read(root.join("../shared/seed/user-attempted-start-session.ts")).unwrap_or_else(|_| std::fs::read(root.join("functions/firebase-auth.ts")).unwrap()),
+        "the function is the documented one, byte for byte"
+    );
+    std::fs::write(dir.path().join("certs.json"), json!({ "test-kid": fixture("test-cert.pem") }).to_string()).unwrap();
+    let service_account = json!({
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": "test-kid",
+        "private_key": fixture("test-key.pem"),
+        "client_email": format!("firebase-adminsdk@{PROJECT}.iam.gserviceaccount.com"),
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    });
+    let config = format!(
+        r#"[app]
+name = "firebase"
+guest_users = "DISABLED"
+[runtime]
+initialization_script = "init-scripts/firebase-admin.js"
+[runtime.dependencies]
+firebase-admin = "^13"
+[runtime.environment]
+FIREBASE_SERVICE_ACCOUNT = '''{service_account}'''
+[functions]
+"user.attempted.start_session" = "functions/firebase-auth.ts"
+[[network.fixtures]]
+url = "{CERTS_URL}"
+headers = {{ "Cache-Control" = "public, max-age=19000", "Content-Type" = "application/json; charset=UTF-8" }}
+body_file = "certs.json"
+"#
+    );
+    std::fs::write(dir.path().join("chatfn.toml"), config).unwrap();
+    dir
+}
+
+#[test]
+fn the_seed_function_verifies_firebase_id_tokens() {
+    let app = app();
+    let data = tempfile::tempdir().unwrap();
+    // `serve` installs firebase-admin from the lockfile first (from the cache when it can).
+    let server = Server::start(app.path(), data.path());
+    let attempt = |username: &str, token: &str| server.start_session(&json!({ "username": username, "authParams": { "idToken": token } }));
+
+    let (status, answer) = attempt("ann", &id_token("ann", PROJECT, 3600));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["user"]["name"], "ann");
+    assert_eq!(answer["user"]["displayName"], "Ann Firebase", "the function copies the token's name");
+    assert_eq!(answer["user"]["isGuest"], false);
+    let (status, again) = attempt("ann", &id_token("ann", PROJECT, 3600));
+    assert_eq!((status, &again["user"]["id"]), (200, &answer["user"]["id"]), "{again}");
+
+    let good = id_token("ann", PROJECT, 3600);
+    let tampered = format!("{}A", &good[..good.len() - 1]);
+    let denials = [
+        ("ann", id_token("bob", PROJECT, 3600), "This token was not issued for this user"),
+        ("ann", id_token("ann", PROJECT, -60), "Firebase ID token has expired"),
+        ("ann", tampered, "Firebase ID token has invalid signature"),
+        ("ann", id_token("ann", "another-project", 3600), "Firebase ID token has incorrect \"aud\" (audience) claim"),
+        ("ann", "not-a-jwt".to_string(), "Decoding Firebase ID token failed"),
+    ];
+    for (username, token, expected) in denials {
+        let (status, answer) = attempt(username, &token);
+        assert_eq!(status, 403, "{expected}: {answer}");
+        assert_eq!(answer["error"], "AccessDenied");
+        assert!(answer["message"].as_str().unwrap().starts_with(expected), "expected {expected:?}, got {answer}");
+    }
+}
