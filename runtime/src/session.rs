@@ -165,7 +165,7 @@ impl Sessions {
                 DenialCode::FunctionTimeout,
                 format!("the session-start function exceeded its {limit} time limit of {limit_ms} ms"),
             ),
-            Outcome::OutOfMemory { limit_mb } => deny(
+            Outcome::OutOfMemory { limit_mb, .. } => deny(
                 DenialCode::FunctionOutOfMemory,
                 format!("the session-start function exceeded its heap limit of {limit_mb} MB"),
             ),

@@ -59,6 +59,16 @@ fn gigantic_and_garbled_function_files_are_load_errors() {
 }
 
 #[test]
+fn a_heap_kill_records_the_stack_it_stopped() {
+    let data = tempfile::tempdir().unwrap();
+    let (code, out) = invoke(&case_dir("limits"), data.path(), &json!({ "username": "hog" }));
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["invocation"]["status"], "out_of_memory", "{out}");
+    let stack = out["invocation"]["stack"].as_array().expect("a stack");
+    assert!(stack.iter().any(|f| f.as_str().unwrap().starts_with("at handleEvent (functions/start.js:")), "{out}");
+}
+
+#[test]
 fn a_cpu_kill_records_the_stack_it_stopped() {
     let data = tempfile::tempdir().unwrap();
     let (code, out) = invoke(&case_dir("limits"), data.path(), &json!({ "username": "spin" }));

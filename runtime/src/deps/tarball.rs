@@ -66,9 +66,13 @@ fn hex_encode(bytes: &[u8]) -> String {
 
 /// Unpacks a `.tgz` into `dest` (created), dropping the tarball's top folder (`package/`).
 pub fn unpack(package: &str, tgz: &[u8], dest: &Path) -> Result<(), DepsError> {
+    unpack_limited(package, tgz, dest, MAX_UNPACKED_BYTES)
+}
+
+fn unpack_limited(package: &str, tgz: &[u8], dest: &Path, max_bytes: u64) -> Result<(), DepsError> {
     let bad = |detail: String| DepsError::BadTarball { package: package.to_string(), detail };
     std::fs::create_dir_all(dest).map_err(|e| bad(format!("cannot create {}: {e}", dest.display())))?;
-    let limited = flate2::read::GzDecoder::new(tgz).take(MAX_UNPACKED_BYTES + 1);
+    let limited = flate2::read::GzDecoder::new(tgz).take(max_bytes + 1);
     let mut archive = tar::Archive::new(limited);
     let mut total: u64 = 0;
     let entries = archive.entries().map_err(|e| bad(format!("not a tar.gz archive: {e}")))?;
@@ -84,8 +88,8 @@ pub fn unpack(package: &str, tgz: &[u8], dest: &Path) -> Result<(), DepsError> {
         let target = dest.join(&relative);
         let kind = entry.header().entry_type();
         total += entry.header().size().unwrap_or(0);
-        if total > MAX_UNPACKED_BYTES {
-            return Err(bad(format!("unpacks to more than {} MB", MAX_UNPACKED_BYTES >> 20)));
+        if total > max_bytes {
+            return Err(bad(format!("unpacks to more than {} MB", max_bytes >> 20)));
         }
         if kind.is_dir() {
             std::fs::create_dir_all(&target).map_err(|e| bad(format!("{}: {e}", relative.display())))?;
@@ -196,6 +200,18 @@ pub mod tests {
         assert!(err.to_string().contains("leads outside the package"), "{err}");
         let ok = unpack("p", &tgz_with_symlink("package/alias.js", "index.js"), &dir.path().join("q"));
         assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // 8 MB of zeros compress to a few kilobytes.
+        let zeros = vec![0u8; 8 << 20];
+        let archive = tgz(&[("package/zeros.bin", &zeros)]);
+        assert!(archive.len() < 64 << 10, "the bomb is small: {} bytes", archive.len());
+        let err = unpack_limited("p", &archive, &dir.path().join("p"), 4 << 20).unwrap_err();
+        assert!(err.to_string().contains("unpacks to more than 4 MB"), "{err}");
+        assert!(!dir.path().join("p/zeros.bin").exists());
     }
 
     #[test]

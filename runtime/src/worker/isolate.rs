@@ -78,13 +78,13 @@ pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Jo
 
 /// The stack of a kill as the user reads it: their frames only, files relative to the app.
 fn for_the_user(app: &App, kill: Kill) -> Kill {
+    let root = format!("file://{}/", app.root.display());
+    let clean = |stack: Vec<String>| -> Vec<String> {
+        stack.into_iter().filter(|frame| !frame.contains("(ext:")).map(|frame| frame.replace(&root, "")).collect()
+    };
     match kill {
-        Kill::Cpu { limit, stack } => {
-            let root = format!("file://{}/", app.root.display());
-            let stack = stack.into_iter().filter(|frame| !frame.contains("(ext:")).map(|frame| frame.replace(&root, "")).collect();
-            Kill::Cpu { limit, stack }
-        }
-        other => other,
+        Kill::Cpu { limit, stack } => Kill::Cpu { limit, stack: clean(stack) },
+        Kill::Heap { limit_bytes, stack } => Kill::Heap { limit_bytes, stack: clean(stack) },
     }
 }
 
@@ -93,7 +93,7 @@ fn startup_failure(error: &str, kill: Option<&Kill>) -> serde_json::Value {
         Some(Kill::Cpu { limit, .. }) => {
             format!("loading the app ran JavaScript for more than the CPU limit ({} ms)", limit.as_millis())
         }
-        Some(Kill::Heap { limit_bytes }) => {
+        Some(Kill::Heap { limit_bytes, .. }) => {
             format!("loading the app used more than the heap limit ({} MB)", limit_bytes >> 20)
         }
         None => format!("loading the app failed: {error}"),
@@ -138,8 +138,9 @@ fn build_runtime(
     supervisor.attach(isolate.clone());
     let watched = supervisor.clone();
     js.add_near_heap_limit_callback(move |current, _initial| {
-        watched.kill(Kill::Heap { limit_bytes: heap_limit });
-        // Room for V8 to unwind after termination instead of aborting the process.
+        watched.near_heap_limit(heap_limit);
+        // Room for the isolate to reach the interrupt (and V8 to unwind after termination)
+        // instead of aborting the process.
         current * 2
     });
 

@@ -99,8 +99,12 @@ pub enum Outcome {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         stack: Vec<String>,
     },
-    /// The isolate reached its heap limit.
-    OutOfMemory { limit_mb: usize },
+    /// The isolate reached its heap limit (`stack`: what it was running then).
+    OutOfMemory {
+        limit_mb: usize,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        stack: Vec<String>,
+    },
     /// The isolate died for another reason.
     Crashed { message: String },
 }
@@ -189,7 +193,7 @@ impl Kill {
     fn into_outcome(self) -> Outcome {
         match self {
             Kill::Cpu { limit, stack } => Outcome::TimedOut { limit: "cpu", limit_ms: limit.as_millis(), stack },
-            Kill::Heap { limit_bytes } => Outcome::OutOfMemory { limit_mb: limit_bytes >> 20 },
+            Kill::Heap { limit_bytes, stack } => Outcome::OutOfMemory { limit_mb: limit_bytes >> 20, stack },
         }
     }
 }

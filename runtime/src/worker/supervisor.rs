@@ -14,11 +14,28 @@ use std::time::Duration;
 use deno_core::v8;
 
 /// Why an isolate was stopped from outside.
+/// `stack` in each: the JavaScript frames running when the limit was hit, innermost first
+/// (empty when the isolate could not be interrupted in time to record them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kill {
-    /// `stack`: the JavaScript frames running when the limit was hit, innermost first.
     Cpu { limit: Duration, stack: Vec<String> },
+    Heap { limit_bytes: usize, stack: Vec<String> },
+}
+
+/// Which limit an interrupt is about to stop the isolate for.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    Cpu,
     Heap { limit_bytes: usize },
+}
+
+impl Reason {
+    fn kill(self, cpu_limit: Duration, stack: Vec<String>) -> Kill {
+        match self {
+            Reason::Cpu => Kill::Cpu { limit: cpu_limit, stack },
+            Reason::Heap { limit_bytes } => Kill::Heap { limit_bytes, stack },
+        }
+    }
 }
 
 /// How long a CPU kill waits for the interrupt that records the stack before terminating anyway.
@@ -32,8 +49,8 @@ struct Watched {
     /// The isolate thread's CPU time when JavaScript last started running; `None` while idle.
     slice_start: Option<Duration>,
     kill: Option<Kill>,
-    /// When the watchdog asked the isolate to stop itself (CPU limit), and has not yet seen it.
-    interrupt_requested: Option<std::time::Instant>,
+    /// When the isolate was asked to record its stack and stop, and why; cleared by a new isolate.
+    interrupt_requested: Option<(std::time::Instant, Reason)>,
 }
 
 #[derive(Clone)]
@@ -80,11 +97,18 @@ impl Supervisor {
         Slice(self)
     }
 
-    /// Stops the isolate now for `kill` (first kill wins).
-    pub fn kill(&self, kill: Kill) {
+    /// Called from V8's near-heap-limit callback: the first time, asks the isolate to record
+    /// its stack and stop (the caller raises the limit so it can get there); if the heap fills
+    /// up again before that happened, stops it at once.
+    pub fn near_heap_limit(&self, limit_bytes: usize) {
         let mut w = self.watched.lock().unwrap();
-        if w.kill.is_none() {
-            w.kill = Some(kill);
+        if w.kill.is_some() {
+            return;
+        }
+        if w.interrupt_requested.is_none() {
+            request_stop(&self.watched, &mut w, Reason::Heap { limit_bytes });
+        } else {
+            w.kill = Some(Kill::Heap { limit_bytes, stack: Vec::new() });
             if let Some(isolate) = &w.isolate {
                 isolate.terminate_execution();
             }
@@ -107,18 +131,12 @@ fn watchdog(watched: Weak<Mutex<Watched>>, limit: Duration, tick: Duration) {
             match (w.slice_start, w.clock, &w.kill, w.interrupt_requested) {
                 (Some(start), Some(clock), None, None) => {
                     if cpu_time(clock).is_some_and(|now| now.saturating_sub(start) > limit) {
-                        w.interrupt_requested = Some(std::time::Instant::now());
-                        let data = Arc::into_raw(watched.clone()) as *mut c_void;
-                        let requested = w.isolate.as_ref().is_some_and(|i| i.request_interrupt(stop_with_stack, data));
-                        if !requested {
-                            // SAFETY: the interrupt will not run, so the reference is still ours.
-                            drop(unsafe { Arc::from_raw(data as *const Mutex<Watched>) });
-                        }
+                        request_stop(&watched, &mut w, Reason::Cpu);
                     }
                 }
-                (Some(_), _, None, Some(asked)) if asked.elapsed() > INTERRUPT_GRACE => {
+                (_, _, None, Some((asked, reason))) if asked.elapsed() > INTERRUPT_GRACE => {
                     // The isolate did not reach an interrupt check: stop it without a stack.
-                    w.kill = Some(Kill::Cpu { limit, stack: Vec::new() });
+                    w.kill = Some(reason.kill(limit, Vec::new()));
                     if let Some(isolate) = &w.isolate {
                         isolate.terminate_execution();
                     }
@@ -131,7 +149,18 @@ fn watchdog(watched: Weak<Mutex<Watched>>, limit: Duration, tick: Duration) {
     }
 }
 
-/// Runs on the isolate's thread, inside the JavaScript that hit the CPU limit.
+/// Asks the isolate to run `stop_with_stack` at its next interrupt check.
+fn request_stop(watched: &Arc<Mutex<Watched>>, w: &mut Watched, reason: Reason) {
+    w.interrupt_requested = Some((std::time::Instant::now(), reason));
+    let data = Arc::into_raw(watched.clone()) as *mut c_void;
+    let requested = w.isolate.as_ref().is_some_and(|i| i.request_interrupt(stop_with_stack, data));
+    if !requested {
+        // SAFETY: the interrupt will not run, so the reference is still ours.
+        drop(unsafe { Arc::from_raw(data as *const Mutex<Watched>) });
+    }
+}
+
+/// Runs on the isolate's thread, inside the JavaScript that hit a limit.
 unsafe extern "C" fn stop_with_stack(raw: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
     // SAFETY: `data` is the reference the watchdog leaked for this call.
     let watched = unsafe { Arc::from_raw(data as *const Mutex<Watched>) };
@@ -139,8 +168,8 @@ unsafe extern "C" fn stop_with_stack(raw: v8::UnsafeRawIsolatePtr, data: *mut c_
     let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(raw) };
     let stack = current_stack(&mut isolate);
     let mut w = watched.lock().unwrap();
-    if w.kill.is_none() {
-        w.kill = Some(Kill::Cpu { limit: w.cpu_limit, stack });
+    if let (None, Some((_, reason))) = (&w.kill, w.interrupt_requested) {
+        w.kill = Some(reason.kill(w.cpu_limit, stack));
     }
     drop(w);
     isolate.terminate_execution();
