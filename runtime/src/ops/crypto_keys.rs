@@ -78,12 +78,17 @@ pub struct RsaKey {
     modulus_length: usize,
 }
 
-fn private_key(format: &str, der: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
-    let pair = match format {
-        "pkcs8" => RsaKeyPair::from_pkcs8(&der),
-        _ => RsaKeyPair::from_der(&der),
+/// The ring key pair of a private key in `format` ("pkcs8" or "pkcs1").
+fn key_pair(format: &str, der: &[u8]) -> Result<RsaKeyPair, JsErrorBox> {
+    match format {
+        "pkcs8" => RsaKeyPair::from_pkcs8(der),
+        _ => RsaKeyPair::from_der(der),
     }
-    .map_err(|e| invalid(format!("error:1E08010C:DECODER routines::unsupported ({e}); chatfn reads RSA private keys")))?;
+    .map_err(|e| invalid(format!("error:1E08010C:DECODER routines::unsupported ({e}); chatfn reads RSA private keys")))
+}
+
+fn private_key(format: &str, der: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
+    let pair = key_pair(format, &der)?;
     Ok(RsaKey { kind: "private".into(), format: format.into(), modulus_length: pair.public().modulus_len() * 8, der })
 }
 
@@ -113,14 +118,7 @@ pub fn op_crypto_key_parse(#[string] want: &str, #[buffer] input: &[u8], #[strin
     match (want, private) {
         ("private", Some(key)) => Ok(key),
         ("private", None) => Err(invalid(format!("error:1E08010C:DECODER routines::unsupported ({label} is not a private key)"))),
-        (_, Some(key)) => {
-            let pair = match key.format.as_str() {
-                "pkcs8" => RsaKeyPair::from_pkcs8(&key.der),
-                _ => RsaKeyPair::from_der(&key.der),
-            }
-            .map_err(|e| invalid(e.to_string()))?;
-            public_key(pair.public_key().as_ref().to_vec())
-        }
+        (_, Some(key)) => public_key(key_pair(&key.format, &key.der)?.public_key().as_ref().to_vec()),
         (_, None) => match label.as_str() {
             "CERTIFICATE" => {
                 let spki = spki_from_certificate(&bytes).ok_or_else(|| invalid("the certificate could not be read"))?;
@@ -149,11 +147,7 @@ pub fn op_crypto_sign(#[string] alg: &str, #[serde] key: RsaKey, #[buffer] data:
         return Err(invalid("signing needs a private key"));
     }
     let (encoding, _) = algorithm(alg)?;
-    let pair = match key.format.as_str() {
-        "pkcs8" => RsaKeyPair::from_pkcs8(&key.der),
-        _ => RsaKeyPair::from_der(&key.der),
-    }
-    .map_err(|e| invalid(e.to_string()))?;
+    let pair = key_pair(&key.format, &key.der)?;
     let mut signature = vec![0; pair.public().modulus_len()];
     pair.sign(encoding, &ring::rand::SystemRandom::new(), data, &mut signature).map_err(|_| invalid("signing failed"))?;
     Ok(signature)
@@ -163,12 +157,7 @@ pub fn op_crypto_sign(#[string] alg: &str, #[serde] key: RsaKey, #[buffer] data:
 pub fn op_crypto_verify(#[string] alg: &str, #[serde] key: RsaKey, #[buffer] data: &[u8], #[buffer] signature: &[u8]) -> Result<bool, JsErrorBox> {
     let (_, parameters) = algorithm(alg)?;
     let public = if key.kind == "private" {
-        let pair = match key.format.as_str() {
-            "pkcs8" => RsaKeyPair::from_pkcs8(&key.der),
-            _ => RsaKeyPair::from_der(&key.der),
-        }
-        .map_err(|e| invalid(e.to_string()))?;
-        pair.public_key().as_ref().to_vec()
+        key_pair(&key.format, &key.der)?.public_key().as_ref().to_vec()
     } else {
         key.der
     };
