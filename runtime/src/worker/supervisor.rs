@@ -38,7 +38,9 @@ impl Reason {
     }
 }
 
-/// How long a CPU kill waits for the interrupt that records the stack before terminating anyway.
+/// How much more CPU time the isolate may burn, after being asked to record its stack and
+/// stop, before it is terminated without the stack. CPU time, not wall time: on a busy
+/// machine a thread that is not running is not misbehaving either.
 const INTERRUPT_GRACE: Duration = Duration::from_millis(100);
 
 #[derive(Default)]
@@ -49,8 +51,9 @@ struct Watched {
     /// The isolate thread's CPU time when JavaScript last started running; `None` while idle.
     slice_start: Option<Duration>,
     kill: Option<Kill>,
-    /// When the isolate was asked to record its stack and stop, and why; cleared by a new isolate.
-    interrupt_requested: Option<(std::time::Instant, Reason)>,
+    /// The isolate thread's CPU time when it was asked to record its stack and stop, and why;
+    /// cleared by a new isolate.
+    interrupt_requested: Option<(Duration, Reason)>,
 }
 
 #[derive(Clone)]
@@ -134,7 +137,9 @@ fn watchdog(watched: Weak<Mutex<Watched>>, limit: Duration, tick: Duration) {
                         request_stop(&watched, &mut w, Reason::Cpu);
                     }
                 }
-                (_, _, None, Some((asked, reason))) if asked.elapsed() > INTERRUPT_GRACE => {
+                (_, Some(clock), None, Some((asked, reason)))
+                    if cpu_time(clock).is_some_and(|now| now.saturating_sub(asked) > INTERRUPT_GRACE) =>
+                {
                     // The isolate did not reach an interrupt check: stop it without a stack.
                     w.kill = Some(reason.kill(limit, Vec::new()));
                     if let Some(isolate) = &w.isolate {
@@ -151,7 +156,8 @@ fn watchdog(watched: Weak<Mutex<Watched>>, limit: Duration, tick: Duration) {
 
 /// Asks the isolate to run `stop_with_stack` at its next interrupt check.
 fn request_stop(watched: &Arc<Mutex<Watched>>, w: &mut Watched, reason: Reason) {
-    w.interrupt_requested = Some((std::time::Instant::now(), reason));
+    let now = w.clock.and_then(cpu_time).unwrap_or_default();
+    w.interrupt_requested = Some((now, reason));
     let data = Arc::into_raw(watched.clone()) as *mut c_void;
     let requested = w.isolate.as_ref().is_some_and(|i| i.request_interrupt(stop_with_stack, data));
     if !requested {
