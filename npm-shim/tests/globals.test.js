@@ -13,4 +13,16 @@ async function handleEvent() {
   assert.strictEqual(typeof queueMicrotask, "function");
   assert.strictEqual(new TextDecoder().decode(new TextEncoder().encode("ü")), "ü");
   assert.ok(new Response("x").ok);
+
+  const controller = new AbortController();
+  let heard = null;
+  controller.signal.addEventListener("abort", () => (heard = controller.signal.reason.name));
+  controller.abort();
+  assert.strictEqual(controller.signal.aborted, true);
+  assert.strictEqual(heard, "AbortError");
+  await assert.rejects(fetch("https://example.com/", { signal: controller.signal }), { name: "AbortError" });
+  const timed = AbortSignal.timeout(5);
+  await new Promise((resolve) => timed.addEventListener("abort", resolve));
+  assert.strictEqual(timed.reason.name, "TimeoutError");
+  assert.ok(AbortSignal.any([new AbortController().signal, AbortSignal.abort("why")]).aborted);
 }

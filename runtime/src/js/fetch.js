@@ -115,7 +115,7 @@ export class Request {
 
 export async function fetch(input, init = {}) {
   const request = new Request(input, init);
-  if (request.signal?.aborted) throw request.signal.reason ?? new Error("The operation was aborted");
+  request.signal?.throwIfAborted?.();
   const body = bodyBytes(request.body);
   const headers = [];
   for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);

@@ -6,6 +6,7 @@ import { core, primordials } from "ext:core/mod.js";
 import { console, currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
 import { createContext } from "ext:chatfn/chatkitty.js";
 import { webGlobals } from "ext:chatfn/fetch.js";
+import { AbortController, AbortSignal, Event, EventTarget } from "ext:chatfn/abort.js";
 import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
@@ -86,6 +87,7 @@ function describeError(thrown) {
 
 function installGlobals(app) {
   ObjectAssign(globalThis, timerGlobals, webGlobals, { URL, URLSearchParams, atob, btoa, DOMException, crypto: webcrypto });
+  ObjectAssign(globalThis, { AbortController, AbortSignal, Event, EventTarget });
   globalThis.structuredClone = (value) => core.structuredClone(value);
   globalThis.Buffer = Buffer;
   globalThis.global = globalThis;
