@@ -1,70 +1,13 @@
-// The Node baseline for `scripts/bench`: the same app (chatfn.toml's initialization script and
-// session-start function, types stripped by Node itself) behind the same POST /v1/sessions,
-// with the same start-session rules, in one plain Node process. Users live in a Map: no
-// durability, which only flatters the baseline.
+// The Node baseline for `scripts/bench`: the example app (chatfn.toml's initialization script
+// and session-start function, types stripped by Node itself) behind the same
+// POST /v1/sessions, in one plain Node process.
 "use strict";
-const http = require("node:http");
 const path = require("node:path");
-const fs = require("node:fs");
-const { createRequire, stripTypeScriptTypes } = require("node:module");
-const { randomUUID } = require("node:crypto");
+const { load, serveSessions } = require("./node-common.cjs");
 
 const [appDir, port] = [path.resolve(process.argv[2]), Number(process.argv[3])];
 // The example app's settings, as in its chatfn.toml.
 Object.assign(process.env, { MEMBERS: "alice:Alice Liddell,bob:Bob Dylan", PASSCODE: "open-sesame" });
 
-const users = new Map();
-let nextId = 1;
-const reply = (status, data) => Promise.resolve({ data, status, statusText: "", headers: {}, config: {} });
-function reject(status) {
-  const err = new Error(`Request failed with status code ${status}`);
-  err.response = { status, data: {} };
-  return Promise.reject(err);
-}
-const Users = {
-  checkUserExists: async (name) => (users.has(name) ? reply(200, {}) : reject(404)),
-  createUser: async ({ name, displayName, isGuest, properties }) => {
-    if (users.has(name)) return reject(409);
-    const user = { id: nextId++, name, displayName: displayName ?? name, isGuest: !!isGuest, properties: properties ?? {}, createdTime: new Date().toISOString() };
-    users.set(name, user);
-    return reply(201, user);
-  },
-};
-const context = Object.freeze({ ChatKitty: Object.freeze({ Users }) });
-
-function load(file, epilogue = "") {
-  let code = fs.readFileSync(file, "utf8");
-  if (file.endsWith(".ts")) code = stripTypeScriptTypes(code);
-  const fn = new Function("exports", "require", "module", "__filename", "__dirname", code + "\n" + epilogue);
-  const module = { exports: {} };
-  return fn(module.exports, createRequire(file), module, file, path.dirname(file));
-}
 load(path.join(appDir, "init-scripts/allow-list.js"));
-const handleEvent = load(path.join(appDir, "functions/allow-list.ts"), "return handleEvent;");
-
-http
-  .createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", async () => {
-      const send = (status, value) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify(value));
-      };
-      let request;
-      try {
-        request = JSON.parse(body);
-      } catch (e) {
-        return send(400, { error: "BadRequest", message: e.message });
-      }
-      try {
-        await handleEvent({ username: request.username, authParams: request.authParams ?? {} }, context);
-      } catch (e) {
-        return send(403, { error: "AccessDenied", message: e.message });
-      }
-      const user = users.get(request.username);
-      if (!user) return send(403, { error: "UserNotFound", message: "no such user" });
-      send(200, { session: { id: randomUUID(), createdAt: new Date().toISOString() }, user });
-    });
-  })
-  .listen(port, "127.0.0.1", () => console.log(`node-baseline: serving on http://127.0.0.1:${port}`));
+serveSessions(port, load(path.join(appDir, "functions/allow-list.ts"), "return handleEvent;"));
