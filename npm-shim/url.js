@@ -2,7 +2,7 @@
 // crate, WHATWG); URLSearchParams is application/x-www-form-urlencoded in JavaScript.
 // The legacy url.parse()/format()/resolve() are built on the same parser.
 import { core, primordials } from "ext:core/mod.js";
-const { ArrayIsArray, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypePush, ArrayPrototypeSplice, ObjectEntries, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, SymbolIterator, TypeError, decodeURIComponent, encodeURIComponent } = primordials;
+const { ArrayIsArray, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypePush, ObjectEntries, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, SymbolIterator, TypeError, decodeURIComponent, encodeURIComponent } = primordials;
 const { op_url_parse, op_url_set } = core.ops;
 
 function formEncode(text) {

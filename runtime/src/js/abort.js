@@ -3,7 +3,7 @@
 // when its signal aborts.
 import { primordials } from "ext:core/mod.js";
 import { DOMException } from "ext:chatfn/internal/bytes.js";
-const { ArrayPrototypePush, ArrayPrototypeSplice, ArrayPrototypeIndexOf, SafeMap } = primordials;
+const { ArrayPrototypePush, ArrayPrototypeSplice, SafeMap } = primordials;
 
 export class Event {
   constructor(type, init = {}) {
