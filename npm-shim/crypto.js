@@ -1,7 +1,8 @@
 // node:crypto (hashes, HMACs, randomness) and the web's `crypto` global (getRandomValues,
 // randomUUID). Digests run in Rust (RustCrypto); digest() without an encoding returns a
 // Buffer. RSA keys, signatures and verification (PKCS#1 v1.5 with SHA-256/384/512) run on
-// ring. Ciphers, EC keys and crypto.subtle are not here yet: they throw ERR_METHOD_NOT_IMPLEMENTED.
+// ring; crypto.subtle lives in runtime/src/js/subtle.js. Ciphers and EC keys are not here
+// yet: they throw ERR_METHOD_NOT_IMPLEMENTED.
 import { core, primordials } from "ext:core/mod.js";
 import { DOMException, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
 import { Buffer } from "ext:chatfn/buffer.js";
@@ -247,7 +248,7 @@ function randomInt(min, max, callback) {
   return value;
 }
 
-function timingSafeEqual(a, b) {
+export function timingSafeEqual(a, b) {
   const x = toBytes(a);
   const y = toBytes(b);
   if (x.length !== y.length) {
@@ -271,9 +272,7 @@ function notImplemented(name) {
 export const webcrypto = {
   getRandomValues,
   randomUUID,
-  get subtle() {
-    return notImplemented("subtle")();
-  },
+  subtle: null, // set by ext:chatfn/subtle.js's importer (worker.js), which needs this module first
 };
 
 const crypto = {

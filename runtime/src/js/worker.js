@@ -21,6 +21,7 @@ import querystring from "ext:chatfn/querystring.js";
 import util from "ext:chatfn/util.js";
 import assert from "ext:chatfn/assert.js";
 import crypto, { webcrypto } from "ext:chatfn/crypto.js";
+import { CryptoKey, subtle } from "ext:chatfn/subtle.js";
 import url, { URL, URLSearchParams } from "ext:chatfn/url.js";
 import fs from "ext:chatfn/fs.js";
 import zlib from "ext:chatfn/zlib.js";
@@ -87,7 +88,8 @@ function describeError(thrown) {
 
 function installGlobals(app) {
   ObjectAssign(globalThis, timerGlobals, webGlobals, { URL, URLSearchParams, atob, btoa, DOMException, crypto: webcrypto });
-  ObjectAssign(globalThis, { AbortController, AbortSignal, Event, EventTarget });
+  ObjectAssign(globalThis, { AbortController, AbortSignal, Event, EventTarget, CryptoKey });
+  webcrypto.subtle = subtle;
   globalThis.structuredClone = (value) => core.structuredClone(value);
   globalThis.Buffer = Buffer;
   globalThis.global = globalThis;

@@ -175,3 +175,43 @@ mod tests {
         assert_eq!(der(&[0x04, 0x05, 1]), None, "a length past the input");
     }
 }
+
+/// The BIT STRING contents (the key) of a SubjectPublicKeyInfo: an RSAPublicKey for RSA, an
+/// uncompressed point for EC.
+#[op2]
+#[buffer]
+pub fn op_crypto_spki_key(#[buffer] spki: &[u8]) -> Result<Vec<u8>, JsErrorBox> {
+    rsa_from_spki(spki).ok_or_else(|| invalid("not a SubjectPublicKeyInfo"))
+}
+
+fn ec_pair(pkcs8: &[u8]) -> Result<signature::EcdsaKeyPair, JsErrorBox> {
+    signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &ring::rand::SystemRandom::new())
+        .map_err(|e| invalid(format!("not a P-256 PKCS#8 private key ({e})")))
+}
+
+/// ECDSA P-256 with SHA-256, the fixed-width r||s signature WebCrypto uses. The key is PKCS#8
+/// DER, or (when `point` is not empty) the raw private scalar and its public point.
+#[op2]
+#[buffer]
+pub fn op_crypto_ec_sign(#[buffer] key: &[u8], #[buffer] point: &[u8], #[buffer] data: &[u8]) -> Result<Vec<u8>, JsErrorBox> {
+    let rng = ring::rand::SystemRandom::new();
+    let pair = if point.is_empty() {
+        ec_pair(key)?
+    } else {
+        signature::EcdsaKeyPair::from_private_key_and_public_key(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, key, point, &rng)
+            .map_err(|e| invalid(format!("not a P-256 key pair ({e})")))?
+    };
+    Ok(pair.sign(&rng, data).map_err(|_| invalid("signing failed"))?.as_ref().to_vec())
+}
+
+#[op2(fast)]
+pub fn op_crypto_ec_verify(#[buffer] point: &[u8], #[buffer] data: &[u8], #[buffer] signature: &[u8]) -> bool {
+    UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(data, signature).is_ok()
+}
+
+/// The public point of a P-256 PKCS#8 private key.
+#[op2]
+#[buffer]
+pub fn op_crypto_ec_public(#[buffer] pkcs8: &[u8]) -> Result<Vec<u8>, JsErrorBox> {
+    Ok(ec_pair(pkcs8)?.public_key().as_ref().to_vec())
+}
