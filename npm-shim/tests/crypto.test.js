@@ -1,51 +1,7 @@
 const assert = require("assert");
-const TEST_KEY = `-----BEGIN PRIVATE KEY-----
-MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDNhCAsa5FP5Cyh
-J03oVz7Q1PKT0ynqpNQJYtOy/vNk9qHeD1t4ITbflTXkP2Ie2iUqL6bc4TwloEOe
-651tdazrNklSXRb+zkRasr0Y0y4yllFY92qvxG7UYtw+xnhiWdFzb7+w6KlxHA5K
-YTXFNgLXldlPEkzn4MfJX27t7HiXzzdmab9Ti8rotBm74XG6No8Uw1TEbFKDl1kt
-+RBlJ1QeFxNb3aodP7we60VLXndVsMuHK9SThNpTJdBQpWR02OIidUyq8oxXJ7Z2
-oSwZ7NVq1oAquE25Mfrr9kdt8VR99K5M1UNgKf/Je7jxc0tc67qSjchStf0Etspe
-+268klfxAgMBAAECggEADLbkYKsk+crVggDS/pFLNxM9kKyrNrOM1KnTDAte1nu1
-pu3PTF7NrMZn55+OO/dl/jalfZvHo1JHbLEJ88gocwLQRXKx5gCv1Oai8UK7ZHDN
-RpJD/OzLqIMXOiEAOKFy5k/fDZxPQ0qnja127KT7RwgjwhMRQ/UxlwE69ShAi6+v
-P5hiad6CbOGloyfTlFVLUHtw6e5P6NrVHUIdEdFAWliz/em4DB8ARl1wA+tcmvp8
-nWJlh2DD23RRufBNADDk90d6Z+68GmkVUSPnB3eZhw/DYIj6c83TH/LSARfk7h+r
-rQBnKiJR8oV08n/tDaTt3SFzQQUbDv38hWmK7c3iawKBgQD0GBs7t1lgpJypzQiZ
-k5NuBPrPHqFFbq30vBKIPwyQMoa5bwXHHpH14uVBSGd44kUhvqy9lyjToB5F7dRR
-7suuZdEmMU7b0tSuhhwiN0iwL1L+OtThFSLmJ7XRLPaL6+sg6/0LCP/sfBJXvLwc
-pAMPE7VgUcU9E/zU0YdodtKetwKBgQDXilAHZfb7Zkby3Zy4cdg4Z+kDln/EXaIk
-IaKy9kGFuKtyy34CgvwrPCLo3ttOPOzXWL0JC89mLy69KmZOke2vetJTR0bPCSiW
-NfWjOnXdRkrP3T1eIekTVCaT3y6++Nqe22znVHNH4E/vtws/7GaBwaCZGMDCNQpu
-D6SvBeUWlwKBgQCzcK1EfwrzYs/Qe+vgin6NGJgQfuHrmuvCyCePhVoE/z/PPfCv
-aqe+bOg/z6xRT3Wm0vdGAMOAn2rh2W6GNNgDAtJ4EzN3oku7aNdxx9ZlvsRyJGmu
-dc1MCNE+TqGIRwx5DULeQ+Vvwd3yJcrb+y5MfR6PCk3HEtSA1u+GOiOnjQKBgE4S
-AS7M1gr1Xtl1P+DnC4RSzunHx3ue1q3zqPTdkZoX67Hm1zudqi0W2SY0IodSNg9C
-SyZNqs++Y1WNWAU5gjg/apNTi+hNzu+pl9GJyUtevJZR8np4Ge4wWtDQ1CPEC5vi
-qq2XvzHXo9yWFnMO84ooUj1h49/0SlTXQbVLk1D9AoGBAJamPyK9CM5KCjrBkUag
-srELVxrJ+mWMCfkarbcdpvio+yqi0bTV6JqaUOXUVBGJSGSG3mcEByzjFjTdEvxW
-9HjKLRBuN3QKLRYIZO3mOieVwvr7WGwaQ/AL4uF4cXtj2X9UBY5qvL1rXQsI8e+f
-Amgyu6e/52MepQEEZ4vETU+H
------END PRIVATE KEY-----`;
-const TEST_CERT = `-----BEGIN CERTIFICATE-----
-MIIDDTCCAfWgAwIBAgIUHp4nqsHVwioNmbGK6AF/LXdBLTcwDQYJKoZIhvcNAQEL
-BQAwFjEUMBIGA1UEAwwLY2hhdGZuLXRlc3QwHhcNMjYxMTI1MTc0NjU2WhcNMzYx
-MTIyMTc0NjU2WjAWMRQwEgYDVQQDDAtjaGF0Zm4tdGVzdDCCASIwDQYJKoZIhvcN
-AQEBBQADggEPADCCAQoCggEBAM2EICxrkU/kLKEnTehXPtDU8pPTKeqk1Ali07L+
-82T2od4PW3ghNt+VNeQ/Yh7aJSovptzhPCWgQ57rnW11rOs2SVJdFv7ORFqyvRjT
-LjKWUVj3aq/EbtRi3D7GeGJZ0XNvv7DoqXEcDkphNcU2AteV2U8STOfgx8lfbu3s
-eJfPN2Zpv1OLyui0Gbvhcbo2jxTDVMRsUoOXWS35EGUnVB4XE1vdqh0/vB7rRUte
-d1Wwy4cr1JOE2lMl0FClZHTY4iJ1TKryjFcntnahLBns1WrWgCq4Tbkx+uv2R23x
-VH30rkzVQ2Ap/8l7uPFzS1zrupKNyFK1/QS2yl77brySV/ECAwEAAaNTMFEwHQYD
-VR0OBBYEFI8EbM/8AHzoMs6FdB54OBPNyKDuMB8GA1UdIwQYMBaAFI8EbM/8AHzo
-Ms6FdB54OBPNyKDuMA8GA1UdEwEB/wQFMAMBAf8wDQYJKoZIhvcNAQELBQADggEB
-AK3xe9N5FkXyYIiLf2bsK+rtD4DSAY3tfbu7ogFphG2D/0OjChSnhlPDPcHlStlQ
-iHluTdZBf/QXoQCPGV854E/DcfYFj1ytx3ImSrDYoJ5mcDlatmtjZ0g9EY52hSGr
-KQAcYd+2UC0qcpep7/Szn7w3BsBvtLoZesKut8bDSlPyMdAevi73Nhe/VubXoee8
-1aY57eODListcJJE2QB89DK4CDiJDu2lwAMTX6QJP5UG65j2FvMWjeMqNFg/t4h6
-upOitfAi7D8HWim5EP/ekRl0tcG2Mq/lcMrLwICdvDaU2lnGH3KOUArHh62Xbmkj
-7iHHEDHJfDueuN+Pbq9uvc4=
------END CERTIFICATE-----`;
+// The Firebase tests' throwaway key and certificate, copied beside this file by the harness.
+const TEST_KEY = require("fs").readFileSync(`${__dirname}/fixtures/test-key.pem`, "utf8");
+const TEST_CERT = require("fs").readFileSync(`${__dirname}/fixtures/test-cert.pem`, "utf8");
 assert.strictEqual(require("node:crypto"), require("crypto"));
 
 async function handleEvent() {

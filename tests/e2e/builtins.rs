@@ -43,6 +43,11 @@ fn every_builtin_test_file_passes() {
     for file in &files {
         let app = tempfile::tempdir().unwrap();
         std::fs::copy(file, app.path().join("test.js")).unwrap();
+        // Key material some files use: the Firebase tests' throwaway RSA key and certificate.
+        std::fs::create_dir(app.path().join("fixtures")).unwrap();
+        for name in ["test-key.pem", "test-cert.pem"] {
+            std::fs::copy(repo_root().join("tests/fixtures/firebase").join(name), app.path().join("fixtures").join(name)).unwrap();
+        }
         let config = format!(
             "[runtime.environment]\nTEST_SERVER = \"{server}\"\n[network]\nallow_hosts = [\"127.0.0.1\"]\n[functions]\n\"user.attempted.start_session\" = \"test.js\"\n"
         );
