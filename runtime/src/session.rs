@@ -35,7 +35,7 @@ pub struct Session {
 }
 
 /// Why an attempt was refused; each has its own stable code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenialCode {
     /// The function threw.
     AccessDenied,
@@ -53,6 +53,28 @@ pub enum DenialCode {
     FunctionOutOfMemory,
     /// The function's isolate died.
     FunctionCrashed,
+}
+
+impl DenialCode {
+    /// The code as clients see it in `{"error": ...}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenialCode::AccessDenied => "AccessDenied",
+            DenialCode::GuestUsersDisabled => "GuestUsersDisabled",
+            DenialCode::NotAGuest => "NotAGuest",
+            DenialCode::UserNotFound => "UserNotFound",
+            DenialCode::FunctionLoadError => "FunctionLoadError",
+            DenialCode::FunctionTimeout => "FunctionTimeout",
+            DenialCode::FunctionOutOfMemory => "FunctionOutOfMemory",
+            DenialCode::FunctionCrashed => "FunctionCrashed",
+        }
+    }
+}
+
+impl Serialize for DenialCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -106,10 +128,6 @@ impl Sessions {
             worker,
             locks: NameLocks::default(),
         }
-    }
-
-    pub fn users(&self) -> &UsersStore {
-        &self.users
     }
 
     /// The app's `[limits] body_kb`, in bytes.

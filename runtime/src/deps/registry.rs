@@ -127,10 +127,6 @@ impl Registry {
         PUBLIC_REGISTRY.to_string()
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     pub async fn packument(&self, name: &str) -> Result<Arc<Packument>, DepsError> {
         if let Some(p) = self.packuments.lock().unwrap().get(name) {
             return Ok(p.clone());

@@ -49,7 +49,7 @@ impl IntoResponse for ApiError {
                 format!("the request body is larger than this app's limit of {limit} bytes"),
             ),
             ApiError::Denied(Denial { code, message }) => {
-                (denial_status(code), serde_json::to_value(code).unwrap().as_str().unwrap_or("Denied").to_string(), message)
+                (denial_status(code), code.as_str().to_string(), message)
             }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error while answering a request");

@@ -229,7 +229,7 @@ fn compare(expect: &Expect, decision: &Decision, invocation: Option<&Invocation>
         Decision::Allowed { .. } => (ExpectedOutcome::Allowed, None, None),
         Decision::Denied(d) => (
             ExpectedOutcome::Denied,
-            Some(serde_json::to_value(d.code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+            Some(d.code.as_str().to_string()),
             Some(d.message.clone()),
         ),
     };

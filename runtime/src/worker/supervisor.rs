@@ -58,7 +58,6 @@ struct Watched {
 
 #[derive(Clone)]
 pub struct Supervisor {
-    cpu_limit: Duration,
     watched: Arc<Mutex<Watched>>,
 }
 
@@ -81,7 +80,7 @@ impl Supervisor {
             .name("chatfn-watchdog".into())
             .spawn(move || watchdog(weak, cpu_limit, tick))
             .expect("cannot start the watchdog thread");
-        Supervisor { cpu_limit, watched }
+        Supervisor { watched }
     }
 
     /// Binds the supervisor to a (new) isolate running on the calling thread.
@@ -120,10 +119,6 @@ impl Supervisor {
 
     pub fn take_kill(&self) -> Option<Kill> {
         self.watched.lock().unwrap().kill.take()
-    }
-
-    pub fn cpu_limit(&self) -> Duration {
-        self.cpu_limit
     }
 }
 
