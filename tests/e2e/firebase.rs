@@ -48,7 +48,8 @@ fn id_token(sub: &str, audience: &str, expires_in: i64) -> String {
     format!("{input}.{}", b64url(&signature))
 }
 
-fn app() -> tempfile::TempDir {
+/// The seed app for `project`; `environment` and `network` are lines added to those tables.
+fn app(project: &str, environment: &str, network: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = repo_root();
     for (from, to) in [
@@ -67,10 +68,10 @@ fn app() -> tempfile::TempDir {
     std::fs::write(dir.path().join("certs.json"), json!({ "test-kid": fixture("test-cert.pem") }).to_string()).unwrap();
     let service_account = json!({
         "type": "service_account",
-        "project_id": PROJECT,
+        "project_id": project,
         "private_key_id": "test-kid",
         "private_key": fixture("test-key.pem"),
-        "client_email": format!("firebase-adminsdk@{PROJECT}.iam.gserviceaccount.com"),
+        "client_email": format!("firebase-adminsdk@{project}.iam.gserviceaccount.com"),
         "client_id": "1",
         "token_uri": "https://oauth2.googleapis.com/token",
     });
@@ -84,6 +85,9 @@ initialization_script = "init-scripts/firebase-admin.js"
 firebase-admin = "^13"
 [runtime.environment]
 FIREBASE_SERVICE_ACCOUNT = '''{service_account}'''
+{environment}
+[network]
+{network}
 [functions]
 "user.attempted.start_session" = "functions/firebase-auth.ts"
 [[network.fixtures]]
@@ -98,7 +102,7 @@ body_file = "certs.json"
 
 #[test]
 fn the_seed_function_verifies_firebase_id_tokens() {
-    let app = app();
+    let app = app(PROJECT, "", "");
     let data = tempfile::tempdir().unwrap();
     // `serve` installs firebase-admin from the lockfile first (from the cache when it can).
     let server = Server::start(app.path(), data.path());
@@ -130,4 +134,106 @@ fn the_seed_function_verifies_firebase_id_tokens() {
         assert_eq!(answer["error"], "AccessDenied");
         assert!(answer["message"].as_str().unwrap().starts_with(expected), "expected {expected:?}, got {answer}");
     }
+}
+
+/// firebase-tools from the npm registry, installed once under `target/tools` (it is large).
+fn firebase_tools() -> std::path::PathBuf {
+    let prefix = repo_root().join("target/tools/firebase-tools");
+    let cli = prefix.join("node_modules/firebase-tools/lib/bin/firebase.js");
+    if !cli.exists() {
+        let status = std::process::Command::new("npm")
+            .args(["install", "--silent", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg("firebase-tools@14")
+            .status()
+            .expect("npm is needed to install firebase-tools for the emulator test");
+        assert!(status.success() && cli.exists(), "npm could not install firebase-tools@14");
+    }
+    cli
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The Firebase Auth emulator, running offline for a demo project until dropped.
+struct AuthEmulator {
+    child: std::process::Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl AuthEmulator {
+    fn start(project: &str) -> AuthEmulator {
+        let cli = firebase_tools();
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = json!({ "emulators": {
+            "auth": { "host": "127.0.0.1", "port": port },
+            "hub": { "host": "127.0.0.1", "port": free_port() },
+            "logging": { "host": "127.0.0.1", "port": free_port() },
+            "ui": { "enabled": false },
+        }});
+        std::fs::write(dir.path().join("firebase.json"), config.to_string()).unwrap();
+        let child = std::process::Command::new("node")
+            .arg(cli)
+            .args(["emulators:start", "--only", "auth", "--project", project])
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node runs firebase-tools");
+        let emulator = AuthEmulator { child, host: format!("127.0.0.1:{port}"), _dir: dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        while ureq::get(&format!("http://{}/", emulator.host)).call().is_err_and(|e| matches!(e, ureq::Error::Transport(_))) {
+            assert!(std::time::Instant::now() < deadline, "the Auth emulator did not start within 90 s");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        emulator
+    }
+
+    /// Signs a new email/password user up; answers the user's uid and ID token.
+    fn sign_up(&self, email: &str, display_name: &str) -> (String, String) {
+        let answer: serde_json::Value = ureq::post(&format!("http://{}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key", self.host))
+            .send_json(json!({ "email": email, "password": "correct horse", "displayName": display_name, "returnSecureToken": true }))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        (answer["localId"].as_str().unwrap().to_string(), answer["idToken"].as_str().unwrap().to_string())
+    }
+}
+
+impl Drop for AuthEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_seed_function_accepts_tokens_from_the_auth_emulator() {
+    const DEMO: &str = "demo-chatfn";
+    let emulator = AuthEmulator::start(DEMO);
+    let (ann, ann_token) = emulator.sign_up("ann@example.com", "Ann Emulator");
+    let (_bob, bob_token) = emulator.sign_up("bob@example.com", "Bob Emulator");
+
+    // firebase-admin asks the emulator whether the user still exists, so chatfn must reach it.
+    let app = app(DEMO, &format!("FIREBASE_AUTH_EMULATOR_HOST = \"{}\"", emulator.host), "allow_hosts = [\"127.0.0.1\"]");
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(app.path(), data.path());
+    let attempt = |username: &str, token: &str| server.start_session(&json!({ "username": username, "authParams": { "idToken": token } }));
+
+    let (status, answer) = attempt(&ann, &ann_token);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["user"]["name"], ann.as_str());
+    assert_eq!(answer["user"]["displayName"], "Ann Emulator");
+
+    let (status, answer) = attempt(&ann, &bob_token);
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["message"], "This token was not issued for this user");
+
+    // A token signed for production is not an emulator token: the emulator does not know the user.
+    let (status, answer) = attempt("carol", &id_token("carol", DEMO, 3600));
+    assert_eq!(status, 403, "{answer}");
 }
