@@ -8,9 +8,9 @@ import { dirname, extname, join, normalize } from "ext:chatfn/internal/path.js";
 const {
   ArrayIsArray, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypePush, ArrayPrototypeSlice, ArrayPrototypeSome, Error, JSONParse, ObjectCreate, ObjectKeys,
   ObjectPrototypeHasOwnProperty, ReflectApply, SafeMap, StringPrototypeEndsWith, StringPrototypeIncludes, StringPrototypeIndexOf,
-  StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, encodeURI,
+  StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, decodeURI, encodeURI,
 } = primordials;
-const { op_modules_stat, op_modules_read } = core.ops;
+const { op_modules_stat, op_modules_read, op_modules_esm_host } = core.ops;
 
 const STAT_FILE = 1;
 const STAT_DIR = 2;
@@ -107,11 +107,12 @@ function nodeModulesPaths(start) {
   return dirs;
 }
 
-// Conditions chatfn matches in package.json "exports", in Node's order for require().
-const CONDITIONS = ["node", "require", "default"];
+// Conditions chatfn matches in package.json "exports": Node's for require() and for import().
+const REQUIRE_CONDITIONS = ["node", "require", "default"];
+const IMPORT_CONDITIONS = ["node", "import", "default"];
 
 // PACKAGE_EXPORTS_RESOLVE's target step: a string, a conditions object, or an array of fallbacks.
-function exportsTarget(pkgDir, target, subpathMatch) {
+function exportsTarget(pkgDir, target, subpathMatch, conditions) {
   if (typeof target === "string") {
     if (!StringPrototypeStartsWith(target, "./")) return undefined;
     const resolved = subpathMatch === undefined ? target : StringPrototypeReplaceAll(target, "*", subpathMatch);
@@ -119,15 +120,15 @@ function exportsTarget(pkgDir, target, subpathMatch) {
   }
   if (ArrayIsArray(target)) {
     for (const t of target) {
-      const found = exportsTarget(pkgDir, t, subpathMatch);
+      const found = exportsTarget(pkgDir, t, subpathMatch, conditions);
       if (found !== undefined) return found;
     }
     return undefined;
   }
   if (target !== null && typeof target === "object") {
     for (const key of ObjectKeys(target)) {
-      if (ArrayPrototypeIncludes(CONDITIONS, key)) {
-        const found = exportsTarget(pkgDir, target[key], subpathMatch);
+      if (ArrayPrototypeIncludes(conditions, key)) {
+        const found = exportsTarget(pkgDir, target[key], subpathMatch, conditions);
         if (found !== undefined) return found;
       }
     }
@@ -136,13 +137,13 @@ function exportsTarget(pkgDir, target, subpathMatch) {
 }
 
 // LOAD_PACKAGE_EXPORTS(X, DIR): `subpath` is "." or "./rest" of the request.
-function packageExports(pkgDir, exports, subpath, request) {
+function packageExports(pkgDir, exports, subpath, request, conditions) {
   const isSubpathMap = exports !== null && typeof exports === "object" && !ArrayIsArray(exports) &&
     ArrayPrototypeSome(ObjectKeys(exports), (k) => StringPrototypeStartsWith(k, "."));
   const map = isSubpathMap ? exports : { ".": exports };
   let target;
   if (ObjectPrototypeHasOwnProperty(map, subpath) && !StringPrototypeIncludes(subpath, "*")) {
-    target = exportsTarget(pkgDir, map[subpath], undefined);
+    target = exportsTarget(pkgDir, map[subpath], undefined, conditions);
   } else {
     // The longest matching "./prefix*suffix" pattern wins.
     let best = "";
@@ -153,7 +154,7 @@ function packageExports(pkgDir, exports, subpath, request) {
       const suffix = StringPrototypeSlice(key, star + 1);
       if (StringPrototypeStartsWith(subpath, prefix) && StringPrototypeEndsWith(subpath, suffix) && subpath.length >= key.length && prefix.length > best.length) {
         best = key;
-        target = exportsTarget(pkgDir, map[key], StringPrototypeSlice(subpath, prefix.length, subpath.length - suffix.length));
+        target = exportsTarget(pkgDir, map[key], StringPrototypeSlice(subpath, prefix.length, subpath.length - suffix.length), conditions);
       }
     }
   }
@@ -176,7 +177,7 @@ function splitPackageRequest(request) {
 }
 
 // LOAD_NODE_MODULES(X, START)
-function loadNodeModules(x, start) {
+function loadNodeModules(x, start, conditions) {
   const [name, subpath] = splitPackageRequest(x);
   for (const dir of nodeModulesPaths(start)) {
     if (op_modules_stat(dir) !== STAT_DIR) continue;
@@ -185,7 +186,7 @@ function loadNodeModules(x, start) {
     const pkgJson = join(pkgDir, "package.json");
     if (op_modules_stat(pkgJson) === STAT_FILE) {
       const pkg = readPackageJson(pkgJson);
-      if (pkg.exports !== undefined && pkg.exports !== null) return packageExports(pkgDir, pkg.exports, subpath, x);
+      if (pkg.exports !== undefined && pkg.exports !== null) return packageExports(pkgDir, pkg.exports, subpath, x, conditions);
     }
     const found = loadAsFile(join(dir, x)) ?? loadAsDirectory(join(dir, x));
     if (found) return found;
@@ -218,21 +219,27 @@ function readPackageJson(path) {
 
 /** require(X) from module at path Y: returns the absolute filename, or throws MODULE_NOT_FOUND. */
 function resolveFilename(request, parent) {
-  const fromDir = parent.path;
-  let found;
-  if (StringPrototypeStartsWith(request, "./") || StringPrototypeStartsWith(request, "../") || StringPrototypeStartsWith(request, "/") || request === "." || request === "..") {
-    const x = StringPrototypeStartsWith(request, "/") ? normalize(request) : join(fromDir, request);
-    found = loadAsFile(x) ?? loadAsDirectory(x);
-  } else {
-    found = loadNodeModules(request, fromDir);
-  }
+  const found = resolveFrom(request, parent.path, REQUIRE_CONDITIONS);
   if (found) return found;
   const stack = [];
   for (let m = parent; m; m = m.parent) ArrayPrototypePush(stack, m.filename);
+  throw notFound(request, stack);
+}
+
+// A relative, absolute or package request from `fromDir`; undefined when nothing matches.
+function resolveFrom(request, fromDir, conditions) {
+  if (StringPrototypeStartsWith(request, "./") || StringPrototypeStartsWith(request, "../") || StringPrototypeStartsWith(request, "/") || request === "." || request === "..") {
+    const x = StringPrototypeStartsWith(request, "/") ? normalize(request) : join(fromDir, request);
+    return loadAsFile(x) ?? loadAsDirectory(x);
+  }
+  return loadNodeModules(request, fromDir, conditions);
+}
+
+function notFound(request, stack) {
   const hint = StringPrototypeStartsWith(request, ".") || StringPrototypeStartsWith(request, "/")
     ? ""
     : ` (is '${request}' listed under [runtime.dependencies] in chatfn.toml and installed?)`;
-  throw moduleError(
+  return moduleError(
     `Cannot find module '${request}'${hint}\nRequire stack:\n- ${ArrayPrototypeJoin(stack, "\n- ")}`,
     "MODULE_NOT_FOUND",
     { requireStack: stack },
@@ -326,3 +333,33 @@ export function loadHandler(filename) {
   return handler;
 }
 
+
+// import() of ES modules: V8 asks the Rust module loader (runtime/src/modules/esm.rs), which
+// calls back into these two functions, so import() and require() share one resolution and
+// one module cache.
+
+/** The URL `specifier` names when imported from the module at `referrer` (a file: URL). */
+function resolveImport(specifier, referrer) {
+  if (StringPrototypeStartsWith(specifier, "node:")) {
+    loadBuiltin(specifier);
+    return specifier;
+  }
+  if (StringPrototypeStartsWith(specifier, "file://")) return specifier;
+  if (ArrayPrototypeIncludes(NODE_BUILTINS, specifier)) return "node:" + specifier;
+  const fromDir = dirname(filePath(referrer));
+  const found = resolveFrom(specifier, fromDir, IMPORT_CONDITIONS);
+  if (found) return fileUrl(found);
+  throw notFound(specifier, [filePath(referrer)]);
+}
+
+/** module.exports of a CommonJS file or built-in that an ES module imports. */
+function requireForImport(url) {
+  if (StringPrototypeStartsWith(url, "node:")) return loadBuiltin(url).exports;
+  return loadModule(filePath(url), undefined).exports;
+}
+
+function filePath(url) {
+  return StringPrototypeStartsWith(url, "file://") ? decodeURI(StringPrototypeSlice(url, 7)) : url;
+}
+
+op_modules_esm_host(resolveImport, requireForImport);

@@ -62,6 +62,8 @@ export function Readable(options = {}) {
 inherit(Readable, Stream, class {
   static from(iterable, options = {}) {
     const r = new Readable({ objectMode: true, ...options });
+    // As in Node, a string or buffer is one chunk, not iterated character by character.
+    if (typeof iterable === "string" || ArrayBuffer.isView(iterable)) iterable = [iterable];
     (async () => {
       try {
         for await (const chunk of iterable) r.push(chunk);
@@ -74,6 +76,14 @@ inherit(Readable, Stream, class {
   }
 
   _read() {}
+
+  get readableEnded() { return this._endEmitted; }
+  get readableObjectMode() { return this._objectMode; }
+
+  // Packages written against Node's internals peek at these (node-fetch reads `ended`).
+  get _readableState() {
+    return { ended: this._ended, endEmitted: this._endEmitted, flowing: this._flowing, objectMode: this._objectMode, length: this._buffer.length, highWaterMark: this._objectMode ? 16 : 16384, destroyed: this.destroyed };
+  }
 
   push(chunk, encoding) {
     if (chunk === null) {
@@ -200,6 +210,10 @@ export function Writable(options = {}) {
 inherit(Writable, Stream, class {
   _write(_chunk, _encoding, callback) {
     callback();
+  }
+
+  get _writableState() {
+    return { ended: this.writableEnded, finished: this.writableFinished, objectMode: this._objectMode, length: this._pending, highWaterMark: this._objectMode ? 16 : 16384, destroyed: this.destroyed };
   }
 
   write(chunk, encoding, callback) {

@@ -237,3 +237,34 @@ fn the_seed_function_accepts_tokens_from_the_auth_emulator() {
     let (status, answer) = attempt("carol", &id_token("carol", DEMO, 3600));
     assert_eq!(status, 403, "{answer}");
 }
+
+/// firebase-admin's calls to Google APIs take an OAuth access token from the service account:
+/// google-auth-library signs a JWT grant and gaxios posts it through `await import('node-fetch')`
+/// (node-fetch 3 is an ES module), here answered by HTTP fixtures.
+#[test]
+fn firebase_admin_gets_an_oauth_token_for_google_apis() {
+    let token_uri = "https://oauth2.googleapis.com/token";
+    let lookup = format!("https://identitytoolkit.googleapis.com/v1/projects/{PROJECT}/accounts:lookup");
+    let fixtures = format!(
+        "[[network.fixtures]]\nurl = \"{token_uri}\"\nheaders = {{ \"Content-Type\" = \"application/json\" }}\n\
+         body = '{{\"access_token\":\"ya29.chatfn-test\",\"expires_in\":3599,\"token_type\":\"Bearer\"}}'\n\
+         [[network.fixtures]]\nurl = \"{lookup}\"\nheaders = {{ \"Content-Type\" = \"application/json\" }}\n\
+         body = '{{\"kind\":\"identitytoolkit#GetAccountInfoResponse\",\"users\":[{{\"localId\":\"ann\",\"displayName\":\"Ann Lookup\",\"email\":\"ann@example.com\"}}]}}'\n"
+    );
+    let app = app(PROJECT, "", "");
+    let config = std::fs::read_to_string(app.path().join("chatfn.toml")).unwrap();
+    std::fs::write(app.path().join("chatfn.toml"), format!("{config}{fixtures}")).unwrap();
+    // Not the seed: a function that looks the user up with the Admin SDK.
+    std::fs::write(
+        app.path().join("functions/firebase-auth.ts"),
+        "const firebase = require('firebase-admin');\n\
+         async function handleEvent(event: UserAttemptedStartSessionEvent) {\n  \
+         const user = await firebase.auth().getUser(event.username);\n  \
+         throw new Error(`${user.uid} is ${user.displayName} <${user.email}>`);\n}\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(app.path(), data.path());
+    let (status, answer) = server.start_session(&json!({ "username": "ann" }));
+    assert_eq!((status, answer["message"].as_str()), (403, Some("ann is Ann Lookup <ann@example.com>")), "{answer}");
+}

@@ -135,3 +135,66 @@ fn an_unknown_package_fails_the_install_with_its_name() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("package left-padder does not exist in the registry"), "{stderr}");
 }
+
+/// `import()` from CommonJS of an ES module package (`"type": "module"`, an `import`
+/// condition), whose own static imports reach Node built-ins, a CommonJS package, JSON,
+/// sibling modules and a nested `import()`.
+#[test]
+fn functions_import_es_module_packages() {
+    let base = start_registry(&[
+        (
+            "esm-greeter",
+            "1.0.0",
+            json!({ "dependencies": { "shout": "^2.0.0" } }),
+            vec![
+                (
+                    "package.json",
+                    json!({ "name": "esm-greeter", "version": "1.0.0", "type": "module", "exports": { ".": { "import": "./index.js", "require": "./no-require.cjs" } } }).to_string(),
+                ),
+                (
+                    "index.js",
+                    "import path, { basename } from 'node:path';\nimport { EventEmitter } from 'events';\nimport shout, { loud } from 'shout';\n\
+                     import data from './data.json' with { type: 'json' };\nimport { mark } from './mark.js';\n\
+                     export const greet = (name) => shout(`hi, ${name}`) + mark;\nexport const file = basename(new URL(import.meta.url).pathname) + path.sep + data.kind;\n\
+                     export const emitter = typeof EventEmitter + ':' + loud;\nexport async function later() { return (await import('./later.mjs')).default; }\n\
+                     export default 'the default';\n"
+                        .into(),
+                ),
+                ("mark.js", "export const mark = '!';\n".into()),
+                ("later.mjs", "export default 'later';\n".into()),
+                ("data.json", "{ \"kind\": \"json\" }\n".into()),
+                ("no-require.cjs", "throw new Error('the require condition was picked for import()');\n".into()),
+            ],
+        ),
+        ("shout", "2.3.0", json!({}), vec![
+            ("package.json", json!({ "name": "shout", "version": "2.3.0", "main": "shout.js" }).to_string()),
+            ("shout.js", "module.exports = (s) => s.toUpperCase();\nmodule.exports.loud = true;\n".into()),
+        ]),
+    ]);
+    let app = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(app.path().join("functions")).unwrap();
+    std::fs::write(app.path().join(".npmrc"), format!("registry={base}\n")).unwrap();
+    std::fs::write(
+        app.path().join("chatfn.toml"),
+        "[app]\nguest_users = \"ENABLED\"\n[runtime.dependencies]\n\"esm-greeter\" = \"^1\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.ts\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.path().join("functions/start.ts"),
+        "async function handleEvent(event: UserAttemptedStartSessionEvent) {\n  \
+         const m = await import('esm-greeter');\n  \
+         const shout = await import('shout');\n  \
+         if (event.username === 'missing') await import('no-such-package');\n  \
+         const seen = [m.greet(event.username), m.file, m.emitter, await m.later(), m.default, typeof shout.default, String(shout.loud)];\n  \
+         throw new Error(seen.join(' | '));\n}\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(app.path(), data.path());
+    let (status, answer) = server.start_session(&json!({ "username": "ann" }));
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["message"], "HI, ANN! | index.js/json | function:true | later | the default | function | true", "{answer}");
+    let (status, answer) = server.start_session(&json!({ "username": "missing" }));
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer["message"].as_str().unwrap().starts_with("Cannot find module 'no-such-package'"), "{answer}");
+}

@@ -3,6 +3,7 @@
 // `net/`), which applies the app's network policy and HTTP fixtures.
 import { core, primordials } from "ext:core/mod.js";
 import { track } from "ext:chatfn/pending.js";
+import { Blob, File, bytesOfBlob } from "ext:chatfn/buffer.js";
 const {
   ArrayBufferIsView, ArrayIsArray, ArrayPrototypeMap, ArrayPrototypePush, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
   String, StringPrototypeToLowerCase, SymbolIterator, TypeError, TypedArrayPrototypeGetBuffer, Uint8Array, Uint8ArrayPrototype, ArrayBufferPrototype,
@@ -62,7 +63,9 @@ function bodyBytes(body) {
   if (ArrayBufferIsView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   if (ObjectPrototypeIsPrototypeOf(ArrayBufferPrototype, body)) return new Uint8Array(body);
   if (typeof body.toString === "function" && body.constructor?.name === "URLSearchParams") return core.encode(body.toString());
-  throw new TypeError("fetch in chatfn takes a string, Uint8Array, ArrayBuffer or null body");
+  const blob = bytesOfBlob(body);
+  if (blob !== undefined) return blob;
+  throw new TypeError("fetch in chatfn takes a string, Uint8Array, ArrayBuffer, Blob, URLSearchParams or null body");
 }
 
 class Body {
@@ -82,6 +85,7 @@ class Body {
   async bytes() { return new Uint8Array(await this.arrayBuffer()); }
   async text() { return core.decode(this.#take()); }
   async json() { return JSONParse(await this.text()); }
+  async blob() { return new Blob([this.#take()], { type: this.headers?.get("content-type") ?? "" }); }
 }
 
 export class Response extends Body {
@@ -102,6 +106,56 @@ export class Response extends Body {
   }
 }
 
+/** The web's FormData: ordered name/value pairs, values being strings or Files; sent as multipart. */
+export class FormData {
+  #entries = [];
+  #entry(name, value, filename) {
+    if (ObjectPrototypeIsPrototypeOf(Blob.prototype, value)) {
+      const file = ObjectPrototypeIsPrototypeOf(File.prototype, value) && filename === undefined
+        ? value
+        : new File([value], filename ?? (value.name ?? "blob"), { type: value.type });
+      return [String(name), file];
+    }
+    return [String(name), String(value)];
+  }
+  append(name, value, filename) { ArrayPrototypePush(this.#entries, this.#entry(name, value, filename)); }
+  set(name, value, filename) {
+    const entry = this.#entry(name, value, filename);
+    const at = this.#entries.findIndex(([n]) => n === entry[0]);
+    this.#entries = this.#entries.filter(([n], i) => n !== entry[0] || i === at);
+    if (at < 0) ArrayPrototypePush(this.#entries, entry);
+    else this.#entries[this.#entries.findIndex(([n]) => n === entry[0])] = entry;
+  }
+  get(name) { return this.#entries.find(([n]) => n === String(name))?.[1] ?? null; }
+  getAll(name) { return this.#entries.filter(([n]) => n === String(name)).map(([, v]) => v); }
+  has(name) { return this.#entries.some(([n]) => n === String(name)); }
+  delete(name) { this.#entries = this.#entries.filter(([n]) => n !== String(name)); }
+  forEach(callback, thisArg) { for (const [n, v] of this.#entries) callback.call(thisArg, v, n, this); }
+  *entries() { yield* this.#entries.map(([n, v]) => [n, v]); }
+  *keys() { for (const [n] of this.#entries) yield n; }
+  *values() { for (const [, v] of this.#entries) yield v; }
+  [SymbolIterator]() { return this.entries(); }
+  get [Symbol.toStringTag]() { return "FormData"; }
+}
+
+/** multipart/form-data bytes for a FormData, and the content type naming its boundary. */
+function multipart(form) {
+  const boundary = "----chatfnFormBoundary" + Math.random().toString(16).slice(2) + Math.random().toString(16).slice(2);
+  const escape = (s) => s.replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/"/g, "%22");
+  const parts = [];
+  for (const [name, value] of form) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escape(name)}"`;
+    if (typeof value === "string") {
+      ArrayPrototypePush(parts, `${head}\r\n\r\n${value}\r\n`);
+    } else {
+      head += `; filename="${escape(value.name)}"\r\nContent-Type: ${value.type || "application/octet-stream"}\r\n\r\n`;
+      ArrayPrototypePush(parts, head, value, "\r\n");
+    }
+  }
+  ArrayPrototypePush(parts, `--${boundary}--\r\n`);
+  return { bytes: bytesOfBlob(new Blob(parts)), type: `multipart/form-data; boundary=${boundary}` };
+}
+
 export class Request {
   constructor(input, init = {}) {
     const from = ObjectPrototypeIsPrototypeOf(Request.prototype, input) ? input : null;
@@ -116,7 +170,14 @@ export class Request {
 export async function fetch(input, init = {}) {
   const request = new Request(input, init);
   request.signal?.throwIfAborted?.();
-  const body = bodyBytes(request.body);
+  let body;
+  if (ObjectPrototypeIsPrototypeOf(FormData.prototype, request.body)) {
+    const form = multipart(request.body);
+    body = form.bytes;
+    if (!request.headers.has("content-type")) request.headers.set("content-type", form.type);
+  } else {
+    body = bodyBytes(request.body);
+  }
   const headers = [];
   for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);
   const answer = await track(`fetch(${request.url})`, () =>
@@ -130,4 +191,4 @@ export async function fetch(input, init = {}) {
   });
 }
 
-export const webGlobals = { fetch, Headers, Request, Response, TextEncoder, TextDecoder };
+export const webGlobals = { fetch, FormData, Headers, Request, Response, TextEncoder, TextDecoder };

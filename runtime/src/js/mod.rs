@@ -3,6 +3,7 @@
 //! live beside this file (chatfn's own: console, context, main loop) and in `npm-shim/` (Node
 //! compatibility: `require`, `process`, timers). What runs them is `worker`.
 
+pub mod esm;
 pub mod transpile;
 
 use std::borrow::Cow;
@@ -23,6 +24,7 @@ fn bootstrap_modules() -> Vec<ExtensionFileSource> {
         ExtensionFileSource::new("ext:chatfn/events.js", ascii_str_include!("../../../npm-shim/events.js")),
         ExtensionFileSource::new("ext:chatfn/path.js", ascii_str_include!("../../../npm-shim/path.js")),
         ExtensionFileSource::new("ext:chatfn/stream.js", ascii_str_include!("../../../npm-shim/stream.js")),
+        ExtensionFileSource::new("ext:chatfn/stream_web.js", ascii_str_include!("../../../npm-shim/stream_web.js")),
         ExtensionFileSource::new("ext:chatfn/string_decoder.js", ascii_str_include!("../../../npm-shim/string_decoder.js")),
         ExtensionFileSource::new("ext:chatfn/os.js", ascii_str_include!("../../../npm-shim/os.js")),
         ExtensionFileSource::new("ext:chatfn/querystring.js", ascii_str_include!("../../../npm-shim/querystring.js")),
@@ -77,6 +79,7 @@ deno_core::extension!(
         ops::url::op_url_punycode,
         ops::modules::op_modules_stat,
         ops::modules::op_modules_read,
+        esm::op_modules_esm_host,
         ops::worker::op_worker_app,
         ops::worker::op_worker_next_job,
         ops::worker::op_worker_complete,

@@ -11,7 +11,8 @@ import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
 import { timerGlobals } from "ext:chatfn/timers.js";
-import buffer, { Buffer } from "ext:chatfn/buffer.js";
+import buffer, { Blob, Buffer, File } from "ext:chatfn/buffer.js";
+import streamWeb, { ReadableStream } from "ext:chatfn/stream_web.js";
 import events from "ext:chatfn/events.js";
 import path from "ext:chatfn/path.js";
 import stream from "ext:chatfn/stream.js";
@@ -88,7 +89,7 @@ function describeError(thrown) {
 
 function installGlobals(app) {
   ObjectAssign(globalThis, timerGlobals, webGlobals, { URL, URLSearchParams, atob, btoa, DOMException, crypto: webcrypto });
-  ObjectAssign(globalThis, { AbortController, AbortSignal, Event, EventTarget, CryptoKey });
+  ObjectAssign(globalThis, { AbortController, AbortSignal, Event, EventTarget, CryptoKey, Blob, File, ReadableStream });
   webcrypto.subtle = subtle;
   globalThis.structuredClone = (value) => core.structuredClone(value);
   globalThis.Buffer = Buffer;
@@ -103,6 +104,7 @@ function installGlobals(app) {
   defineBuiltin("events", events);
   defineBuiltin("path", path);
   defineBuiltin("stream", stream);
+  defineBuiltin("stream/web", streamWeb);
   defineBuiltin("string_decoder", stringDecoder);
   defineBuiltin("os", os);
   defineBuiltin("querystring", querystring);

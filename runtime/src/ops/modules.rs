@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::js::transpile::{is_typescript, strip_types, TranspileError};
 
 /// The directories `require` may read below.
+#[derive(Clone)]
 pub struct ModuleRoots(pub Vec<PathBuf>);
 
 impl ModuleRoots {
@@ -43,7 +44,7 @@ pub fn op_modules_stat(state: &mut OpState, #[string] path: &str) -> u8 {
 /// that as a SyntaxError carrying the location).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ModuleSource {
+pub enum ModuleText {
     Code(String),
     SyntaxError(TranspileError),
 }
@@ -51,8 +52,13 @@ pub enum ModuleSource {
 /// The text of a module file; TypeScript comes back with its types stripped.
 #[op2]
 #[serde]
-pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<ModuleSource, JsErrorBox> {
-    let Some(canonical) = state.borrow::<ModuleRoots>().allowed(&path) else {
+pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<ModuleText, JsErrorBox> {
+    read_module(state.borrow::<ModuleRoots>(), &path)
+}
+
+/// The text of the module file at `path`, if it lies inside the app (for `require` and `import`).
+pub(crate) fn read_module(roots: &ModuleRoots, path: &str) -> Result<ModuleText, JsErrorBox> {
+    let Some(canonical) = roots.allowed(path) else {
         return Err(JsErrorBox::new("Error", format!("chatfn functions can only read files inside their app directory, not {path}")));
     };
     let size = std::fs::metadata(&canonical).map(|m| m.len()).unwrap_or(0);
@@ -66,13 +72,13 @@ pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<Mo
     let source = String::from_utf8(bytes).map_err(|e| {
         JsErrorBox::new("SyntaxError", format!("{path} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
     })?;
-    if is_typescript(&path) {
-        let root = state.borrow::<ModuleRoots>().0.first().cloned().unwrap_or_default();
+    if is_typescript(path) {
+        let root = roots.0.first().cloned().unwrap_or_default();
         let shown = canonical.strip_prefix(&root).unwrap_or(&canonical).display().to_string();
         return Ok(match strip_types(&shown, source) {
-            Ok(code) => ModuleSource::Code(code),
-            Err(e) => ModuleSource::SyntaxError(e),
+            Ok(code) => ModuleText::Code(code),
+            Err(e) => ModuleText::SyntaxError(e),
         });
     }
-    Ok(ModuleSource::Code(source))
+    Ok(ModuleText::Code(source))
 }

@@ -14,6 +14,7 @@ use super::supervisor::{Kill, Supervisor};
 use super::{Answer, Job};
 use crate::config::App;
 use crate::net::{NetworkPolicy, Outbound};
+use crate::js::esm::{evaluate_commonjs, EsmLoader};
 use crate::ops::modules::ModuleRoots;
 use crate::ops::worker::{AppView, InFlight, JobInbox, StartedAt};
 use crate::store::UsersStore;
@@ -129,8 +130,11 @@ fn build_runtime(
     supervisor: &Supervisor,
 ) -> JsRuntime {
     let heap_limit = app.limits.heap_bytes;
+    let roots = ModuleRoots(vec![app.root.clone()]);
     let mut js = JsRuntime::new(RuntimeOptions {
         extensions: vec![crate::js::chatfn::init()],
+        module_loader: Some(std::rc::Rc::new(EsmLoader::new(roots.clone()))),
+        custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
         create_params: Some(v8::CreateParams::default().heap_limits(0, heap_limit)),
         ..Default::default()
     });
@@ -161,7 +165,7 @@ fn build_runtime(
     state.put(inbox.clone());
     state.put(InFlight::default());
     state.put(StartedAt(Instant::now()));
-    state.put(ModuleRoots(vec![app.root.clone()]));
+    state.put(roots);
     state.put(outbound.clone());
     drop(state);
     js
