@@ -44,6 +44,16 @@ pub enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Manage the app's Platform API credentials (OAuth2 client id and secret). Works while
+    /// the server runs; a revoked key's tokens stop working at once.
+    Keys {
+        #[arg(long, default_value = ".", global = true)]
+        app: PathBuf,
+        #[arg(long, default_value = "./.chatfn", global = true)]
+        data: PathBuf,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Run the session-start function once for an event file, print the outcome as JSON, and
     /// exit with 0 when the session is allowed, 1 when it is denied.
     Invoke {
@@ -69,6 +79,16 @@ pub enum DepsCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Make a new client id and secret; prints them (the secret only this once).
+    Create,
+    /// List the app's client ids.
+    List,
+    /// Delete a key.
+    Revoke { client_id: String },
+}
+
 pub struct ServeConfig {
     /// At least one; names are unique.
     pub apps: Vec<App>,
@@ -87,6 +107,7 @@ pub enum Validated {
     Invoke(InvokeConfig),
     DepsInstall { app: App, force: bool },
     Test { app: App, junit: Option<PathBuf> },
+    Keys { app: App, data: PathBuf, command: KeysCommand },
 }
 
 impl Cli {
@@ -106,6 +127,7 @@ impl Cli {
                 Validated::DepsInstall { app: App::load(&app)?, force }
             }
             Command::Test { app, junit } => Validated::Test { app: App::load(&app)?, junit },
+            Command::Keys { app, data, command } => Validated::Keys { app: App::load(&app)?, data, command },
             Command::Invoke { app, data, event } => {
                 let text = std::fs::read_to_string(&event)
                     .map_err(|e| anyhow::anyhow!("cannot read the event file {}: {e}", event.display()))?;

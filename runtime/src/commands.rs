@@ -9,16 +9,54 @@ use serde_json::json;
 use crate::cli::{InvokeConfig, ServeConfig};
 use crate::config::App;
 use crate::session::{AttemptRequest, Decision, Sessions};
-use crate::{deps, http, store, testing, worker};
+use crate::{deps, http, platform, store, testing, worker};
 
-/// Store (under `data/<app name>`), isolate thread and session rules of one app.
-fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<Sessions> {
+/// Store (under `data/<app name>`), isolate thread and session rules of one app, with the
+/// settings the Platform API changed applied.
+fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<(Sessions, store::SettingsStore)> {
     let dir = data.join(&app.name);
-    let users = store::open(&dir).with_context(|| {
+    let store = store::open(&dir).with_context(|| {
         format!("cannot open the data directory {} (is another chatfn process using it?)", dir.display())
     })?;
-    let worker = worker::Worker::spawn(app, users.clone()).context("cannot start the app's isolate thread")?;
-    Ok(Sessions::new(app, users, worker))
+    let worker = worker::Worker::spawn(app, store.users.clone()).context("cannot start the app's isolate thread")?;
+    let sessions = Sessions::new(app, store.users, worker);
+    if let Some(stored) = store.settings.guest_users()? {
+        if stored != app.guest_users {
+            tracing::warn!(
+                app = %app.name,
+                "guest_users is {stored:?} as set through the Platform API, not {:?} as in {}",
+                app.guest_users,
+                app.file.display()
+            );
+        }
+        sessions.set_guest_users(stored);
+    }
+    Ok((sessions, store.settings))
+}
+
+/// `chatfn keys create|list|revoke`: the app's Platform API credentials.
+pub fn keys(app: &App, data: &std::path::Path, command: &crate::cli::KeysCommand) -> anyhow::Result<()> {
+    use crate::cli::KeysCommand;
+    let keys = platform::keys::KeyFile::in_dir(&data.join(&app.name));
+    match command {
+        KeysCommand::Create => {
+            let (id, secret) = keys.create()?;
+            eprintln!("chatfn: new Platform API key for app '{}'; the secret is shown only now:", app.name);
+            println!("client_id={id}\nclient_secret={secret}");
+        }
+        KeysCommand::List => {
+            for key in keys.list()? {
+                println!("{}\tcreated {}", key.client_id, key.created_time);
+            }
+        }
+        KeysCommand::Revoke { client_id } => {
+            if !keys.revoke(client_id)? {
+                anyhow::bail!("app '{}' has no key {client_id}", app.name);
+            }
+            eprintln!("chatfn: revoked {client_id}; its tokens stop working now");
+        }
+    }
+    Ok(())
 }
 
 /// `chatfn deps install`.
@@ -53,6 +91,7 @@ fn print_install_report(report: &deps::InstallReport) {
 
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let mut apps = Vec::new();
+    let mut platform_apps = Vec::new();
     for app in &config.apps {
         if !app.dependencies.is_empty() {
             // The same step as `chatfn deps install`: a no-op when node_modules already matches.
@@ -63,7 +102,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 print_install_report(&report);
             }
         }
-        apps.push((app.name.clone(), Arc::new(open_app(app, &config.data)?)));
+        let (sessions, settings) = open_app(app, &config.data)?;
+        let sessions = Arc::new(sessions);
+        apps.push((app.name.clone(), sessions.clone()));
+        let keys = platform::keys::KeyFile::in_dir(&config.data.join(&app.name));
+        platform_apps.push(platform::PlatformApp { app: app.clone(), sessions, settings, keys });
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -73,7 +116,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(apps = ?names, data = %config.data.display(), "serving");
     // One line on stdout, for people and for scripts that started us on port 0.
     println!("chatfn: serving app '{}' on http://{addr}", names.join("', '"));
-    http::serve(listener, Arc::new(http::Apps::new(apps)), shutdown_signal()).await?;
+    let platform = Arc::new(platform::Platform::new(platform_apps));
+    http::serve(listener, Arc::new(http::Apps::new(apps)), platform, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -106,7 +150,7 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
-    let sessions = open_app(&config.app, &config.data)?;
+    let (sessions, _) = open_app(&config.app, &config.data)?;
     let username = match config.event.get("username") {
         Some(serde_json::Value::String(s)) => s.clone(),
         _ => anyhow::bail!("the event needs a string \"username\""),

@@ -3,8 +3,10 @@
 //! The path of a session attempt: `http` (axum, `POST /v1/sessions`) → `session` (ChatKitty's
 //! start-session rules) → `worker` (the app's isolate thread and its limits) → `js` (the
 //! deno_core runtime and its bootstrap JavaScript) → `ops` (native functions the JavaScript
-//! calls) → `store` (users on sled); outbound HTTP from functions goes through `net`. `config` reads the app's `chatfn.toml`; `deps` installs its npm dependencies; `testing` runs
-//! `chatfn test`; `cli` and `commands` are the binary's front door.
+//! calls) → `store` (users on sled); outbound HTTP from functions goes through `net`.
+//! `platform` is ChatKitty's Platform API (OAuth client credentials, settings, users) beside
+//! the session endpoint. `config` reads the app's `chatfn.toml`; `deps` installs its npm
+//! dependencies; `testing` runs `chatfn test`; `cli` and `commands` are the binary's front door.
 
 pub mod cli;
 pub mod commands;
@@ -15,6 +17,7 @@ pub mod js;
 pub mod net;
 pub mod ops;
 pub mod paths;
+pub mod platform;
 pub mod session;
 pub mod store;
 pub mod testing;

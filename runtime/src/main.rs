@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             Validated::Invoke(config) => commands::invoke(config).await,
             Validated::DepsInstall { app, force } => commands::deps_install(&app, force).await.map(|()| true),
             Validated::Test { app, junit } => commands::test(&app, junit.as_deref()).await,
+            Validated::Keys { app, data, command } => commands::keys(&app, &data, &command).map(|()| true),
         }
     });
     match result {

@@ -10,6 +10,7 @@
 //! This module knows nothing of HTTP.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use serde::Serialize;
@@ -106,7 +107,8 @@ pub enum AttemptError {
 
 /// Decides session attempts for one app.
 pub struct Sessions {
-    guest_users: GuestUsers,
+    /// Changed at run time through the Platform API's application settings.
+    guests_enabled: AtomicBool,
     expose_denial_reason: bool,
     failure_policy: FailurePolicy,
     has_function: bool,
@@ -119,7 +121,7 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(app: &App, users: UsersStore, worker: Worker) -> Sessions {
         Sessions {
-            guest_users: app.guest_users,
+            guests_enabled: AtomicBool::new(app.guest_users == GuestUsers::Enabled),
             expose_denial_reason: app.expose_denial_reason,
             failure_policy: app.failure_policy,
             has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
@@ -128,6 +130,24 @@ impl Sessions {
             worker,
             locks: NameLocks::default(),
         }
+    }
+
+    pub fn guest_users(&self) -> GuestUsers {
+        if self.guests_enabled.load(Ordering::Relaxed) {
+            GuestUsers::Enabled
+        } else {
+            GuestUsers::Disabled
+        }
+    }
+
+    /// Applies to the attempts that start after it.
+    pub fn set_guest_users(&self, value: GuestUsers) {
+        self.guests_enabled.store(value == GuestUsers::Enabled, Ordering::Relaxed);
+    }
+
+    /// The users of this app (the Platform API's side of them).
+    pub fn users(&self) -> &UsersStore {
+        &self.users
     }
 
     /// The app's `[limits] body_kb`, in bytes.
@@ -144,7 +164,7 @@ impl Sessions {
         let _one_at_a_time = lock.lock().await;
 
         if !self.has_function {
-            let decision = match self.guest_users {
+            let decision = match self.guest_users() {
                 GuestUsers::Enabled => self.guest_session(&request.username).await?,
                 GuestUsers::Disabled => deny(
                     DenialCode::GuestUsersDisabled,
@@ -210,7 +230,7 @@ impl Sessions {
         if let Some(user) = self.users.find_by_name(username)? {
             return Ok(allow(user));
         }
-        match self.guest_users {
+        match self.guest_users() {
             GuestUsers::Enabled => self.guest_session(username).await,
             GuestUsers::Disabled => Ok(deny(
                 DenialCode::UserNotFound,

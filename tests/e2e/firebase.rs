@@ -138,18 +138,7 @@ fn the_seed_function_verifies_firebase_id_tokens() {
 
 /// firebase-tools from the npm registry, installed once under `target/tools` (it is large).
 fn firebase_tools() -> std::path::PathBuf {
-    let prefix = repo_root().join("target/tools/firebase-tools");
-    let cli = prefix.join("node_modules/firebase-tools/lib/bin/firebase.js");
-    if !cli.exists() {
-        let status = std::process::Command::new("npm")
-            .args(["install", "--silent", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&prefix)
-            .arg("firebase-tools@14")
-            .status()
-            .expect("npm is needed to install firebase-tools for the emulator test");
-        assert!(status.success() && cli.exists(), "npm could not install firebase-tools@14");
-    }
-    cli
+    crate::harness::npm_tool("firebase-tools@14").join("node_modules/firebase-tools/lib/bin/firebase.js")
 }
 
 fn free_port() -> u16 {

@@ -191,3 +191,21 @@ pub fn post(base: &str, path: &str, body: &str) -> Option<(u16, Value)> {
     let json = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text));
     Some((status, json))
 }
+
+/// Installs an npm package for the tests (e.g. `"firebase-tools@14"`) once, under
+/// `target/tools/<name>`, and answers that prefix (its `node_modules` holds the package).
+pub fn npm_tool(spec: &str) -> PathBuf {
+    let name = spec.rsplit_once('@').map(|(n, _)| n).filter(|n| !n.is_empty()).unwrap_or(spec);
+    let prefix = repo_root().join("target/tools").join(name.replace('/', "+"));
+    let installed = prefix.join("node_modules").join(name).join("package.json");
+    if !installed.exists() {
+        let status = Command::new("npm")
+            .args(["install", "--silent", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(spec)
+            .status()
+            .expect("npm is needed to install test tools");
+        assert!(status.success() && installed.exists(), "npm could not install {spec}");
+    }
+    prefix
+}

@@ -12,3 +12,4 @@ mod harness;
 mod limits;
 mod network;
 mod npm;
+mod platform;

@@ -1,7 +1,7 @@
 //! The HTTP API (axum): the session endpoint chat clients call, per app
-//! (`/v1/apps/{app}/sessions`, and `/v1/sessions` for the first app), and a health check. The
-//! Platform API will join it here. `router` is separate from `serve` so handlers can be tested
-//! without a socket.
+//! (`/v1/apps/{app}/sessions`, and `/v1/sessions` for the first app), and a health check;
+//! `serve` adds the Platform API (`crate::platform`) beside them. `router` is separate from
+//! `serve` so handlers can be tested without a socket.
 
 mod error;
 mod sessions;
@@ -56,7 +56,9 @@ pub fn router(apps: Arc<Apps>) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     apps: Arc<Apps>,
+    platform: Arc<crate::platform::Platform>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(apps)).with_graceful_shutdown(shutdown).await
+    let app = router(apps).merge(crate::platform::router(platform));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -1,0 +1,35 @@
+//! Application settings changed through the Platform API (`guest_users`), kept with the app's
+//! data so they survive restarts. A value stored here wins over chatfn.toml until the
+//! API (or `chatfn apply`) changes it again; `serve` warns when the two differ.
+
+use crate::config::GuestUsers;
+
+use super::users::UsersError;
+
+const GUEST_USERS: &[u8] = b"guest_users";
+
+#[derive(Clone)]
+pub struct SettingsStore {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl SettingsStore {
+    pub fn open(db: &sled::Db) -> Result<SettingsStore, UsersError> {
+        Ok(SettingsStore { db: db.clone(), tree: db.open_tree("settings")? })
+    }
+
+    pub fn guest_users(&self) -> Result<Option<GuestUsers>, UsersError> {
+        Ok(match self.tree.get(GUEST_USERS)? {
+            Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+            None => None,
+        })
+    }
+
+    pub async fn set_guest_users(&self, value: GuestUsers) -> Result<(), UsersError> {
+        self.tree.insert(GUEST_USERS, serde_json::to_vec(&value)?)?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
+        Ok(())
+    }
+}
