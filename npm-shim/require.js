@@ -10,7 +10,7 @@ const {
   ObjectPrototypeHasOwnProperty, ReflectApply, SafeMap, StringPrototypeEndsWith, StringPrototypeIncludes, StringPrototypeIndexOf,
   StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, decodeURI, encodeURI,
 } = primordials;
-const { op_modules_stat, op_modules_read, op_modules_esm_host } = core.ops;
+const { op_modules_stat, op_modules_read, op_modules_strip, op_modules_esm_host } = core.ops;
 
 const STAT_FILE = 1;
 const STAT_DIR = 2;
@@ -198,8 +198,8 @@ function loadNodeModules(x, start, conditions) {
  * The text of a file, types stripped for TypeScript. A TypeScript syntax error is thrown as a
  * SyntaxError whose `chatfnLocation` names the file, line and column.
  */
-function readSource(filename) {
-  const read = op_modules_read(filename);
+function readSource(filename, code) {
+  const read = code === undefined || code === null ? op_modules_read(filename) : op_modules_strip(filename, code);
   if (read.syntaxError) {
     const { file, line, column, message } = read.syntaxError;
     const err = new SyntaxError(message);
@@ -282,7 +282,7 @@ function compileWrapped(module, source, epilogue) {
   return ReflectApply(fn, module.exports, [module.exports, makeRequire(module), module, module.filename, module.path]);
 }
 
-function loadModule(filename, parent) {
+function loadModule(filename, parent, code) {
   const cached = cache[filename];
   if (cached) return cached;
   const module = new Module(filename);
@@ -290,7 +290,7 @@ function loadModule(filename, parent) {
   if (parent) ArrayPrototypePush(parent.children, module);
   cache[filename] = module;
   try {
-    const source = readSource(filename);
+    const source = readSource(filename, code);
     if (extname(filename) === ".json") {
       try {
         module.exports = JSONParse(source);
@@ -309,9 +309,12 @@ function loadModule(filename, parent) {
   return module;
 }
 
-/** Runs a file (the initialization script) as the top of a require tree, through the shared cache. */
-export function runMain(filename) {
-  return loadModule(filename, undefined).exports;
+/**
+ * Runs a file (the initialization script) as the top of a require tree, through the shared
+ * cache; `code`, if given, runs as if it were that file's text.
+ */
+export function runMain(filename, code) {
+  return loadModule(filename, undefined, code).exports;
 }
 
 /**
@@ -319,9 +322,9 @@ export function runMain(filename) {
  * (ChatKitty's form) or `module.exports.handleEvent`. The file is compiled fresh, not cached,
  * so two triggers may share a file without sharing state by accident.
  */
-export function loadHandler(filename) {
+export function loadHandler(filename, code) {
   const module = new Module(filename);
-  const source = readSource(filename);
+  const source = readSource(filename, code);
   const handler = compileWrapped(
     module,
     source,

@@ -102,6 +102,9 @@ struct RawAppSection {
     expose_denial_reason: Option<bool>,
     #[serde(default, alias = "failurePolicy")]
     failure_policy: FailurePolicy,
+    /// How many invocation records the app keeps (the oldest go first).
+    #[serde(alias = "invocationRetention")]
+    invocation_retention: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -174,10 +177,13 @@ pub enum FailurePolicy {
 }
 
 /// A JavaScript or TypeScript file of the app, by absolute path and by the path the user wrote.
+/// `code`, when set, is what runs (a version saved through the Platform API), as if it were
+/// the file at `path`: relative `require`s and stack traces still name that place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     pub path: PathBuf,
     pub display: String,
+    pub code: Option<String>,
 }
 
 /// Everything chatfn needs to run one app, validated.
@@ -192,6 +198,8 @@ pub struct App {
     /// Pass the function's thrown message on to the chat client (default) or only say "Access denied".
     pub expose_denial_reason: bool,
     pub failure_policy: FailurePolicy,
+    /// `[app] invocation_retention`: invocation records kept.
+    pub invocation_retention: usize,
     pub initialization_script: Option<SourceFile>,
     pub dependencies: BTreeMap<String, String>,
     pub environment: BTreeMap<String, String>,
@@ -201,6 +209,17 @@ pub struct App {
     pub allow_hosts: Vec<String>,
     /// URL → recorded response, answered instead of the network.
     pub fixtures: std::collections::HashMap<String, crate::net::Fixture>,
+}
+
+/// Whether `name` can be an npm package and `range` a version range for it.
+pub fn check_dependency(name: &str, range: &str) -> Result<(), String> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['\\', ' ']) || name.matches('/').count() > usize::from(name.starts_with('@')) {
+        return Err(format!("`{name}` is not an npm package name"));
+    }
+    if range.trim().is_empty() {
+        return Err(format!("dependency `{name}` needs a version range (for example \"^1\" or \"*\")"));
+    }
+    Ok(())
 }
 
 impl App {
@@ -231,16 +250,11 @@ impl App {
             if !path.is_file() {
                 return Err(invalid(format!("{what} `{rel}` does not exist (looked for {})", path.display())));
             }
-            Ok(SourceFile { path, display: rel.to_string() })
+            Ok(SourceFile { path, display: rel.to_string(), code: None })
         };
 
         for (name, range) in &raw.runtime.dependencies {
-            if name.is_empty() || name.starts_with('.') || name.contains(['\\', ' ']) || name.matches('/').count() > usize::from(name.starts_with('@')) {
-                return Err(invalid(format!("`{name}` is not an npm package name")));
-            }
-            if range.trim().is_empty() {
-                return Err(invalid(format!("dependency `{name}` needs a version range (for example \"^1\" or \"*\")")));
-            }
+            check_dependency(name, range).map_err(invalid)?;
         }
 
         let mut functions = BTreeMap::new();
@@ -341,6 +355,7 @@ impl App {
             guest_users: raw.app.guest_users,
             expose_denial_reason: raw.app.expose_denial_reason.unwrap_or(true),
             failure_policy: raw.app.failure_policy,
+            invocation_retention: raw.app.invocation_retention.unwrap_or(1000).max(1),
             initialization_script,
             dependencies: raw.runtime.dependencies,
             environment: raw.runtime.environment,

@@ -79,6 +79,7 @@ deno_core::extension!(
         ops::url::op_url_punycode,
         ops::modules::op_modules_stat,
         ops::modules::op_modules_read,
+        ops::modules::op_modules_strip,
         esm::op_modules_esm_host,
         ops::worker::op_worker_app,
         ops::worker::op_worker_next_job,

@@ -136,7 +136,7 @@ function loadApp(app) {
   }
   if (app.initScript) {
     try {
-      runMain(app.initScript);
+      runMain(app.initScript.file, app.initScript.code);
     } catch (e) {
       const error = describeError(e);
       error.message = `the initialization script failed: ${error.message}`;
@@ -146,7 +146,7 @@ function loadApp(app) {
   }
   for (const trigger of app.triggers) {
     try {
-      handlers.set(trigger, loadHandler(app.functions[trigger]));
+      handlers.set(trigger, loadHandler(app.functions[trigger].file, app.functions[trigger].code));
     } catch (e) {
       loadErrors.set(trigger, describeError(e));
     }

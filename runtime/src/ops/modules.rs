@@ -56,6 +56,21 @@ pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<Mo
     read_module(state.borrow::<ModuleRoots>(), &path)
 }
 
+/// `code` given for the file at `path` (a saved function version), types stripped if TypeScript.
+#[op2]
+#[serde]
+pub fn op_modules_strip(state: &mut OpState, #[string] path: String, #[string] code: String) -> ModuleText {
+    if !is_typescript(&path) {
+        return ModuleText::Code(code);
+    }
+    let root = state.borrow::<ModuleRoots>().0.first().cloned().unwrap_or_default();
+    let shown = Path::new(&path).strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or(path.clone());
+    match strip_types(&shown, code) {
+        Ok(code) => ModuleText::Code(code),
+        Err(e) => ModuleText::SyntaxError(e),
+    }
+}
+
 /// The text of the module file at `path`, if it lies inside the app (for `require` and `import`).
 pub(crate) fn read_module(roots: &ModuleRoots, path: &str) -> Result<ModuleText, JsErrorBox> {
     let Some(canonical) = roots.allowed(path) else {

@@ -19,9 +19,9 @@ use crate::worker::{Answer, Job, JsReport};
 pub struct AppView {
     pub name: String,
     pub root: String,
-    pub init_script: Option<String>,
-    /// Trigger name → absolute path of the function file.
-    pub functions: HashMap<String, String>,
+    pub init_script: Option<CodeView>,
+    /// Trigger name → the function's file.
+    pub functions: HashMap<String, CodeView>,
     pub triggers: Vec<String>,
     pub env: HashMap<String, String>,
     /// `[limits] pending_ops`.
@@ -29,6 +29,19 @@ pub struct AppView {
     /// Set when a previous isolate of this app died while running the initialization script:
     /// the script is not run again and every trigger reports this error instead.
     pub init_failure: Option<serde_json::Value>,
+}
+
+/// A file to run: its absolute path, and its code when it is not read from there.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeView {
+    pub file: String,
+    pub code: Option<String>,
+}
+
+impl From<&crate::config::SourceFile> for CodeView {
+    fn from(f: &crate::config::SourceFile) -> CodeView {
+        CodeView { file: f.path.display().to_string(), code: f.code.clone() }
+    }
 }
 
 /// Invocations waiting for this isolate; it outlives any one isolate of the app.

@@ -16,7 +16,7 @@ use crate::config::App;
 use crate::net::{NetworkPolicy, Outbound};
 use crate::js::esm::{evaluate_commonjs, EsmLoader};
 use crate::ops::modules::ModuleRoots;
-use crate::ops::worker::{AppView, InFlight, JobInbox, StartedAt};
+use crate::ops::worker::{AppView, CodeView, InFlight, JobInbox, StartedAt};
 use crate::store::UsersStore;
 
 pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Job>) {
@@ -65,7 +65,7 @@ pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Jo
         if !started {
             continue;
         }
-        let result = tokio.block_on(drive(&mut js, &supervisor));
+        let result = tokio.block_on(drive(&mut js, &supervisor, &inbox));
         let kill = supervisor.take_kill().map(|kill| for_the_user(&app, kill));
         match (&result, &kill) {
             (Ok(()), None) if inbox.is_closed() => return, // the app is shutting down
@@ -112,13 +112,23 @@ fn answer_in_flight(js: &JsRuntime, kill: Option<Kill>) {
     }
 }
 
-/// Polls the event loop until the inbox closes, each poll being a supervised slice.
-async fn drive(js: &mut JsRuntime, supervisor: &Supervisor) -> Result<(), deno_core::error::CoreError> {
+/// Polls the event loop, each poll being a supervised slice, until the inbox is closed (the
+/// app shuts down, or a new deployment replaced this one) and no invocation is left: timers
+/// the app left running do not keep a replaced isolate alive.
+async fn drive(js: &mut JsRuntime, supervisor: &Supervisor, inbox: &JobInbox) -> Result<(), deno_core::error::CoreError> {
     std::future::poll_fn(|cx| {
         let _slice = supervisor.slice();
-        js.poll_event_loop(cx, PollEventLoopOptions::default())
+        let polled = js.poll_event_loop(cx, PollEventLoopOptions::default());
+        if polled.is_pending() && inbox.is_closed() && nobody_waits(js) {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        polled
     })
     .await
+}
+
+fn nobody_waits(js: &JsRuntime) -> bool {
+    js.op_state().borrow().borrow::<InFlight>().replies.values().all(|reply| reply.is_closed())
 }
 
 fn build_runtime(
@@ -151,8 +161,8 @@ fn build_runtime(
     let view = AppView {
         name: app.name.clone(),
         root: app.root.display().to_string(),
-        init_script: app.initialization_script.as_ref().map(|f| f.path.display().to_string()),
-        functions: app.functions.iter().map(|(t, f)| (t.name().to_string(), f.path.display().to_string())).collect(),
+        init_script: app.initialization_script.as_ref().map(CodeView::from),
+        functions: app.functions.iter().map(|(t, f)| (t.name().to_string(), CodeView::from(f))).collect(),
         triggers: app.functions.keys().map(|t| t.name().to_string()).collect(),
         env: app.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>(),
         init_failure,
