@@ -9,29 +9,59 @@ use serde_json::json;
 use crate::cli::{InvokeConfig, ServeConfig};
 use crate::config::App;
 use crate::session::{AttemptRequest, Decision, Sessions};
-use crate::{deps, http, platform, store, testing, worker};
+use crate::{deploy, deps, http, platform, store, testing};
 
-/// Store (under `data/<app name>`), isolate thread and session rules of one app, with the
-/// settings the Platform API changed applied.
-fn open_app(app: &App, data: &std::path::Path) -> anyhow::Result<(Sessions, store::SettingsStore)> {
+/// Store (under `data/<app name>`), isolate thread and session rules of one app. What changed
+/// in the app directory is taken into the store first (`deploy`); then what the store says
+/// runs, its npm dependencies installed first when `install` is set.
+async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::Result<(Sessions, store::Store)> {
     let dir = data.join(&app.name);
-    let store = store::open(&dir).with_context(|| {
+    let store = store::open(&dir, app.invocation_retention).with_context(|| {
         format!("cannot open the data directory {} (is another chatfn process using it?)", dir.display())
     })?;
-    let worker = worker::Worker::spawn(app, store.users.clone()).context("cannot start the app's isolate thread")?;
-    let sessions = Sessions::new(app, store.users, worker);
-    if let Some(stored) = store.settings.guest_users()? {
-        if stored != app.guest_users {
-            tracing::warn!(
-                app = %app.name,
-                "guest_users is {stored:?} as set through the Platform API, not {:?} as in {}",
-                app.guest_users,
-                app.file.display()
-            );
-        }
-        sessions.set_guest_users(stored);
+    let changes = deploy::take_directory(app, &store).await.context("taking the app directory into the store")?;
+    if !changes.is_empty() {
+        tracing::info!(app = %app.name, "from the app directory: {}", changes.join(", "));
     }
-    Ok((sessions, store.settings))
+    let (running, _) = deploy::effective_app(app, &store)?;
+    if install && !running.dependencies.is_empty() {
+        // The same step as `chatfn deps install`: a no-op when node_modules already matches.
+        let report = deps::install(&running, deps::Options::from_env(&running))
+            .await
+            .with_context(|| format!("installing the npm dependencies of app {}", app.name))?;
+        if report.changed {
+            print_install_report(&report);
+        }
+    }
+    let deployment = deploy::start(app, &store, &store.users)?;
+    let sessions = Sessions::deployed(app, store.users.clone(), deployment, Some(store.invocations.clone()));
+    if let Some(guests) = store.settings.guest_users()? {
+        sessions.set_guest_users(guests);
+    }
+    Ok((sessions, store))
+}
+
+/// `chatfn apply`: prints one line per change.
+pub async fn apply(app: &App, server: &str, key: &str) -> anyhow::Result<()> {
+    let remote = crate::apply::Remote::connect(server, key).await?;
+    let changes = crate::apply::apply(app, &remote).await?;
+    if changes.is_empty() {
+        println!("chatfn: {server} already matches {}; nothing changed", app.file.display());
+    }
+    for change in changes {
+        println!("changed: {change}");
+    }
+    Ok(())
+}
+
+/// `chatfn export`.
+pub async fn export(dir: &std::path::Path, server: &str, key: &str) -> anyhow::Result<()> {
+    let remote = crate::apply::Remote::connect(server, key).await?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into());
+    for file in crate::apply::export(&remote, dir, &name).await? {
+        println!("wrote {}", dir.join(file).display());
+    }
+    Ok(())
 }
 
 /// `chatfn keys create|list|revoke`: the app's Platform API credentials.
@@ -93,20 +123,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let mut apps = Vec::new();
     let mut platform_apps = Vec::new();
     for app in &config.apps {
-        if !app.dependencies.is_empty() {
-            // The same step as `chatfn deps install`: a no-op when node_modules already matches.
-            let report = deps::install(app, deps::Options::from_env(app))
-                .await
-                .with_context(|| format!("installing the npm dependencies of app {}", app.name))?;
-            if report.changed {
-                print_install_report(&report);
-            }
-        }
-        let (sessions, settings) = open_app(app, &config.data)?;
+        let (sessions, store) = open_app(app, &config.data, true).await?;
         let sessions = Arc::new(sessions);
         apps.push((app.name.clone(), sessions.clone()));
         let keys = platform::keys::KeyFile::in_dir(&config.data.join(&app.name));
-        platform_apps.push(platform::PlatformApp { app: app.clone(), sessions, settings, keys });
+        platform_apps.push(platform::PlatformApp::new(app.clone(), sessions, store, keys));
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -150,7 +171,7 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
-    let (sessions, _) = open_app(&config.app, &config.data)?;
+    let (sessions, _) = open_app(&config.app, &config.data, false).await?;
     let username = match config.event.get("username") {
         Some(serde_json::Value::String(s)) => s.clone(),
         _ => anyhow::bail!("the event needs a string \"username\""),

@@ -8,9 +8,11 @@
 //! the session endpoint. `config` reads the app's `chatfn.toml`; `deps` installs its npm
 //! dependencies; `testing` runs `chatfn test`; `cli` and `commands` are the binary's front door.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod deps;
 pub mod http;
 pub mod js;

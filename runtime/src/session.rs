@@ -11,13 +11,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{App, FailurePolicy, GuestUsers, Trigger};
 use crate::store::users::{now_rfc3339, validate_name};
+use crate::store::invocations::{InvocationRecord, InvocationsStore};
 use crate::store::{NewUser, User, UsersError, UsersStore};
 use crate::worker::{Invocation, Outcome, Worker};
 
@@ -95,6 +96,16 @@ pub enum Decision {
 pub struct Attempt {
     pub decision: Decision,
     pub invocation: Option<Invocation>,
+    /// The record of the invocation (see `store::invocations`), when one was kept.
+    pub record_id: Option<u64>,
+}
+
+/// The isolate an app's attempts go to, and what it runs.
+pub struct Deployment {
+    pub worker: Worker,
+    pub has_function: bool,
+    /// The session-start function's id and current version number, when they are stored.
+    pub version: Option<(u64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,25 +122,38 @@ pub struct Sessions {
     guests_enabled: AtomicBool,
     expose_denial_reason: bool,
     failure_policy: FailurePolicy,
-    has_function: bool,
     body_limit: usize,
     users: UsersStore,
-    worker: Worker,
+    /// Switched whole by `deploy`; each attempt holds the one it started with.
+    deployment: RwLock<Arc<Deployment>>,
+    records: Option<InvocationsStore>,
     locks: NameLocks,
 }
 
 impl Sessions {
     pub fn new(app: &App, users: UsersStore, worker: Worker) -> Sessions {
+        let deployment = Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version: None };
+        Sessions::deployed(app, users, deployment, None)
+    }
+
+    /// Sessions over a deployment whose invocations are recorded in `records`.
+    pub fn deployed(app: &App, users: UsersStore, deployment: Deployment, records: Option<InvocationsStore>) -> Sessions {
         Sessions {
             guests_enabled: AtomicBool::new(app.guest_users == GuestUsers::Enabled),
             expose_denial_reason: app.expose_denial_reason,
             failure_policy: app.failure_policy,
-            has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
             body_limit: app.limits.body_bytes,
             users,
-            worker,
+            deployment: RwLock::new(Arc::new(deployment)),
+            records,
             locks: NameLocks::default(),
         }
+    }
+
+    /// Sends the attempts that start from now on to `deployment`. Attempts in flight finish on
+    /// the one they started with, whose isolate then shuts down.
+    pub fn deploy(&self, deployment: Deployment) {
+        *self.deployment.write().unwrap() = Arc::new(deployment);
     }
 
     pub fn guest_users(&self) -> GuestUsers {
@@ -156,6 +180,19 @@ impl Sessions {
     }
 
     pub async fn attempt(&self, request: AttemptRequest) -> Result<Attempt, AttemptError> {
+        let deployment = self.deployment.read().unwrap().clone();
+        let mut attempt = self.decide(request, &deployment).await?;
+        if let (Some(records), Some(invocation), Some((function_id, version_number))) = (&self.records, &attempt.invocation, deployment.version) {
+            let record = invocation_record(invocation, &attempt.decision, function_id, version_number);
+            match records.record(record) {
+                Ok(id) => attempt.record_id = Some(id),
+                Err(e) => tracing::error!("cannot record the invocation: {e}"),
+            }
+        }
+        Ok(attempt)
+    }
+
+    async fn decide(&self, request: AttemptRequest, deployment: &Deployment) -> Result<Attempt, AttemptError> {
         validate_name(&request.username).map_err(|e| AttemptError::BadRequest(format!("username: {e}")))?;
         if !(request.auth_params.is_object() || request.auth_params.is_null()) {
             return Err(AttemptError::BadRequest("authParams must be a JSON object".into()));
@@ -163,7 +200,7 @@ impl Sessions {
         let lock = self.locks.get(&request.username);
         let _one_at_a_time = lock.lock().await;
 
-        if !self.has_function {
+        if !deployment.has_function {
             let decision = match self.guest_users() {
                 GuestUsers::Enabled => self.guest_session(&request.username).await?,
                 GuestUsers::Disabled => deny(
@@ -171,14 +208,14 @@ impl Sessions {
                     "guest users are disabled and no user.attempted.start_session function is configured".into(),
                 ),
             };
-            return Ok(Attempt { decision, invocation: None });
+            return Ok(Attempt { decision, invocation: None, record_id: None });
         }
 
         let event = serde_json::json!({
             "username": request.username,
             "authParams": if request.auth_params.is_null() { Value::Object(Default::default()) } else { request.auth_params },
         });
-        let invocation = self.worker.invoke(Trigger::UserAttemptedStartSession, event).await;
+        let invocation = deployment.worker.invoke(Trigger::UserAttemptedStartSession, event).await;
         let failed = matches!(
             invocation.outcome,
             Outcome::LoadFailed { .. } | Outcome::TimedOut { .. } | Outcome::OutOfMemory { .. } | Outcome::Crashed { .. }
@@ -186,7 +223,7 @@ impl Sessions {
         if failed && self.failure_policy == FailurePolicy::FailOpen {
             tracing::warn!(outcome = ?invocation.outcome, "the session-start function failed; allowing (failure_policy = fail_open)");
             let decision = self.after_function_allowed(&request.username).await?;
-            return Ok(Attempt { decision, invocation: Some(invocation) });
+            return Ok(Attempt { decision, invocation: Some(invocation), record_id: None });
         }
         let decision = match &invocation.outcome {
             Outcome::Returned => self.after_function_allowed(&request.username).await?,
@@ -211,7 +248,7 @@ impl Sessions {
                 deny(DenialCode::FunctionCrashed, format!("the session-start function crashed: {message}"))
             }
         };
-        Ok(Attempt { decision, invocation: Some(invocation) })
+        Ok(Attempt { decision, invocation: Some(invocation), record_id: None })
     }
 
     async fn guest_session(&self, username: &str) -> Result<Decision, AttemptError> {
@@ -240,6 +277,28 @@ impl Sessions {
                 ),
             )),
         }
+    }
+}
+
+/// What is kept of an invocation: the event, the outcome and the decision.
+fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: u64, version_number: u64) -> InvocationRecord {
+    let decision = match decision {
+        Decision::Allowed { user, .. } => serde_json::json!({ "allowed": true, "user": user.name }),
+        Decision::Denied(d) => serde_json::json!({ "allowed": false, "error": d.code, "message": d.message }),
+    };
+    let mut result = serde_json::to_value(&invocation.outcome).unwrap_or(Value::Null);
+    result["decision"] = decision;
+    InvocationRecord {
+        id: 0,
+        function_id,
+        version_number,
+        trigger: invocation.trigger.name().to_string(),
+        status: if invocation.outcome == Outcome::Returned { "SUCCEEDED" } else { "FAILED" }.to_string(),
+        args: invocation.event.clone(),
+        result,
+        logs: invocation.logs.clone(),
+        duration_ms: invocation.duration_ms,
+        created_time: now_rfc3339(),
     }
 }
 

@@ -1,7 +1,9 @@
-//! The embedded store: one sled database per data directory. It holds chat users (`users`)
-//! and the application settings changed through the Platform API (`settings`); function
-//! versions and invocation records will live beside them.
+//! The embedded store: one sled database per app's data directory. It holds chat users
+//! (`users`), the application settings (`settings`), the runtime and function versions
+//! (`functions`) and invocation records (`invocations`).
 
+pub mod functions;
+pub mod invocations;
 pub mod settings;
 pub mod users;
 
@@ -11,14 +13,22 @@ pub use settings::SettingsStore;
 pub use users::{NewUser, User, UserPatch, UsersError, UsersStore};
 
 /// One app's store.
+#[derive(Clone)]
 pub struct Store {
     pub users: UsersStore,
     pub settings: SettingsStore,
+    pub functions: functions::FunctionsStore,
+    pub invocations: invocations::InvocationsStore,
 }
 
-/// Opens (or creates) the store under `data_dir`.
-pub fn open(data_dir: &Path) -> Result<Store, UsersError> {
+/// Opens (or creates) the store under `data_dir`, keeping `retention` invocation records.
+pub fn open(data_dir: &Path, retention: usize) -> Result<Store, UsersError> {
     std::fs::create_dir_all(data_dir).map_err(|e| UsersError::Storage(e.into()))?;
     let db = sled::Config::new().path(data_dir.join("db")).open()?;
-    Ok(Store { users: UsersStore::open(&db)?, settings: SettingsStore::open(&db)? })
+    Ok(Store {
+        users: UsersStore::open(&db)?,
+        settings: SettingsStore::open(&db)?,
+        functions: functions::FunctionsStore::open(&db)?,
+        invocations: invocations::InvocationsStore::open(&db, retention)?,
+    })
 }

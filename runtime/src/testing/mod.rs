@@ -203,7 +203,7 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
 
     // A scratch store with the users that exist beforehand, and a fresh isolate.
     let scratch = tempfile::tempdir()?;
-    let users = crate::store::open(scratch.path())?.users;
+    let users = crate::store::open(scratch.path(), 1)?.users;
     for u in spec.users {
         let new = NewUser { name: u.name, display_name: u.display_name, is_guest: Some(u.is_guest), properties: Some(u.properties) };
         users.create(new).await?;

@@ -112,6 +112,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct Invocation {
     pub trigger: Trigger,
+    /// What the function was given.
+    #[serde(skip)]
+    pub event: serde_json::Value,
     #[serde(flatten)]
     pub outcome: Outcome,
     pub logs: Vec<LogLine>,
@@ -153,7 +156,7 @@ impl Worker {
         let run = async {
             let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
             let (reply, answer) = oneshot::channel();
-            let job = Job { trigger, event, max_log_bytes: self.log_bytes, reply };
+            let job = Job { trigger, event: event.clone(), max_log_bytes: self.log_bytes, reply };
             if self.jobs.send(job).is_err() {
                 return (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new());
             }
@@ -166,7 +169,7 @@ impl Worker {
         let (outcome, logs) = tokio::time::timeout(self.wall_limit, run)
             .await
             .unwrap_or_else(|_| (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() }, Vec::new()));
-        Invocation { trigger, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3 }
+        Invocation { trigger, event, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3 }
     }
 }
 

@@ -1,0 +1,154 @@
+//! What an app runs: chatfn.toml's settings, limits and network rules, with the runtime and the
+//! current function versions kept in the store (`store::functions`).
+//!
+//! The app directory and the Platform API both change what is stored. On start, chatfn takes
+//! from the directory what changed there since it was last taken (a new function version for
+//! an edited file, new dependencies, ...), so the newest change wins whichever side made it.
+//! A change is deployed by starting a new isolate with it and switching the app's `Sessions`
+//! to it at once: invocations already running finish on the isolate they started on.
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::config::{App, SourceFile, Trigger};
+use crate::session::{Deployment, Sessions};
+use crate::store::functions::Script;
+use crate::store::{Store, UsersStore};
+use crate::worker::Worker;
+
+/// The name a function gets when it is first taken from the directory.
+fn default_name(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::UserAttemptedStartSession => "User Attempted Start Session",
+    }
+}
+
+fn digest(value: &impl serde::Serialize) -> String {
+    let bytes = serde_json::to_vec(value).expect("serializable");
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A directory file as a script to store, or `None` when it cannot be one (not UTF-8 text, or
+/// over the module size limit): such a file runs from the directory, so loading it reports why.
+fn read_script(file: &SourceFile) -> anyhow::Result<Option<Script>> {
+    let bytes = std::fs::read(&file.path).with_context(|| format!("cannot read {}", file.path.display()))?;
+    if bytes.len() as u64 > crate::ops::modules::MAX_MODULE_BYTES {
+        return Ok(None);
+    }
+    Ok(String::from_utf8(bytes).ok().map(|script| Script { file: file.display.clone(), script }))
+}
+
+/// Stores what changed in the app directory since it was last taken; answers what it did.
+pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<String>> {
+    let functions = &store.functions;
+    let mut changes = Vec::new();
+    let changed = |item: &str, value: &dyn erased::Digestible| -> anyhow::Result<Option<String>> {
+        let now = value.digest();
+        if functions.applied(item)?.as_deref() == Some(now.as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(now))
+    };
+
+    if let Some(d) = changed("settings.guest_users", &app.guest_users)? {
+        store.settings.set_guest_users(app.guest_users).await?;
+        functions.set_applied("settings.guest_users", &d)?;
+        changes.push(format!("guest_users = {:?}", app.guest_users));
+    }
+    if let Some(d) = changed("runtime.dependencies", &app.dependencies)? {
+        functions.update_runtime(|r| r.dependencies = app.dependencies.clone()).await?;
+        functions.set_applied("runtime.dependencies", &d)?;
+        changes.push("dependencies".into());
+    }
+    if let Some(d) = changed("runtime.environment", &app.environment)? {
+        functions.update_runtime(|r| r.environment = app.environment.clone()).await?;
+        functions.set_applied("runtime.environment", &d)?;
+        changes.push("environment variables".into());
+    }
+    let script = app.initialization_script.as_ref().map(read_script).transpose()?.flatten();
+    if let Some(d) = changed("runtime.initialization_script", &script)? {
+        functions.update_runtime(|r| r.initialization_script = script.clone()).await?;
+        functions.set_applied("runtime.initialization_script", &d)?;
+        changes.push("initialization script".into());
+    }
+    for (trigger, file) in &app.functions {
+        let Some(script) = read_script(file)? else {
+            tracing::warn!(app = %app.name, file = %file.display, "not stored as a version: not UTF-8 text, or too large; it runs from the file");
+            continue;
+        };
+        let item = format!("function.{}", trigger.name());
+        if let Some(d) = changed(&item, &script)? {
+            let function = match functions.function_for(trigger.name())? {
+                Some(f) => f,
+                None => functions.create_function(trigger.name(), default_name(*trigger), None).await?,
+            };
+            let version = functions.add_version(function.id, &script.script, &script.file).await?;
+            functions.set_applied(&item, &d)?;
+            changes.push(format!("{} version {} from {}", trigger.name(), version.version_number, script.file));
+        }
+    }
+    Ok(changes)
+}
+
+/// The app as it runs now: `base` (chatfn.toml) with the stored runtime and current versions.
+pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(u64, u64)>)> {
+    let runtime = store.functions.runtime()?;
+    let mut app = base.clone();
+    app.dependencies = runtime.dependencies;
+    app.environment = runtime.environment;
+    app.initialization_script = runtime.initialization_script.map(|s| SourceFile { path: app.root.join(&s.file), display: s.file, code: Some(s.script) });
+    app.functions.clear();
+    let mut running = None;
+    for function in store.functions.functions()? {
+        let Some(trigger) = Trigger::from_name(&function.trigger) else { continue };
+        if !function.enabled || function.current_version_number == 0 {
+            continue;
+        }
+        let Some(version) = store.functions.version_by_number(function.id, function.current_version_number)? else { continue };
+        app.functions.insert(trigger, SourceFile { path: app.root.join(&version.file), display: version.file, code: Some(version.handler_script) });
+        if trigger == Trigger::UserAttemptedStartSession {
+            running = Some((function.id, version.version_number));
+        }
+    }
+    // Directory files that could not be stored run as they are, to report their load error.
+    for (trigger, file) in &base.functions {
+        if read_script(file)?.is_none() {
+            app.functions.insert(*trigger, file.clone());
+            if *trigger == Trigger::UserAttemptedStartSession {
+                running = None;
+            }
+        }
+    }
+    if let Some(file) = &base.initialization_script {
+        if read_script(file)?.is_none() {
+            app.initialization_script = Some(file.clone());
+        }
+    }
+    Ok((app, running))
+}
+
+/// Starts an isolate for what `base` and the store say now.
+pub fn start(base: &App, store: &Store, users: &UsersStore) -> anyhow::Result<Deployment> {
+    let (app, version) = effective_app(base, store)?;
+    let worker = Worker::spawn(&app, users.clone()).context("cannot start the app's isolate thread")?;
+    Ok(Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version })
+}
+
+/// Switches `sessions` to a new isolate running what the store says now.
+pub fn redeploy(base: &App, store: &Store, sessions: &Sessions) -> anyhow::Result<()> {
+    sessions.deploy(start(base, store, sessions.users())?);
+    Ok(())
+}
+
+mod erased {
+    /// Lets `take_directory` compare items of different types through one closure.
+    pub trait Digestible {
+        fn digest(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Digestible for T {
+        fn digest(&self) -> String {
+            super::digest(self)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! A record of every function invocation: which function and version ran on what event, how
+//! it ended (with the error and its stack), its console output and duration. Newest first
+//! when listed; the oldest are trimmed past the app's `invocation_retention`. Records are
+//! written without waiting for a flush: they describe answers already given.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::users::UsersError;
+use crate::worker::LogLine;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    pub id: u64,
+    pub function_id: u64,
+    pub version_number: u64,
+    pub trigger: String,
+    /// ChatKitty's status: `SUCCEEDED` when the function returned, `FAILED` otherwise.
+    pub status: String,
+    /// The event the function saw.
+    pub args: Value,
+    /// What came of it: chatfn's outcome (`status`, `error`, `limit`...) and the decision.
+    pub result: Value,
+    pub logs: Vec<LogLine>,
+    pub duration_ms: f64,
+    pub created_time: String,
+}
+
+/// A page of records, newest first, and how many there are in all.
+pub struct RecordPage {
+    pub records: Vec<InvocationRecord>,
+    pub total: usize,
+}
+
+#[derive(Clone)]
+pub struct InvocationsStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    retention: usize,
+}
+
+impl InvocationsStore {
+    pub fn open(db: &sled::Db, retention: usize) -> Result<InvocationsStore, UsersError> {
+        Ok(InvocationsStore { db: db.clone(), tree: db.open_tree("invocations")?, retention: retention.max(1) })
+    }
+
+    /// Stores `record` under a new id (which it returns), trimming the oldest records.
+    pub fn record(&self, mut record: InvocationRecord) -> Result<u64, UsersError> {
+        // sled's ids grow monotonically (also across restarts), so key order is age order.
+        record.id = self.db.generate_id()? + 1;
+        self.tree.insert(record.id.to_be_bytes(), serde_json::to_vec(&record)?)?;
+        if record.id % 64 == 0 || self.retention < 64 {
+            let excess = self.tree.len().saturating_sub(self.retention);
+            for key in self.tree.iter().keys().take(excess) {
+                self.tree.remove(key?)?;
+            }
+        }
+        Ok(record.id)
+    }
+
+    pub fn get(&self, id: u64) -> Result<Option<InvocationRecord>, UsersError> {
+        Ok(match self.tree.get(id.to_be_bytes())? {
+            Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+            None => None,
+        })
+    }
+
+    /// One page of a function's records, newest first.
+    pub fn list(&self, function_id: u64, page: usize, size: usize) -> Result<RecordPage, UsersError> {
+        let mut records = Vec::new();
+        let mut total = 0;
+        for entry in self.tree.iter().rev() {
+            let (_, value) = entry?;
+            let record: InvocationRecord = serde_json::from_slice(&value)?;
+            if record.function_id != function_id {
+                continue;
+            }
+            if total >= page * size && records.len() < size {
+                records.push(record);
+            }
+            total += 1;
+        }
+        Ok(RecordPage { records, total })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(function_id: u64, n: u64) -> InvocationRecord {
+        InvocationRecord {
+            id: 0,
+            function_id,
+            version_number: n,
+            trigger: "user.attempted.start_session".into(),
+            status: "SUCCEEDED".into(),
+            args: serde_json::json!({ "username": format!("u{n}") }),
+            result: Value::Null,
+            logs: Vec::new(),
+            duration_ms: 1.0,
+            created_time: String::new(),
+        }
+    }
+
+    #[test]
+    fn records_list_newest_first_per_function_and_old_ones_are_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let store = InvocationsStore::open(&db, 5).unwrap();
+        let mut ids = Vec::new();
+        for n in 1..=8 {
+            ids.push(store.record(record(1, n)).unwrap());
+        }
+        store.record(record(2, 99)).unwrap();
+        let page = store.list(1, 0, 3).unwrap();
+        assert_eq!(page.records.iter().map(|r| r.version_number).collect::<Vec<_>>(), vec![8, 7, 6]);
+        assert_eq!(page.total, 4, "five kept in all, one of them function 2's");
+        assert_eq!(store.list(1, 1, 3).unwrap().records.iter().map(|r| r.version_number).collect::<Vec<_>>(), vec![5]);
+        assert!(store.get(ids[0]).unwrap().is_none(), "the oldest is gone");
+        assert_eq!(store.get(ids[7]).unwrap().unwrap().args["username"], "u8");
+    }
+}
