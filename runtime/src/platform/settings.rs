@@ -31,7 +31,7 @@ pub async fn get(app: Authorized) -> Json<Value> {
 pub async fn update(app: Authorized, body: Bytes) -> Result<Json<Value>, PlatformError> {
     let change: SettingsChange = json_body(&body)?;
     if let Some(guests) = change.guest_users {
-        app.0.settings.set_guest_users(guests).await?;
+        app.0.store.settings.set_guest_users(guests).await?;
         app.0.sessions.set_guest_users(guests);
         tracing::info!(app = %app.0.app.name, ?guests, "application settings changed: guest_users");
     }
