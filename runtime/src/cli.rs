@@ -54,6 +54,30 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Make a running server's app match the app directory (settings, dependencies,
+    /// environment, initialization script, functions) through its Platform API, and print
+    /// what changed. Running it again changes nothing.
+    Apply {
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+        /// The server, e.g. http://127.0.0.1:8787.
+        #[arg(long)]
+        server: String,
+        /// CLIENT_ID:CLIENT_SECRET from `chatfn keys create` (or the CHATFN_KEY variable).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Write a running server's app out as an app directory (chatfn.toml and the code).
+    Export {
+        /// The directory to write; it must not hold a chatfn.toml yet.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        server: String,
+        /// CLIENT_ID:CLIENT_SECRET from `chatfn keys create` (or the CHATFN_KEY variable).
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Run the session-start function once for an event file, print the outcome as JSON, and
     /// exit with 0 when the session is allowed, 1 when it is denied.
     Invoke {
@@ -108,6 +132,13 @@ pub enum Validated {
     DepsInstall { app: App, force: bool },
     Test { app: App, junit: Option<PathBuf> },
     Keys { app: App, data: PathBuf, command: KeysCommand },
+    Apply { app: App, server: String, key: String },
+    Export { dir: PathBuf, server: String, key: String },
+}
+
+fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
+    key.or_else(|| std::env::var("CHATFN_KEY").ok())
+        .ok_or_else(|| anyhow::anyhow!("give the Platform API key with --key CLIENT_ID:CLIENT_SECRET or CHATFN_KEY"))
 }
 
 impl Cli {
@@ -128,6 +159,13 @@ impl Cli {
             }
             Command::Test { app, junit } => Validated::Test { app: App::load(&app)?, junit },
             Command::Keys { app, data, command } => Validated::Keys { app: App::load(&app)?, data, command },
+            Command::Apply { app, server, key } => Validated::Apply { app: App::load(&app)?, server, key: key_or_env(key)? },
+            Command::Export { dir, server, key } => {
+                if dir.join(crate::config::APP_FILE_NAME).exists() {
+                    anyhow::bail!("{} already holds a chatfn.toml; export into a new directory", dir.display());
+                }
+                Validated::Export { dir, server, key: key_or_env(key)? }
+            }
             Command::Invoke { app, data, event } => {
                 let text = std::fs::read_to_string(&event)
                     .map_err(|e| anyhow::anyhow!("cannot read the event file {}: {e}", event.display()))?;

@@ -1,0 +1,190 @@
+//! `chatfn apply` and `chatfn export`: the app directory as the dashboard's file form, moved to
+//! and from a running server through its Platform API (the same requests any client makes).
+//!
+//! `apply` makes the server's app match the directory (settings, dependencies, environment,
+//! initialization script, functions) and says what it changed; a second run changes nothing.
+//! `export` writes a server's app out as a directory that `apply` or `serve` can use.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::config::{App, APP_FILE_NAME};
+
+/// A signed-in Platform API client.
+pub struct Remote {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Remote {
+    /// `key` is `CLIENT_ID:CLIENT_SECRET`, as `chatfn keys create` prints them.
+    pub async fn connect(server: &str, key: &str) -> anyhow::Result<Remote> {
+        let Some((id, secret)) = key.split_once(':') else {
+            bail!("the key must be CLIENT_ID:CLIENT_SECRET (from `chatfn keys create`)");
+        };
+        crate::deps::registry::install_crypto_provider();
+        let http = reqwest::Client::builder().build()?;
+        let base = server.trim_end_matches('/').to_string();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        let response = http
+            .post(format!("{base}/oauth/token"))
+            .header("authorization", format!("Basic {basic}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        if !response.status().is_success() {
+            bail!("{base} refused the key ({})", response.status());
+        }
+        let answer: Value = response.json().await?;
+        let token = answer["access_token"].as_str().context("the token endpoint answered without a token")?.to_string();
+        Ok(Remote { http, base, token })
+    }
+
+    /// One call; `Ok(None)` for a 404, an error naming the request for any other failure.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Option<Value>> {
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| format!("{method} {path}"))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        match status.as_u16() {
+            200..=299 => Ok(Some(answer)),
+            404 => Ok(None),
+            _ => bail!("{method} {path}: {status}: {}", answer["message"].as_str().unwrap_or("")),
+        }
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, path, None).await?.with_context(|| format!("GET {path}: not found"))
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(method.clone(), path, Some(body)).await?.with_context(|| format!("{method} {path}: not found"))
+    }
+
+    /// Every function on the server, by trigger.
+    async fn functions(&self) -> anyhow::Result<BTreeMap<String, Value>> {
+        let list = self.get("/v1/runtimes/nodejs/functions?size=1000").await?;
+        let functions = list["_embedded"]["functions"].as_array().cloned().unwrap_or_default();
+        Ok(functions.into_iter().map(|f| (f["type"].as_str().unwrap_or_default().to_string(), f)).collect())
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Makes the server's app match `app`; answers one line per change.
+pub async fn apply(app: &App, remote: &Remote) -> anyhow::Result<Vec<String>> {
+    use reqwest::Method;
+    let mut changes = Vec::new();
+
+    let settings = remote.get("/v1/application/settings").await?;
+    let wanted = serde_json::to_value(app.guest_users)?;
+    if settings["guest_users"] != wanted {
+        remote.send(Method::PUT, "/v1/application/settings", json!({ "guest_users": wanted })).await?;
+        changes.push(format!("guest_users: {} -> {}", settings["guest_users"], wanted));
+    }
+
+    let runtime = remote.get("/v1/runtimes/nodejs").await?;
+    let deployed: BTreeMap<String, String> = runtime["dependencies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| (d["name"].as_str().unwrap_or_default().to_string(), d["version"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    if deployed != app.dependencies {
+        let list: Vec<Value> = app.dependencies.iter().map(|(name, version)| json!({ "name": name, "version": version })).collect();
+        let answer = remote.send(Method::PUT, "/v1/runtimes/nodejs/dependencies", Value::Array(list)).await?;
+        changes.push(format!("dependencies: {}", answer["changes"]));
+    }
+    let answer = remote.send(Method::PUT, "/v1/runtimes/nodejs/environment-variables", serde_json::to_value(&app.environment)?).await?;
+    if answer["changed"] == true {
+        let names: Vec<&String> = app.environment.keys().collect();
+        changes.push(format!("environment variables: {names:?} (values not shown)"));
+    }
+    if let Some(script) = &app.initialization_script {
+        let body = json!({ "script": read(&script.path)?, "file": script.display });
+        let answer = remote.send(Method::PUT, "/v1/runtimes/nodejs/initialization-script", body).await?;
+        if answer["changed"] == true {
+            changes.push(format!("initialization script from {}", script.display));
+        }
+    }
+
+    let mut functions = remote.functions().await?;
+    for (trigger, file) in &app.functions {
+        let function = match functions.remove(trigger.name()) {
+            Some(f) => f,
+            None => {
+                let body = json!({ "type": trigger.name(), "name": trigger.name(), "initialize_asynchronously": false });
+                let created = remote.send(Method::POST, "/v1/runtimes/nodejs/functions", body).await?;
+                changes.push(format!("{}: function created", trigger.name()));
+                created
+            }
+        };
+        let id = &function["id"];
+        let code = read(&file.path)?;
+        let current = remote.call(Method::GET, &format!("/v1/functions/{id}/current-version"), None).await?;
+        let same = current.as_ref().is_some_and(|v| v["handler_script"] == code.as_str() && v["file"] == file.display.as_str());
+        if !same {
+            let body = json!({ "handler_script": code, "file": file.display });
+            let version = remote.send(Method::POST, &format!("/v1/functions/{id}/versions"), body).await?;
+            changes.push(format!("{}: version {} from {}", trigger.name(), version["version_number"], file.display));
+        }
+    }
+    Ok(changes)
+}
+
+/// Writes the server's app into `dir`: chatfn.toml, the initialization script and the current
+/// version of each function, each at the file it runs as. Environment values cannot be read
+/// back; their names are written with empty values to fill in.
+pub async fn export(remote: &Remote, dir: &Path, name: &str) -> anyhow::Result<Vec<String>> {
+    let mut written = Vec::new();
+    let mut write = |rel: &str, text: &str| -> anyhow::Result<()> {
+        let path = crate::paths::join_within(dir, Path::new(rel).components())
+            .with_context(|| format!("the server named a file outside the directory: {rel}"))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(rel.to_string());
+        Ok(())
+    };
+    let settings = remote.get("/v1/application/settings").await?;
+    let runtime = remote.get("/v1/runtimes/nodejs").await?;
+    let mut toml = format!("[app]\nname = {}\nguest_users = {}\n", json!(name), settings["guest_users"]);
+    toml.push_str("\n[runtime]\n");
+    if let Some(script) = runtime["initialization_script"].as_object() {
+        let file = script["file"].as_str().unwrap_or("initialization-script.ts");
+        write(file, script["script"].as_str().unwrap_or_default())?;
+        toml.push_str(&format!("initialization_script = {}\n", json!(file)));
+    }
+    toml.push_str("\n[runtime.dependencies]\n");
+    for dep in runtime["dependencies"].as_array().into_iter().flatten() {
+        toml.push_str(&format!("{} = {}\n", json!(dep["name"]), dep["version"]));
+    }
+    toml.push_str("\n# Values are write-only on the server: fill them in before `chatfn apply`.\n[runtime.environment]\n");
+    for name in runtime["environment_variables"].as_object().into_iter().flatten().map(|(k, _)| k) {
+        toml.push_str(&format!("{} = \"\"\n", json!(name)));
+    }
+    toml.push_str("\n[functions]\n");
+    for (trigger, function) in remote.functions().await? {
+        let Some(version) = remote.call(reqwest::Method::GET, &format!("/v1/functions/{}/current-version", function["id"]), None).await? else {
+            continue;
+        };
+        let file = version["file"].as_str().unwrap_or_default().to_string();
+        write(&file, version["handler_script"].as_str().unwrap_or_default())?;
+        toml.push_str(&format!("{} = {}\n", json!(trigger), json!(file)));
+    }
+    write(APP_FILE_NAME, &toml)?;
+    Ok(written)
+}
