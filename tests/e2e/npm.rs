@@ -24,7 +24,7 @@ fn tgz(files: &[(&str, String)]) -> Vec<u8> {
 }
 
 /// A registry that serves fixed documents on loopback until the test ends.
-fn start_registry(packages: &[(&str, &str, serde_json::Value, Vec<(&str, String)>)]) -> String {
+pub(crate) fn start_registry(packages: &[(&str, &str, serde_json::Value, Vec<(&str, String)>)]) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let mut routes: HashMap<String, Vec<u8>> = HashMap::new();
@@ -67,7 +67,7 @@ fn write_app(dir: &Path, registry: &str) {
     .unwrap();
 }
 
-fn registry() -> String {
+pub(crate) fn registry() -> String {
     start_registry(&[
         (
             "greeter",

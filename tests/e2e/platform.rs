@@ -92,6 +92,7 @@ fn chatkittys_npm_client_manages_settings_and_users() {
     let client = npm_tool("chatkitty@2.106.8");
     let app = tempfile::tempdir().unwrap();
     write_app(app.path());
+    std::fs::write(app.path().join(".npmrc"), format!("registry={}\n", crate::npm::registry())).unwrap();
     let data = tempfile::tempdir().unwrap();
     let (id, secret) = create_key(app.path(), data.path());
     let server = Server::start(app.path(), data.path());
@@ -124,17 +125,207 @@ fn chatkittys_npm_client_manages_settings_and_users() {
             "byName": ["dave"],
             "daveAfterDelete": 404,
             "runtime": { "type": "NODEJS", "environment_variables": { "SECRET_TOKEN": "********" } },
+            "dependencyChanges": { "added": { "greeter": "^1" }, "removed": [], "changed": {} },
+            "environment": { "SECRET_TOKEN": "********", "SUFFIX": "********" },
+            "functionCreated": { "type": "user.attempted.start_session", "name": "Start session", "current_version_number": 0 },
+            "v1": 1,
+            "broken": { "status": 400, "location": { "file": "functions/user.attempted.start_session.ts", "line": 2, "column": 13 } },
+            "current": 1,
+            "versions": [1],
+            "functions": ["user.attempted.start_session"],
+            "fetchedVersion": 1,
+            "attempts": [200, 403],
+            "invocations": [
+                { "status": "FAILED", "username": "bob", "version": 1, "logs": ["HELLO, INIT! from-env"] },
+                { "status": "SUCCEEDED", "username": "ok-ann", "version": 1, "logs": ["HELLO, INIT! from-env"] },
+            ],
         })
     );
+    assert!(app.path().join("node_modules/greeter/package.json").exists(), "the dependency was installed into the app");
 
-    // What the client set decides the next attempts: guests are on, carol is no guest.
-    let (status, answer) = server.start_session(&json!({ "username": "gina" }));
+    // What the client set decides the next attempts: the function, then guests are on
+    // (ok-gina is created as a guest), and carol is no guest.
+    let (status, answer) = server.start_session(&json!({ "username": "ok-gina" }));
     assert_eq!((status, &answer["user"]["isGuest"]), (200, &json!(true)), "{answer}");
-    let (status, answer) = server.start_session(&json!({ "username": "carol" }));
-    assert_eq!((status, &answer["error"]), (403, &json!("NotAGuest")), "{answer}");
+    let (status, answer) = server.start_session(&json!({ "username": "bob" }));
+    assert_eq!((status, &answer["message"]), (403, &json!("bob may not chat (v1)")), "{answer}");
 
-    // The setting is kept with the app's data, over chatfn.toml's DISABLED.
+    // All of it is kept with the app's data: settings over chatfn.toml's DISABLED, the
+    // runtime and the function version over the directory, which did not change.
     server.stop();
     let server = Server::start(app.path(), data.path());
-    assert_eq!(server.start_session(&json!({ "username": "hank" })).0, 200);
+    let (status, answer) = server.start_session(&json!({ "username": "ok-hank" }));
+    assert_eq!((status, &answer["user"]["isGuest"]), (200, &json!(true)), "{answer}");
+    assert_eq!(server.start_session(&json!({ "username": "carol" })).1["message"], "carol may not chat (v1)");
+}
+
+/// One Platform API call with a bearer token.
+fn api(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let request = ureq::request(method, &format!("{base}{path}")).set("authorization", &format!("Bearer {token}"));
+    let response = match body {
+        Some(body) => request.send_json(body),
+        None => request.call(),
+    };
+    match response {
+        Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("{method} {path}: {e}"),
+    }
+}
+
+fn signed_in(app: &Path, data: &Path) -> (Server, String) {
+    let (id, secret) = create_key(app, data);
+    let server = Server::start(app, data);
+    let token = token(&server.base, &id, &secret).unwrap();
+    (server, token)
+}
+
+#[test]
+fn switching_versions_under_load_fails_no_invocation() {
+    let app = tempfile::tempdir().unwrap();
+    write_app(app.path());
+    let data = tempfile::tempdir().unwrap();
+    let (server, token) = signed_in(app.path(), data.path());
+    let base = server.base.clone();
+    let (status, function) = api(&base, &token, "POST", "/v1/runtimes/nodejs/functions", Some(json!({ "type": "user.attempted.start_session", "name": "gate" })));
+    assert_eq!(status, 201, "{function}");
+    let versions = format!("/v1/functions/{}/versions", function["id"]);
+    // v1 lets everyone in (as guests: the API turns them on); v2 lets nobody in.
+    assert_eq!(api(&base, &token, "PUT", "/v1/application/settings", Some(json!({ "guestUsers": "ENABLED" }))).0, 200);
+    assert_eq!(api(&base, &token, "POST", &versions, Some(json!({ "handler_script": "async function handleEvent() {}\n" }))).0, 201);
+    assert_eq!(api(&base, &token, "POST", &versions, Some(json!({ "handler_script": "async function handleEvent() { throw new Error('closed by v2'); }\n" }))).0, 201);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            let (base, stop) = (base.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let body = json!({ "username": format!("user-{t}-{n}") }).to_string();
+                    answers.push(crate::harness::post(&base, "/v1/sessions", &body));
+                }
+                answers
+            })
+        })
+        .collect();
+    let current = format!("/v1/functions/{}/current-version", function["id"]);
+    for round in 0..6 {
+        let number = 1 + round % 2;
+        let (status, body) = api(&base, &token, "PUT", &current, Some(json!({ "version_number": number })));
+        assert_eq!((status, &body["current_version_number"]), (200, &json!(number)), "{body}");
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers: Vec<_> = load.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert!(answers.len() > 20, "the load ran ({} attempts)", answers.len());
+    let (mut allowed, mut denied) = (0, 0);
+    for answer in &answers {
+        match answer {
+            Some((200, _)) => allowed += 1,
+            Some((403, body)) if body["message"] == "closed by v2" => denied += 1,
+            other => panic!("an attempt failed during the switches: {other:?}"),
+        }
+    }
+    assert!(allowed > 0 && denied > 0, "both versions answered ({allowed} allowed, {denied} denied)");
+
+    // The last switch was to version 2; version 1 is one PUT away.
+    assert_eq!(server.start_session(&json!({ "username": "late" })).1["message"], "closed by v2");
+    let (status, invocations) = api(&base, &token, "GET", &format!("/v1/functions/{}/invocations?size=5", function["id"]), None);
+    assert_eq!(status, 200);
+    assert_eq!(invocations["_embedded"]["invocations"][0]["args"]["username"], "late", "newest first: {invocations}");
+    assert_eq!(invocations["page"]["totalElements"], json!(answers.len() + 1));
+    let id = &invocations["_embedded"]["invocations"][0]["id"];
+    let (status, one) = api(&base, &token, "GET", &format!("/v1/function-invocations/{id}"), None);
+    assert_eq!((status, &one["result"]["error"]["message"]), (200, &json!("closed by v2")), "{one}");
+}
+
+#[test]
+fn the_app_directory_and_the_api_take_turns_and_the_newest_change_wins() {
+    let app = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(app.path().join("functions")).unwrap();
+    std::fs::write(
+        app.path().join("chatfn.toml"),
+        "[app]\nname = \"platform\"\nguest_users = \"ENABLED\"\n[functions]\n\"user.attempted.start_session\" = \"functions/gate.js\"\n",
+    )
+    .unwrap();
+    let gate = |message: &str| format!("async function handleEvent() {{ throw new Error({message:?}); }}\n");
+    std::fs::write(app.path().join("functions/gate.js"), gate("from the file, first")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+
+    let (server, token) = signed_in(app.path(), data.path());
+    let (_, functions) = api(&server.base, &token, "GET", "/v1/runtimes/nodejs/functions", None);
+    let function = functions["_embedded"]["functions"][0].clone();
+    assert_eq!((&function["type"], &function["current_version_number"]), (&json!("user.attempted.start_session"), &json!(1)), "{functions}");
+    let versions = format!("/v1/functions/{}/versions", function["id"]);
+    let (status, v2) = api(&server.base, &token, "POST", &versions, Some(json!({ "handler_script": gate("from the API") })));
+    assert_eq!((status, &v2["file"]), (201, &json!("functions/gate.js")), "a version runs as its function's file: {v2}");
+    assert_eq!(server.start_session(&json!({ "username": "a" })).1["message"], "from the API");
+
+    // Test invoke: a saved version on an event, over a scratch copy of the users.
+    let v1_id = api(&server.base, &token, "GET", &versions, None).1["_embedded"]["versions"][1]["id"].clone();
+    let (status, tried) = api(&server.base, &token, "POST", &format!("/v1/function-versions/{v1_id}/test"), Some(json!({ "event": { "username": "tester" } })));
+    assert_eq!((status, &tried["decision"]["message"], &tried["version_number"]), (200, &json!("from the file, first"), &json!(1)), "{tried}");
+
+    // A restart with the file unchanged keeps the API's version...
+    server.stop();
+    let (server, _) = signed_in(app.path(), data.path());
+    assert_eq!(server.start_session(&json!({ "username": "b" })).1["message"], "from the API");
+    // ...and an edited file is taken as a new version.
+    server.stop();
+    std::fs::write(app.path().join("functions/gate.js"), gate("from the file, edited")).unwrap();
+    let (server, token) = signed_in(app.path(), data.path());
+    assert_eq!(server.start_session(&json!({ "username": "c" })).1["message"], "from the file, edited");
+    let (_, list) = api(&server.base, &token, "GET", &versions, None);
+    let numbers: Vec<_> = list["_embedded"]["versions"].as_array().unwrap().iter().map(|v| v["version_number"].clone()).collect();
+    assert_eq!(numbers, vec![json!(3), json!(2), json!(1)], "newest first: {list}");
+}
+
+#[test]
+fn apply_makes_a_server_match_a_directory_once_and_export_writes_it_back() {
+    let served = tempfile::tempdir().unwrap();
+    write_app(served.path());
+    let data = tempfile::tempdir().unwrap();
+    let (id, secret) = create_key(served.path(), data.path());
+    let server = Server::start(served.path(), data.path());
+    let key = format!("{id}:{secret}");
+
+    let wanted = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(wanted.path().join("functions")).unwrap();
+    std::fs::write(
+        wanted.path().join("chatfn.toml"),
+        "[app]\nguest_users = \"ENABLED\"\n[runtime]\ninitialization_script = \"init.js\"\n[runtime.environment]\nWORD = \"please\"\n\
+         [functions]\n\"user.attempted.start_session\" = \"functions/gate.ts\"\n",
+    )
+    .unwrap();
+    std::fs::write(wanted.path().join("init.js"), "globalThis.word = process.env.WORD;\n").unwrap();
+    let gate = "async function handleEvent(event: UserAttemptedStartSessionEvent) {\n  if (event.authParams.word !== globalThis.word) throw new Error('say ' + globalThis.word);\n}\n";
+    std::fs::write(wanted.path().join("functions/gate.ts"), gate).unwrap();
+
+    let apply = || {
+        let out = chatfn().args(["apply", "--server", &server.base, "--key", &key, "--app"]).arg(wanted.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = apply();
+    for change in ["guest_users: \"DISABLED\" -> \"ENABLED\"", "environment variables: [\"WORD\"]", "initialization script from init.js", "user.attempted.start_session: function created", "user.attempted.start_session: version 1 from functions/gate.ts"] {
+        assert!(first.contains(change), "{change:?} in:\n{first}");
+    }
+    assert!(!first.contains("please"), "values are not printed:\n{first}");
+    assert!(apply().contains("nothing changed"), "a second apply changes nothing");
+    assert_eq!(server.start_session(&json!({ "username": "ann", "authParams": { "word": "please" } })).0, 200);
+    assert_eq!(server.start_session(&json!({ "username": "bob", "authParams": { "word": "now" } })).1["message"], "say please");
+
+    let exported = tempfile::tempdir().unwrap();
+    let target = exported.path().join("copy");
+    let out = chatfn().args(["export", "--server", &server.base, "--key", &key, "--dir"]).arg(&target).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(target.join("functions/gate.ts")).unwrap(), gate);
+    assert_eq!(std::fs::read_to_string(target.join("init.js")).unwrap(), "globalThis.word = process.env.WORD;\n");
+    let toml = std::fs::read_to_string(target.join("chatfn.toml")).unwrap();
+    assert!(toml.contains("guest_users = \"ENABLED\"") && toml.contains("\"WORD\" = \"\"") && toml.contains("\"user.attempted.start_session\" = \"functions/gate.ts\""), "{toml}");
+    let again = chatfn().args(["export", "--server", &server.base, "--key", &key, "--dir"]).arg(&target).output().unwrap();
+    assert_eq!(again.status.code(), Some(2), "export does not overwrite an app");
 }
