@@ -23,6 +23,7 @@ fn the_example_apps_tests_pass() {
 
     let (code, out) = run(&case_dir("guests-enabled"), &junit);
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("guests.test.yaml"), "YAML test files run too: {out}");
     assert!(out.lines().any(|l| l == "3 passed, 0 failed"), "{out}");
 }
 

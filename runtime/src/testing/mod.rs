@@ -1,4 +1,5 @@
-//! `chatfn test`: sandboxed function tests, kept next to the functions as `*.test.json` files.
+//! `chatfn test`: sandboxed function tests, kept next to the functions as `*.test.json` (or
+//! `*.test.yaml`) files.
 //!
 //! Each test gives an event, the users that exist beforehand, environment overrides and HTTP
 //! fixtures, and what must happen (allowed or denied, a message pattern, users created, log
@@ -23,7 +24,7 @@ use crate::worker::{Invocation, Worker};
 
 pub use junit::write_junit;
 
-/// One test as written in a `.test.json` file (a file holds one test or an array of them).
+/// One test as written in a test file (a file holds one test or an array of them).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct TestSpec {
@@ -110,7 +111,7 @@ impl TestResult {
     }
 }
 
-/// Every `*.test.json` next to the app's functions: under the folders holding its function
+/// Every test file next to the app's functions: under the folders holding its function
 /// files (or under the app directory when it has no functions), not in `node_modules` or
 /// hidden folders.
 pub fn discover(app: &App) -> Vec<PathBuf> {
@@ -131,7 +132,7 @@ pub fn discover(app: &App) -> Vec<PathBuf> {
             }
             if path.is_dir() {
                 dirs.push(path);
-            } else if name.ends_with(".test.json") {
+            } else if TEST_SUFFIXES.iter().any(|s| name.ends_with(s)) {
                 found.push(path);
             }
         }
@@ -166,13 +167,21 @@ pub async fn run_all(app: &App, files: &[PathBuf]) -> Vec<TestResult> {
     results
 }
 
+/// Test files: JSON, or YAML for people who keep tests by hand.
+const TEST_SUFFIXES: [&str; 3] = [".test.json", ".test.yaml", ".test.yml"];
+
 fn file_stem(file: &Path) -> String {
-    file.file_name().map(|n| n.to_string_lossy().trim_end_matches(".test.json").to_string()).unwrap_or_default()
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    TEST_SUFFIXES.iter().find_map(|s| name.strip_suffix(s)).unwrap_or(&name).to_string()
 }
 
 fn read_specs(file: &Path) -> Result<Vec<TestSpec>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", file.display()))?;
+    let value: Value = if file.to_string_lossy().ends_with(".json") {
+        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", file.display()))?
+    } else {
+        serde_yaml::from_str(&text).map_err(|e| format!("{} is not valid YAML: {e}", file.display()))?
+    };
     let list = match value {
         Value::Array(items) => items,
         other => vec![other],
