@@ -67,6 +67,8 @@ pub enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Print the Platform API's OpenAPI document (the one served at /openapi.json).
+    Openapi,
     /// Write a running server's app out as an app directory (chatfn.toml and the code).
     Export {
         /// The directory to write; it must not hold a chatfn.toml yet.
@@ -134,6 +136,7 @@ pub enum Validated {
     Keys { app: App, data: PathBuf, command: KeysCommand },
     Apply { app: App, server: String, key: String },
     Export { dir: PathBuf, server: String, key: String },
+    Openapi,
 }
 
 fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
@@ -159,6 +162,7 @@ impl Cli {
             }
             Command::Test { app, junit } => Validated::Test { app: App::load(&app)?, junit },
             Command::Keys { app, data, command } => Validated::Keys { app: App::load(&app)?, data, command },
+            Command::Openapi => Validated::Openapi,
             Command::Apply { app, server, key } => Validated::Apply { app: App::load(&app)?, server, key: key_or_env(key)? },
             Command::Export { dir, server, key } => {
                 if dir.join(crate::config::APP_FILE_NAME).exists() {

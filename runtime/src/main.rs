@@ -28,6 +28,10 @@ fn main() -> ExitCode {
             Validated::DepsInstall { app, force } => commands::deps_install(&app, force).await.map(|()| true),
             Validated::Test { app, junit } => commands::test(&app, junit.as_deref()).await,
             Validated::Keys { app, data, command } => commands::keys(&app, &data, &command).map(|()| true),
+            Validated::Openapi => {
+                println!("{}", chatfn::platform::openapi().to_pretty_json().expect("the document serializes"));
+                Ok(true)
+            }
             Validated::Apply { app, server, key } => commands::apply(&app, &server, &key).await.map(|()| true),
             Validated::Export { dir, server, key } => commands::export(&dir, &server, &key).await.map(|()| true),
         }

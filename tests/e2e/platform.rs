@@ -74,6 +74,11 @@ fn the_platform_api_refuses_requests_without_valid_credentials() {
     let wrong_grant = ureq::post(&format!("{base}/oauth/token")).set("authorization", &format!("Basic {basic}")).send_form(&[("grant_type", "password")]);
     assert!(matches!(wrong_grant, Err(ureq::Error::Status(400, _))), "{wrong_grant:?}");
 
+    // The OpenAPI document is public: it describes the API, it holds no data.
+    let (status, doc) = get(base, "/openapi.json", None);
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.") && doc["paths"]["/v1/functions/{id}/versions"]["post"].is_object(), "{doc}");
+
     let good = token(base, &id, &secret).unwrap();
     let (status, settings) = get(base, "/v1/application/settings", Some(&good));
     assert_eq!((status, &settings["guest_users"]), (200, &json!("DISABLED")), "{settings}");
@@ -328,4 +333,22 @@ fn apply_makes_a_server_match_a_directory_once_and_export_writes_it_back() {
     assert!(toml.contains("guest_users = \"ENABLED\"") && toml.contains("\"WORD\" = \"\"") && toml.contains("\"user.attempted.start_session\" = \"functions/gate.ts\""), "{toml}");
     let again = chatfn().args(["export", "--server", &server.base, "--key", &key, "--dir"]).arg(&target).output().unwrap();
     assert_eq!(again.status.code(), Some(2), "export does not overwrite an app");
+}
+
+#[test]
+fn the_openapi_document_is_valid_openapi() {
+    let validator = npm_tool("@apidevtools/swagger-parser@10");
+    let dir = tempfile::tempdir().unwrap();
+    let out = chatfn().arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    std::fs::write(dir.path().join("openapi.json"), &out.stdout).unwrap();
+    let check = std::process::Command::new("node")
+        .arg("-e")
+        .arg("require('@apidevtools/swagger-parser').validate(process.argv[1]).then((api) => console.log(Object.keys(api.paths).length), (e) => { console.error(e.message); process.exit(1); })")
+        .arg(dir.path().join("openapi.json"))
+        .env("NODE_PATH", validator.join("node_modules"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "17", "every path is in the document");
 }

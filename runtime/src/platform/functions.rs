@@ -13,69 +13,139 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::{compile_check, hal_page, json_body, self_link, Authorized, PlatformApp, PlatformError};
+use super::users::UserView;
+use super::{compile_check, json_body, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
 use crate::config::Trigger;
 use crate::store::functions::{FunctionRecord, VersionRecord};
 use crate::store::invocations::InvocationRecord;
+use crate::worker::LogLine;
 
-const DEFAULT_PAGE_SIZE: usize = 25;
-
-pub(crate) fn function_json(f: &FunctionRecord) -> Value {
-    json!({
-        "type": f.trigger,
-        "id": f.id,
-        "name": f.name,
-        "description": f.description,
-        "enabled": f.enabled,
-        "current_version_number": f.current_version_number,
-        "runtime": { "type": "NODEJS", "id": 1, "version": "v22.0.0" },
-        "created_time": f.created_time,
-        "_links": self_link(&format!("/v1/functions/{}", f.id)),
-    })
+#[derive(Serialize, ToSchema)]
+pub struct RuntimeRef {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: u64,
+    version: &'static str,
 }
 
-pub(crate) fn version_json(v: &VersionRecord) -> Value {
-    json!({
-        "id": v.id,
-        "function_id": v.function_id,
-        "version_number": v.version_number,
-        "handler_script": v.handler_script,
-        "file": v.file,
-        "created_time": v.created_time,
-        "_links": self_link(&format!("/v1/function-versions/{}", v.id)),
-    })
+#[derive(Serialize, ToSchema)]
+pub struct FunctionView {
+    /// The trigger, e.g. `user.attempted.start_session`.
+    #[serde(rename = "type")]
+    trigger: String,
+    id: u64,
+    name: String,
+    description: Option<String>,
+    enabled: bool,
+    /// 0 until a version is saved.
+    current_version_number: u64,
+    runtime: RuntimeRef,
+    created_time: String,
+    #[serde(rename = "_links")]
+    links: Links,
 }
 
-pub(crate) fn invocation_json(r: &InvocationRecord) -> Value {
-    json!({
-        "id": r.id,
-        "function_id": r.function_id,
-        "version_number": r.version_number,
-        "type": r.trigger,
-        "status": r.status,
-        "args": r.args,
-        "result": r.result,
-        "logs": r.logs,
-        "duration_ms": r.duration_ms,
-        "created_time": r.created_time,
-        "_links": self_link(&format!("/v1/function-invocations/{}", r.id)),
-    })
-}
-
-#[derive(Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    page: usize,
-    size: Option<usize>,
-}
-
-impl PageQuery {
-    fn size(&self) -> usize {
-        self.size.unwrap_or(DEFAULT_PAGE_SIZE).min(1000)
+impl From<&FunctionRecord> for FunctionView {
+    fn from(f: &FunctionRecord) -> FunctionView {
+        FunctionView {
+            trigger: f.trigger.clone(),
+            id: f.id,
+            name: f.name.clone(),
+            description: f.description.clone(),
+            enabled: f.enabled,
+            current_version_number: f.current_version_number,
+            runtime: RuntimeRef { kind: "NODEJS", id: 1, version: "v22.0.0" },
+            created_time: f.created_time.clone(),
+            links: Links::to(format!("/v1/functions/{}", f.id)),
+        }
     }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    id: u64,
+    function_id: u64,
+    version_number: u64,
+    handler_script: String,
+    /// The file it runs as, relative to the app directory.
+    file: String,
+    created_time: String,
+    #[serde(rename = "_links")]
+    links: Links,
+}
+
+impl From<&VersionRecord> for VersionView {
+    fn from(v: &VersionRecord) -> VersionView {
+        VersionView {
+            id: v.id,
+            function_id: v.function_id,
+            version_number: v.version_number,
+            handler_script: v.handler_script.clone(),
+            file: v.file.clone(),
+            created_time: v.created_time.clone(),
+            links: Links::to(format!("/v1/function-versions/{}", v.id)),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InvocationView {
+    id: u64,
+    function_id: u64,
+    version_number: u64,
+    #[serde(rename = "type")]
+    trigger: String,
+    /// `SUCCEEDED` when the function returned, `FAILED` otherwise.
+    status: String,
+    /// The event the function saw.
+    #[schema(value_type = Object)]
+    args: Value,
+    /// How it ended (`status`, `error` with its stack, `limit`...) and the `decision`.
+    #[schema(value_type = Object)]
+    result: Value,
+    #[schema(value_type = Vec<Object>)]
+    logs: Vec<LogLine>,
+    duration_ms: f64,
+    created_time: String,
+    #[serde(rename = "_links")]
+    links: Links,
+}
+
+impl From<&InvocationRecord> for InvocationView {
+    fn from(r: &InvocationRecord) -> InvocationView {
+        InvocationView {
+            id: r.id,
+            function_id: r.function_id,
+            version_number: r.version_number,
+            trigger: r.trigger.clone(),
+            status: r.status.clone(),
+            args: r.args.clone(),
+            result: r.result.clone(),
+            logs: r.logs.clone(),
+            duration_ms: r.duration_ms,
+            created_time: r.created_time.clone(),
+            links: Links::to(format!("/v1/function-invocations/{}", r.id)),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Functions {
+    functions: Vec<FunctionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Versions {
+    versions: Vec<VersionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Invocations {
+    invocations: Vec<InvocationView>,
 }
 
 fn page_of<T>(items: Vec<T>, q: &PageQuery) -> (Vec<T>, usize) {
@@ -91,13 +161,15 @@ fn function(app: &PlatformApp, id: &str) -> Result<FunctionRecord, PlatformError
     app.store.functions.function(id_of(id, "function")?)?.ok_or_else(|| PlatformError::NotFound(format!("function {id} not found")))
 }
 
-pub async fn list(Authorized(app): Authorized, Query(q): Query<PageQuery>) -> Result<Json<Value>, PlatformError> {
+#[utoipa::path(get, path = "/v1/runtimes/nodejs/functions", tag = "functions", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<Functions>), (status = 401, body = OAuthError)))]
+pub async fn list(Authorized(app): Authorized, Query(q): Query<PageQuery>) -> Result<Json<Page<Functions>>, PlatformError> {
     let (page, total) = page_of(app.store.functions.functions()?, &q);
-    let items = page.iter().map(function_json).collect();
-    Ok(Json(hal_page("functions", items, q.page, q.size(), total, "/v1/runtimes/nodejs/functions")))
+    let functions = Functions { functions: page.iter().map(FunctionView::from).collect() };
+    Ok(Json(Page::new(functions, q.page, q.size(), total, "/v1/runtimes/nodejs/functions")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewFunction {
     #[serde(rename = "type")]
     trigger: String,
@@ -106,7 +178,9 @@ pub struct NewFunction {
     description: Option<String>,
 }
 
-pub async fn create(Authorized(app): Authorized, body: Bytes) -> Result<(StatusCode, Json<Value>), PlatformError> {
+#[utoipa::path(post, path = "/v1/runtimes/nodejs/functions", tag = "functions", security(("bearer" = [])), request_body = NewFunction,
+    responses((status = 201, body = FunctionView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn create(Authorized(app): Authorized, body: Bytes) -> Result<(StatusCode, Json<FunctionView>), PlatformError> {
     let new: NewFunction = json_body(&body)?;
     if Trigger::from_name(&new.trigger).is_none() {
         let known: Vec<_> = Trigger::ALL.iter().map(|t| t.name()).collect();
@@ -116,22 +190,28 @@ pub async fn create(Authorized(app): Authorized, body: Bytes) -> Result<(StatusC
         return Err(PlatformError::BadRequest("a function needs a name".into()));
     }
     let function = app.store.functions.create_function(&new.trigger, &new.name, new.description).await?;
-    Ok((StatusCode::CREATED, Json(function_json(&function))))
+    Ok((StatusCode::CREATED, Json(FunctionView::from(&function))))
 }
 
-pub async fn get(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<Value>, PlatformError> {
-    Ok(Json(function_json(&function(&app, &id)?)))
+#[utoipa::path(get, path = "/v1/functions/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = FunctionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn get(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<FunctionView>, PlatformError> {
+    Ok(Json(FunctionView::from(&function(&app, &id)?)))
 }
 
-pub async fn versions(Authorized(app): Authorized, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Value>, PlatformError> {
+/// Newest first.
+#[utoipa::path(get, path = "/v1/functions/{id}/versions", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path), PageQuery),
+    responses((status = 200, body = Page<Versions>), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn versions(Authorized(app): Authorized, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Page<Versions>>, PlatformError> {
     let f = function(&app, &id)?;
     let mut all = app.store.functions.versions(f.id)?;
     all.reverse();
     let (page, total) = page_of(all, &q);
-    Ok(Json(hal_page("versions", page.iter().map(version_json).collect(), q.page, q.size(), total, &format!("/v1/functions/{id}/versions"))))
+    let versions = Versions { versions: page.iter().map(VersionView::from).collect() };
+    Ok(Json(Page::new(versions, q.page, q.size(), total, &format!("/v1/functions/{id}/versions"))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewVersion {
     #[serde(alias = "handlerScript")]
     handler_script: String,
@@ -142,7 +222,9 @@ pub struct NewVersion {
 
 /// Saving a version deploys it: compiled first (a syntax or type-strip error is answered 400
 /// with file, line and column, and nothing changes), then made current.
-pub async fn create_version(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Value>), PlatformError> {
+#[utoipa::path(post, path = "/v1/functions/{id}/versions", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = NewVersion,
+    responses((status = 201, body = VersionView), (status = 400, body = ErrorBody, description = "the code does not compile (`location` says where)"), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn create_version(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<(StatusCode, Json<VersionView>), PlatformError> {
     let NewVersion { handler_script, file } = json_body(&body)?;
     let _one_at_a_time = app.changing.lock().await;
     let f = function(&app, &id)?;
@@ -157,63 +239,77 @@ pub async fn create_version(Authorized(app): Authorized, Path(id): Path<String>,
     let version = app.store.functions.add_version(f.id, &handler_script, &file).await?;
     app.redeploy()?;
     tracing::info!(app = %app.app.name, function = f.id, version = version.version_number, "function version saved and deployed");
-    Ok((StatusCode::CREATED, Json(version_json(&version))))
+    Ok((StatusCode::CREATED, Json(VersionView::from(&version))))
 }
 
-pub async fn current_version(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<Value>, PlatformError> {
+#[utoipa::path(get, path = "/v1/functions/{id}/current-version", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = VersionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn current_version(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<VersionView>, PlatformError> {
     let f = function(&app, &id)?;
     let version = app
         .store
         .functions
         .version_by_number(f.id, f.current_version_number)?
         .ok_or_else(|| PlatformError::NotFound(format!("function {id} has no version yet")))?;
-    Ok(Json(version_json(&version)))
+    Ok(Json(VersionView::from(&version)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Activation {
     #[serde(alias = "versionNumber")]
     version_number: u64,
 }
 
 /// `PUT /v1/functions/{id}/current-version` (chatfn's): makes a saved version current.
-pub async fn activate(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, PlatformError> {
+#[utoipa::path(put, path = "/v1/functions/{id}/current-version", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = Activation,
+    responses((status = 200, body = FunctionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn activate(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<FunctionView>, PlatformError> {
     let Activation { version_number } = json_body(&body)?;
     let _one_at_a_time = app.changing.lock().await;
     let f = function(&app, &id)?;
     let f = app.store.functions.activate(f.id, version_number).await?;
     app.redeploy()?;
     tracing::info!(app = %app.app.name, function = f.id, version = version_number, "function version activated");
-    Ok(Json(function_json(&f)))
+    Ok(Json(FunctionView::from(&f)))
 }
 
-pub async fn invocations(Authorized(app): Authorized, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Value>, PlatformError> {
+/// Newest first.
+#[utoipa::path(get, path = "/v1/functions/{id}/invocations", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path), PageQuery),
+    responses((status = 200, body = Page<Invocations>), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn invocations(Authorized(app): Authorized, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Page<Invocations>>, PlatformError> {
     let f = function(&app, &id)?;
     let page = app.store.invocations.list(f.id, q.page, q.size())?;
-    let items = page.records.iter().map(invocation_json).collect();
-    Ok(Json(hal_page("invocations", items, q.page, q.size(), page.total, &format!("/v1/functions/{id}/invocations"))))
+    let invocations = Invocations { invocations: page.records.iter().map(InvocationView::from).collect() };
+    Ok(Json(Page::new(invocations, q.page, q.size(), page.total, &format!("/v1/functions/{id}/invocations"))))
 }
 
-pub async fn version(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<Value>, PlatformError> {
+#[utoipa::path(get, path = "/v1/function-versions/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = VersionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn version(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<VersionView>, PlatformError> {
     let version = app.store.functions.version(id_of(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
-    Ok(Json(version_json(&version)))
+    Ok(Json(VersionView::from(&version)))
 }
 
-pub async fn invocation(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<Value>, PlatformError> {
+#[utoipa::path(get, path = "/v1/function-invocations/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = InvocationView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn invocation(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<InvocationView>, PlatformError> {
     let record = app.store.invocations.get(id_of(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
-    Ok(Json(invocation_json(&record)))
+    Ok(Json(InvocationView::from(&record)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct TestInvocation {
     /// The start-session body: `{"username", "authParams"}`.
+    #[schema(value_type = Object)]
     event: Value,
 }
 
 /// `POST /v1/function-versions/{id}/test` (chatfn's): runs a saved version on an event in a
 /// fresh isolate over a scratch copy of the app's users, and answers the whole record. Real
 /// users and the invocation records are left alone.
-pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, PlatformError> {
+#[utoipa::path(post, path = "/v1/function-versions/{id}/test", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = TestInvocation,
+    responses((status = 200, body = TestRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<TestRun>, PlatformError> {
     let TestInvocation { event } = json_body(&body)?;
     let version = app.store.functions.version(id_of(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
     let function = app.store.functions.function(version.function_id)?.ok_or_else(|| PlatformError::NotFound(format!("function {}", version.function_id)))?;
@@ -244,17 +340,37 @@ pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Byt
     let auth_params = event.get("authParams").cloned().unwrap_or(Value::Null);
     let attempt = sessions.attempt(crate::session::AttemptRequest { username, auth_params }).await.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
     let after = users.list(0, usize::MAX, None)?.users;
-    let created: Vec<Value> = after.iter().filter(|u| !live.iter().any(|l| l.name == u.name)).map(super::users::user_json).collect();
+    let users_created = after.iter().filter(|u| !live.iter().any(|l| l.name == u.name)).map(UserView::from).collect();
     let decision = match &attempt.decision {
-        crate::session::Decision::Allowed { user, .. } => json!({ "allowed": true, "user": super::users::user_json(user) }),
-        crate::session::Decision::Denied(d) => json!({ "allowed": false, "error": d.code, "message": d.message }),
+        crate::session::Decision::Allowed { user, .. } => TestDecision { allowed: true, user: Some(UserView::from(user)), error: None, message: None },
+        crate::session::Decision::Denied(d) => TestDecision { allowed: false, user: None, error: Some(d.code.as_str()), message: Some(d.message.clone()) },
     };
-    Ok(Json(json!({
-        "function_id": function.id,
-        "version_number": version.version_number,
-        "args": event,
-        "decision": decision,
-        "invocation": attempt.invocation,
-        "users_created": created,
-    })))
+    let invocation = serde_json::to_value(&attempt.invocation).unwrap_or(Value::Null);
+    Ok(Json(TestRun { function_id: function.id, version_number: version.version_number, args: event, decision, invocation, users_created }))
+}
+
+/// What a test invocation did, without touching real users.
+#[derive(Serialize, ToSchema)]
+pub struct TestRun {
+    function_id: u64,
+    version_number: u64,
+    #[schema(value_type = Object)]
+    args: Value,
+    decision: TestDecision,
+    /// How the function ended, its console output and duration.
+    #[schema(value_type = Object)]
+    invocation: Value,
+    /// Users the function created in the scratch copy.
+    users_created: Vec<UserView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestDecision {
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }

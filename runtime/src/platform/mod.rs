@@ -8,6 +8,8 @@
 //! - `users`: `/v1/users` (the platform side of `context.ChatKitty.Users`)
 //! - `runtime`: `/v1/runtimes/nodejs`: dependencies, initialization script, environment
 //! - `functions`: functions per trigger, their immutable versions, and invocation records
+//!
+//! Every handler carries its `#[utoipa::path]`; `/openapi.json` is generated from them.
 
 mod functions;
 pub mod keys;
@@ -23,9 +25,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::App;
 use crate::session::Sessions;
@@ -65,26 +70,60 @@ impl Platform {
     }
 }
 
+/// The Platform API's routes and the OpenAPI document generated from their handlers.
+fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(token::issue))
+        .routes(routes!(settings::get, settings::update, settings::patch))
+        .routes(routes!(runtime::get))
+        .routes(routes!(runtime::set_dependencies))
+        .routes(routes!(runtime::set_initialization_script))
+        .routes(routes!(runtime::set_environment))
+        .routes(routes!(functions::list, functions::create))
+        .routes(routes!(functions::get))
+        .routes(routes!(functions::versions, functions::create_version))
+        .routes(routes!(functions::current_version, functions::activate))
+        .routes(routes!(functions::invocations))
+        .routes(routes!(functions::version))
+        .routes(routes!(functions::test))
+        .routes(routes!(functions::invocation))
+        .routes(routes!(users::list, users::create, users::exists))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::set_secret, users::get_secret, users::remove_secret))
+        .split_for_parts()
+}
+
 pub fn router(platform: Arc<Platform>) -> Router {
-    Router::new()
-        .route("/oauth/token", post(token::issue))
-        .route("/v1/application/settings", get(settings::get).put(settings::update).patch(settings::update))
-        .route("/v1/runtimes/nodejs", get(runtime::get))
-        .route("/v1/runtimes/nodejs/dependencies", put(runtime::set_dependencies))
-        .route("/v1/runtimes/nodejs/initialization-script", put(runtime::set_initialization_script))
-        .route("/v1/runtimes/nodejs/environment-variables", put(runtime::set_environment))
-        .route("/v1/runtimes/nodejs/functions", get(functions::list).post(functions::create))
-        .route("/v1/functions/{id}", get(functions::get))
-        .route("/v1/functions/{id}/versions", get(functions::versions).post(functions::create_version))
-        .route("/v1/functions/{id}/current-version", get(functions::current_version).put(functions::activate))
-        .route("/v1/functions/{id}/invocations", get(functions::invocations))
-        .route("/v1/function-versions/{id}", get(functions::version))
-        .route("/v1/function-versions/{id}/test", post(functions::test))
-        .route("/v1/function-invocations/{id}", get(functions::invocation))
-        .route("/v1/users", get(users::list).post(users::create).head(users::exists))
-        .route("/v1/users/{id}", get(users::get).patch(users::update).delete(users::delete))
-        .route("/v1/users/{id}/secrets/{name}", put(users::set_secret).get(users::get_secret).delete(users::remove_secret))
+    let (routes, openapi) = routes();
+    let document = Arc::new(openapi.to_pretty_json().expect("the OpenAPI document serializes"));
+    routes
+        .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }))
         .with_state(platform)
+}
+
+/// The generated OpenAPI document (also served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "chatfn Platform API", description = "ChatKitty's Platform API for what chatfn hosts: application settings, the Node.js runtime, functions, versions, invocations and users. Get a token at /oauth/token with client credentials from `chatfn keys create`."),
+    modifiers(&Security),
+    tags((name = "auth"), (name = "application"), (name = "runtime"), (name = "functions"), (name = "users"))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        let flow = Flow::ClientCredentials(ClientCredentials::new("/oauth/token", Scopes::new()));
+        components.add_security_scheme("client_credentials", SecurityScheme::OAuth2(OAuth2::new([flow])));
+    }
 }
 
 /// The app a request's bearer token was issued for.
@@ -138,19 +177,19 @@ impl IntoResponse for PlatformError {
     fn into_response(self) -> Response {
         let (status, error, message) = match self {
             PlatformError::Unauthorized => {
-                let body = json!({ "error": "unauthorized", "error_description": "Full authentication is required to access this resource" });
+                let body = OAuthError { error: "unauthorized".into(), error_description: "Full authentication is required to access this resource".into() };
                 return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();
             }
             PlatformError::BadRequest(m) => (StatusCode::BAD_REQUEST, "InvalidRequestError", m),
             PlatformError::NotFound(m) => (StatusCode::NOT_FOUND, "ResourceNotFoundError", m),
             PlatformError::Conflict(m) => (StatusCode::CONFLICT, "DuplicateResourceError", m),
             PlatformError::Compile(e) => {
-                let body = json!({
-                    "error": "InvalidScriptError",
-                    "message": e.to_string(),
-                    "location": { "file": e.file, "line": e.line, "column": e.column },
-                    "timestamp": crate::store::users::now_rfc3339(),
-                });
+                let body = ErrorBody {
+                    error: "InvalidScriptError".into(),
+                    message: e.to_string(),
+                    timestamp: crate::store::users::now_rfc3339(),
+                    location: Some(SourceLocation { file: e.file, line: e.line, column: e.column }),
+                };
                 return (StatusCode::BAD_REQUEST, Json(body)).into_response();
             }
             PlatformError::Internal(detail) => {
@@ -158,7 +197,7 @@ impl IntoResponse for PlatformError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the server log".to_string())
             }
         };
-        let body = json!({ "error": error, "message": message, "timestamp": crate::store::users::now_rfc3339() });
+        let body = ErrorBody { error: error.into(), message, timestamp: crate::store::users::now_rfc3339(), location: None };
         (status, Json(body)).into_response()
     }
 }
@@ -184,18 +223,144 @@ pub(crate) fn app_file(file: &str) -> Result<String, PlatformError> {
     Ok(file.to_string())
 }
 
-/// HAL's `_links.self`.
-pub(crate) fn self_link(href: &str) -> Value {
-    json!({ "self": { "href": href } })
+/// HAL's `_links`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Links {
+    #[serde(rename = "self")]
+    pub this: Link,
 }
 
-/// A page of a HAL collection, with the page numbers in ChatKitty's and in snake_case form.
-pub(crate) fn hal_page(key: &str, items: Vec<Value>, page: usize, size: usize, total: usize, href: &str) -> Value {
-    let pages = if size == 0 { 0 } else { total.div_ceil(size) };
-    json!({
-        "_embedded": { key: items },
-        "page": { "size": size, "totalElements": total, "totalPages": pages, "number": page,
-                  "total_elements": total, "total_pages": pages },
-        "_links": self_link(href),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Link {
+    pub href: String,
+}
+
+impl Links {
+    pub fn to(href: impl Into<String>) -> Links {
+        Links { this: Link { href: href.into() } }
+    }
+}
+
+/// Where a page sits, in ChatKitty's camelCase and in snake_case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageInfo {
+    pub size: usize,
+    pub number: usize,
+    #[serde(rename = "totalElements")]
+    pub total_elements_camel: usize,
+    #[serde(rename = "totalPages")]
+    pub total_pages_camel: usize,
+    pub total_elements: usize,
+    pub total_pages: usize,
+}
+
+/// A page of a HAL collection: `_embedded` holds the items under the collection's name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<E> {
+    #[serde(rename = "_embedded")]
+    pub embedded: E,
+    pub page: PageInfo,
+    #[serde(rename = "_links")]
+    pub links: Links,
+}
+
+impl<E> Page<E> {
+    pub fn new(embedded: E, number: usize, size: usize, total: usize, href: &str) -> Page<E> {
+        let pages = if size == 0 { 0 } else { total.div_ceil(size) };
+        let page = PageInfo { size, number, total_elements_camel: total, total_pages_camel: pages, total_elements: total, total_pages: pages };
+        Page { embedded, page, links: Links::to(href) }
+    }
+}
+
+/// An error, as ChatKitty's API answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    pub timestamp: String,
+    /// For code that does not compile: where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A refused credential (OAuth2's error shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    pub error: String,
+    pub error_description: String,
+}
+
+/// `page` and `size` query parameters (ChatKitty's: pages from 0, 25 items by default).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub page: usize,
+    pub size: Option<usize>,
+}
+
+impl PageQuery {
+    pub fn size(&self) -> usize {
+        self.size.unwrap_or(25).min(1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_describes_every_route_with_its_types() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let expected = [
+            ("/oauth/token", "post"),
+            ("/v1/application/settings", "get"),
+            ("/v1/application/settings", "put"),
+            ("/v1/application/settings", "patch"),
+            ("/v1/runtimes/nodejs", "get"),
+            ("/v1/runtimes/nodejs/dependencies", "put"),
+            ("/v1/runtimes/nodejs/initialization-script", "put"),
+            ("/v1/runtimes/nodejs/environment-variables", "put"),
+            ("/v1/runtimes/nodejs/functions", "get"),
+            ("/v1/runtimes/nodejs/functions", "post"),
+            ("/v1/functions/{id}", "get"),
+            ("/v1/functions/{id}/versions", "get"),
+            ("/v1/functions/{id}/versions", "post"),
+            ("/v1/functions/{id}/current-version", "get"),
+            ("/v1/functions/{id}/current-version", "put"),
+            ("/v1/functions/{id}/invocations", "get"),
+            ("/v1/function-versions/{id}", "get"),
+            ("/v1/function-versions/{id}/test", "post"),
+            ("/v1/function-invocations/{id}", "get"),
+            ("/v1/users", "get"),
+            ("/v1/users", "post"),
+            ("/v1/users", "head"),
+            ("/v1/users/{id}", "get"),
+            ("/v1/users/{id}", "patch"),
+            ("/v1/users/{id}", "delete"),
+            ("/v1/users/{id}/secrets/{name}", "put"),
+            ("/v1/users/{id}/secrets/{name}", "get"),
+            ("/v1/users/{id}/secrets/{name}", "delete"),
+        ];
+        let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(operations, expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+        for (path, method) in expected {
+            let op = &paths[path][method];
+            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
+        }
+        // Shapes come from the handlers' types, snake_case as ChatKitty's.
+        let user = &doc["components"]["schemas"]["UserView"]["properties"];
+        for field in ["display_name", "is_guest", "isGuest", "_links", "properties"] {
+            assert!(user.get(field).is_some(), "UserView.{field}: {user}");
+        }
+        assert!(doc["components"]["schemas"]["VersionView"]["properties"]["handler_script"].is_object());
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        let list = &paths["/v1/users"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(list.to_string().contains("Page"), "{list}");
+    }
 }

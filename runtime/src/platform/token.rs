@@ -10,11 +10,35 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::keys::TOKEN_LIFETIME;
-use super::Platform;
+use super::{OAuthError, Platform};
 
+#[derive(Serialize, ToSchema)]
+pub struct TokenAnswer {
+    access_token: String,
+    token_type: &'static str,
+    /// Seconds.
+    expires_in: u64,
+    scope: &'static str,
+}
+
+/// The form fields of a token request (also accepted as multipart/form-data).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    /// `client_credentials`.
+    grant_type: String,
+    /// When not given with HTTP Basic.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[utoipa::path(post, path = "/oauth/token", tag = "auth", security(("client_credentials" = [])),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenAnswer), (status = 400, body = OAuthError), (status = 401, body = OAuthError)))]
 pub async fn issue(State(platform): State<Arc<Platform>>, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let fields = form_fields(content_type, &body);
@@ -27,16 +51,16 @@ pub async fn issue(State(platform): State<Arc<Platform>>, headers: HeaderMap, bo
         return invalid_client();
     };
     if field("grant_type").as_deref() != Some("client_credentials") {
-        let body = json!({ "error": "unsupported_grant_type", "error_description": "chatfn issues tokens for grant_type=client_credentials" });
+        let body = OAuthError { error: "unsupported_grant_type".into(), error_description: "chatfn issues tokens for grant_type=client_credentials".into() };
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
     let token = platform.tokens.issue(&app.app.name, &client_id);
-    let body = json!({ "access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME.as_secs(), "scope": "create:* read:* update:* delete:*" });
+    let body = TokenAnswer { access_token: token, token_type: "bearer", expires_in: TOKEN_LIFETIME.as_secs(), scope: "create:* read:* update:* delete:*" };
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
 fn invalid_client() -> Response {
-    let body = json!({ "error": "invalid_client", "error_description": "Bad client credentials" });
+    let body = OAuthError { error: "invalid_client".into(), error_description: "Bad client credentials".into() };
     (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"chatfn\"")], Json(body)).into_response()
 }
 

@@ -44,7 +44,7 @@ pub struct User {
 
 /// What `createUser` takes. ChatKitty requires `displayName` and `isGuest`; chatfn defaults them
 /// (to the name, and to a non-guest) so that hand-written calls stay short.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewUser {
     pub name: String,
@@ -53,11 +53,12 @@ pub struct NewUser {
     #[serde(default, alias = "is_guest")]
     pub is_guest: Option<bool>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub properties: Option<Map<String, Value>>,
 }
 
 /// What `updateUser` takes: a merge patch of the mutable fields.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPatch {
     #[serde(default, alias = "display_name")]
@@ -66,6 +67,7 @@ pub struct UserPatch {
     pub is_guest: Option<bool>,
     /// Merged key by key; a key set to `null` is removed (JSON merge patch).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub properties: Option<Map<String, Value>>,
 }
 
