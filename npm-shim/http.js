@@ -7,6 +7,7 @@ import { Buffer } from "ext:chatfn/buffer.js";
 import { EventEmitter } from "ext:chatfn/events.js";
 import { Readable, Writable } from "ext:chatfn/stream.js";
 import { track } from "ext:chatfn/pending.js";
+import { httpCall } from "ext:chatfn/tape.js";
 const { op_http_fetch } = core.ops;
 
 export const STATUS_CODES = {
@@ -140,7 +141,7 @@ export class ClientRequest extends Writable {
     }
     const body = Buffer.concat(this.#chunks);
     const hasBody = body.length > 0 || !["GET", "HEAD"].includes(this.method);
-    track(`http.request(${this.url})`, () => op_http_fetch(this.method, this.url, headers, hasBody, body, false)).then(
+    track(`http.request(${this.url})`, () => httpCall(this.method, this.url, () => op_http_fetch(this.method, this.url, headers, hasBody, body, false))).then(
       (answer) => {
         clearTimeout(this.#timer);
         if (this.#aborted) return;

@@ -4,6 +4,7 @@
 // ChatKitty run unchanged. Each call is a native op over sled, not HTTP.
 import { core, primordials } from "ext:core/mod.js";
 import { track } from "ext:chatfn/pending.js";
+import { usersCall } from "ext:chatfn/tape.js";
 const { Error, ObjectFreeze, Proxy, PromiseReject, String } = primordials;
 const {
   op_users_check_exists, op_users_create, op_users_retrieve, op_users_update, op_users_delete, op_users_list,
@@ -31,7 +32,7 @@ function axiosError(reply, method, url) {
 }
 
 async function call(method, url, start) {
-  const reply = await track(`context.ChatKitty.Users (${method} ${url})`, start);
+  const reply = await track(`context.ChatKitty.Users (${method} ${url})`, () => usersCall(method, url, start));
   if (!reply.ok) throw axiosError(reply, method, url);
   return { data: reply.data, status: reply.status, statusText: STATUS_TEXT[reply.status] ?? "", headers: {}, config: { method, url } };
 }

@@ -3,6 +3,7 @@
 // `net/`), which applies the app's network policy and HTTP fixtures.
 import { core, primordials } from "ext:core/mod.js";
 import { track } from "ext:chatfn/pending.js";
+import { httpCall } from "ext:chatfn/tape.js";
 import { Blob, File, bytesOfBlob } from "ext:chatfn/buffer.js";
 const {
   ArrayBufferIsView, ArrayIsArray, ArrayPrototypeMap, ArrayPrototypePush, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
@@ -181,7 +182,7 @@ export async function fetch(input, init = {}) {
   const headers = [];
   for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);
   const answer = await track(`fetch(${request.url})`, () =>
-    op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0), true));
+    httpCall(request.method, request.url, () => op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0), true)));
   return new Response(answer.body, {
     status: answer.status,
     statusText: answer.statusText,

@@ -41,6 +41,7 @@ fn bootstrap_modules() -> Vec<ExtensionFileSource> {
         ExtensionFileSource::new("ext:chatfn/timers.js", ascii_str_include!("../../../npm-shim/timers.js")),
         ExtensionFileSource::new("ext:chatfn/console.js", ascii_str_include!("console.js")),
         ExtensionFileSource::new("ext:chatfn/pending.js", ascii_str_include!("pending.js")),
+        ExtensionFileSource::new("ext:chatfn/tape.js", ascii_str_include!("tape.js")),
         ExtensionFileSource::new("ext:chatfn/chatkitty.js", ascii_str_include!("chatkitty.js")),
         ExtensionFileSource::new("ext:chatfn/abort.js", ascii_str_include!("abort.js")),
         ExtensionFileSource::new("ext:chatfn/fetch.js", ascii_str_include!("fetch.js")),

@@ -8,6 +8,7 @@ import { createContext } from "ext:chatfn/chatkitty.js";
 import { webGlobals } from "ext:chatfn/fetch.js";
 import { AbortController, AbortSignal, Event, EventTarget } from "ext:chatfn/abort.js";
 import { setMaxPendingOps } from "ext:chatfn/pending.js";
+import { installReplayClock, newTape, tapeRecord } from "ext:chatfn/tape.js";
 import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
 import { timerGlobals } from "ext:chatfn/timers.js";
@@ -155,6 +156,8 @@ function loadApp(app) {
 
 async function runJob(job) {
   const log = new InvocationLog(job.maxLogBytes);
+  if (job.replay) installReplayClock();
+  log.tape = newTape(job.replay);
   let result;
   try {
     const handler = handlers.get(job.trigger);
@@ -171,6 +174,7 @@ async function runJob(job) {
     result = { status: "threw", error: describeError(e) };
   }
   result.logs = log.lines;
+  result.tape = tapeRecord(log.tape);
   op_worker_complete(job.id, result);
 }
 

@@ -72,6 +72,8 @@ pub struct JobForJs {
     trigger: &'static str,
     event: serde_json::Value,
     max_log_bytes: usize,
+    /// The tape of the invocation this one replays.
+    replay: Option<serde_json::Value>,
 }
 
 #[op2]
@@ -93,7 +95,7 @@ pub async fn op_worker_next_job(state: Rc<RefCell<OpState>>) -> Option<JobForJs>
     in_flight.next_id += 1;
     let id = in_flight.next_id;
     in_flight.replies.insert(id, job.reply);
-    Some(JobForJs { id, trigger: job.trigger.name(), event: job.event, max_log_bytes: job.max_log_bytes })
+    Some(JobForJs { id, trigger: job.trigger.name(), event: job.event, max_log_bytes: job.max_log_bytes, replay: job.replay })
 }
 
 #[op2]

@@ -22,6 +22,8 @@ use supervisor::Kill;
 pub struct Job {
     pub trigger: Trigger,
     pub event: serde_json::Value,
+    /// A recorded tape to answer Users calls and HTTP requests from (replays and shadows).
+    pub replay: Option<serde_json::Value>,
     pub max_log_bytes: usize,
     pub reply: oneshot::Sender<Answer>,
 }
@@ -77,6 +79,9 @@ pub struct JsReport {
     pub error: Option<JsErrorInfo>,
     #[serde(default)]
     pub logs: Vec<LogLine>,
+    /// What the invocation saw from outside (`js/tape.js`).
+    #[serde(default)]
+    pub tape: serde_json::Value,
 }
 
 /// How an invocation ended.
@@ -120,6 +125,9 @@ pub struct Invocation {
     pub logs: Vec<LogLine>,
     #[serde(rename = "durationMs")]
     pub duration_ms: f64,
+    /// What it saw from outside, for replays (`js/tape.js`); null when it did not run.
+    #[serde(skip)]
+    pub tape: serde_json::Value,
 }
 
 /// A handle to an app's isolate thread.
@@ -152,29 +160,35 @@ impl Worker {
     /// Runs the function for `trigger` on `event` and reports how it went. Waiting for a free
     /// invocation slot counts against the wall limit.
     pub async fn invoke(&self, trigger: Trigger, event: serde_json::Value) -> Invocation {
+        self.invoke_with(trigger, event, None).await
+    }
+
+    /// Runs the function with its Users calls and HTTP requests answered from `replay`, a tape
+    /// recorded by an earlier invocation.
+    pub async fn invoke_with(&self, trigger: Trigger, event: serde_json::Value, replay: Option<serde_json::Value>) -> Invocation {
         let started = Instant::now();
         let run = async {
             let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
             let (reply, answer) = oneshot::channel();
-            let job = Job { trigger, event: event.clone(), max_log_bytes: self.log_bytes, reply };
+            let job = Job { trigger, event: event.clone(), replay, max_log_bytes: self.log_bytes, reply };
             if self.jobs.send(job).is_err() {
-                return (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new());
+                return (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new(), serde_json::Value::Null);
             }
             match answer.await {
                 Ok(Answer::Report(report)) => report.into_outcome(),
-                Ok(Answer::Killed(kill)) => (kill.into_outcome(), Vec::new()),
-                Err(_) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new()),
+                Ok(Answer::Killed(kill)) => (kill.into_outcome(), Vec::new(), serde_json::Value::Null),
+                Err(_) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new(), serde_json::Value::Null),
             }
         };
-        let (outcome, logs) = tokio::time::timeout(self.wall_limit, run)
-            .await
-            .unwrap_or_else(|_| (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() }, Vec::new()));
-        Invocation { trigger, event, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3 }
+        let (outcome, logs, tape) = tokio::time::timeout(self.wall_limit, run).await.unwrap_or_else(|_| {
+            (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() }, Vec::new(), serde_json::Value::Null)
+        });
+        Invocation { trigger, event, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3, tape }
     }
 }
 
 impl JsReport {
-    fn into_outcome(self) -> (Outcome, Vec<LogLine>) {
+    fn into_outcome(self) -> (Outcome, Vec<LogLine>, serde_json::Value) {
         let missing = || JsErrorInfo {
             name: "Error".into(),
             message: "the function failed without an error".into(),
@@ -188,7 +202,7 @@ impl JsReport {
             JsStatus::Threw => Outcome::Threw { error: self.error.unwrap_or_else(missing) },
             JsStatus::LoadFailed => Outcome::LoadFailed { error: self.error.unwrap_or_else(missing) },
         };
-        (outcome, self.logs)
+        (outcome, self.logs, self.tape)
     }
 }
 
