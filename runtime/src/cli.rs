@@ -67,6 +67,20 @@ pub enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Run a recorded invocation again on a running server (the same event, Users answers, HTTP
+    /// responses and clock), on its own version or another, without touching live users.
+    Replay {
+        /// The invocation's id (from GET /v1/functions/{id}/invocations).
+        id: u64,
+        /// Run this version of the function instead of the one that ran it.
+        #[arg(long)]
+        version: Option<u64>,
+        #[arg(long)]
+        server: String,
+        /// CLIENT_ID:CLIENT_SECRET from `chatfn keys create` (or the CHATFN_KEY variable).
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Print the Platform API's OpenAPI document (the one served at /openapi.json).
     Openapi,
     /// Write a running server's app out as an app directory (chatfn.toml and the code).
@@ -137,6 +151,7 @@ pub enum Validated {
     Apply { app: App, server: String, key: String },
     Export { dir: PathBuf, server: String, key: String },
     Openapi,
+    Replay { id: u64, version: Option<u64>, server: String, key: String },
 }
 
 fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
@@ -163,6 +178,7 @@ impl Cli {
             Command::Test { app, junit } => Validated::Test { app: App::load(&app)?, junit },
             Command::Keys { app, data, command } => Validated::Keys { app: App::load(&app)?, data, command },
             Command::Openapi => Validated::Openapi,
+            Command::Replay { id, version, server, key } => Validated::Replay { id, version, server, key: key_or_env(key)? },
             Command::Apply { app, server, key } => Validated::Apply { app: App::load(&app)?, server, key: key_or_env(key)? },
             Command::Export { dir, server, key } => {
                 if dir.join(crate::config::APP_FILE_NAME).exists() {

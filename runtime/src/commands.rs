@@ -43,7 +43,7 @@ async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::R
 
 /// `chatfn apply`: prints one line per change.
 pub async fn apply(app: &App, server: &str, key: &str) -> anyhow::Result<()> {
-    let remote = crate::apply::Remote::connect(server, key).await?;
+    let remote = crate::remote::Remote::connect(server, key).await?;
     let changes = crate::apply::apply(app, &remote).await?;
     if changes.is_empty() {
         println!("chatfn: {server} already matches {}; nothing changed", app.file.display());
@@ -54,9 +54,26 @@ pub async fn apply(app: &App, server: &str, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `chatfn replay`: prints the replay; true when it ended as the original did.
+pub async fn replay(id: u64, version: Option<u64>, server: &str, key: &str) -> anyhow::Result<bool> {
+    let remote = crate::remote::Remote::connect(server, key).await?;
+    let body = json!({ "version_number": version });
+    let run = remote.send(reqwest::Method::POST, &format!("/v1/function-invocations/{id}/replay"), body).await?;
+    println!("{}", serde_json::to_string_pretty(&run)?);
+    let same = run["same_outcome"] == true;
+    eprintln!(
+        "chatfn: invocation {id} (version {}, {}) replayed on version {}: {}",
+        run["original_version_number"],
+        run["original_status"].as_str().unwrap_or("?"),
+        run["replay"]["version_number"],
+        if same { "same outcome" } else { "a different outcome" }
+    );
+    Ok(same)
+}
+
 /// `chatfn export`.
 pub async fn export(dir: &std::path::Path, server: &str, key: &str) -> anyhow::Result<()> {
-    let remote = crate::apply::Remote::connect(server, key).await?;
+    let remote = crate::remote::Remote::connect(server, key).await?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into());
     for file in crate::apply::export(&remote, dir, &name).await? {
         println!("wrote {}", dir.join(file).display());
@@ -177,7 +194,7 @@ pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
         _ => anyhow::bail!("the event needs a string \"username\""),
     };
     let auth_params = config.event.get("authParams").cloned().unwrap_or(serde_json::Value::Null);
-    let attempt = sessions.attempt(AttemptRequest { username, auth_params }).await?;
+    let attempt = sessions.attempt(AttemptRequest { username, auth_params, replay: None }).await?;
     let (allowed, mut out) = match &attempt.decision {
         Decision::Allowed { session, user } => (true, json!({ "allowed": true, "session": session, "user": user })),
         Decision::Denied(d) => (false, json!({ "allowed": false, "code": d.code, "message": d.message })),

@@ -11,7 +11,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use crate::config::{App, SourceFile, Trigger};
-use crate::session::{Deployment, Sessions};
+use crate::session::{Deployment, Sessions, Shadow};
 use crate::store::functions::Script;
 use crate::store::{Store, UsersStore};
 use crate::worker::Worker;
@@ -127,11 +127,32 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(
     Ok((app, running))
 }
 
-/// Starts an isolate for what `base` and the store say now.
+/// Starts an isolate for what `base` and the store say now (and one for a shadow version).
 pub fn start(base: &App, store: &Store, users: &UsersStore) -> anyhow::Result<Deployment> {
     let (app, version) = effective_app(base, store)?;
     let worker = Worker::spawn(&app, users.clone()).context("cannot start the app's isolate thread")?;
-    Ok(Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version })
+    let shadow = match version {
+        Some((function_id, _)) => start_shadow(&app, store, function_id)?,
+        None => None,
+    };
+    Ok(Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version, shadow })
+}
+
+fn start_shadow(app: &App, store: &Store, function_id: u64) -> anyhow::Result<Option<Shadow>> {
+    let Some(function) = store.functions.function(function_id)? else { return Ok(None) };
+    let Some(number) = function.shadow_version_number else { return Ok(None) };
+    let Some(version) = store.functions.version_by_number(function_id, number)? else { return Ok(None) };
+    let mut shadow_app = app.clone();
+    shadow_app.name = format!("{}-shadow", app.name);
+    shadow_app.functions.insert(
+        Trigger::UserAttemptedStartSession,
+        SourceFile { path: app.root.join(&version.file), display: version.file.clone(), code: Some(version.handler_script) },
+    );
+    // Users calls the live invocation did not make go to an empty scratch store.
+    let scratch = tempfile::tempdir()?;
+    let users = crate::store::open(scratch.path(), 1)?.users;
+    let worker = Worker::spawn(&shadow_app, users).context("cannot start the shadow version's isolate")?;
+    Ok(Some(Shadow { worker, version_number: number, scratch }))
 }
 
 /// Switches `sessions` to a new isolate running what the store says now.

@@ -20,6 +20,7 @@ pub mod net;
 pub mod ops;
 pub mod paths;
 pub mod platform;
+pub mod remote;
 pub mod session;
 pub mod store;
 pub mod testing;

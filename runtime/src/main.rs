@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             Validated::DepsInstall { app, force } => commands::deps_install(&app, force).await.map(|()| true),
             Validated::Test { app, junit } => commands::test(&app, junit.as_deref()).await,
             Validated::Keys { app, data, command } => commands::keys(&app, &data, &command).map(|()| true),
+            Validated::Replay { id, version, server, key } => commands::replay(id, version, &server, &key).await,
             Validated::Openapi => {
                 println!("{}", chatfn::platform::openapi().to_pretty_json().expect("the document serializes"));
                 Ok(true)

@@ -27,6 +27,8 @@ use crate::worker::{Invocation, Outcome, Worker};
 pub struct AttemptRequest {
     pub username: String,
     pub auth_params: Value,
+    /// For a replay: the tape of the recorded invocation, whose answers the function gets.
+    pub replay: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +108,16 @@ pub struct Deployment {
     pub has_function: bool,
     /// The session-start function's id and current version number, when they are stored.
     pub version: Option<(u64, u64)>,
+    pub shadow: Option<Shadow>,
+}
+
+/// A version running in shadow: after each live invocation it gets the same event and the
+/// live invocation's tape (Users answers, HTTP responses) in its own isolate, over a scratch
+/// store; its outcome is added to the live record, compared, and never acted on.
+pub struct Shadow {
+    pub worker: Worker,
+    pub version_number: u64,
+    pub scratch: tempfile::TempDir,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +144,7 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(app: &App, users: UsersStore, worker: Worker) -> Sessions {
-        let deployment = Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version: None };
+        let deployment = Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version: None, shadow: None };
         Sessions::deployed(app, users, deployment, None)
     }
 
@@ -188,6 +200,9 @@ impl Sessions {
                 Ok(id) => attempt.record_id = Some(id),
                 Err(e) => tracing::error!("cannot record the invocation: {e}"),
             }
+            if let (Some(id), Some(_)) = (attempt.record_id, &deployment.shadow) {
+                shadow_run(deployment.clone(), records.clone(), id, invocation.clone());
+            }
         }
         Ok(attempt)
     }
@@ -215,7 +230,7 @@ impl Sessions {
             "username": request.username,
             "authParams": if request.auth_params.is_null() { Value::Object(Default::default()) } else { request.auth_params },
         });
-        let invocation = deployment.worker.invoke(Trigger::UserAttemptedStartSession, event).await;
+        let invocation = deployment.worker.invoke_with(Trigger::UserAttemptedStartSession, event, request.replay).await;
         let failed = matches!(
             invocation.outcome,
             Outcome::LoadFailed { .. } | Outcome::TimedOut { .. } | Outcome::OutOfMemory { .. } | Outcome::Crashed { .. }
@@ -280,6 +295,30 @@ impl Sessions {
     }
 }
 
+/// Runs the shadow version on what the live invocation saw, in the background, and adds its
+/// outcome to the live record.
+fn shadow_run(deployment: Arc<Deployment>, records: InvocationsStore, record_id: u64, live: Invocation) {
+    tokio::spawn(async move {
+        let Some(shadow) = &deployment.shadow else { return };
+        let tape = if live.tape.is_object() { Some(live.tape.clone()) } else { None };
+        let run = shadow.worker.invoke_with(live.trigger, live.event.clone(), tape).await;
+        let live_outcome = serde_json::to_value(&live.outcome).unwrap_or(Value::Null);
+        let outcome = serde_json::to_value(&run.outcome).unwrap_or(Value::Null);
+        let same = live_outcome["status"] == outcome["status"] && live_outcome["error"]["message"] == outcome["error"]["message"];
+        let report = serde_json::json!({
+            "version_number": shadow.version_number,
+            "status": if run.outcome == Outcome::Returned { "SUCCEEDED" } else { "FAILED" },
+            "outcome": outcome,
+            "logs": run.logs,
+            "duration_ms": run.duration_ms,
+            "same_outcome": same,
+        });
+        if let Err(e) = records.set_shadow(record_id, report) {
+            tracing::error!("cannot record the shadow run: {e}");
+        }
+    });
+}
+
 /// What is kept of an invocation: the event, the outcome and the decision.
 fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: u64, version_number: u64) -> InvocationRecord {
     let decision = match decision {
@@ -298,6 +337,8 @@ fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: 
         result,
         logs: invocation.logs.clone(),
         duration_ms: invocation.duration_ms,
+        tape: invocation.tape.clone(),
+        shadow: None,
         created_time: now_rfc3339(),
     }
 }

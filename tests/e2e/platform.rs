@@ -350,5 +350,94 @@ fn the_openapi_document_is_valid_openapi() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "17", "every path is in the document");
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "19", "every path is in the document");
+}
+
+#[test]
+fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
+    // The function reads a flag over HTTP from this server, which counts the requests.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let flag_url = format!("http://{}/flag", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let routes = [("/flag".to_string(), (200, vec![("content-type".to_string(), "application/json".to_string())], b"{\"open\": false}".to_vec()))].into();
+    crate::harness::serve_routes(listener, routes, hits.clone());
+    let flag_hits = || hits.lock().unwrap().get("/flag").copied().unwrap_or(0);
+
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("chatfn.toml"),
+        format!("[app]\nname = \"platform\"\nguest_users = \"ENABLED\"\n[runtime.environment]\nFLAG_URL = \"{flag_url}\"\n[network]\nallow_hosts = [\"127.0.0.1\"]\n"),
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (id, secret) = create_key(app.path(), data.path());
+    let server = Server::start(app.path(), data.path());
+    let token = token(&server.base, &id, &secret).unwrap();
+    let base = server.base.clone();
+    let call = |method: &str, path: &str, body: Option<Value>| api(&base, &token, method, path, body);
+
+    let function = call("POST", "/v1/runtimes/nodejs/functions", Some(json!({ "type": "user.attempted.start_session", "name": "gate" }))).1;
+    let versions = format!("/v1/functions/{}/versions", function["id"]);
+    let v1 = "async function handleEvent(event, context) {\n  const flag = await (await fetch(process.env.FLAG_URL)).json();\n  \
+              const known = await context.ChatKitty.Users.checkUserExists(event.username).then(() => true, () => false);\n  \
+              console.log(`checked at ${new Date().toISOString()}`);\n  \
+              if (!flag.open && !known) throw new Error(`closed for ${event.username}`);\n}\n";
+    assert_eq!(call("POST", &versions, Some(json!({ "handler_script": v1 }))).0, 201);
+    assert_eq!(server.start_session(&json!({ "username": "zed" })).1["message"], "closed for zed");
+    assert_eq!(flag_hits(), 1);
+    let invocations = format!("/v1/functions/{}/invocations", function["id"]);
+    let record = call("GET", &invocations, None).1["_embedded"]["invocations"][0].clone();
+    let kinds: Vec<_> = record["tape"]["calls"].as_array().unwrap().iter().map(|c| c["kind"].clone()).collect();
+    assert_eq!(kinds, vec![json!("http"), json!("users")], "what it saw is kept: {record}");
+
+    // The replay gets the same answers and the same clock; the flag server is not asked again.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let key = format!("{id}:{secret}");
+    let replay = |version: Option<&str>| {
+        let mut command = chatfn();
+        command.args(["replay", &record["id"].to_string(), "--server", &server.base, "--key", &key]);
+        if let Some(v) = version {
+            command.args(["--version", v]);
+        }
+        let out = command.output().unwrap();
+        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, same, stderr) = replay(None);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!((&same["same_outcome"], &same["replay"]["decision"]["message"]), (&json!(true), &json!("closed for zed")), "{same}");
+    let logged = |run: &Value| run["invocation"]["logs"][0]["message"].as_str().unwrap_or_default()[..30].to_string();
+    let original_log = record["logs"][0]["message"].as_str().unwrap()[..30].to_string();
+    assert_eq!(logged(&same["replay"]), original_log, "the replay reads the recorded clock (to the second)");
+    assert_eq!(flag_hits(), 1, "the HTTP response came from the tape");
+
+    // A fixed version, replayed on the failed invocation, lets zed in: a different outcome.
+    let v2 = v1.replace("if (!flag.open && !known)", "if (!flag.open && !known && !event.username.startsWith('z'))");
+    assert_eq!(call("POST", &versions, Some(json!({ "handler_script": v2 }))).0, 201);
+    let (code, fixed, stderr) = replay(Some("2"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!((&fixed["same_outcome"], &fixed["replay"]["decision"]["allowed"], &fixed["replay"]["version_number"]), (&json!(false), &json!(true), &json!(2)), "{fixed}");
+
+    // Version 1 back live, version 2 in shadow: live attempts get v1's answer; their records
+    // get v2's outcome, run on what v1 saw.
+    assert_eq!(call("PUT", &format!("/v1/functions/{}/current-version", function["id"]), Some(json!({ "version_number": 1 }))).0, 200);
+    let (status, f) = call("PUT", &format!("/v1/functions/{}/shadow-version", function["id"]), Some(json!({ "version_number": 2 })));
+    assert_eq!((status, &f["shadow_version_number"]), (200, &json!(2)), "{f}");
+    assert_eq!(server.start_session(&json!({ "username": "zoe" })).1["message"], "closed for zoe");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let shadowed = loop {
+        let latest = call("GET", &invocations, None).1["_embedded"]["invocations"][0].clone();
+        if latest["shadow"].is_object() || std::time::Instant::now() > deadline {
+            break latest;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(shadowed["args"]["username"], "zoe");
+    assert_eq!(
+        (&shadowed["shadow"]["version_number"], &shadowed["shadow"]["status"], &shadowed["shadow"]["same_outcome"]),
+        (&json!(2), &json!("SUCCEEDED"), &json!(false)),
+        "{shadowed}"
+    );
+    assert_eq!(flag_hits(), 2, "only the live version fetched the flag");
+    let (status, f) = call("PUT", &format!("/v1/functions/{}/shadow-version", function["id"]), Some(json!({ "version_number": null })));
+    assert_eq!((status, &f["shadow_version_number"]), (200, &Value::Null));
 }

@@ -77,7 +77,7 @@ fn parse(body: &[u8]) -> Result<AttemptRequest, ApiError> {
         None => return Err(ApiError::BadRequest("username is required".into())),
     };
     let auth_params = fields.remove("authParams").or_else(|| fields.remove("auth_params")).unwrap_or(Value::Null);
-    Ok(AttemptRequest { username, auth_params })
+    Ok(AttemptRequest { username, auth_params, replay: None })
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -43,6 +43,8 @@ pub struct FunctionView {
     enabled: bool,
     /// 0 until a version is saved.
     current_version_number: u64,
+    /// chatfn's: a version running in shadow on live attempts.
+    shadow_version_number: Option<u64>,
     runtime: RuntimeRef,
     created_time: String,
     #[serde(rename = "_links")]
@@ -58,6 +60,7 @@ impl From<&FunctionRecord> for FunctionView {
             description: f.description.clone(),
             enabled: f.enabled,
             current_version_number: f.current_version_number,
+            shadow_version_number: f.shadow_version_number,
             runtime: RuntimeRef { kind: "NODEJS", id: 1, version: "v22.0.0" },
             created_time: f.created_time.clone(),
             links: Links::to(format!("/v1/functions/{}", f.id)),
@@ -110,6 +113,13 @@ pub struct InvocationView {
     #[schema(value_type = Vec<Object>)]
     logs: Vec<LogLine>,
     duration_ms: f64,
+    /// What the function saw from outside: its start time, Users answers and HTTP responses
+    /// (bodies in base64), as a replay gives them back.
+    #[schema(value_type = Object)]
+    tape: Value,
+    /// How the shadow version did on the same event, if one ran.
+    #[schema(value_type = Option<Object>)]
+    shadow: Option<Value>,
     created_time: String,
     #[serde(rename = "_links")]
     links: Links,
@@ -127,6 +137,8 @@ impl From<&InvocationRecord> for InvocationView {
             result: r.result.clone(),
             logs: r.logs.clone(),
             duration_ms: r.duration_ms,
+            tape: r.tape.clone(),
+            shadow: r.shadow.clone(),
             created_time: r.created_time.clone(),
             links: Links::to(format!("/v1/function-invocations/{}", r.id)),
         }
@@ -273,6 +285,28 @@ pub async fn activate(Authorized(app): Authorized, Path(id): Path<String>, body:
     Ok(Json(FunctionView::from(&f)))
 }
 
+#[derive(Deserialize, ToSchema)]
+pub struct ShadowChange {
+    /// The version to run in shadow, or null to stop.
+    #[serde(alias = "versionNumber")]
+    version_number: Option<u64>,
+}
+
+/// `PUT /v1/functions/{id}/shadow-version` (chatfn's): runs a saved version in shadow on live
+/// attempts, before it is activated: each live invocation's record gets the shadow's outcome
+/// and whether it matches. `{"version_number": null}` stops it.
+#[utoipa::path(put, path = "/v1/functions/{id}/shadow-version", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = ShadowChange,
+    responses((status = 200, body = FunctionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn set_shadow(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<FunctionView>, PlatformError> {
+    let ShadowChange { version_number } = json_body(&body)?;
+    let _one_at_a_time = app.changing.lock().await;
+    let f = function(&app, &id)?;
+    let f = app.store.functions.set_shadow(f.id, version_number).await?;
+    app.redeploy()?;
+    tracing::info!(app = %app.app.name, function = f.id, shadow = ?version_number, "shadow version set");
+    Ok(Json(FunctionView::from(&f)))
+}
+
 /// Newest first.
 #[utoipa::path(get, path = "/v1/functions/{id}/invocations", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path), PageQuery),
     responses((status = 200, body = Page<Invocations>), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
@@ -312,16 +346,22 @@ pub struct TestInvocation {
 pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<TestRun>, PlatformError> {
     let TestInvocation { event } = json_body(&body)?;
     let version = app.store.functions.version(id_of(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
+    Ok(Json(sandboxed(&app, &version, event, None).await?))
+}
+
+/// Runs `version` on `event` in a fresh isolate over a scratch copy of the app's users (with
+/// its Users calls and HTTP requests answered from `replay`, if given).
+async fn sandboxed(app: &PlatformApp, version: &VersionRecord, event: Value, replay: Option<Value>) -> Result<TestRun, PlatformError> {
     let function = app.store.functions.function(version.function_id)?.ok_or_else(|| PlatformError::NotFound(format!("function {}", version.function_id)))?;
     let trigger = Trigger::from_name(&function.trigger).ok_or_else(|| PlatformError::BadRequest(format!("{} functions cannot be run", function.trigger)))?;
-    let internal = |e: anyhow::Error| PlatformError::Internal(format!("{e:#}"));
-    let (mut test_app, _) = crate::deploy::effective_app(&app.app, &app.store).map_err(internal)?;
-    test_app.functions.insert(
+    let internal = |e: String| PlatformError::Internal(e);
+    let (mut sandbox_app, _) = crate::deploy::effective_app(&app.app, &app.store).map_err(|e| internal(format!("{e:#}")))?;
+    sandbox_app.functions.insert(
         trigger,
-        crate::config::SourceFile { path: test_app.root.join(&version.file), display: version.file.clone(), code: Some(version.handler_script.clone()) },
+        crate::config::SourceFile { path: sandbox_app.root.join(&version.file), display: version.file.clone(), code: Some(version.handler_script.clone()) },
     );
 
-    let scratch = tempfile::tempdir().map_err(|e| PlatformError::Internal(e.to_string()))?;
+    let scratch = tempfile::tempdir().map_err(|e| internal(e.to_string()))?;
     let users = crate::store::open(scratch.path(), 1)?.users;
     let live = app.store.users.list(0, usize::MAX, None)?.users;
     for user in &live {
@@ -333,20 +373,76 @@ pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Byt
         };
         users.create(copy).await?;
     }
-    let worker = crate::worker::Worker::spawn(&test_app, users.clone()).map_err(|e| PlatformError::Internal(e.to_string()))?;
-    let sessions = crate::session::Sessions::new(&test_app, users.clone(), worker);
+    let worker = crate::worker::Worker::spawn(&sandbox_app, users.clone()).map_err(|e| internal(e.to_string()))?;
+    let sessions = crate::session::Sessions::new(&sandbox_app, users.clone(), worker);
     sessions.set_guest_users(app.sessions.guest_users());
     let username = event.get("username").and_then(Value::as_str).unwrap_or_default().to_string();
     let auth_params = event.get("authParams").cloned().unwrap_or(Value::Null);
-    let attempt = sessions.attempt(crate::session::AttemptRequest { username, auth_params }).await.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
+    let request = crate::session::AttemptRequest { username, auth_params, replay };
+    let attempt = sessions.attempt(request).await.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
     let after = users.list(0, usize::MAX, None)?.users;
     let users_created = after.iter().filter(|u| !live.iter().any(|l| l.name == u.name)).map(UserView::from).collect();
     let decision = match &attempt.decision {
         crate::session::Decision::Allowed { user, .. } => TestDecision { allowed: true, user: Some(UserView::from(user)), error: None, message: None },
         crate::session::Decision::Denied(d) => TestDecision { allowed: false, user: None, error: Some(d.code.as_str()), message: Some(d.message.clone()) },
     };
+    let outcome = attempt.invocation.as_ref().map(|i| serde_json::to_value(&i.outcome).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+    let misses = attempt.invocation.as_ref().map(|i| i.tape["misses"].clone()).unwrap_or(Value::Null);
     let invocation = serde_json::to_value(&attempt.invocation).unwrap_or(Value::Null);
-    Ok(Json(TestRun { function_id: function.id, version_number: version.version_number, args: event, decision, invocation, users_created }))
+    Ok(TestRun { function_id: function.id, version_number: version.version_number, args: event, decision, outcome, invocation, users_created, misses })
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ReplayRequest {
+    /// The version to run; by default the one that ran the invocation.
+    #[serde(default, alias = "versionNumber")]
+    version_number: Option<u64>,
+}
+
+/// A replay, and whether it ended as the original did.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayRun {
+    invocation_id: u64,
+    /// The original's version, status and result.
+    original_version_number: u64,
+    original_status: String,
+    #[schema(value_type = Object)]
+    original_result: Value,
+    replay: TestRun,
+    /// Whether the function ended the same way (returned, or threw the same message).
+    same_outcome: bool,
+}
+
+/// `POST /v1/function-invocations/{id}/replay` (chatfn's): runs a recorded invocation again,
+/// on the same or another version, with the event it had, the Users answers and HTTP
+/// responses it got and its clock; in a fresh isolate over a scratch copy of the users.
+#[utoipa::path(post, path = "/v1/function-invocations/{id}/replay", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = ReplayRequest,
+    responses((status = 200, body = ReplayRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<ReplayRun>, PlatformError> {
+    let request: ReplayRequest = if body.is_empty() { ReplayRequest::default() } else { json_body(&body)? };
+    let record = app.store.invocations.get(id_of(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
+    let number = request.version_number.unwrap_or(record.version_number);
+    let version = app
+        .store
+        .functions
+        .version_by_number(record.function_id, number)?
+        .ok_or_else(|| PlatformError::NotFound(format!("version {number} of function {}", record.function_id)))?;
+    let tape = if record.tape.is_object() { record.tape.clone() } else { serde_json::json!({ "startTime": 0, "calls": [] }) };
+    let run = sandboxed(&app, &version, record.args.clone(), Some(tape)).await?;
+    let same_outcome = same_outcome(&record.result, &run.outcome);
+    Ok(Json(ReplayRun {
+        invocation_id: record.id,
+        original_version_number: record.version_number,
+        original_status: record.status,
+        original_result: record.result,
+        replay: run,
+        same_outcome,
+    }))
+}
+
+/// Whether two function outcomes (as recorded) ended the same way.
+pub(crate) fn same_outcome(a: &Value, b: &Value) -> bool {
+    a["status"] == b["status"] && a["error"]["message"] == b["error"]["message"]
 }
 
 /// What a test invocation did, without touching real users.
@@ -357,11 +453,17 @@ pub struct TestRun {
     #[schema(value_type = Object)]
     args: Value,
     decision: TestDecision,
-    /// How the function ended, its console output and duration.
+    /// How the function ended (`status`, `error`...).
+    #[schema(value_type = Object)]
+    outcome: Value,
+    /// The whole invocation: outcome, console output and duration.
     #[schema(value_type = Object)]
     invocation: Value,
     /// Users the function created in the scratch copy.
     users_created: Vec<UserView>,
+    /// For replays: calls the replayed tape had no answer for.
+    #[schema(value_type = Object)]
+    misses: Value,
 }
 
 #[derive(Serialize, ToSchema)]

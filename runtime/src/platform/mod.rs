@@ -84,9 +84,11 @@ fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
         .routes(routes!(functions::versions, functions::create_version))
         .routes(routes!(functions::current_version, functions::activate))
         .routes(routes!(functions::invocations))
+        .routes(routes!(functions::set_shadow))
         .routes(routes!(functions::version))
         .routes(routes!(functions::test))
         .routes(routes!(functions::invocation))
+        .routes(routes!(functions::replay))
         .routes(routes!(users::list, users::create, users::exists))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(users::set_secret, users::get_secret, users::remove_secret))
@@ -337,6 +339,8 @@ mod tests {
             ("/v1/function-versions/{id}", "get"),
             ("/v1/function-versions/{id}/test", "post"),
             ("/v1/function-invocations/{id}", "get"),
+            ("/v1/function-invocations/{id}/replay", "post"),
+            ("/v1/functions/{id}/shadow-version", "put"),
             ("/v1/users", "get"),
             ("/v1/users", "post"),
             ("/v1/users", "head"),

@@ -43,6 +43,9 @@ pub struct FunctionRecord {
     pub enabled: bool,
     /// 0 until a version is saved.
     pub current_version_number: u64,
+    /// A saved version that runs in shadow on live attempts (recorded, compared, never acted on).
+    #[serde(default)]
+    pub shadow_version_number: Option<u64>,
     pub created_time: String,
 }
 
@@ -144,6 +147,7 @@ impl FunctionsStore {
                 description: description.clone(),
                 enabled: true,
                 current_version_number: 0,
+                shadow_version_number: None,
                 created_time: now_rfc3339(),
             };
             functions.insert(&id_key(record.id), serde_json::to_vec(&record).expect("a record serializes"))?;
@@ -212,6 +216,20 @@ impl FunctionsStore {
         }
         let mut function = self.function(function_id)?.ok_or_else(|| UsersError::NotFound(format!("function {function_id}")))?;
         function.current_version_number = version_number;
+        self.functions.insert(id_key(function_id), serde_json::to_vec(&function)?)?;
+        self.flush().await?;
+        Ok(function)
+    }
+
+    /// Runs `version_number` in shadow (or nothing, for `None`).
+    pub async fn set_shadow(&self, function_id: u64, version_number: Option<u64>) -> Result<FunctionRecord, UsersError> {
+        if let Some(number) = version_number {
+            if self.version_by_number(function_id, number)?.is_none() {
+                return Err(UsersError::NotFound(format!("version {number} of function {function_id}")));
+            }
+        }
+        let mut function = self.function(function_id)?.ok_or_else(|| UsersError::NotFound(format!("function {function_id}")))?;
+        function.shadow_version_number = version_number;
         self.functions.insert(id_key(function_id), serde_json::to_vec(&function)?)?;
         self.flush().await?;
         Ok(function)

@@ -23,6 +23,13 @@ pub struct InvocationRecord {
     pub result: Value,
     pub logs: Vec<LogLine>,
     pub duration_ms: f64,
+    /// What the function saw from outside (Users answers, HTTP responses, its start time),
+    /// so it can be replayed.
+    #[serde(default)]
+    pub tape: Value,
+    /// How the shadow version did on the same event, when one ran.
+    #[serde(default)]
+    pub shadow: Option<Value>,
     pub created_time: String,
 }
 
@@ -56,6 +63,15 @@ impl InvocationsStore {
             }
         }
         Ok(record.id)
+    }
+
+    /// Adds how the shadow version did to a record (if it is still kept).
+    pub fn set_shadow(&self, id: u64, shadow: Value) -> Result<(), UsersError> {
+        if let Some(mut record) = self.get(id)? {
+            record.shadow = Some(shadow);
+            self.tree.insert(id.to_be_bytes(), serde_json::to_vec(&record)?)?;
+        }
+        Ok(())
     }
 
     pub fn get(&self, id: u64) -> Result<Option<InvocationRecord>, UsersError> {
@@ -99,6 +115,8 @@ mod tests {
             result: Value::Null,
             logs: Vec::new(),
             duration_ms: 1.0,
+            tape: Value::Null,
+            shadow: None,
             created_time: String::new(),
         }
     }

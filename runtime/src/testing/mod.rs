@@ -223,7 +223,7 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
 
     let username = spec.event.get("username").and_then(Value::as_str).unwrap_or_default().to_string();
     let auth_params = spec.event.get("authParams").cloned().unwrap_or(Value::Null);
-    let attempt = sessions.attempt(AttemptRequest { username, auth_params }).await;
+    let attempt = sessions.attempt(AttemptRequest { username, auth_params, replay: None }).await;
     let after: Vec<User> = users.list(0, usize::MAX, None)?.users;
     let (decision, invocation) = match attempt {
         Ok(a) => (a.decision, a.invocation),
