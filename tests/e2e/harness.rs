@@ -36,7 +36,23 @@ impl Server {
 
     /// Starts one `chatfn serve` hosting several apps; the first is the default.
     pub fn start_apps(apps: &[&Path], data: &Path) -> Server {
+        Server::spawn(apps, data, None)
+    }
+
+    /// Starts `chatfn serve` logging at debug level into the file `log`.
+    pub fn start_logged(app: &Path, data: &Path, log: &Path) -> Server {
+        Server::spawn(&[app], data, Some(log))
+    }
+
+    fn spawn(apps: &[&Path], data: &Path, log: Option<&Path>) -> Server {
         let mut command = chatfn();
+        let stderr = match log {
+            Some(path) => {
+                command.env("RUST_LOG", "chatfn=debug");
+                Stdio::from(std::fs::File::create(path).unwrap())
+            }
+            None => Stdio::inherit(),
+        };
         command.args(["serve", "--listen", "127.0.0.1:0"]);
         for app in apps {
             command.arg("--app").arg(app);
@@ -45,7 +61,7 @@ impl Server {
             .arg("--data")
             .arg(data)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("chatfn serve starts");
         let stdout = child.stdout.take().unwrap();

@@ -100,7 +100,8 @@ fn chatkittys_npm_client_manages_settings_and_users() {
     std::fs::write(app.path().join(".npmrc"), format!("registry={}\n", crate::npm::registry())).unwrap();
     let data = tempfile::tempdir().unwrap();
     let (id, secret) = create_key(app.path(), data.path());
-    let server = Server::start(app.path(), data.path());
+    let log = data.path().join("server.log");
+    let server = Server::start_logged(app.path(), data.path(), &log);
     assert_eq!(server.start_session(&json!({ "username": "gina" })).0, 403, "guests start disabled");
 
     let out = std::process::Command::new("node")
@@ -147,6 +148,9 @@ fn chatkittys_npm_client_manages_settings_and_users() {
         })
     );
     assert!(app.path().join("node_modules/greeter/package.json").exists(), "the dependency was installed into the app");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("environment variables changed"), "changes are logged: {logged}");
+    assert!(!logged.contains("s3cret-value") && !logged.contains("rotated-secret") && !logged.contains(&secret), "values never are: {logged}");
 
     // What the client set decides the next attempts: the function, then guests are on
     // (ok-gina is created as a guest), and carol is no guest.
