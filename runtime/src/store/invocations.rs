@@ -1,7 +1,12 @@
 //! A record of every function invocation: which function and version ran on what event, how
 //! it ended (with the error and its stack), its console output and duration. Newest first
-//! when listed; the oldest are trimmed past the app's `invocation_retention`. Records are
-//! written without waiting for a flush: they describe answers already given.
+//! when listed; the oldest are trimmed past the app's `invocation_retention`.
+//!
+//! Recording stays off the answer's path: a record is queued in memory and written to sled
+//! in batches by a background thread (or by the next read, which always sees every record).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,29 +49,72 @@ pub struct InvocationsStore {
     db: sled::Db,
     tree: sled::Tree,
     retention: usize,
+    queued: Arc<Mutex<Vec<InvocationRecord>>>,
 }
+
+/// How often queued records are written.
+const WRITE_EVERY: Duration = Duration::from_millis(100);
 
 impl InvocationsStore {
     pub fn open(db: &sled::Db, retention: usize) -> Result<InvocationsStore, UsersError> {
-        Ok(InvocationsStore { db: db.clone(), tree: db.open_tree("invocations")?, retention: retention.max(1) })
+        let store = InvocationsStore { db: db.clone(), tree: db.open_tree("invocations")?, retention: retention.max(1), queued: Default::default() };
+        let writer = Arc::downgrade(&store.queued);
+        let background = store.clone_without_queue();
+        std::thread::Builder::new()
+            .name("chatfn-invocation-records".into())
+            .spawn(move || {
+                // Ends with the last handle to the store.
+                while let Some(queued) = writer.upgrade() {
+                    if let Err(e) = background.write(&queued) {
+                        tracing::error!("cannot write invocation records: {e}");
+                    }
+                    drop(queued);
+                    std::thread::sleep(WRITE_EVERY);
+                }
+            })
+            .map_err(|e| UsersError::Storage(e.into()))?;
+        Ok(store)
     }
 
-    /// Stores `record` under a new id (which it returns), trimming the oldest records.
+    fn clone_without_queue(&self) -> InvocationsStore {
+        InvocationsStore { db: self.db.clone(), tree: self.tree.clone(), retention: self.retention, queued: Default::default() }
+    }
+
+    /// Queues `record` under a new id, which it returns.
     pub fn record(&self, mut record: InvocationRecord) -> Result<u64, UsersError> {
         // sled's ids grow monotonically (also across restarts), so key order is age order.
         record.id = self.db.generate_id()? + 1;
-        self.tree.insert(record.id.to_be_bytes(), serde_json::to_vec(&record)?)?;
-        if record.id % 64 == 0 || self.retention < 64 {
-            let excess = self.tree.len().saturating_sub(self.retention);
-            for key in self.tree.iter().keys().take(excess) {
-                self.tree.remove(key?)?;
-            }
+        let id = record.id;
+        self.queued.lock().unwrap().push(record);
+        Ok(id)
+    }
+
+    /// Writes the queued records in one batch, then trims the oldest past the retention.
+    fn write(&self, queued: &Mutex<Vec<InvocationRecord>>) -> Result<(), UsersError> {
+        let records = std::mem::take(&mut *queued.lock().unwrap());
+        if records.is_empty() {
+            return Ok(());
         }
-        Ok(record.id)
+        let mut batch = sled::Batch::default();
+        for record in &records {
+            batch.insert(&record.id.to_be_bytes(), serde_json::to_vec(record)?);
+        }
+        self.tree.apply_batch(batch)?;
+        let excess = self.tree.len().saturating_sub(self.retention);
+        for key in self.tree.iter().keys().take(excess) {
+            self.tree.remove(key?)?;
+        }
+        Ok(())
+    }
+
+    /// Reads see every record: the queue is written first.
+    fn settle(&self) -> Result<(), UsersError> {
+        self.write(&self.queued)
     }
 
     /// Adds how the shadow version did to a record (if it is still kept).
     pub fn set_shadow(&self, id: u64, shadow: Value) -> Result<(), UsersError> {
+        self.settle()?;
         if let Some(mut record) = self.get(id)? {
             record.shadow = Some(shadow);
             self.tree.insert(id.to_be_bytes(), serde_json::to_vec(&record)?)?;
@@ -75,6 +123,7 @@ impl InvocationsStore {
     }
 
     pub fn get(&self, id: u64) -> Result<Option<InvocationRecord>, UsersError> {
+        self.settle()?;
         Ok(match self.tree.get(id.to_be_bytes())? {
             Some(bytes) => Some(serde_json::from_slice(&bytes)?),
             None => None,
@@ -83,6 +132,7 @@ impl InvocationsStore {
 
     /// One page of a function's records, newest first.
     pub fn list(&self, function_id: u64, page: usize, size: usize) -> Result<RecordPage, UsersError> {
+        self.settle()?;
         let mut records = Vec::new();
         let mut total = 0;
         for entry in self.tree.iter().rev() {
