@@ -300,7 +300,7 @@ impl Sessions {
 fn shadow_run(deployment: Arc<Deployment>, records: InvocationsStore, record_id: u64, live: Invocation) {
     tokio::spawn(async move {
         let Some(shadow) = &deployment.shadow else { return };
-        let tape = if live.tape.is_object() { Some(live.tape.clone()) } else { None };
+        let tape = live.tape.as_deref().and_then(|t| serde_json::from_str(t).ok());
         let run = shadow.worker.invoke_with(live.trigger, live.event.clone(), tape).await;
         let live_outcome = serde_json::to_value(&live.outcome).unwrap_or(Value::Null);
         let outcome = serde_json::to_value(&run.outcome).unwrap_or(Value::Null);

@@ -137,7 +137,7 @@ impl From<&InvocationRecord> for InvocationView {
             result: r.result.clone(),
             logs: r.logs.clone(),
             duration_ms: r.duration_ms,
-            tape: r.tape.clone(),
+            tape: r.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null),
             shadow: r.shadow.clone(),
             created_time: r.created_time.clone(),
             links: Links::to(format!("/v1/function-invocations/{}", r.id)),
@@ -387,7 +387,8 @@ async fn sandboxed(app: &PlatformApp, version: &VersionRecord, event: Value, rep
         crate::session::Decision::Denied(d) => TestDecision { allowed: false, user: None, error: Some(d.code.as_str()), message: Some(d.message.clone()) },
     };
     let outcome = attempt.invocation.as_ref().map(|i| serde_json::to_value(&i.outcome).unwrap_or(Value::Null)).unwrap_or(Value::Null);
-    let misses = attempt.invocation.as_ref().map(|i| i.tape["misses"].clone()).unwrap_or(Value::Null);
+    let tape: Value = attempt.invocation.as_ref().and_then(|i| i.tape.as_deref()).and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
+    let misses = tape["misses"].clone();
     let invocation = serde_json::to_value(&attempt.invocation).unwrap_or(Value::Null);
     Ok(TestRun { function_id: function.id, version_number: version.version_number, args: event, decision, outcome, invocation, users_created, misses })
 }
@@ -427,7 +428,7 @@ pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: B
         .functions
         .version_by_number(record.function_id, number)?
         .ok_or_else(|| PlatformError::NotFound(format!("version {number} of function {}", record.function_id)))?;
-    let tape = if record.tape.is_object() { record.tape.clone() } else { serde_json::json!({ "startTime": 0, "calls": [] }) };
+    let tape = record.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_else(|| serde_json::json!({ "startTime": 0, "calls": [] }));
     let run = sandboxed(&app, &version, record.args.clone(), Some(tape)).await?;
     let same_outcome = same_outcome(&record.result, &run.outcome);
     Ok(Json(ReplayRun {

@@ -29,9 +29,9 @@ pub struct InvocationRecord {
     pub logs: Vec<LogLine>,
     pub duration_ms: f64,
     /// What the function saw from outside (Users answers, HTTP responses, its start time),
-    /// so it can be replayed.
+    /// so it can be replayed: JSON text, parsed only when it is read.
     #[serde(default)]
-    pub tape: Value,
+    pub tape: Option<String>,
     /// How the shadow version did on the same event, when one ran.
     #[serde(default)]
     pub shadow: Option<Value>,
@@ -165,7 +165,7 @@ mod tests {
             result: Value::Null,
             logs: Vec::new(),
             duration_ms: 1.0,
-            tape: Value::Null,
+            tape: None,
             shadow: None,
             created_time: String::new(),
         }

@@ -79,9 +79,9 @@ pub struct JsReport {
     pub error: Option<JsErrorInfo>,
     #[serde(default)]
     pub logs: Vec<LogLine>,
-    /// What the invocation saw from outside (`js/tape.js`).
+    /// What the invocation saw from outside (`js/tape.js`), as JSON text.
     #[serde(default)]
-    pub tape: serde_json::Value,
+    pub tape: Option<String>,
 }
 
 /// How an invocation ended.
@@ -125,9 +125,10 @@ pub struct Invocation {
     pub logs: Vec<LogLine>,
     #[serde(rename = "durationMs")]
     pub duration_ms: f64,
-    /// What it saw from outside, for replays (`js/tape.js`); null when it did not run.
+    /// What it saw from outside, for replays (`js/tape.js`), as JSON text; `None` when it
+    /// did not run.
     #[serde(skip)]
-    pub tape: serde_json::Value,
+    pub tape: Option<String>,
 }
 
 /// A handle to an app's isolate thread.
@@ -172,23 +173,23 @@ impl Worker {
             let (reply, answer) = oneshot::channel();
             let job = Job { trigger, event: event.clone(), replay, max_log_bytes: self.log_bytes, reply };
             if self.jobs.send(job).is_err() {
-                return (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new(), serde_json::Value::Null);
+                return (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new(), None);
             }
             match answer.await {
                 Ok(Answer::Report(report)) => report.into_outcome(),
-                Ok(Answer::Killed(kill)) => (kill.into_outcome(), Vec::new(), serde_json::Value::Null),
-                Err(_) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new(), serde_json::Value::Null),
+                Ok(Answer::Killed(kill)) => (kill.into_outcome(), Vec::new(), None),
+                Err(_) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new(), None),
             }
         };
         let (outcome, logs, tape) = tokio::time::timeout(self.wall_limit, run).await.unwrap_or_else(|_| {
-            (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() }, Vec::new(), serde_json::Value::Null)
+            (Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() }, Vec::new(), None)
         });
         Invocation { trigger, event, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3, tape }
     }
 }
 
 impl JsReport {
-    fn into_outcome(self) -> (Outcome, Vec<LogLine>, serde_json::Value) {
+    fn into_outcome(self) -> (Outcome, Vec<LogLine>, Option<String>) {
         let missing = || JsErrorInfo {
             name: "Error".into(),
             message: "the function failed without an error".into(),
