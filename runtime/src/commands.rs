@@ -34,7 +34,8 @@ async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::R
         }
     }
     let deployment = deploy::start(app, &store, &store.users)?;
-    let sessions = Sessions::deployed(app, store.users.clone(), deployment, Some(store.invocations.clone()));
+    let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
+    let sessions = Sessions::deployed(app, store.users.clone(), deployment, records);
     if let Some(guests) = store.settings.guest_users()? {
         sessions.set_guest_users(guests);
     }

@@ -198,7 +198,8 @@ pub struct App {
     /// Pass the function's thrown message on to the chat client (default) or only say "Access denied".
     pub expose_denial_reason: bool,
     pub failure_policy: FailurePolicy,
-    /// `[app] invocation_retention`: invocation records kept.
+    /// `[app] invocation_retention`: invocation records kept; 0 keeps none (and so nothing to
+    /// replay or shadow), which saves their cost per invocation.
     pub invocation_retention: usize,
     pub initialization_script: Option<SourceFile>,
     pub dependencies: BTreeMap<String, String>,
@@ -355,7 +356,7 @@ impl App {
             guest_users: raw.app.guest_users,
             expose_denial_reason: raw.app.expose_denial_reason.unwrap_or(true),
             failure_policy: raw.app.failure_policy,
-            invocation_retention: raw.app.invocation_retention.unwrap_or(1000).max(1),
+            invocation_retention: raw.app.invocation_retention.unwrap_or(1000),
             initialization_script,
             dependencies: raw.runtime.dependencies,
             environment: raw.runtime.environment,

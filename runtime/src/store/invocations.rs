@@ -5,6 +5,7 @@
 //! Recording stays off the answer's path: a record is queued in memory and written to sled
 //! in batches by a background thread (or by the next read, which always sees every record).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,6 +51,10 @@ pub struct InvocationsStore {
     tree: sled::Tree,
     retention: usize,
     queued: Arc<Mutex<Vec<InvocationRecord>>>,
+    /// Records in the tree (sled counts only by walking it).
+    stored: Arc<AtomicUsize>,
+    /// One writer at a time (the background thread, or a read settling the queue).
+    writing: Arc<Mutex<()>>,
 }
 
 /// How often queued records are written.
@@ -57,7 +62,9 @@ const WRITE_EVERY: Duration = Duration::from_millis(100);
 
 impl InvocationsStore {
     pub fn open(db: &sled::Db, retention: usize) -> Result<InvocationsStore, UsersError> {
-        let store = InvocationsStore { db: db.clone(), tree: db.open_tree("invocations")?, retention: retention.max(1), queued: Default::default() };
+        let tree = db.open_tree("invocations")?;
+        let stored = Arc::new(AtomicUsize::new(tree.len()));
+        let store = InvocationsStore { db: db.clone(), tree, retention: retention.max(1), queued: Default::default(), stored, writing: Default::default() };
         let writer = Arc::downgrade(&store.queued);
         let background = store.clone_without_queue();
         std::thread::Builder::new()
@@ -77,7 +84,7 @@ impl InvocationsStore {
     }
 
     fn clone_without_queue(&self) -> InvocationsStore {
-        InvocationsStore { db: self.db.clone(), tree: self.tree.clone(), retention: self.retention, queued: Default::default() }
+        InvocationsStore { db: self.db.clone(), tree: self.tree.clone(), retention: self.retention, queued: Default::default(), stored: self.stored.clone(), writing: self.writing.clone() }
     }
 
     /// Queues `record` under a new id, which it returns.
@@ -91,6 +98,7 @@ impl InvocationsStore {
 
     /// Writes the queued records in one batch, then trims the oldest past the retention.
     fn write(&self, queued: &Mutex<Vec<InvocationRecord>>) -> Result<(), UsersError> {
+        let _one_writer = self.writing.lock().unwrap();
         let records = std::mem::take(&mut *queued.lock().unwrap());
         if records.is_empty() {
             return Ok(());
@@ -100,9 +108,15 @@ impl InvocationsStore {
             batch.insert(&record.id.to_be_bytes(), serde_json::to_vec(record)?);
         }
         self.tree.apply_batch(batch)?;
-        let excess = self.tree.len().saturating_sub(self.retention);
-        for key in self.tree.iter().keys().take(excess) {
-            self.tree.remove(key?)?;
+        let stored = self.stored.fetch_add(records.len(), Ordering::Relaxed) + records.len();
+        let excess = stored.saturating_sub(self.retention);
+        if excess > 0 {
+            let mut trim = sled::Batch::default();
+            for key in self.tree.iter().keys().take(excess) {
+                trim.remove(key?);
+            }
+            self.tree.apply_batch(trim)?;
+            self.stored.fetch_sub(excess, Ordering::Relaxed);
         }
         Ok(())
     }
