@@ -7,8 +7,8 @@ import { Buffer } from "ext:chatfn/buffer.js";
 import { EventEmitter } from "ext:chatfn/events.js";
 import { Readable, Writable } from "ext:chatfn/stream.js";
 import { track } from "ext:chatfn/pending.js";
-import { httpCall } from "ext:chatfn/tape.js";
-const { op_http_fetch } = core.ops;
+import { httpOpen } from "ext:chatfn/tape.js";
+const { op_http_open, op_http_read, op_http_close } = core.ops;
 
 export const STATUS_CODES = {
   100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
@@ -141,28 +141,50 @@ export class ClientRequest extends Writable {
     }
     const body = Buffer.concat(this.#chunks);
     const hasBody = body.length > 0 || !["GET", "HEAD"].includes(this.method);
-    track(`http.request(${this.url})`, () => httpCall(this.method, this.url, () => op_http_fetch(this.method, this.url, headers, hasBody, body, false))).then(
-      (answer) => {
+    const open = () => op_http_open(this.method, this.url, headers, hasBody, body, false);
+    const read = (rid) => track(`http.request(${this.url}) body`, () => op_http_read(rid));
+    track(`http.request(${this.url})`, () => httpOpen(this.method, this.url, open, read)).then(
+      ({ head, read }) => {
         clearTimeout(this.#timer);
-        if (this.#aborted) return;
-        const res = new IncomingMessage(answer, this.method);
+        if (this.#aborted) {
+          if (head.rid !== undefined) op_http_close(head.rid);
+          return;
+        }
+        const res = new IncomingMessage(head, this.method);
         res.req = this;
         this.res = res;
         this.emit("response", res);
-        if (answer.body.length > 0) res.push(Buffer.from(answer.body));
-        res.complete = true;
-        res.push(null);
-        this.emit("close");
+        this.#stream(res, read, head.rid);
       },
       (e) => {
         clearTimeout(this.#timer);
         if (this.#aborted) return;
-        const err = new Error(e.message.replace(/^fetch failed: /, ""));
-        err.code = /blocked by chatfn's network policy/.test(e.message) ? "ERR_CHATFN_NETWORK_POLICY" : /connect|refused/i.test(e.message) ? "ECONNREFUSED" : "ECONNRESET";
-        this.emit("error", err);
+        this.emit("error", networkError(e));
         this.emit("close");
       },
     );
+  }
+
+  // The body arrives chunk by chunk as the server sends it.
+  async #stream(res, read, rid) {
+    try {
+      for (;;) {
+        const chunk = await read();
+        if (chunk === null) break;
+        if (this.#aborted) {
+          if (rid !== undefined) op_http_close(rid);
+          return;
+        }
+        res.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      }
+      res.complete = true;
+      res.push(null);
+      this.emit("close");
+    } catch (e) {
+      res.emit("aborted");
+      res.destroy(networkError(e));
+      this.emit("close");
+    }
   }
 
   abort() {
@@ -181,6 +203,12 @@ export class ClientRequest extends Writable {
     });
     return this;
   }
+}
+
+function networkError(e) {
+  const err = new Error(e.message.replace(/^fetch failed: /, ""));
+  err.code = /blocked by chatfn's network policy/.test(e.message) ? "ERR_CHATFN_NETWORK_POLICY" : /connect|refused/i.test(e.message) ? "ECONNREFUSED" : "ECONNRESET";
+  return err;
 }
 
 function notInChatfn(what) {

@@ -40,6 +40,23 @@ async function handleEvent() {
   assert.strictEqual(refused.code, "ERR_CHATFN_NETWORK_POLICY");
   assert.throws(() => require("http").createServer(), { code: "ERR_CHATFN_NOT_AVAILABLE" });
 
+  // Response bodies stream: "first" arrives while the server still holds "second" back.
+  const streamed = await new Promise((resolve) => require("http").get(`${process.env.STREAM_SERVER}/stream`, resolve));
+  const parts = [];
+  let firstArrived;
+  const first = new Promise((resolve) => (firstArrived = resolve));
+  const ended = new Promise((resolve) => streamed.on("end", resolve));
+  streamed.on("data", (chunk) => {
+    parts.push(chunk.toString());
+    firstArrived();
+  });
+  await first;
+  assert.deepStrictEqual(parts, ["first"]);
+  await new Promise((resolve) => require("http").get(`${process.env.STREAM_SERVER}/release`, (r) => { r.resume(); r.on("end", resolve); }));
+  await ended;
+  assert.strictEqual(parts.join(""), "firstsecond");
+  assert.strictEqual(streamed.complete, true);
+
   const fs = require("fs");
   const self = fs.readFileSync(__filename, "utf8");
   assert.ok(self.includes("node:http"));

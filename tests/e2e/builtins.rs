@@ -32,6 +32,39 @@ fn test_server() -> String {
     base
 }
 
+/// A server whose `/stream` sends "first", then waits for a request to `/release` before it
+/// sends "second": a client that buffered whole bodies would never see "first" in time.
+fn stream_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (release, released) = (release.clone(), released.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap_or(0);
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                while reader.read_line(&mut { String::new() }).map(|n| n > 2).unwrap_or(false) {}
+                if path == "/release" {
+                    let _ = release.send(());
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    return;
+                }
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nfirst\r\n");
+                let _ = stream.flush();
+                let _ = released.lock().unwrap().recv_timeout(std::time::Duration::from_secs(5));
+                let _ = stream.write_all(b"6\r\nsecond\r\n0\r\n\r\n");
+            });
+        }
+    });
+    base
+}
+
 #[test]
 fn every_builtin_test_file_passes() {
     let dir = repo_root().join("npm-shim/tests");
@@ -39,6 +72,7 @@ fn every_builtin_test_file_passes() {
     files.sort();
     assert!(files.len() >= 6, "found only {files:?}");
     let server = test_server();
+    let streaming = stream_server();
     let mut failures = Vec::new();
     for file in &files {
         let app = tempfile::tempdir().unwrap();
@@ -49,7 +83,7 @@ fn every_builtin_test_file_passes() {
             std::fs::copy(repo_root().join("tests/fixtures/firebase").join(name), app.path().join("fixtures").join(name)).unwrap();
         }
         let config = format!(
-            "[runtime.environment]\nTEST_SERVER = \"{server}\"\n[network]\nallow_hosts = [\"127.0.0.1\"]\n[functions]\n\"user.attempted.start_session\" = \"test.js\"\n"
+            "[runtime.environment]\nTEST_SERVER = \"{server}\"\nSTREAM_SERVER = \"{streaming}\"\n[network]\nallow_hosts = [\"127.0.0.1\"]\n[functions]\n\"user.attempted.start_session\" = \"test.js\"\n"
         );
         std::fs::write(app.path().join("chatfn.toml"), config).unwrap();
         let (code, out) = invoke(app.path(), &app.path().join("data"), &json!({ "username": "builtins" }));

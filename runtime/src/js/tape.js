@@ -7,7 +7,7 @@
 import { primordials } from "ext:core/mod.js";
 import { currentLog } from "ext:chatfn/console.js";
 import { base64Decode, base64Encode } from "ext:chatfn/internal/bytes.js";
-const { ArrayPrototypeFindIndex, ArrayPrototypePush, DateNow, Error, JSONStringify, Proxy, ReflectConstruct, SafeSet } = primordials;
+const { ArrayPrototypeFindIndex, ArrayPrototypePush, DateNow, Error, JSONStringify, Proxy, ReflectConstruct, SafeSet, Uint8Array } = primordials;
 
 // Bytes of HTTP bodies one invocation records; past it, responses are no longer recorded.
 const MAX_RECORDED_BYTES = 1 << 20;
@@ -24,7 +24,26 @@ export function newTape(replay) {
  */
 export function tapeRecord(tape) {
   if (tape.replay) return JSONStringify({ replayed: true, misses: tape.misses });
+  // Streamed bodies were kept as chunks; they are stored whole, like fetched ones.
+  for (const call of tape.calls) {
+    if (call.chunks) {
+      call.reply.body = base64Encode(concat(call.chunks));
+      delete call.chunks;
+    }
+  }
   return JSONStringify({ startTime: tape.startTime, calls: tape.calls, truncated: tape.truncated });
+}
+
+function concat(chunks) {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function current() {
@@ -73,6 +92,42 @@ export async function httpCall(method, url, fetchNow) {
     }
   }
   return answer;
+}
+
+/**
+ * Opens a streamed response (`op_http_open`), or answers it from the replayed tape: resolves
+ * to the response head and `read()`, which gives the body chunk by chunk and then null.
+ */
+export async function httpOpen(method, url, openNow, readNow) {
+  const tape = current();
+  if (tape?.replay) {
+    const recorded = take(tape, "http", { method, url });
+    if (!recorded) throw new Error(`chatfn replay: no recorded response for ${method} ${url}; replays do not reach the network`);
+    let body = base64Decode(recorded.reply.body);
+    const read = async () => {
+      const chunk = body;
+      body = null;
+      return chunk?.length ? chunk : null;
+    };
+    return { head: recorded.reply, read };
+  }
+  const head = await openNow();
+  const recording = tape && !tape.truncated ? { kind: "http", request: { method, url }, reply: { ...head, rid: undefined, body: "" }, chunks: [] } : null;
+  if (recording) ArrayPrototypePush(tape.calls, recording);
+  const read = async () => {
+    const chunk = await readNow(head.rid);
+    if (chunk && recording && !tape.truncated) {
+      if (tape.bytes + chunk.length > MAX_RECORDED_BYTES) {
+        tape.truncated = true;
+        recording.reply.incomplete = true;
+      } else {
+        tape.bytes += chunk.length;
+        ArrayPrototypePush(recording.chunks, chunk);
+      }
+    }
+    return chunk;
+  };
+  return { head, read };
 }
 
 let clockInstalled = false;

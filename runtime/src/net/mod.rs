@@ -224,17 +224,29 @@ impl Outbound {
         Ok(Outbound { client, client_no_redirects, policy, fixtures: Arc::new(fixtures) })
     }
 
+    /// Sends `request` and reads the whole response body.
     pub async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, NetError> {
+        let (mut response, mut body) = self.open(request).await?;
+        while let Some(chunk) = body.next_chunk().await? {
+            response.body.extend_from_slice(&chunk);
+        }
+        Ok(response)
+    }
+
+    /// Sends `request`; answers the response head (with an empty `body`) and a reader for the
+    /// body as it arrives.
+    pub async fn open(&self, request: OutboundRequest) -> Result<(OutboundResponse, BodyReader), NetError> {
         let url = Url::parse(&request.url).map_err(|_| NetError::BadUrl(request.url.clone()))?;
         if let Some(fixture) = self.fixtures.get(url.as_str()) {
-            return Ok(OutboundResponse {
+            let head = OutboundResponse {
                 status: fixture.status,
                 status_text: status_text(fixture.status),
                 url: url.to_string(),
                 redirected: false,
                 headers: fixture.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
-                body: fixture.body.clone(),
-            });
+                body: Vec::new(),
+            };
+            return Ok((head, BodyReader::Recorded(Some(fixture.body.clone()))));
         }
         self.policy.check_url(&url)?;
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
@@ -247,7 +259,7 @@ impl Outbound {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
-        let mut response = builder.send().await.map_err(describe)?;
+        let response = builder.send().await.map_err(describe)?;
         let final_url = response.url().to_string();
         let status = response.status();
         let headers = response
@@ -255,21 +267,41 @@ impl Outbound {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(describe)? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(NetError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(OutboundResponse {
+        let head = OutboundResponse {
             status: status.as_u16(),
             status_text: status.canonical_reason().unwrap_or("").to_string(),
             redirected: final_url != url.as_str(),
             url: final_url,
             headers,
-            body,
-        })
+            body: Vec::new(),
+        };
+        Ok((head, BodyReader::Network { response, read: 0 }))
+    }
+}
+
+/// A response body, read chunk by chunk; at most [`MAX_RESPONSE_BYTES`] in all.
+pub enum BodyReader {
+    /// A fixture's body: one chunk.
+    Recorded(Option<Vec<u8>>),
+    Network { response: reqwest::Response, read: usize },
+}
+
+impl BodyReader {
+    /// The next chunk, or `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, NetError> {
+        match self {
+            BodyReader::Recorded(body) => Ok(body.take().filter(|b| !b.is_empty())),
+            BodyReader::Network { response, read } => match response.chunk().await.map_err(describe)? {
+                Some(chunk) => {
+                    *read += chunk.len();
+                    if *read > MAX_RESPONSE_BYTES {
+                        return Err(NetError::TooLarge);
+                    }
+                    Ok(Some(chunk.to_vec()))
+                }
+                None => Ok(None),
+            },
+        }
     }
 }
 
