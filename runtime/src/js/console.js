@@ -17,6 +17,8 @@ export class InvocationLog {
     this.bytes = 0;
     this.maxBytes = maxBytes;
     this.truncated = false;
+    /** What the invocation sees from outside (`tape.js`), when it is recorded. */
+    this.tape = null;
   }
   write(level, message) {
     if (this.truncated) return;

@@ -157,7 +157,7 @@ function loadApp(app) {
 async function runJob(job) {
   const log = new InvocationLog(job.maxLogBytes);
   if (job.replay) installReplayClock();
-  log.tape = newTape(job.replay);
+  log.tape = job.tape || job.replay ? newTape(job.replay) : null;
   let result;
   try {
     const handler = handlers.get(job.trigger);
@@ -174,7 +174,7 @@ async function runJob(job) {
     result = { status: "threw", error: describeError(e) };
   }
   result.logs = log.lines;
-  result.tape = tapeRecord(log.tape);
+  if (log.tape) result.tape = tapeRecord(log.tape);
   op_worker_complete(job.id, result);
 }
 

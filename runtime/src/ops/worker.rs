@@ -74,6 +74,8 @@ pub struct JobForJs {
     max_log_bytes: usize,
     /// The tape of the invocation this one replays.
     replay: Option<serde_json::Value>,
+    /// Whether to record a tape.
+    tape: bool,
 }
 
 #[op2]
@@ -95,7 +97,7 @@ pub async fn op_worker_next_job(state: Rc<RefCell<OpState>>) -> Option<JobForJs>
     in_flight.next_id += 1;
     let id = in_flight.next_id;
     in_flight.replies.insert(id, job.reply);
-    Some(JobForJs { id, trigger: job.trigger.name(), event: job.event, max_log_bytes: job.max_log_bytes, replay: job.replay })
+    Some(JobForJs { id, trigger: job.trigger.name(), event: job.event, max_log_bytes: job.max_log_bytes, replay: job.replay, tape: job.record_tape })
 }
 
 #[op2]

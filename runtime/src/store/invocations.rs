@@ -3,9 +3,10 @@
 //! when listed; the oldest are trimmed past the app's `invocation_retention`.
 //!
 //! Recording stays off the answer's path: a record is queued in memory and written to sled
-//! in batches by a background thread (or by the next read, which always sees every record).
+//! in batches, one entry per batch, by a background thread (or by the next read, which
+//! always sees every record).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,11 +49,13 @@ pub struct RecordPage {
 #[derive(Clone)]
 pub struct InvocationsStore {
     db: sled::Db,
+    /// Pages of records, one per write: key = the first record's id, value = a JSON array.
+    /// One sled entry per batch instead of one per record keeps the write cheap.
     tree: sled::Tree,
     retention: usize,
     queued: Arc<Mutex<Vec<InvocationRecord>>>,
-    /// Records in the tree (sled counts only by walking it).
-    stored: Arc<AtomicUsize>,
+    /// The pages in the tree, oldest first, with how many records each holds.
+    pages: Arc<Mutex<VecDeque<(u64, usize)>>>,
     /// One writer at a time (the background thread, or a read settling the queue).
     writing: Arc<Mutex<()>>,
 }
@@ -62,9 +65,21 @@ const WRITE_EVERY: Duration = Duration::from_millis(100);
 
 impl InvocationsStore {
     pub fn open(db: &sled::Db, retention: usize) -> Result<InvocationsStore, UsersError> {
-        let tree = db.open_tree("invocations")?;
-        let stored = Arc::new(AtomicUsize::new(tree.len()));
-        let store = InvocationsStore { db: db.clone(), tree, retention: retention.max(1), queued: Default::default(), stored, writing: Default::default() };
+        let tree = db.open_tree("invocation_pages")?;
+        let mut pages = VecDeque::new();
+        for entry in tree.iter() {
+            let (key, value) = entry?;
+            let count = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&value)?.len();
+            pages.push_back((page_id(&key), count));
+        }
+        let store = InvocationsStore {
+            db: db.clone(),
+            tree,
+            retention: retention.max(1),
+            queued: Default::default(),
+            pages: Arc::new(Mutex::new(pages)),
+            writing: Default::default(),
+        };
         let writer = Arc::downgrade(&store.queued);
         let background = store.clone_without_queue();
         std::thread::Builder::new()
@@ -84,7 +99,7 @@ impl InvocationsStore {
     }
 
     fn clone_without_queue(&self) -> InvocationsStore {
-        InvocationsStore { db: self.db.clone(), tree: self.tree.clone(), retention: self.retention, queued: Default::default(), stored: self.stored.clone(), writing: self.writing.clone() }
+        InvocationsStore { queued: Default::default(), ..self.clone() }
     }
 
     /// Queues `record` under a new id, which it returns.
@@ -96,27 +111,24 @@ impl InvocationsStore {
         Ok(id)
     }
 
-    /// Writes the queued records in one batch, then trims the oldest past the retention.
+    /// Writes the queued records as one page, then drops the oldest pages that only hold
+    /// records past the retention.
     fn write(&self, queued: &Mutex<Vec<InvocationRecord>>) -> Result<(), UsersError> {
         let _one_writer = self.writing.lock().unwrap();
         let records = std::mem::take(&mut *queued.lock().unwrap());
-        if records.is_empty() {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
-        for record in &records {
-            batch.insert(&record.id.to_be_bytes(), serde_json::to_vec(record)?);
-        }
-        self.tree.apply_batch(batch)?;
-        let stored = self.stored.fetch_add(records.len(), Ordering::Relaxed) + records.len();
-        let excess = stored.saturating_sub(self.retention);
-        if excess > 0 {
-            let mut trim = sled::Batch::default();
-            for key in self.tree.iter().keys().take(excess) {
-                trim.remove(key?);
+        let Some(first) = records.first() else { return Ok(()) };
+        let key = first.id;
+        self.tree.insert(key.to_be_bytes(), serde_json::to_vec(&records)?)?;
+        let mut pages = self.pages.lock().unwrap();
+        pages.push_back((key, records.len()));
+        let mut kept: usize = pages.iter().map(|(_, n)| n).sum();
+        while let Some(&(oldest, n)) = pages.front() {
+            if kept - n < self.retention {
+                break;
             }
-            self.tree.apply_batch(trim)?;
-            self.stored.fetch_sub(excess, Ordering::Relaxed);
+            self.tree.remove(oldest.to_be_bytes())?;
+            pages.pop_front();
+            kept -= n;
         }
         Ok(())
     }
@@ -129,39 +141,60 @@ impl InvocationsStore {
     /// Adds how the shadow version did to a record (if it is still kept).
     pub fn set_shadow(&self, id: u64, shadow: Value) -> Result<(), UsersError> {
         self.settle()?;
-        if let Some(mut record) = self.get(id)? {
+        // Holding the writer's lock: a page is not trimmed while it is rewritten.
+        let _one_writer = self.writing.lock().unwrap();
+        let Some((key, mut records)) = self.page_of(id)? else { return Ok(()) };
+        if let Some(record) = records.iter_mut().find(|r| r.id == id) {
             record.shadow = Some(shadow);
-            self.tree.insert(id.to_be_bytes(), serde_json::to_vec(&record)?)?;
+            self.tree.insert(key, serde_json::to_vec(&records)?)?;
         }
         Ok(())
     }
 
-    pub fn get(&self, id: u64) -> Result<Option<InvocationRecord>, UsersError> {
-        self.settle()?;
-        Ok(match self.tree.get(id.to_be_bytes())? {
-            Some(bytes) => Some(serde_json::from_slice(&bytes)?),
-            None => None,
-        })
+    /// The written page that would hold record `id`.
+    fn page_of(&self, id: u64) -> Result<Option<(sled::IVec, Vec<InvocationRecord>)>, UsersError> {
+        match self.tree.range(..=id.to_be_bytes()).next_back() {
+            Some(entry) => {
+                let (key, value) = entry?;
+                Ok(Some((key, serde_json::from_slice(&value)?)))
+            }
+            None => Ok(None),
+        }
     }
 
-    /// One page of a function's records, newest first.
+    pub fn get(&self, id: u64) -> Result<Option<InvocationRecord>, UsersError> {
+        self.settle()?;
+        Ok(self.page_of(id)?.and_then(|(_, records)| records.into_iter().find(|r| r.id == id)))
+    }
+
+    /// One page of a function's records, newest first, among the newest `retention` records.
     pub fn list(&self, function_id: u64, page: usize, size: usize) -> Result<RecordPage, UsersError> {
         self.settle()?;
         let mut records = Vec::new();
-        let mut total = 0;
-        for entry in self.tree.iter().rev() {
+        let (mut total, mut seen) = (0, 0);
+        'pages: for entry in self.tree.iter().rev() {
             let (_, value) = entry?;
-            let record: InvocationRecord = serde_json::from_slice(&value)?;
-            if record.function_id != function_id {
-                continue;
+            let stored: Vec<InvocationRecord> = serde_json::from_slice(&value)?;
+            for record in stored.into_iter().rev() {
+                if seen == self.retention {
+                    break 'pages;
+                }
+                seen += 1;
+                if record.function_id != function_id {
+                    continue;
+                }
+                if total >= page * size && records.len() < size {
+                    records.push(record);
+                }
+                total += 1;
             }
-            if total >= page * size && records.len() < size {
-                records.push(record);
-            }
-            total += 1;
         }
         Ok(RecordPage { records, total })
     }
+}
+
+fn page_id(key: &[u8]) -> u64 {
+    u64::from_be_bytes(key.try_into().unwrap_or([0; 8]))
 }
 
 #[cfg(test)]
@@ -193,6 +226,8 @@ mod tests {
         let mut ids = Vec::new();
         for n in 1..=8 {
             ids.push(store.record(record(1, n)).unwrap());
+            // One page per write, as if the writer ran between the invocations.
+            store.settle().unwrap();
         }
         store.record(record(2, 99)).unwrap();
         let page = store.list(1, 0, 3).unwrap();
@@ -201,5 +236,12 @@ mod tests {
         assert_eq!(store.list(1, 1, 3).unwrap().records.iter().map(|r| r.version_number).collect::<Vec<_>>(), vec![5]);
         assert!(store.get(ids[0]).unwrap().is_none(), "the oldest is gone");
         assert_eq!(store.get(ids[7]).unwrap().unwrap().args["username"], "u8");
+        store.set_shadow(ids[7], serde_json::json!({ "same_outcome": true })).unwrap();
+
+        // Written records survive a reopen, pages and all.
+        drop(store);
+        let store = InvocationsStore::open(&db, 5).unwrap();
+        assert_eq!(store.get(ids[7]).unwrap().unwrap().shadow, Some(serde_json::json!({ "same_outcome": true })));
+        assert_eq!(store.list(1, 0, 10).unwrap().total, 4);
     }
 }

@@ -24,6 +24,8 @@ pub struct Job {
     pub event: serde_json::Value,
     /// A recorded tape to answer Users calls and HTTP requests from (replays and shadows).
     pub replay: Option<serde_json::Value>,
+    /// Whether to record what the invocation sees (only when invocations are recorded).
+    pub record_tape: bool,
     pub max_log_bytes: usize,
     pub reply: oneshot::Sender<Answer>,
 }
@@ -139,6 +141,7 @@ pub struct Worker {
     log_bytes: usize,
     /// Invocations allowed in the isolate at once.
     slots: Arc<Semaphore>,
+    record_tapes: bool,
 }
 
 impl Worker {
@@ -155,6 +158,7 @@ impl Worker {
             wall_limit: app.limits.wall,
             log_bytes: app.limits.log_bytes,
             slots: Arc::new(Semaphore::new(app.limits.concurrent_invocations)),
+            record_tapes: app.invocation_retention > 0,
         })
     }
 
@@ -171,7 +175,7 @@ impl Worker {
         let run = async {
             let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
             let (reply, answer) = oneshot::channel();
-            let job = Job { trigger, event: event.clone(), replay, max_log_bytes: self.log_bytes, reply };
+            let job = Job { trigger, event: event.clone(), replay, record_tape: self.record_tapes, max_log_bytes: self.log_bytes, reply };
             if self.jobs.send(job).is_err() {
                 return (Outcome::Crashed { message: "the app's isolate thread has stopped".into() }, Vec::new(), None);
             }
