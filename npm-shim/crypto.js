@@ -4,22 +4,11 @@
 // ring; crypto.subtle lives in runtime/src/js/subtle.js. Ciphers and EC keys are not here
 // yet: they throw ERR_METHOD_NOT_IMPLEMENTED.
 import { core, primordials } from "ext:core/mod.js";
-import { DOMException, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
+import { concatBytes, DOMException, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
 import { Buffer } from "ext:chatfn/buffer.js";
 const { ArrayBufferIsView, Error, RangeError, TypeError, Uint8Array } = primordials;
 const { op_crypto_digest, op_crypto_hmac, op_crypto_random_fill } = core.ops;
 
-function concat(chunks) {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
-}
 
 class Hash {
   #algorithm;
@@ -49,7 +38,7 @@ class Hash {
       throw err;
     }
     this.#done = true;
-    const data = concat(this.#chunks);
+    const data = concatBytes(this.#chunks);
     const bytes = this.#key === undefined ? op_crypto_digest(this.#algorithm, data) : op_crypto_hmac(this.#algorithm, this.#key, data);
     return encoding === undefined ? Buffer.from(bytes) : fromBytes(bytes, encoding);
   }
@@ -153,7 +142,7 @@ class Sign {
   constructor(algorithm) { this.#algorithm = String(algorithm); }
   update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
   sign(key, encoding) {
-    const signature = core.ops.op_crypto_sign(this.#algorithm, keyMaterial(asymmetricKey("private", key)), concat(this.#chunks));
+    const signature = core.ops.op_crypto_sign(this.#algorithm, keyMaterial(asymmetricKey("private", key)), concatBytes(this.#chunks));
     return encoding === undefined ? Buffer.from(signature) : fromBytes(signature, encoding);
   }
 }
@@ -165,7 +154,7 @@ class Verify {
   update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
   verify(key, signature, encoding) {
     const k = key instanceof KeyObject && key.type === "private" ? key : asymmetricKey("public", key);
-    return core.ops.op_crypto_verify(this.#algorithm, keyMaterial(k), concat(this.#chunks), new Uint8Array(toBytes(signature, encoding)));
+    return core.ops.op_crypto_verify(this.#algorithm, keyMaterial(k), concatBytes(this.#chunks), new Uint8Array(toBytes(signature, encoding)));
   }
 }
 

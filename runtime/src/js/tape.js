@@ -6,8 +6,8 @@
 // the network). Randomness is not replayed.
 import { primordials } from "ext:core/mod.js";
 import { currentLog } from "ext:chatfn/console.js";
-import { base64Decode, base64Encode } from "ext:chatfn/internal/bytes.js";
-const { ArrayPrototypeFindIndex, ArrayPrototypePush, DateNow, Error, JSONStringify, Proxy, ReflectConstruct, SafeSet, Uint8Array } = primordials;
+import { base64Decode, base64Encode, concatBytes } from "ext:chatfn/internal/bytes.js";
+const { ArrayPrototypeFindIndex, ArrayPrototypePush, DateNow, Error, JSONStringify, Proxy, ReflectConstruct, SafeSet } = primordials;
 
 // Bytes of HTTP bodies one invocation records; past it, responses are no longer recorded.
 const MAX_RECORDED_BYTES = 1 << 20;
@@ -27,24 +27,13 @@ export function tapeRecord(tape) {
   // Streamed bodies were kept as chunks; they are stored whole, like fetched ones.
   for (const call of tape.calls) {
     if (call.chunks) {
-      call.reply.body = base64Encode(concat(call.chunks));
+      call.reply.body = base64Encode(concatBytes(call.chunks));
       delete call.chunks;
     }
   }
   return JSONStringify({ startTime: tape.startTime, calls: tape.calls, truncated: tape.truncated });
 }
 
-function concat(chunks) {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 function current() {
   return currentLog()?.tape;

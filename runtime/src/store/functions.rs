@@ -211,25 +211,23 @@ impl FunctionsStore {
 
     /// Makes an existing version the current one (a rollback, or a roll forward).
     pub async fn activate(&self, function_id: u64, version_number: u64) -> Result<FunctionRecord, UsersError> {
-        if self.version_by_number(function_id, version_number)?.is_none() {
-            return Err(UsersError::NotFound(format!("version {version_number} of function {function_id}")));
-        }
-        let mut function = self.function(function_id)?.ok_or_else(|| UsersError::NotFound(format!("function {function_id}")))?;
-        function.current_version_number = version_number;
-        self.functions.insert(id_key(function_id), serde_json::to_vec(&function)?)?;
-        self.flush().await?;
-        Ok(function)
+        self.point_at(function_id, Some(version_number), |f| f.current_version_number = version_number).await
     }
 
     /// Runs `version_number` in shadow (or nothing, for `None`).
     pub async fn set_shadow(&self, function_id: u64, version_number: Option<u64>) -> Result<FunctionRecord, UsersError> {
+        self.point_at(function_id, version_number, |f| f.shadow_version_number = version_number).await
+    }
+
+    /// Saves `change` to a function after checking that `version_number` (if any) exists.
+    async fn point_at(&self, function_id: u64, version_number: Option<u64>, change: impl FnOnce(&mut FunctionRecord)) -> Result<FunctionRecord, UsersError> {
         if let Some(number) = version_number {
             if self.version_by_number(function_id, number)?.is_none() {
                 return Err(UsersError::NotFound(format!("version {number} of function {function_id}")));
             }
         }
         let mut function = self.function(function_id)?.ok_or_else(|| UsersError::NotFound(format!("function {function_id}")))?;
-        function.shadow_version_number = version_number;
+        change(&mut function);
         self.functions.insert(id_key(function_id), serde_json::to_vec(&function)?)?;
         self.flush().await?;
         Ok(function)
