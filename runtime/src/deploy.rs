@@ -25,7 +25,7 @@ fn default_name(trigger: Trigger) -> &'static str {
 
 fn digest(value: &impl serde::Serialize) -> String {
     let bytes = serde_json::to_vec(value).expect("serializable");
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(&Sha256::digest(&bytes))
 }
 
 /// A directory file as a script to store, or `None` when it cannot be one (not UTF-8 text, or

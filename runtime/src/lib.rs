@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod deploy;
 pub mod deps;
+pub mod hex;
 pub mod http;
 pub mod js;
 pub mod net;

@@ -29,7 +29,7 @@ impl Cache {
     fn file_for(&self, integrity: &str) -> Option<PathBuf> {
         let digest = integrity.split_whitespace().find_map(|e| e.strip_prefix("sha512-"))?;
         let bytes = base64::engine::general_purpose::STANDARD.decode(digest).ok()?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex::hex(&bytes);
         Some(self.dir.join(&hex[..2]).join(format!("{hex}.tgz")))
     }
 

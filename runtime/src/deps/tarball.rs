@@ -44,7 +44,7 @@ pub fn verify(package: &str, bytes: &[u8], integrity: Option<&str>, shasum: Opti
         return if expected.is_ok_and(|e| e == actual) { Ok(()) } else { Err(mismatch(sri)) };
     }
     match shasum {
-        Some(hex) if hex_encode(&sha1_digest(bytes)) == hex.to_ascii_lowercase() => Ok(()),
+        Some(hex) if crate::hex::hex(&sha1_digest(bytes)) == hex.to_ascii_lowercase() => Ok(()),
         Some(hex) => Err(mismatch(hex)),
         None => Err(DepsError::Registry { what: format!("package {package}"), detail: "the registry gave no integrity for it".into() }),
     }
@@ -60,9 +60,6 @@ fn sha1_digest(bytes: &[u8]) -> Vec<u8> {
     sha1::Sha1::digest(bytes).to_vec()
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Unpacks a `.tgz` into `dest` (created), dropping the tarball's top folder (`package/`).
 pub fn unpack(package: &str, tgz: &[u8], dest: &Path) -> Result<(), DepsError> {
@@ -169,7 +166,7 @@ pub mod tests {
         let good = sha512_integrity(bytes);
         assert!(verify("p", bytes, Some(&good), None).is_ok());
         assert!(matches!(verify("p", b"tampered", Some(&good), None), Err(DepsError::Integrity { .. })));
-        let sha1 = hex_encode(&sha1_digest(bytes));
+        let sha1 = crate::hex::hex(&sha1_digest(bytes));
         assert!(verify("p", bytes, None, Some(&sha1)).is_ok());
         assert!(verify("p", b"other", None, Some(&sha1)).is_err());
     }

@@ -58,9 +58,7 @@ pub fn op_crypto_random_fill(#[buffer] buf: &mut [u8]) -> Result<(), JsErrorBox>
 mod tests {
     use super::*;
 
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::hex::hex;
 
     #[test]
     fn digests_and_hmacs_match_known_vectors() {

@@ -15,6 +15,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::hex::hex;
+
 /// How long a bearer token is good for (ChatKitty's tokens also last about an hour).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -143,10 +145,6 @@ fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     getrandom::getrandom(&mut bytes).expect("the OS random source works");
     bytes
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
