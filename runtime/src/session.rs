@@ -304,7 +304,7 @@ fn shadow_run(deployment: Arc<Deployment>, records: InvocationsStore, record_id:
         let run = shadow.worker.invoke_with(live.trigger, live.event.clone(), tape).await;
         let live_outcome = serde_json::to_value(&live.outcome).unwrap_or(Value::Null);
         let outcome = serde_json::to_value(&run.outcome).unwrap_or(Value::Null);
-        let same = live_outcome["status"] == outcome["status"] && live_outcome["error"]["message"] == outcome["error"]["message"];
+        let same = same_outcome(&live_outcome, &outcome);
         let report = serde_json::json!({
             "version_number": shadow.version_number,
             "status": if run.outcome == Outcome::Returned { "SUCCEEDED" } else { "FAILED" },
@@ -317,6 +317,12 @@ fn shadow_run(deployment: Arc<Deployment>, records: InvocationsStore, record_id:
             tracing::error!("cannot record the shadow run: {e}");
         }
     });
+}
+
+/// Whether two outcomes (as serialized) ended the same way: both returned, or both failed the
+/// same way with the same message.
+pub fn same_outcome(a: &Value, b: &Value) -> bool {
+    a["status"] == b["status"] && a["error"]["message"] == b["error"]["message"]
 }
 
 /// What is kept of an invocation: the event, the outcome and the decision.

@@ -430,7 +430,7 @@ pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: B
         .ok_or_else(|| PlatformError::NotFound(format!("version {number} of function {}", record.function_id)))?;
     let tape = record.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_else(|| serde_json::json!({ "startTime": 0, "calls": [] }));
     let run = sandboxed(&app, &version, record.args.clone(), Some(tape)).await?;
-    let same_outcome = same_outcome(&record.result, &run.outcome);
+    let same_outcome = crate::session::same_outcome(&record.result, &run.outcome);
     Ok(Json(ReplayRun {
         invocation_id: record.id,
         original_version_number: record.version_number,
@@ -439,11 +439,6 @@ pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: B
         replay: run,
         same_outcome,
     }))
-}
-
-/// Whether two function outcomes (as recorded) ended the same way.
-pub(crate) fn same_outcome(a: &Value, b: &Value) -> bool {
-    a["status"] == b["status"] && a["error"]["message"] == b["error"]["message"]
 }
 
 /// What a test invocation did, without touching real users.
