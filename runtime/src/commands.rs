@@ -23,7 +23,7 @@ async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::R
     if !changes.is_empty() {
         tracing::info!(app = %app.name, "from the app directory: {}", changes.join(", "));
     }
-    let (running, _) = deploy::effective_app(app, &store)?;
+    let (running, version) = deploy::effective_app(app, &store)?;
     if install && !running.dependencies.is_empty() {
         // The same step as `chatfn deps install`: a no-op when node_modules already matches.
         let report = deps::install(&running, deps::Options::from_env(&running))
@@ -33,7 +33,7 @@ async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::R
             print_install_report(&report);
         }
     }
-    let deployment = deploy::start(app, &store, &store.users)?;
+    let deployment = deploy::launch(&running, version, &store, &store.users)?;
     let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
     let sessions = Sessions::deployed(app, store.users.clone(), deployment, records);
     if let Some(guests) = store.settings.guest_users()? {

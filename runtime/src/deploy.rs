@@ -42,31 +42,31 @@ fn read_script(file: &SourceFile) -> anyhow::Result<Option<Script>> {
 pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<String>> {
     let functions = &store.functions;
     let mut changes = Vec::new();
-    let changed = |item: &str, value: &dyn erased::Digestible| -> anyhow::Result<Option<String>> {
-        let now = value.digest();
+    // The digest of an item when it differs from the one last taken.
+    let changed = |item: &str, now: String| -> anyhow::Result<Option<String>> {
         if functions.applied(item)?.as_deref() == Some(now.as_str()) {
             return Ok(None);
         }
         Ok(Some(now))
     };
 
-    if let Some(d) = changed("settings.guest_users", &app.guest_users)? {
+    if let Some(d) = changed("settings.guest_users", digest(&app.guest_users))? {
         store.settings.set_guest_users(app.guest_users).await?;
         functions.set_applied("settings.guest_users", &d)?;
         changes.push(format!("guest_users = {:?}", app.guest_users));
     }
-    if let Some(d) = changed("runtime.dependencies", &app.dependencies)? {
+    if let Some(d) = changed("runtime.dependencies", digest(&app.dependencies))? {
         functions.update_runtime(|r| r.dependencies = app.dependencies.clone()).await?;
         functions.set_applied("runtime.dependencies", &d)?;
         changes.push("dependencies".into());
     }
-    if let Some(d) = changed("runtime.environment", &app.environment)? {
+    if let Some(d) = changed("runtime.environment", digest(&app.environment))? {
         functions.update_runtime(|r| r.environment = app.environment.clone()).await?;
         functions.set_applied("runtime.environment", &d)?;
         changes.push("environment variables".into());
     }
     let script = app.initialization_script.as_ref().map(read_script).transpose()?.flatten();
-    if let Some(d) = changed("runtime.initialization_script", &script)? {
+    if let Some(d) = changed("runtime.initialization_script", digest(&script))? {
         functions.update_runtime(|r| r.initialization_script = script.clone()).await?;
         functions.set_applied("runtime.initialization_script", &d)?;
         changes.push("initialization script".into());
@@ -77,7 +77,7 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
             continue;
         };
         let item = format!("function.{}", trigger.name());
-        if let Some(d) = changed(&item, &script)? {
+        if let Some(d) = changed(&item, digest(&script))? {
             let function = match functions.function_for(trigger.name())? {
                 Some(f) => f,
                 None => functions.create_function(trigger.name(), default_name(*trigger), None).await?,
@@ -130,9 +130,14 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(
 /// Starts an isolate for what `base` and the store say now (and one for a shadow version).
 pub fn start(base: &App, store: &Store, users: &UsersStore) -> anyhow::Result<Deployment> {
     let (app, version) = effective_app(base, store)?;
-    let worker = Worker::spawn(&app, users.clone()).context("cannot start the app's isolate thread")?;
+    launch(&app, version, store, users)
+}
+
+/// Starts an isolate for `app` as `effective_app` gave it (and one for a shadow version).
+pub fn launch(app: &App, version: Option<(u64, u64)>, store: &Store, users: &UsersStore) -> anyhow::Result<Deployment> {
+    let worker = Worker::spawn(app, users.clone()).context("cannot start the app's isolate thread")?;
     let shadow = match version {
-        Some((function_id, _)) => start_shadow(&app, store, function_id)?,
+        Some((function_id, _)) => start_shadow(app, store, function_id)?,
         None => None,
     };
     Ok(Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version, shadow })
@@ -159,17 +164,4 @@ fn start_shadow(app: &App, store: &Store, function_id: u64) -> anyhow::Result<Op
 pub fn redeploy(base: &App, store: &Store, sessions: &Sessions) -> anyhow::Result<()> {
     sessions.deploy(start(base, store, sessions.users())?);
     Ok(())
-}
-
-mod erased {
-    /// Lets `take_directory` compare items of different types through one closure.
-    pub trait Digestible {
-        fn digest(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> Digestible for T {
-        fn digest(&self) -> String {
-            super::digest(self)
-        }
-    }
 }
