@@ -1,15 +1,16 @@
 // Web globals for outbound HTTP: fetch, Headers, Request, Response, and the UTF-8
-// TextEncoder/TextDecoder they need. Every request goes through `op_http_fetch` (Rust:
+// TextEncoder/TextDecoder they need. Every request goes through `op_http_open` (Rust:
 // `net/`), which applies the app's network policy and HTTP fixtures.
 import { core, primordials } from "ext:core/mod.js";
 import { track } from "ext:chatfn/pending.js";
-import { httpCall } from "ext:chatfn/tape.js";
+import { httpOpen } from "ext:chatfn/tape.js";
+import { concatBytes } from "ext:chatfn/internal/bytes.js";
 import { Blob, File, bytesOfBlob } from "ext:chatfn/buffer.js";
 const {
   ArrayBufferIsView, ArrayIsArray, ArrayPrototypeMap, ArrayPrototypePush, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
   String, StringPrototypeToLowerCase, SymbolIterator, TypeError, TypedArrayPrototypeGetBuffer, Uint8Array, Uint8ArrayPrototype, ArrayBufferPrototype,
 } = primordials;
-const { op_http_fetch } = core.ops;
+const { op_http_open, op_http_read } = core.ops;
 
 export class TextEncoder {
   get encoding() { return "utf-8"; }
@@ -181,8 +182,14 @@ export async function fetch(input, init = {}) {
   }
   const headers = [];
   for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);
-  const answer = await track(`fetch(${request.url})`, () =>
-    httpCall(request.method, request.url, () => op_http_fetch(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0), true)));
+  const open = () => op_http_open(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0), true);
+  const answer = await track(`fetch(${request.url})`, async () => {
+    // The same path as node:http's streamed responses, read to the end.
+    const { head, read } = await httpOpen(request.method, request.url, open, op_http_read);
+    const chunks = [];
+    for (let chunk = await read(); chunk !== null; chunk = await read()) ArrayPrototypePush(chunks, chunk);
+    return { ...head, body: concatBytes(chunks) };
+  });
   return new Response(answer.body, {
     status: answer.status,
     statusText: answer.statusText,

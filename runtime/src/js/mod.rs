@@ -74,7 +74,6 @@ deno_core::extension!(
         ops::fs::op_fs_stat,
         ops::fs::op_fs_read_file,
         ops::fs::op_fs_read_dir,
-        ops::http::op_http_fetch,
         ops::http::op_http_open,
         ops::http::op_http_read,
         ops::http::op_http_close,

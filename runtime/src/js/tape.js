@@ -63,29 +63,10 @@ export async function usersCall(method, url, start) {
   return reply;
 }
 
-/** Runs `op_http_fetch`, or answers it from the replayed tape; records the response. */
-export async function httpCall(method, url, fetchNow) {
-  const tape = current();
-  if (tape?.replay) {
-    const recorded = take(tape, "http", { method, url });
-    if (!recorded) throw new Error(`chatfn replay: no recorded response for ${method} ${url}; replays do not reach the network`);
-    return { ...recorded.reply, body: base64Decode(recorded.reply.body) };
-  }
-  const answer = await fetchNow();
-  if (tape && !tape.truncated) {
-    if (tape.bytes + answer.body.length > MAX_RECORDED_BYTES) {
-      tape.truncated = true;
-    } else {
-      tape.bytes += answer.body.length;
-      ArrayPrototypePush(tape.calls, { kind: "http", request: { method, url }, reply: { ...answer, body: base64Encode(answer.body) } });
-    }
-  }
-  return answer;
-}
-
 /**
- * Opens a streamed response (`op_http_open`), or answers it from the replayed tape: resolves
- * to the response head and `read()`, which gives the body chunk by chunk and then null.
+ * Opens a response (`op_http_open`, for fetch and node:http), or answers it from the replayed
+ * tape: resolves to the response head and `read()`, which gives the body chunk by chunk and
+ * then null. Recorded bodies are kept up to MAX_RECORDED_BYTES per invocation.
  */
 export async function httpOpen(method, url, openNow, readNow) {
   const tape = current();

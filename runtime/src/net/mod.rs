@@ -163,8 +163,6 @@ pub struct OutboundResponse {
     pub url: String,
     pub redirected: bool,
     pub headers: Vec<(String, String)>,
-    #[serde(skip)]
-    pub body: Vec<u8>,
 }
 
 /// The HTTP client of one app: policy-checking DNS, redirects re-checked, fixtures first.
@@ -224,17 +222,7 @@ impl Outbound {
         Ok(Outbound { client, client_no_redirects, policy, fixtures: Arc::new(fixtures) })
     }
 
-    /// Sends `request` and reads the whole response body.
-    pub async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, NetError> {
-        let (mut response, mut body) = self.open(request).await?;
-        while let Some(chunk) = body.next_chunk().await? {
-            response.body.extend_from_slice(&chunk);
-        }
-        Ok(response)
-    }
-
-    /// Sends `request`; answers the response head (with an empty `body`) and a reader for the
-    /// body as it arrives.
+    /// Sends `request`; answers the response head and a reader for the body as it arrives.
     pub async fn open(&self, request: OutboundRequest) -> Result<(OutboundResponse, BodyReader), NetError> {
         let url = Url::parse(&request.url).map_err(|_| NetError::BadUrl(request.url.clone()))?;
         if let Some(fixture) = self.fixtures.get(url.as_str()) {
@@ -244,7 +232,6 @@ impl Outbound {
                 url: url.to_string(),
                 redirected: false,
                 headers: fixture.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
-                body: Vec::new(),
             };
             return Ok((head, BodyReader::Recorded(Some(fixture.body.clone()))));
         }
@@ -273,7 +260,6 @@ impl Outbound {
             redirected: final_url != url.as_str(),
             url: final_url,
             headers,
-            body: Vec::new(),
         };
         Ok((head, BodyReader::Network { response, read: 0 }))
     }

@@ -1,7 +1,7 @@
-//! The native side of outbound HTTP, through the app's `net::Outbound` (network policy,
-//! fixtures, size limits): `op_http_fetch` answers with the whole body (`fetch`);
-//! `op_http_open` answers with the head and a resource that `op_http_read` reads the body
-//! from chunk by chunk as it arrives (`node:http`'s streaming responses).
+//! The native side of outbound HTTP (`fetch` and `node:http`), through the app's
+//! `net::Outbound` (network policy, fixtures, size limits): `op_http_open` answers with the
+//! response head and a resource that `op_http_read` reads the body from, chunk by chunk as it
+//! arrives.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -13,33 +13,8 @@ use serde::Serialize;
 
 use crate::net::{BodyReader, Outbound, OutboundRequest, OutboundResponse};
 
-#[derive(Serialize)]
-pub struct FetchAnswer {
-    #[serde(flatten)]
-    response: OutboundResponse,
-    body: ToJsBuffer,
-}
-
 fn failed(e: crate::net::NetError) -> JsErrorBox {
     JsErrorBox::type_error(format!("fetch failed: {e}"))
-}
-
-#[op2]
-#[serde]
-pub async fn op_http_fetch(
-    state: Rc<RefCell<OpState>>,
-    #[string] method: String,
-    #[string] url: String,
-    #[serde] headers: Vec<(String, String)>,
-    has_body: bool,
-    #[buffer(copy)] body: Vec<u8>,
-    follow_redirects: bool,
-) -> Result<FetchAnswer, JsErrorBox> {
-    let outbound = state.borrow().borrow::<Outbound>().clone();
-    let request = OutboundRequest { follow_redirects, method, url, headers, body: has_body.then_some(body) };
-    let mut response = outbound.fetch(request).await.map_err(failed)?;
-    let body = std::mem::take(&mut response.body).into();
-    Ok(FetchAnswer { response, body })
 }
 
 /// A response body being read.
