@@ -1,5 +1,21 @@
-// Timer globals (setTimeout family, setImmediate) over deno_core's timer wheel.
-import { core } from "ext:core/mod.js";
+// Timer globals (setTimeout family, setImmediate) over deno_core's timer wheel. Timers set
+// while an invocation runs belong to it: the main loop cancels those still pending when the
+// invocation is answered. Timers the initialization script sets belong to the isolate.
+import { core, primordials } from "ext:core/mod.js";
+const { ReflectApply, SafeSet } = primordials;
+
+/** The pending timers of the running invocation; null outside invocations. */
+let owned = null;
+
+export function trackInvocationTimers() {
+  owned = new SafeSet();
+}
+
+export function cancelInvocationTimers() {
+  const timers = owned;
+  owned = null;
+  if (timers) for (const timer of timers) core.cancelTimer(timer);
+}
 
 function timer(callback, delay, args, repeat) {
   if (typeof callback !== "function") {
@@ -8,11 +24,22 @@ function timer(callback, delay, args, repeat) {
     throw err;
   }
   const ms = Number(delay);
-  return core.createTimer(callback, ms > 0 && ms < 2 ** 31 ? ms : 1, args, repeat, true);
+  const after = ms > 0 && ms < 2 ** 31 ? ms : 1;
+  const timers = owned;
+  if (timers === null) return core.createTimer(callback, after, args, repeat, true);
+  const fire = repeat ? callback : function (...a) {
+    timers.delete(handle);
+    return ReflectApply(callback, this, a);
+  };
+  const handle = core.createTimer(fire, after, args, repeat, true);
+  timers.add(handle);
+  return handle;
 }
 
 function clear(handle) {
-  if (handle != null && typeof handle === "object") core.cancelTimer(handle);
+  if (handle == null || typeof handle !== "object") return;
+  core.cancelTimer(handle);
+  owned?.delete(handle);
 }
 
 export const timerGlobals = {

@@ -29,6 +29,10 @@ pub enum Command {
         /// Address to listen on; port 0 picks a free port (printed on start).
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
+        /// Threads that run JavaScript, shared by all apps (default: one per core, plus one;
+        /// also CHATFN_ISOLATE_THREADS).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        isolate_threads: Option<u16>,
     },
     /// Manage the app's npm dependencies.
     Deps {
@@ -134,6 +138,7 @@ pub struct ServeConfig {
     pub apps: Vec<App>,
     pub data: PathBuf,
     pub listen: SocketAddr,
+    pub isolate_threads: Option<usize>,
 }
 
 pub struct InvokeConfig {
@@ -162,7 +167,7 @@ fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
 impl Cli {
     pub fn validate(self) -> anyhow::Result<Validated> {
         Ok(match self.command {
-            Command::Serve { app, data, listen } => {
+            Command::Serve { app, data, listen, isolate_threads } => {
                 let apps = app.iter().map(|a| App::load(a)).collect::<Result<Vec<_>, _>>()?;
                 let mut names = std::collections::BTreeSet::new();
                 for app in &apps {
@@ -170,7 +175,7 @@ impl Cli {
                         anyhow::bail!("two apps are named {:?}; give each a distinct [app] name", app.name);
                     }
                 }
-                Validated::Serve(ServeConfig { apps, data, listen })
+                Validated::Serve(ServeConfig { apps, data, listen, isolate_threads: isolate_threads.map(usize::from) })
             }
             Command::Deps { command: DepsCommand::Install { app, force } } => {
                 Validated::DepsInstall { app: App::load(&app)?, force }

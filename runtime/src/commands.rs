@@ -138,6 +138,9 @@ fn print_install_report(report: &deps::InstallReport) {
 }
 
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    if let Some(threads) = config.isolate_threads {
+        crate::worker::engine::configure(threads);
+    }
     let mut apps = Vec::new();
     let mut platform_apps = Vec::new();
     for app in &config.apps {

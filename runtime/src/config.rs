@@ -128,6 +128,7 @@ struct RawLimits {
     log_kb: Option<u64>,
     body_kb: Option<u64>,
     pending_ops: Option<u64>,
+    isolates: Option<u64>,
 }
 
 // ---- validated app -------------------------------------------------------------------------
@@ -135,13 +136,13 @@ struct RawLimits {
 /// Resource limits for one invocation / one isolate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// CPU time JavaScript may run without yielding to the event loop.
+    /// CPU time one invocation's JavaScript may use, over all its slices.
     pub cpu: Duration,
     /// Wall-clock time from the start of an invocation to its answer.
     pub wall: Duration,
-    /// V8 heap ceiling per isolate.
+    /// Memory ceiling: the V8 heap of each isolate, and the ArrayBuffer memory of the app.
     pub heap_bytes: usize,
-    /// Invocations running at once in the app's isolate; more wait (within the wall limit).
+    /// Invocations in flight at once for the app; more wait (within the wall limit).
     pub concurrent_invocations: usize,
     /// Console output kept per invocation.
     pub log_bytes: usize,
@@ -149,6 +150,9 @@ pub struct Limits {
     pub body_bytes: usize,
     /// Async operations (Users calls, fetches) one isolate may have in flight.
     pub pending_ops: usize,
+    /// Most isolates the app may have at once; `None`: the engine's default (one fewer than
+    /// its isolate threads, at least one).
+    pub isolates: Option<usize>,
 }
 
 impl Default for Limits {
@@ -161,6 +165,7 @@ impl Default for Limits {
             log_bytes: 64 << 10,
             body_bytes: 64 << 10,
             pending_ops: 1024,
+            isolates: None,
         }
     }
 }
@@ -333,6 +338,10 @@ impl App {
                 Some(n) if n > 1_000_000 => return Err(invalid("[limits] pending_ops must be at most 1000000".into())),
                 Some(n) => n as usize,
                 None => defaults.pending_ops,
+            },
+            isolates: match positive("isolates", raw.limits.isolates)? {
+                Some(n) if n > 256 => return Err(invalid("[limits] isolates must be at most 256".into())),
+                other => other.map(|n| n as usize),
             },
         };
 

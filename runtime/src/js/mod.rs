@@ -85,8 +85,6 @@ deno_core::extension!(
         ops::modules::op_modules_strip,
         esm::op_modules_esm_host,
         ops::worker::op_worker_app,
-        ops::worker::op_worker_next_job,
-        ops::worker::op_worker_complete,
         ops::worker::op_worker_monotonic_ms,
         ops::worker::op_worker_host_log,
         ops::worker::op_error_location,

@@ -1,7 +1,7 @@
 // The isolate's main loop: installs the globals chat functions see, runs the initialization
-// script once, loads each trigger's `handleEvent`, then takes invocations from the Rust side
-// (`op_worker_next_job`) and answers each one (`op_worker_complete`). Invocations run
-// concurrently on this isolate's event loop, like requests in a Node process.
+// script once, loads each trigger's `handleEvent`, and hands the Rust side `runJob`, which it
+// calls for each invocation (one at a time per isolate, see runtime/src/worker/isolate.rs);
+// the report is the value its promise resolves to.
 import { core, primordials } from "ext:core/mod.js";
 import { console, currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
 import { createContext } from "ext:chatfn/chatkitty.js";
@@ -11,7 +11,7 @@ import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { installReplayClock, newTape, tapeRecord } from "ext:chatfn/tape.js";
 import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { createProcess } from "ext:chatfn/process.js";
-import { timerGlobals } from "ext:chatfn/timers.js";
+import { cancelInvocationTimers, timerGlobals, trackInvocationTimers } from "ext:chatfn/timers.js";
 import buffer, { Blob, Buffer, File } from "ext:chatfn/buffer.js";
 import streamWeb, { ReadableStream } from "ext:chatfn/stream_web.js";
 import events from "ext:chatfn/events.js";
@@ -34,7 +34,7 @@ const {
   ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, ObjectAssign, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
   StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
 } = primordials;
-const { op_worker_app, op_worker_next_job, op_worker_complete, op_error_location } = core.ops;
+const { op_worker_app, op_error_location } = core.ops;
 
 const handlers = new SafeMap();
 const loadErrors = new SafeMap();
@@ -158,6 +158,8 @@ async function runJob(job) {
   const log = new InvocationLog(job.maxLogBytes);
   if (job.replay) installReplayClock();
   log.tape = job.tape || job.replay ? newTape(job.replay) : null;
+  // Timers and intervals the invocation sets die with its answer (see the README's limits).
+  trackInvocationTimers();
   let result;
   try {
     const handler = handlers.get(job.trigger);
@@ -172,18 +174,12 @@ async function runJob(job) {
     }
   } catch (e) {
     result = { status: "threw", error: describeError(e) };
+  } finally {
+    cancelInvocationTimers();
   }
   result.logs = log.lines;
   if (log.tape) result.tape = tapeRecord(log.tape);
-  op_worker_complete(job.id, result);
-}
-
-async function serveJobs() {
-  for (;;) {
-    const job = await op_worker_next_job();
-    if (job === null) return;
-    runJob(job);
-  }
+  return result;
 }
 
 // An unhandled rejection or an exception thrown from a timer belongs to the invocation whose
@@ -195,7 +191,7 @@ function reportStray(kind, value) {
   else core.ops.op_worker_host_log("error", relative(message));
 }
 
-/** Called once by the Rust side after the runtime is built. */
+/** Called once by the Rust side after the runtime is built; answers the function it calls per invocation. */
 globalThis.__chatfnStart = function start() {
   delete globalThis.__chatfnStart;
   const app = op_worker_app();
@@ -209,5 +205,5 @@ globalThis.__chatfnStart = function start() {
   setMaxPendingOps(app.maxPendingOps);
   installGlobals(app);
   loadApp(app);
-  serveJobs();
+  return runJob;
 };

@@ -1,158 +1,269 @@
-//! The isolate thread of one app: builds a `JsRuntime` with the `chatfn` extension, starts the
-//! JavaScript main loop, and drives the event loop under the supervisor. When the isolate dies
-//! (a limit was hit, or worse) the invocations it held are answered, and a fresh isolate is
-//! built for the invocations that follow, so one bad call never takes the app down.
+//! One isolate of an app: a `JsRuntime` with the `chatfn` extension, its app loaded, that runs
+//! one invocation at a time. It lives on one isolate thread among other apps' isolates, so it
+//! is entered (`v8::Isolate::enter`) only while that thread works on it, and every stretch of
+//! its JavaScript runs in a supervised [`Slice`] charged to the invocation. When an invocation
+//! is stopped at a limit, or is still unsettled at its deadline, the isolate is discarded, so
+//! nothing of that invocation (timers, promises, pending ops) ever runs again.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
-use deno_core::{v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
-use tokio::sync::{mpsc, Mutex};
+use deno_core::{serde_v8, v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
+use serde::Serialize;
 
-use super::supervisor::{Kill, Supervisor};
-use super::{Answer, Job};
+use super::pool::Pool;
+use super::protocol::{Answer, Job, JsReport, Kill};
+use super::supervisor::{Slice, ThreadSlot, Watch};
 use crate::config::App;
-use crate::net::{NetworkPolicy, Outbound};
 use crate::js::esm::{evaluate_commonjs, EsmLoader};
 use crate::ops::modules::ModuleRoots;
-use crate::ops::worker::{AppView, CodeView, InFlight, JobInbox, StartedAt};
-use crate::store::UsersStore;
+use crate::ops::worker::{AppView, CodeView, StartedAt};
 
-pub(super) fn run(app: App, users: UsersStore, inbox: mpsc::UnboundedReceiver<Job>) {
-    let tokio = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(app = %app.name, "cannot start the isolate's event loop: {e}");
-            return;
-        }
+/// A handle scope in the main context of `$js` (deno_core keeps its own macro private).
+macro_rules! js_scope {
+    ($scope:ident, $js:expr) => {
+        let context = $js.main_context();
+        let isolate = &mut *$js.v8_isolate();
+        v8::scope!(let $scope, isolate);
+        let context = v8::Local::new($scope, context);
+        let $scope = &mut v8::ContextScope::new($scope, context);
     };
-    // deno_core spawns async ops onto the current tokio runtime, also from synchronous calls.
-    let _context = tokio.enter();
-    let inbox = JobInbox(Rc::new(Mutex::new(inbox)));
-    let outbound = match Outbound::new(NetworkPolicy::new(app.allow_hosts.clone()), app.fixtures.clone()) {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(app = %app.name, "cannot build the outbound HTTP client: {e}");
-            return;
-        }
-    };
-    let supervisor = Supervisor::start(app.limits.cpu);
-    let mut init_failure = None;
-    loop {
-        let mut js = build_runtime(&app, &users, &inbox, &outbound, init_failure.clone(), &supervisor);
-        // Declared after `js`, so it is dropped first.
-        let _context = super::supervisor::enter_main_context(js.main_context());
-        let started = {
-            let _slice = supervisor.slice();
-            js.execute_script("[chatfn:start]", "globalThis.__chatfnStart()").map(|_| ())
-        };
-        let started = match started {
-            Ok(()) => true,
-            Err(error) => {
-                let kill = supervisor.take_kill();
-                if init_failure.is_some() {
-                    tracing::error!(app = %app.name, %error, "the isolate cannot start even without app code; stopping it");
-                    return;
+}
+
+/// An invocation as the JavaScript main loop (`js/worker.js`) takes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobForJs<'a> {
+    trigger: &'static str,
+    event: &'a serde_json::Value,
+    max_log_bytes: usize,
+    /// The tape of the invocation this one replays.
+    replay: Option<&'a serde_json::Value>,
+    /// Whether to record a tape.
+    tape: bool,
+}
+
+pub struct Isolate {
+    /// Fields are `Option` so `Drop` can let them go in order, inside the isolate.
+    js: Option<JsRuntime>,
+    run: Option<v8::Global<v8::Function>>,
+    context: Option<Rc<v8::Global<v8::Context>>>,
+    watch: Arc<Watch>,
+    slot: Arc<ThreadSlot>,
+    pub pool: Arc<Pool>,
+    pub id: u64,
+    pub last_used: Instant,
+}
+
+/// How driving an invocation's promise ended.
+enum Settled {
+    Value(v8::Global<v8::Value>),
+    Error(String),
+    /// The event loop has nothing left that could settle the promise.
+    Stuck,
+}
+
+impl Isolate {
+    /// Builds an isolate of `pool`'s app on this thread and loads the app into it. When loading
+    /// dies at a limit (an initialization script that spins, say), that would repeat in every
+    /// isolate: the pool remembers it, and the isolate is built again reporting it instead.
+    pub fn build(pool: &Arc<Pool>, slot: &Arc<ThreadSlot>, id: u64) -> Result<Isolate, String> {
+        loop {
+            let init_failure = pool.init_failure();
+            let retrying = init_failure.is_some();
+            let (mut js, watch) = new_runtime(pool, init_failure);
+            let context = Rc::new(js.main_context());
+            let started = {
+                let _slice = Slice::begin(slot, &watch, &context);
+                js.execute_script("[chatfn:start]", "globalThis.__chatfnStart()")
+            };
+            let function = started.map_err(|e| e.to_string()).and_then(|value| {
+                js_scope!(scope, js);
+                let local = v8::Local::new(scope, value);
+                v8::Local::<v8::Function>::try_from(local)
+                    .map(|f| v8::Global::new(scope, f))
+                    .map_err(|_| "the main loop did not start".to_string())
+            });
+            match function {
+                Ok(run) if watch.end_invocation() => {
+                    // SAFETY: entered when it was created, on this thread; entered again by
+                    // every use from now on (`Entered`).
+                    unsafe { js.v8_isolate().exit() };
+                    let isolate = Isolate {
+                        js: Some(js),
+                        run: Some(run),
+                        context: Some(context),
+                        watch,
+                        slot: slot.clone(),
+                        pool: pool.clone(),
+                        id,
+                        last_used: Instant::now(),
+                    };
+                    return Ok(isolate);
                 }
-                // Dying while the initialization script or a function file loads would repeat
-                // on every rebuild: remember it, and report it for every trigger instead.
-                tracing::warn!(app = %app.name, ?kill, %error, "loading the app failed");
-                init_failure = Some(startup_failure(&error.to_string(), kill.as_ref()));
-                false
+                Ok(_) | Err(_) if retrying => return Err(format!("the isolate cannot start even without the app's code: {function:?}")),
+                result => {
+                    let kill = watch.kill();
+                    tracing::warn!(app = %pool.app.name, ?kill, error = ?result.err(), "loading the app failed");
+                    pool.set_init_failure(startup_failure(&pool.app, kill.as_ref()));
+                    // `js` is the isolate entered last on this thread: it can go.
+                    drop((context, js));
+                }
             }
+        }
+    }
+
+    /// Runs one invocation and answers it. Gives the isolate back when it can serve another
+    /// one, `None` when it was discarded.
+    pub async fn run(mut self, job: Job) -> Option<Isolate> {
+        self.last_used = Instant::now();
+        if job.reply.is_closed() {
+            return Some(self); // the caller gave up while the job waited
+        }
+        if Instant::now() >= job.deadline {
+            let _ = job.reply.send(Answer::Killed(Kill::Wall { limit: self.pool.app.limits.wall, stack: Vec::new() }));
+            return Some(self);
+        }
+        self.watch.begin_invocation(job.deadline);
+        let settled = tokio::time::timeout_at(job.deadline.into(), self.invoke(&job)).await;
+        let (answer, keep) = match settled {
+            Ok(Settled::Value(value)) => match self.report(value) {
+                Ok(report) => (Answer::Report(report), true),
+                Err(e) => (Answer::Crashed(format!("the function's report could not be read: {e}")), false),
+            },
+            Ok(Settled::Stuck) => {
+                // Nothing can settle it any more; the attempt is answered at its deadline, as
+                // one that waits for something that never comes.
+                tokio::time::sleep_until(job.deadline.into()).await;
+                (Answer::Killed(self.watch.kill_at_deadline()), false)
+            }
+            Ok(Settled::Error(message)) => (Answer::Crashed(message), false),
+            Err(_elapsed) => (Answer::Killed(self.watch.kill_at_deadline()), false),
         };
-        if !started {
-            continue;
+        // A kill decided (or an interrupt asked for) while it ran wins over what it answered,
+        // and the isolate cannot be trusted with another invocation.
+        let clean = self.watch.end_invocation();
+        let answer = match self.watch.kill() {
+            Some(kill) => Answer::Killed(for_the_user(&self.pool.app, kill)),
+            None if !clean => Answer::Crashed("the isolate was being stopped at a limit".into()),
+            None => answer,
+        };
+        if let Answer::Killed(kill) = &answer {
+            tracing::warn!(app = %self.pool.app.name, ?kill, "invocation stopped at its limit; its isolate is discarded");
         }
-        let result = tokio.block_on(drive(&mut js, &supervisor, &inbox));
-        let kill = supervisor.take_kill().map(|kill| for_the_user(&app, kill));
-        match (&result, &kill) {
-            (Ok(()), None) if inbox.is_closed() => return, // the app is shutting down
-            (Ok(()), None) => tracing::error!(app = %app.name, "the isolate's main loop ended unexpectedly; rebuilding it"),
-            (Err(error), None) => tracing::error!(app = %app.name, %error, "isolate failed; rebuilding it"),
-            (_, Some(kill)) => tracing::warn!(app = %app.name, ?kill, "isolate stopped at its limit; rebuilding it"),
-        }
-        answer_in_flight(&js, kill);
+        let _ = job.reply.send(answer);
+        (keep && clean).then_some(self)
+    }
+
+    /// Calls the main loop's `run` with the job and drives the event loop until its promise
+    /// settles, every poll a supervised slice.
+    async fn invoke(&mut self, job: &Job) -> Settled {
+        let for_js = JobForJs {
+            trigger: job.trigger.name(),
+            event: &job.event,
+            max_log_bytes: job.max_log_bytes,
+            replay: job.replay.as_ref(),
+            tape: job.record_tape,
+        };
+        let call = self.in_slice(|js, run| {
+            let arg = {
+                js_scope!(scope, js);
+                match serde_v8::to_v8(scope, &for_js) {
+                    Ok(v) => v8::Global::new(scope, v),
+                    Err(e) => return Err(format!("the event could not be given to JavaScript: {e}")),
+                }
+            };
+            Ok(js.call_with_args(run, &[arg]))
+        });
+        let mut call = match call {
+            Ok(call) => Box::pin(call),
+            Err(message) => return Settled::Error(message),
+        };
+        std::future::poll_fn(|cx| {
+            self.in_slice(|js, _| {
+                if let Poll::Ready(result) = Pin::new(&mut call).poll(cx) {
+                    return Poll::Ready(settled(result));
+                }
+                match js.poll_event_loop(cx, PollEventLoopOptions::default()) {
+                    Poll::Ready(Err(e)) => Poll::Ready(Settled::Error(e.to_string())),
+                    Poll::Ready(Ok(())) => match Pin::new(&mut call).poll(cx) {
+                        Poll::Ready(result) => Poll::Ready(settled(result)),
+                        Poll::Pending => Poll::Ready(Settled::Stuck),
+                    },
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+        })
+        .await
+    }
+
+    fn report(&mut self, value: v8::Global<v8::Value>) -> Result<JsReport, String> {
+        self.in_slice(|js, _| {
+            js_scope!(scope, js);
+            let local = v8::Local::new(scope, value);
+            serde_v8::from_v8::<JsReport>(scope, local).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Runs `f` with this isolate entered on the thread, as a supervised slice of the
+    /// invocation. Entries are strictly nested: a thread works on one isolate at a time and
+    /// exits it before it yields.
+    fn in_slice<R>(&mut self, f: impl FnOnce(&mut JsRuntime, &v8::Global<v8::Function>) -> R) -> R {
+        let Isolate { js, run, context, watch, slot, .. } = self;
+        let js = js.as_mut().expect("live until dropped");
+        // SAFETY: the isolate lives on this thread; exited again below.
+        unsafe { js.v8_isolate().enter() };
+        let result = {
+            let _slice = Slice::begin(slot, watch, context.as_ref().expect("live until dropped"));
+            f(js, run.as_ref().expect("live until dropped"))
+        };
+        // SAFETY: entered above.
+        unsafe { js.v8_isolate().exit() };
+        result
     }
 }
 
-/// The stack of a kill as the user reads it: their frames only, files relative to the app.
-fn for_the_user(app: &App, kill: Kill) -> Kill {
-    let root = format!("file://{}/", app.root.display());
-    let clean = |stack: Vec<String>| -> Vec<String> {
-        stack.into_iter().filter(|frame| !frame.contains("(ext:")).map(|frame| frame.replace(&root, "")).collect()
-    };
-    match kill {
-        Kill::Cpu { limit, stack } => Kill::Cpu { limit, stack: clean(stack) },
-        Kill::Heap { limit_bytes, stack } => Kill::Heap { limit_bytes, stack: clean(stack) },
+impl Drop for Isolate {
+    fn drop(&mut self) {
+        let Some(mut js) = self.js.take() else { return };
+        // An isolate is exited when dropped, so it must be the one entered last.
+        // SAFETY: on its own thread, with no other isolate entered above it.
+        unsafe { js.v8_isolate().enter() };
+        drop(self.run.take());
+        drop(self.context.take());
+        drop(js);
     }
 }
 
-fn startup_failure(error: &str, kill: Option<&Kill>) -> serde_json::Value {
-    let message = match kill {
-        Some(Kill::Cpu { limit, .. }) => {
-            format!("loading the app ran JavaScript for more than the CPU limit ({} ms)", limit.as_millis())
-        }
-        Some(Kill::Heap { limit_bytes, .. }) => {
-            format!("loading the app used more than the heap limit ({} MB)", limit_bytes >> 20)
-        }
-        None => format!("loading the app failed: {error}"),
-    };
-    serde_json::json!({ "name": "Error", "message": message, "stack": null, "location": null })
-}
-
-fn answer_in_flight(js: &JsRuntime, kill: Option<Kill>) {
-    let replies = std::mem::take(&mut js.op_state().borrow_mut().borrow_mut::<InFlight>().replies);
-    for (_, reply) in replies {
-        if let Some(kill) = &kill {
-            let _ = reply.send(Answer::Killed(kill.clone()));
-        }
-        // Without a kill the reply is dropped, which the caller reports as a crashed isolate.
+fn settled(result: Result<v8::Global<v8::Value>, Box<deno_core::error::JsError>>) -> Settled {
+    match result {
+        Ok(value) => Settled::Value(value),
+        Err(error) => Settled::Error(error.to_string()),
     }
 }
 
-/// Polls the event loop, each poll being a supervised slice, until the inbox is closed (the
-/// app shuts down, or a new deployment replaced this one) and no invocation is left: timers
-/// the app left running do not keep a replaced isolate alive.
-async fn drive(js: &mut JsRuntime, supervisor: &Supervisor, inbox: &JobInbox) -> Result<(), deno_core::error::CoreError> {
-    std::future::poll_fn(|cx| {
-        let _slice = supervisor.slice();
-        let polled = js.poll_event_loop(cx, PollEventLoopOptions::default());
-        if polled.is_pending() && inbox.is_closed() && nobody_waits(js) {
-            return std::task::Poll::Ready(Ok(()));
-        }
-        polled
-    })
-    .await
-}
-
-fn nobody_waits(js: &JsRuntime) -> bool {
-    js.op_state().borrow().borrow::<InFlight>().replies.values().all(|reply| reply.is_closed())
-}
-
-fn build_runtime(
-    app: &App,
-    users: &UsersStore,
-    inbox: &JobInbox,
-    outbound: &Outbound,
-    init_failure: Option<serde_json::Value>,
-    supervisor: &Supervisor,
-) -> JsRuntime {
-    let heap_limit = app.limits.heap_bytes;
+fn new_runtime(pool: &Arc<Pool>, init_failure: Option<serde_json::Value>) -> (JsRuntime, Arc<Watch>) {
+    let app = &pool.app;
     let roots = ModuleRoots(vec![app.root.clone()]);
+    let params = v8::CreateParams::default()
+        .heap_limits(0, app.limits.heap_bytes)
+        .array_buffer_allocator(super::memory::allocator(pool.memory.clone()));
     let mut js = JsRuntime::new(RuntimeOptions {
         extensions: vec![crate::js::chatfn::init()],
-        module_loader: Some(std::rc::Rc::new(EsmLoader::new(roots.clone()))),
+        module_loader: Some(Rc::new(EsmLoader::new(roots.clone()))),
         custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
-        create_params: Some(v8::CreateParams::default().heap_limits(0, heap_limit)),
+        create_params: Some(params),
         ..Default::default()
     });
-    let isolate = js.v8_isolate().thread_safe_handle();
-    supervisor.attach(isolate.clone());
-    let watched = supervisor.clone();
+    let watch = Watch::new(js.v8_isolate().thread_safe_handle(), &app.limits);
+    let watched = watch.clone();
     js.add_near_heap_limit_callback(move |current, _initial| {
-        watched.near_heap_limit(heap_limit);
+        watched.out_of_memory();
         // Room for the isolate to reach the interrupt (and V8 to unwind after termination)
         // instead of aborting the process.
         current * 2
@@ -171,12 +282,36 @@ fn build_runtime(
     let state = js.op_state();
     let mut state = state.borrow_mut();
     state.put(view);
-    state.put(users.clone());
-    state.put(inbox.clone());
-    state.put(InFlight::default());
+    state.put(pool.users.clone());
     state.put(StartedAt(Instant::now()));
     state.put(roots);
-    state.put(outbound.clone());
+    state.put(pool.outbound.clone());
     drop(state);
-    js
+    (js, watch)
+}
+
+/// The stack of a kill as the user reads it: their frames only, files relative to the app.
+fn for_the_user(app: &App, kill: Kill) -> Kill {
+    let root = format!("file://{}/", app.root.display());
+    let clean = |stack: Vec<String>| -> Vec<String> {
+        stack.into_iter().filter(|frame| !frame.contains("(ext:")).map(|frame| frame.replace(&root, "")).collect()
+    };
+    match kill {
+        Kill::Cpu { limit, stack } => Kill::Cpu { limit, stack: clean(stack) },
+        Kill::Wall { limit, stack } => Kill::Wall { limit, stack: clean(stack) },
+        Kill::Heap { limit_bytes, stack } => Kill::Heap { limit_bytes, stack: clean(stack) },
+    }
+}
+
+fn startup_failure(app: &App, kill: Option<&Kill>) -> serde_json::Value {
+    let message = match kill {
+        Some(Kill::Cpu { limit, .. }) => {
+            format!("loading the app ran JavaScript for more than the CPU limit ({} ms)", limit.as_millis())
+        }
+        Some(Kill::Heap { limit_bytes, .. }) => {
+            format!("loading the app used more than the heap limit ({} MB)", limit_bytes >> 20)
+        }
+        _ => format!("loading the app {} failed", app.name),
+    };
+    serde_json::json!({ "name": "Error", "message": message, "stack": null, "location": null })
 }

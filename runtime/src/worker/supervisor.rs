@@ -1,206 +1,290 @@
-//! The limits of one app's isolate, enforced from outside it: a watchdog thread that stops
-//! JavaScript which has burnt more than the CPU limit without yielding to the event loop
-//! (measured on the isolate thread's own CPU clock, so time spent waiting for I/O or for a
-//! busy machine does not count), and the near-heap-limit hook that stops an isolate before V8
-//! would abort the process. A CPU kill first interrupts the isolate to record the JavaScript
-//! stack it was running, then terminates it (`terminate_execution`, also directly if the
-//! interrupt does not run soon); the kill is recorded here, and `isolate.rs` rebuilds the
-//! isolate.
+//! The limits of an invocation, enforced from outside its isolate. Every isolate has a
+//! [`Watch`]: the budget of the invocation it runs (CPU used so far over all its slices, the
+//! wall deadline) and the kill, once one is decided. An isolate thread runs JavaScript only in
+//! a [`Slice`], which marks the thread's [`ThreadSlot`] with the watch being run; one watchdog
+//! thread for the whole engine looks at those slots every few milliseconds, measures the
+//! running slice on that thread's own CPU clock (so time spent waiting for I/O or for a busy
+//! machine does not count), and stops JavaScript that is past its CPU budget or its wall
+//! deadline. Stopping first interrupts the isolate to record the JavaScript stack it was
+//! running, then terminates it (`terminate_execution`, also directly if the interrupt does not
+//! run soon, as in a blocking `Atomics.wait`). The near-heap-limit hook and the ArrayBuffer
+//! allocator (`memory.rs`) decide heap kills the same way. A killed isolate is discarded by its
+//! thread: nothing of the invocation runs afterwards.
 
+use std::cell::RefCell;
 use std::ffi::c_void;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use deno_core::v8;
 
-/// Why an isolate was stopped from outside.
-/// `stack` in each: the JavaScript frames running when the limit was hit, innermost first
-/// (empty when the isolate could not be interrupted in time to record them).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kill {
-    Cpu { limit: Duration, stack: Vec<String> },
-    Heap { limit_bytes: usize, stack: Vec<String> },
-}
+use super::protocol::Kill;
 
 /// Which limit an interrupt is about to stop the isolate for.
 #[derive(Debug, Clone, Copy)]
 enum Reason {
     Cpu,
-    Heap { limit_bytes: usize },
-}
-
-impl Reason {
-    fn kill(self, cpu_limit: Duration, stack: Vec<String>) -> Kill {
-        match self {
-            Reason::Cpu => Kill::Cpu { limit: cpu_limit, stack },
-            Reason::Heap { limit_bytes } => Kill::Heap { limit_bytes, stack },
-        }
-    }
+    Wall,
+    Heap,
 }
 
 /// How much more CPU time the isolate may burn, after being asked to record its stack and
 /// stop, before it is terminated without the stack. CPU time, not wall time: on a busy
-/// machine a thread that is not running is not misbehaving either.
-const INTERRUPT_GRACE: Duration = Duration::from_millis(100);
+/// machine a thread that is not running is not misbehaving either. A thread blocked in
+/// `Atomics.wait` burns none, so a wall-time grace covers that case.
+const INTERRUPT_GRACE: Duration = Duration::from_millis(50);
+const INTERRUPT_WALL_GRACE: Duration = Duration::from_millis(200);
 
+/// How often the watchdog looks at the running slices.
+const TICK: Duration = Duration::from_millis(5);
+/// How often a running isolate is asked to compare its external memory (ArrayBuffers and
+/// WebAssembly memories, which the V8 heap limit does not see) with its limit.
+const MEMORY_CHECK: Duration = Duration::from_millis(10);
+
+/// The limits of the invocation an isolate runs, and how far it is through them.
 #[derive(Default)]
-struct Watched {
+struct Budget {
     cpu_limit: Duration,
-    isolate: Option<v8::IsolateHandle>,
-    clock: Option<libc::clockid_t>,
-    /// The isolate thread's CPU time when JavaScript last started running; `None` while idle.
-    slice_start: Option<Duration>,
+    wall_limit: Duration,
+    heap_limit: usize,
+    /// CPU time of the invocation's finished slices.
+    cpu_used: Duration,
+    /// `None` while the isolate runs no invocation (loading the app, for instance).
+    deadline: Option<Instant>,
     kill: Option<Kill>,
-    /// The isolate thread's CPU time when it was asked to record its stack and stop, and why;
-    /// cleared by a new isolate.
-    interrupt_requested: Option<(Duration, Reason)>,
+    /// Whether the isolate runs JavaScript now (in a `Slice`): limits are only enforced then.
+    in_slice: bool,
+    /// When the isolate was last asked to check its external memory.
+    memory_checked: Option<Instant>,
+    /// When the isolate was asked to record its stack and stop (thread CPU time and instant),
+    /// and why.
+    interrupt_requested: Option<(Duration, Instant, Reason)>,
 }
 
-#[derive(Clone)]
-pub struct Supervisor {
-    watched: Arc<Mutex<Watched>>,
+/// One isolate's limits, shared between its thread and the watchdog.
+pub struct Watch {
+    handle: v8::IsolateHandle,
+    budget: Mutex<Budget>,
 }
 
-/// Marks a stretch of JavaScript execution; the watchdog only fires inside one.
-pub struct Slice<'a>(&'a Supervisor);
-
-impl Drop for Slice<'_> {
-    fn drop(&mut self) {
-        self.0.watched.lock().unwrap().slice_start = None;
-    }
-}
-
-impl Supervisor {
-    /// Starts the watchdog thread; it ends by itself when the supervisor is dropped.
-    pub fn start(cpu_limit: Duration) -> Supervisor {
-        let watched = Arc::new(Mutex::new(Watched { cpu_limit, ..Watched::default() }));
-        let weak = Arc::downgrade(&watched);
-        let tick = (cpu_limit / 4).clamp(Duration::from_millis(1), Duration::from_millis(25));
-        std::thread::Builder::new()
-            .name("chatfn-watchdog".into())
-            .spawn(move || watchdog(weak, cpu_limit, tick))
-            .expect("cannot start the watchdog thread");
-        Supervisor { watched }
+impl Watch {
+    pub fn new(handle: v8::IsolateHandle, limits: &crate::config::Limits) -> Arc<Watch> {
+        let budget = Budget { cpu_limit: limits.cpu, wall_limit: limits.wall, heap_limit: limits.heap_bytes, ..Budget::default() };
+        Arc::new(Watch { handle, budget: Mutex::new(budget) })
     }
 
-    /// Binds the supervisor to a (new) isolate running on the calling thread.
-    pub fn attach(&self, isolate: v8::IsolateHandle) {
-        let mut w = self.watched.lock().unwrap();
-        w.isolate = Some(isolate);
-        w.clock = current_thread_clock();
-        w.slice_start = None;
-        w.kill = None;
-        w.interrupt_requested = None;
+    /// Starts a new invocation's budget.
+    pub fn begin_invocation(&self, deadline: Instant) {
+        let mut b = self.budget.lock().unwrap();
+        b.cpu_used = Duration::ZERO;
+        b.deadline = Some(deadline);
     }
 
-    pub fn slice(&self) -> Slice<'_> {
-        let mut w = self.watched.lock().unwrap();
-        w.slice_start = w.clock.and_then(cpu_time);
-        Slice(self)
+    /// Ends the budget (loading code between invocations runs under the CPU limit only), and
+    /// says whether the isolate is clean: no kill decided and no stop asked for.
+    pub fn end_invocation(&self) -> bool {
+        let mut b = self.budget.lock().unwrap();
+        b.cpu_used = Duration::ZERO;
+        b.deadline = None;
+        b.kill.is_none() && b.interrupt_requested.is_none()
     }
 
-    /// Called from V8's near-heap-limit callback: the first time, asks the isolate to record
-    /// its stack and stop (the caller raises the limit so it can get there); if the heap fills
-    /// up again before that happened, stops it at once.
-    pub fn near_heap_limit(&self, limit_bytes: usize) {
-        let mut w = self.watched.lock().unwrap();
-        if w.kill.is_some() {
+    pub fn kill(&self) -> Option<Kill> {
+        self.budget.lock().unwrap().kill.clone()
+    }
+
+    /// Decides a kill for the wall limit of an invocation whose isolate is not running
+    /// JavaScript (it waits for a timer, say); its thread then discards the isolate.
+    pub fn kill_at_deadline(&self) -> Kill {
+        let mut b = self.budget.lock().unwrap();
+        let limit = b.wall_limit;
+        b.kill.get_or_insert(Kill::Wall { limit, stack: Vec::new() }).clone()
+    }
+
+    /// Called when memory runs out (V8's near-heap-limit hook, or the ArrayBuffer budget): the
+    /// first time, asks the isolate to record its stack and stop; after that, stops it at once.
+    pub fn out_of_memory(self: &Arc<Self>) {
+        let mut b = self.budget.lock().unwrap();
+        if b.kill.is_some() {
             return;
         }
-        if w.interrupt_requested.is_none() {
-            request_stop(&self.watched, &mut w, Reason::Heap { limit_bytes });
+        if b.interrupt_requested.is_none() {
+            request_stop(self, &mut b, current_thread_cpu(), Reason::Heap);
         } else {
-            w.kill = Some(Kill::Heap { limit_bytes, stack: Vec::new() });
-            if let Some(isolate) = &w.isolate {
-                isolate.terminate_execution();
-            }
+            b.kill = Some(Kill::Heap { limit_bytes: b.heap_limit, stack: Vec::new() });
+            self.handle.terminate_execution();
         }
     }
 
-    pub fn take_kill(&self) -> Option<Kill> {
-        self.watched.lock().unwrap().kill.take()
+    /// Looks at the slice this isolate is running on a thread whose CPU clock reads `now`.
+    fn check(self: &Arc<Self>, slice_start: Duration, now: Duration) {
+        let mut b = self.budget.lock().unwrap();
+        if b.kill.is_some() || !b.in_slice {
+            return;
+        }
+        if let Some((asked_cpu, asked_at, reason)) = b.interrupt_requested {
+            if now.saturating_sub(asked_cpu) > INTERRUPT_GRACE || asked_at.elapsed() > INTERRUPT_WALL_GRACE {
+                // The isolate did not reach an interrupt check: stop it without a stack.
+                b.kill = Some(kill_for(&b, reason, Vec::new()));
+                self.handle.terminate_execution();
+            }
+            return;
+        }
+        if b.cpu_used + now.saturating_sub(slice_start) > b.cpu_limit {
+            request_stop(self, &mut b, now, Reason::Cpu);
+        } else if b.deadline.is_some_and(|d| Instant::now() >= d) {
+            request_stop(self, &mut b, now, Reason::Wall);
+        } else if b.memory_checked.is_none_or(|at| at.elapsed() >= MEMORY_CHECK) {
+            b.memory_checked = Some(Instant::now());
+            let data = Arc::into_raw(self.clone()) as *mut c_void;
+            if !self.handle.request_interrupt(check_memory, data) {
+                // SAFETY: the interrupt will not run, so the reference is still ours.
+                drop(unsafe { Arc::from_raw(data as *const Watch) });
+            }
+        }
     }
 }
 
-fn watchdog(watched: Weak<Mutex<Watched>>, limit: Duration, tick: Duration) {
-    while let Some(watched) = watched.upgrade() {
-        {
-            let mut w = watched.lock().unwrap();
-            match (w.slice_start, w.clock, &w.kill, w.interrupt_requested) {
-                (Some(start), Some(clock), None, None) => {
-                    if cpu_time(clock).is_some_and(|now| now.saturating_sub(start) > limit) {
-                        request_stop(&watched, &mut w, Reason::Cpu);
-                    }
-                }
-                (_, Some(clock), None, Some((asked, reason)))
-                    if cpu_time(clock).is_some_and(|now| now.saturating_sub(asked) > INTERRUPT_GRACE) =>
-                {
-                    // The isolate did not reach an interrupt check: stop it without a stack.
-                    w.kill = Some(reason.kill(limit, Vec::new()));
-                    if let Some(isolate) = &w.isolate {
-                        isolate.terminate_execution();
-                    }
-                }
-                _ => {}
-            }
-        }
-        drop(watched);
-        std::thread::sleep(tick);
+fn kill_for(b: &Budget, reason: Reason, stack: Vec<String>) -> Kill {
+    match reason {
+        Reason::Cpu => Kill::Cpu { limit: b.cpu_limit, stack },
+        Reason::Wall => Kill::Wall { limit: b.wall_limit, stack },
+        Reason::Heap => Kill::Heap { limit_bytes: b.heap_limit, stack },
     }
 }
 
 /// Asks the isolate to run `stop_with_stack` at its next interrupt check.
-fn request_stop(watched: &Arc<Mutex<Watched>>, w: &mut Watched, reason: Reason) {
-    let now = w.clock.and_then(cpu_time).unwrap_or_default();
-    w.interrupt_requested = Some((now, reason));
-    let data = Arc::into_raw(watched.clone()) as *mut c_void;
-    let requested = w.isolate.as_ref().is_some_and(|i| i.request_interrupt(stop_with_stack, data));
-    if !requested {
+fn request_stop(watch: &Arc<Watch>, b: &mut Budget, now: Duration, reason: Reason) {
+    b.interrupt_requested = Some((now, Instant::now(), reason));
+    let data = Arc::into_raw(watch.clone()) as *mut c_void;
+    if !watch.handle.request_interrupt(stop_with_stack, data) {
         // SAFETY: the interrupt will not run, so the reference is still ours.
-        drop(unsafe { Arc::from_raw(data as *const Mutex<Watched>) });
+        drop(unsafe { Arc::from_raw(data as *const Watch) });
+        b.kill = Some(kill_for(b, reason, Vec::new()));
+        watch.handle.terminate_execution();
     }
 }
 
 /// Runs on the isolate's thread, inside the JavaScript that hit a limit.
 unsafe extern "C" fn stop_with_stack(raw: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
     // SAFETY: `data` is the reference the watchdog leaked for this call.
-    let watched = unsafe { Arc::from_raw(data as *const Mutex<Watched>) };
+    let watch = unsafe { Arc::from_raw(data as *const Watch) };
     // SAFETY: V8 calls interrupts on the isolate's own thread with a live isolate.
     let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(raw) };
     let stack = current_stack(&mut isolate);
-    let mut w = watched.lock().unwrap();
-    if let (None, Some((_, reason))) = (&w.kill, w.interrupt_requested) {
-        w.kill = Some(reason.kill(w.cpu_limit, stack));
+    let mut b = watch.budget.lock().unwrap();
+    if let (None, Some((_, _, reason))) = (&b.kill, b.interrupt_requested) {
+        b.kill = Some(kill_for(&b, reason, stack));
     }
-    drop(w);
+    drop(b);
+    isolate.terminate_execution();
+}
+
+/// What one isolate thread is running: the watch of the isolate in a slice, and when the
+/// slice started on the thread's CPU clock.
+pub struct ThreadSlot {
+    clock: Option<libc::clockid_t>,
+    running: Mutex<Option<(Arc<Watch>, Duration)>>,
+}
+
+impl ThreadSlot {
+    /// A slot for the calling thread.
+    pub fn for_this_thread() -> Arc<ThreadSlot> {
+        Arc::new(ThreadSlot { clock: current_thread_clock(), running: Mutex::new(None) })
+    }
+
+    /// Whether the thread is running JavaScript right now, and since when.
+    pub fn busy_since(&self) -> Option<Duration> {
+        let running = self.running.lock().unwrap();
+        let (_, start) = running.as_ref()?;
+        Some(self.clock.and_then(cpu_time).unwrap_or_default().saturating_sub(*start))
+    }
+}
+
+/// Runs on the isolate's thread, inside running JavaScript: stops it, with its stack, when its
+/// external memory (what V8 accounts for ArrayBuffers and WebAssembly memories) is past the
+/// limit.
+unsafe extern "C" fn check_memory(raw: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
+    // SAFETY: `data` is the reference the watchdog leaked for this call.
+    let watch = unsafe { Arc::from_raw(data as *const Watch) };
+    // SAFETY: V8 calls interrupts on the isolate's own thread with a live isolate.
+    let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(raw) };
+    let limit = watch.budget.lock().unwrap().heap_limit;
+    if isolate.get_heap_statistics().external_memory() <= limit {
+        return;
+    }
+    let stack = current_stack(&mut isolate);
+    let mut b = watch.budget.lock().unwrap();
+    if b.kill.is_none() {
+        b.kill = Some(Kill::Heap { limit_bytes: limit, stack });
+    }
+    drop(b);
     isolate.terminate_execution();
 }
 
 thread_local! {
-    /// The context of the isolate running on this thread, for the stack capture.
-    static MAIN_CONTEXT: std::cell::RefCell<Option<v8::Global<v8::Context>>> = const { std::cell::RefCell::new(None) };
+    /// The watch and context of the isolate in a slice on this thread, for the stack capture
+    /// and the ArrayBuffer allocator.
+    static CURRENT: RefCell<Option<(Arc<Watch>, Rc<v8::Global<v8::Context>>)>> = const { RefCell::new(None) };
 }
 
-/// Makes `context` the one stacks are captured in, until the returned guard is dropped (which
-/// must happen before its isolate is: declare the guard after the runtime).
-#[must_use]
-pub fn enter_main_context(context: v8::Global<v8::Context>) -> MainContextGuard {
-    MAIN_CONTEXT.with(|c| *c.borrow_mut() = Some(context));
-    MainContextGuard(())
+/// A stretch of JavaScript execution of one isolate on its thread; the watchdog only stops
+/// JavaScript inside one. Dropping it charges the CPU time to the invocation.
+pub struct Slice<'a> {
+    slot: &'a ThreadSlot,
+    watch: &'a Arc<Watch>,
+    start: Duration,
 }
 
-pub struct MainContextGuard(());
-
-impl Drop for MainContextGuard {
-    fn drop(&mut self) {
-        MAIN_CONTEXT.with(|c| c.borrow_mut().take());
+impl<'a> Slice<'a> {
+    pub fn begin(slot: &'a ThreadSlot, watch: &'a Arc<Watch>, context: &Rc<v8::Global<v8::Context>>) -> Slice<'a> {
+        let start = current_thread_cpu();
+        watch.budget.lock().unwrap().in_slice = true;
+        CURRENT.with(|c| *c.borrow_mut() = Some((watch.clone(), context.clone())));
+        *slot.running.lock().unwrap() = Some((watch.clone(), start));
+        Slice { slot, watch, start }
     }
 }
 
+impl Drop for Slice<'_> {
+    fn drop(&mut self) {
+        *self.slot.running.lock().unwrap() = None;
+        CURRENT.with(|c| c.borrow_mut().take());
+        let used = current_thread_cpu().saturating_sub(self.start);
+        let mut b = self.watch.budget.lock().unwrap();
+        b.cpu_used += used;
+        b.in_slice = false;
+    }
+}
+
+/// The watch of the isolate running JavaScript on this thread, if any.
+pub fn current_watch() -> Option<Arc<Watch>> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|(w, _)| w.clone()))
+}
+
+/// Starts the one watchdog thread of an engine over the slots of its isolate threads.
+pub fn start_watchdog(slots: Vec<Arc<ThreadSlot>>) {
+    std::thread::Builder::new()
+        .name("chatfn-watchdog".into())
+        .spawn(move || loop {
+            for slot in &slots {
+                let running = slot.running.lock().unwrap().clone();
+                if let (Some((watch, start)), Some(clock)) = (running, slot.clock) {
+                    if let Some(now) = cpu_time(clock) {
+                        watch.check(start, now);
+                    }
+                }
+            }
+            std::thread::sleep(TICK);
+        })
+        .expect("cannot start the watchdog thread");
+}
+
 fn current_stack(isolate: &mut v8::Isolate) -> Vec<String> {
-    let Some(context) = MAIN_CONTEXT.with(|c| c.borrow().clone()) else { return Vec::new() };
+    let Some(context) = CURRENT.with(|c| c.borrow().as_ref().map(|(_, ctx)| ctx.clone())) else { return Vec::new() };
     v8::scope!(let scope, isolate);
-    let context = v8::Local::new(scope, context);
+    let context = v8::Local::new(scope, &*context);
     let scope = &mut v8::ContextScope::new(scope, context);
     let Some(trace) = v8::StackTrace::current_stack_trace(scope, 16) else { return Vec::new() };
     (0..trace.get_frame_count())
@@ -220,9 +304,13 @@ fn current_stack(isolate: &mut v8::Isolate) -> Vec<String> {
 fn current_thread_clock() -> Option<libc::clockid_t> {
     let mut clock: libc::clockid_t = 0;
     // SAFETY: pthread_self() is the calling thread; the clock id stays valid while it lives,
-    // and the isolate thread outlives its supervisor.
+    // and isolate threads live as long as the process.
     let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
     (rc == 0).then_some(clock)
+}
+
+fn current_thread_cpu() -> Duration {
+    cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or_default()
 }
 
 fn cpu_time(clock: libc::clockid_t) -> Option<Duration> {

@@ -1,0 +1,223 @@
+//! The isolate threads: a fixed set shared by every app of the process (by default one more
+//! than the machine's cores), each a single-threaded tokio runtime that owns the isolates built
+//! on it and runs their invocations, interleaved while they wait for I/O. Pools (`pool.rs`)
+//! send each thread commands: build an isolate (and run a job on it), run a job on one of its
+//! idle isolates, drop one. One watchdog thread (`supervisor.rs`) watches what they all run.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::isolate::Isolate;
+use super::pool::{Pool, Release};
+use super::protocol::{Answer, Job};
+use super::supervisor::{self, ThreadSlot};
+
+/// A thread running one slice of JavaScript for longer than this is busy: new work goes
+/// elsewhere if it can.
+pub const BUSY_AFTER: Duration = Duration::from_millis(2);
+
+pub enum Command {
+    /// Build an isolate of `pool` here, then run `job` on it (or keep it idle).
+    Create { pool: Arc<Pool>, job: Option<Job> },
+    /// Run `job` on idle isolate `id` of this thread.
+    Run { id: u64, job: Job },
+    /// Drop idle isolate `id` (its pool closed).
+    Drop { id: u64 },
+}
+
+struct Thread {
+    commands: mpsc::UnboundedSender<Command>,
+    slot: Arc<ThreadSlot>,
+}
+
+pub struct Engine {
+    threads: Vec<Thread>,
+}
+
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+static THREADS: OnceLock<usize> = OnceLock::new();
+
+/// Sets the number of isolate threads, before the engine first starts (`chatfn serve
+/// --isolate-threads`); later calls change nothing. Returns the number in effect.
+pub fn configure(threads: usize) -> usize {
+    *THREADS.get_or_init(|| threads.clamp(1, 256))
+}
+
+/// The process's engine, started on first use.
+pub fn engine() -> &'static Engine {
+    ENGINE.get_or_init(|| {
+        let threads = *THREADS.get_or_init(default_threads);
+        Engine::start(threads)
+    })
+}
+
+/// One thread per core, and one more: an app may use every core (`Engine::threads_per_app`),
+/// and the spare thread keeps other apps answering while one app keeps all its isolates busy.
+/// `CHATFN_ISOLATE_THREADS` overrides it.
+fn default_threads() -> usize {
+    if let Some(n) = std::env::var("CHATFN_ISOLATE_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        return n.clamp(1, 256);
+    }
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 1
+}
+
+impl Engine {
+    fn start(count: usize) -> Engine {
+        let mut threads = Vec::with_capacity(count);
+        for index in 0..count {
+            let (commands, inbox) = mpsc::unbounded_channel();
+            let (ready, slot) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name(format!("chatfn-isolates-{index}"))
+                .spawn(move || run_thread(index, inbox, ready))
+                .expect("cannot start an isolate thread");
+            let slot = slot.recv().expect("the isolate thread starts");
+            threads.push(Thread { commands, slot });
+        }
+        supervisor::start_watchdog(threads.iter().map(|t| t.slot.clone()).collect());
+        Engine { threads }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Isolates an app may have unless it says otherwise: two per thread, so invocations that
+    /// wait for I/O (each isolate runs one at a time) do not hold the others up.
+    pub fn default_isolates(&self) -> usize {
+        self.threads.len() * 2
+    }
+
+    /// Threads one app's isolates may occupy: all but one, so that an app whose every
+    /// invocation spins can never hold every thread, and the other apps keep one.
+    pub fn threads_per_app(&self) -> usize {
+        self.threads.len().saturating_sub(1).max(1)
+    }
+
+    /// How long `thread` has been running its current slice of JavaScript (zero when idle).
+    pub fn busy_for(&self, thread: usize) -> Duration {
+        self.threads[thread].slot.busy_since().unwrap_or_default()
+    }
+
+    /// The thread for a new isolate of a pool with `mine` isolates per thread: among the
+    /// threads the pool may use, one not busy, with the fewest of the pool's isolates, then the
+    /// one busy for the shortest time.
+    pub fn pick_thread(&self, mine: &[usize]) -> usize {
+        let used = mine.iter().filter(|n| **n > 0).count();
+        let allowed = |t: &usize| used < self.threads_per_app() || mine[*t] > 0;
+        (0..self.threads.len())
+            .filter(allowed)
+            .min_by_key(|&t| (self.busy_for(t) >= BUSY_AFTER, mine[t], self.busy_for(t)))
+            .unwrap_or(0)
+    }
+
+    pub fn send(&self, thread: usize, command: Command) {
+        if let Err(mpsc::error::SendError(command)) = self.threads[thread].commands.send(command) {
+            if let Command::Run { job, .. } | Command::Create { job: Some(job), .. } = command {
+                let _ = job.reply.send(Answer::Crashed("the isolate thread has stopped".into()));
+            }
+        }
+    }
+}
+
+/// Idle isolates of one thread, by id.
+type Idle = Rc<RefCell<HashMap<u64, Isolate>>>;
+
+static NEXT_ISOLATE: AtomicU64 = AtomicU64::new(1);
+
+fn run_thread(index: usize, mut inbox: mpsc::UnboundedReceiver<Command>, ready: std::sync::mpsc::Sender<Arc<ThreadSlot>>) {
+    let slot = ThreadSlot::for_this_thread();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime for an isolate thread");
+    let _ = ready.send(slot.clone());
+    // deno_core spawns async ops onto the current tokio runtime, also from synchronous calls.
+    let _context = runtime.enter();
+    let local = tokio::task::LocalSet::new();
+    let idle: Idle = Rc::default();
+    local.block_on(&runtime, async move {
+        let mut sweep = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                command = inbox.recv() => match command {
+                    Some(Command::Create { pool, job }) => {
+                        tokio::task::spawn_local(create(index, slot.clone(), idle.clone(), pool, job));
+                    }
+                    Some(Command::Run { id, job }) => match idle.borrow_mut().remove(&id) {
+                        Some(isolate) => drop(tokio::task::spawn_local(serve(index, idle.clone(), isolate, job))),
+                        None => drop(job.reply.send(Answer::Crashed("the isolate is gone".into()))),
+                    },
+                    Some(Command::Drop { id }) => drop(idle.borrow_mut().remove(&id)),
+                    None => return,
+                },
+                _ = sweep.tick() => {
+                    let retired: Vec<u64> = idle
+                        .borrow()
+                        .values()
+                        .filter(|i| i.pool.retire(index, i.id, i.last_used))
+                        .map(|i| i.id)
+                        .collect();
+                    for id in retired {
+                        idle.borrow_mut().remove(&id);
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn create(thread: usize, slot: Arc<ThreadSlot>, idle: Idle, pool: Arc<Pool>, job: Option<Job>) {
+    let id = NEXT_ISOLATE.fetch_add(1, Ordering::Relaxed);
+    let built = Isolate::build(&pool, &slot, id);
+    if job.is_none() {
+        pool.built();
+    }
+    match built {
+        Ok(isolate) => match job {
+            Some(job) => serve(thread, idle, isolate, job).await,
+            None => park(thread, idle, isolate).await,
+        },
+        Err(error) => {
+            tracing::error!(app = %pool.app.name, %error, "cannot build an isolate");
+            if let Some(job) = job {
+                let _ = job.reply.send(Answer::Crashed(error));
+            }
+            pool.discarded(thread);
+        }
+    }
+}
+
+/// Runs `job` on `isolate`, then whatever the pool has waiting for it.
+async fn serve(thread: usize, idle: Idle, isolate: Isolate, job: Job) {
+    let mut next = Some((isolate, job));
+    while let Some((isolate, job)) = next.take() {
+        let pool = isolate.pool.clone();
+        let Some(isolate) = isolate.run(job).await else {
+            pool.discarded(thread);
+            return;
+        };
+        match pool.release(thread, isolate.id) {
+            Release::Run(job) => next = Some((isolate, job)),
+            Release::Park => {
+                idle.borrow_mut().insert(isolate.id, isolate);
+            }
+            Release::Drop => drop(isolate),
+        }
+    }
+}
+
+/// Keeps a new isolate idle, or runs what arrived while it was being built.
+async fn park(thread: usize, idle: Idle, isolate: Isolate) {
+    let pool = isolate.pool.clone();
+    match pool.release(thread, isolate.id) {
+        Release::Run(job) => serve(thread, idle, isolate, job).await,
+        Release::Park => {
+            idle.borrow_mut().insert(isolate.id, isolate);
+        }
+        Release::Drop => drop(isolate),
+    }
+}

@@ -1,0 +1,203 @@
+//! The isolates of one deployed app: which are idle and on which thread, how many there are,
+//! and the invocations waiting for one. An app starts with one isolate, grows one at a time
+//! under load up to its maximum (`[limits] isolates`), each new one on the isolate thread that
+//! is least busy, and gives back isolates idle for a while. Each isolate runs one invocation
+//! at a time. The pool decides; the isolate threads (`engine.rs`) own and run the isolates.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+
+use super::engine::{Command, Engine, BUSY_AFTER};
+use super::memory::MemoryBudget;
+use super::protocol::{Answer, Job};
+use crate::config::App;
+use crate::net::{NetworkPolicy, Outbound};
+use crate::store::UsersStore;
+
+/// An isolate idle this long is given back, unless it is the app's last one.
+const IDLE_RETIRE: Duration = Duration::from_secs(60);
+
+pub struct Pool {
+    pub app: App,
+    pub users: UsersStore,
+    pub outbound: Outbound,
+    /// ArrayBuffer memory, shared by all the app's isolates.
+    pub memory: Arc<MemoryBudget>,
+    max: usize,
+    engine: &'static Engine,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// (thread, isolate id) of idle isolates, most recently used last.
+    idle: Vec<(usize, u64)>,
+    /// Isolates alive or being built, per thread.
+    per_thread: Vec<usize>,
+    waiting: VecDeque<Job>,
+    /// Isolates being built: each takes the first waiting job when it is ready.
+    building: usize,
+    closed: bool,
+    /// Set when loading the app died at a limit: later isolates report it instead.
+    init_failure: Option<serde_json::Value>,
+}
+
+impl State {
+    fn live(&self) -> usize {
+        self.per_thread.iter().sum()
+    }
+}
+
+/// What a thread does with an isolate that finished an invocation.
+pub enum Release {
+    /// Run this job on it next.
+    Run(Job),
+    /// Keep it idle.
+    Park,
+    /// Drop it: the app was replaced or shut down.
+    Drop,
+}
+
+impl Pool {
+    pub fn new(engine: &'static Engine, app: &App, users: UsersStore) -> anyhow::Result<Arc<Pool>> {
+        let outbound = Outbound::new(NetworkPolicy::new(app.allow_hosts.clone()), app.fixtures.clone())?;
+        let max = app.limits.isolates.unwrap_or(engine.default_isolates()).min(app.limits.concurrent_invocations).max(1);
+        let pool = Arc::new(Pool {
+            app: app.clone(),
+            users,
+            outbound,
+            memory: MemoryBudget::new(app.limits.heap_bytes),
+            max,
+            engine,
+            state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
+        });
+        // The first isolate is built (and the app loaded) in the background right away.
+        pool.grow(&mut pool.state.lock().unwrap(), None);
+        Ok(pool)
+    }
+
+    /// Hands `job` to an idle isolate, to a new one, or queues it for the next one free.
+    pub fn submit(self: &Arc<Self>, job: Job) {
+        let mut state = self.state.lock().unwrap();
+        if state.closed {
+            let _ = job.reply.send(Answer::Crashed("the app's deployment was replaced".into()));
+            return;
+        }
+        let free = |thread: usize| self.engine.busy_for(thread) < BUSY_AFTER;
+        let on_free_thread = state.idle.iter().rposition(|(t, _)| free(*t));
+        let pick = match on_free_thread {
+            Some(i) => Some(i),
+            // Every idle isolate sits on a thread busy with other JavaScript: a new isolate
+            // on a free thread answers sooner, when the app may have one more there.
+            None if state.live() < self.max && free(self.engine.pick_thread(&state.per_thread)) => None,
+            None => state.idle.len().checked_sub(1),
+        };
+        match pick {
+            Some(i) => {
+                let (thread, id) = state.idle.remove(i);
+                drop(state);
+                self.engine.send(thread, Command::Run { id, job });
+            }
+            // An isolate being built takes it when ready, sooner than a second one would be.
+            None if state.building > state.waiting.len() => state.waiting.push_back(job),
+            None if state.live() < self.max => self.grow(&mut state, Some(job)),
+            None => state.waiting.push_back(job),
+        }
+    }
+
+    /// Builds one more isolate, on the least busy thread, to run `job` (or to wait idle).
+    fn grow(self: &Arc<Self>, state: &mut State, job: Option<Job>) {
+        let thread = self.engine.pick_thread(&state.per_thread);
+        state.per_thread[thread] += 1;
+        if job.is_none() {
+            state.building += 1;
+        }
+        self.engine.send(thread, Command::Create { pool: self.clone(), job });
+    }
+
+    /// An isolate built to wait idle is ready (or could not be built).
+    pub fn built(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.building = state.building.saturating_sub(1);
+    }
+
+    /// An isolate on `thread` finished its invocation.
+    pub fn release(&self, thread: usize, id: u64) -> Release {
+        let mut state = self.state.lock().unwrap();
+        if state.closed {
+            state.per_thread[thread] -= 1;
+            return Release::Drop;
+        }
+        if let Some(job) = next_job(&mut state.waiting) {
+            return Release::Run(job);
+        }
+        state.idle.push((thread, id));
+        Release::Park
+    }
+
+    /// An isolate on `thread` was discarded (killed, or could not be built): the next waiting
+    /// invocation gets a new one, and an app left with none gets one ready for its next.
+    pub fn discarded(self: &Arc<Self>, thread: usize) {
+        let mut state = self.state.lock().unwrap();
+        state.per_thread[thread] -= 1;
+        if state.closed {
+            return;
+        }
+        let job = next_job(&mut state.waiting);
+        if job.is_some() || state.idle.is_empty() {
+            self.grow(&mut state, job);
+        }
+    }
+
+    /// Whether the idle isolate `id` on `thread` should be given back; if so it leaves the pool.
+    pub fn retire(&self, thread: usize, id: u64, idle_since: Instant) -> bool {
+        let mut state = self.state.lock().unwrap();
+        let closing = state.closed;
+        if !closing && (idle_since.elapsed() < IDLE_RETIRE || state.live() <= 1) {
+            return false;
+        }
+        let Some(i) = state.idle.iter().position(|&(t, i)| (t, i) == (thread, id)) else { return false };
+        state.idle.remove(i);
+        state.per_thread[thread] -= 1;
+        true
+    }
+
+    /// No more invocations come (the deployment was replaced or the app shuts down): idle
+    /// isolates go now, busy ones after their invocation.
+    pub fn close(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.closed = true;
+        for job in state.waiting.drain(..) {
+            let _ = job.reply.send(Answer::Crashed("the app's deployment was replaced".into()));
+        }
+        for (thread, id) in std::mem::take(&mut state.idle) {
+            state.per_thread[thread] -= 1;
+            self.engine.send(thread, Command::Drop { id });
+        }
+    }
+
+    pub fn init_failure(&self) -> Option<serde_json::Value> {
+        self.state.lock().unwrap().init_failure.clone()
+    }
+
+    pub fn set_init_failure(&self, failure: serde_json::Value) {
+        self.state.lock().unwrap().init_failure = Some(failure);
+    }
+
+    /// Isolates alive or being built.
+    pub fn isolates(&self) -> usize {
+        self.state.lock().unwrap().live()
+    }
+}
+
+/// The next waiting job whose caller still waits.
+fn next_job(waiting: &mut VecDeque<Job>) -> Option<Job> {
+    while let Some(job) = waiting.pop_front() {
+        if !job.reply.is_closed() {
+            return Some(job);
+        }
+    }
+    None
+}
