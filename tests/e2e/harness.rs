@@ -17,8 +17,11 @@ pub fn case_dir(name: &str) -> PathBuf {
     repo_root().join("tests/cases").join(name)
 }
 
+/// The binary under test: this build's, or `CHATFN_BIN` (to run the tests against another
+/// build, such as the one before a fix).
 pub fn chatfn() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatfn"));
+    let binary = std::env::var_os("CHATFN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_chatfn").into());
+    let mut cmd = Command::new(binary);
     cmd.env("RUST_LOG", "chatfn=warn");
     cmd
 }
@@ -99,6 +102,31 @@ impl Server {
 
     pub fn start_session(&self, body: &Value) -> (u16, Value) {
         self.start_session_raw(&body.to_string())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time the server process has used so far (user + system).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name (which may hold spaces) start at state, field 3.
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Duration::from_millis(ticks * 1000 / hz)
+    }
+
+    /// The server's resident memory now and at its peak, in MiB (`VmRSS`, `VmHWM`).
+    pub fn rss_mb(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| -> u64 {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 
     /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.

@@ -5,6 +5,7 @@ mod builtins;
 mod cases;
 mod cli;
 mod durability;
+mod engine;
 mod example_app;
 mod firebase;
 mod function_tests;

@@ -45,6 +45,7 @@ fn bootstrap_modules() -> Vec<ExtensionFileSource> {
         ExtensionFileSource::new("ext:chatfn/chatkitty.js", ascii_str_include!("chatkitty.js")),
         ExtensionFileSource::new("ext:chatfn/abort.js", ascii_str_include!("abort.js")),
         ExtensionFileSource::new("ext:chatfn/fetch.js", ascii_str_include!("fetch.js")),
+        ExtensionFileSource::new("ext:chatfn/wasm.js", ascii_str_include!("wasm.js")),
         ExtensionFileSource::new(ENTRY_POINT, ascii_str_include!("worker.js")),
     ]
 }
@@ -87,6 +88,8 @@ deno_core::extension!(
         ops::worker::op_worker_app,
         ops::worker::op_worker_monotonic_ms,
         ops::worker::op_worker_host_log,
+        ops::worker::op_worker_memory_charge,
+        ops::worker::op_worker_memory_release,
         ops::worker::op_error_location,
         ops::zlib::op_zlib_process,
     ],

@@ -80,3 +80,16 @@ pub fn op_error_location<'s, 'i>(
     let line = message.get_line_number(scope)?;
     Some(SourceLocation { file, line, column: message.get_start_column() + 1 })
 }
+
+/// Charges `bytes` more of WebAssembly memory (`js/wasm.js`) to the app's memory budget;
+/// `false` (and the invocation stopped as out of memory) when that is past it.
+#[op2(fast)]
+pub fn op_worker_memory_charge(state: &mut OpState, bytes: f64) -> bool {
+    state.borrow_mut::<crate::worker::memory::IsolateMemory>().charge(bytes as usize)
+}
+
+/// Gives back WebAssembly memory that was collected.
+#[op2(fast)]
+pub fn op_worker_memory_release(state: &mut OpState, bytes: f64) {
+    state.borrow_mut::<crate::worker::memory::IsolateMemory>().release(bytes as usize);
+}

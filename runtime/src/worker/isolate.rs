@@ -286,6 +286,7 @@ fn new_runtime(pool: &Arc<Pool>, init_failure: Option<serde_json::Value>) -> (Js
     state.put(StartedAt(Instant::now()));
     state.put(roots);
     state.put(pool.outbound.clone());
+    state.put(super::memory::IsolateMemory::new(pool.memory.clone()));
     drop(state);
     (js, watch)
 }

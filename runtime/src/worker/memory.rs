@@ -1,8 +1,9 @@
-//! The memory behind ArrayBuffers (typed arrays, `Buffer`s, `Blob`s) is not V8 heap, so V8's
-//! heap limit does not see it. Every isolate of an app allocates it through [`allocator`],
-//! which draws on one budget per app (`[limits] heap_mb`): an allocation past it is refused
-//! (V8 throws a RangeError) and the invocation that asked is stopped as out of memory, so no
-//! function can grow the server past its limit.
+//! The memory behind ArrayBuffers (typed arrays, `Buffer`s, `Blob`s) and WebAssembly memories
+//! is not V8 heap, so V8's heap limit does not see it. Every isolate of an app allocates
+//! ArrayBuffers through [`allocator`], and charges WebAssembly memories (`js/wasm.js`) through
+//! [`IsolateMemory`], both drawing on one budget per app (`[limits] heap_mb`): past it an
+//! allocation is refused (V8 throws a RangeError) and the invocation that asked is stopped as
+//! out of memory, so no function can grow the server past its limit.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +26,7 @@ impl MemoryBudget {
         self.used.load(Ordering::Relaxed)
     }
 
-    fn take(&self, len: usize) -> bool {
+    pub fn take(&self, len: usize) -> bool {
         let mut used = self.used.load(Ordering::Relaxed);
         loop {
             let Some(next) = used.checked_add(len).filter(|n| *n <= self.limit) else { return false };
@@ -36,7 +37,7 @@ impl MemoryBudget {
         }
     }
 
-    fn give_back(&self, len: usize) {
+    pub fn give_back(&self, len: usize) {
         self.used.fetch_sub(len, Ordering::Relaxed);
     }
 }
@@ -89,4 +90,38 @@ unsafe extern "C" fn free(budget: &MemoryBudget, data: *mut c_void, len: usize) 
 unsafe extern "C" fn drop_budget(budget: *const MemoryBudget) {
     // SAFETY: the reference `allocator` gave V8.
     drop(unsafe { Arc::from_raw(budget) });
+}
+
+/// The WebAssembly memory one isolate has charged to its app's budget; given back whole when
+/// the isolate goes (its memories go with it).
+pub struct IsolateMemory {
+    budget: Arc<MemoryBudget>,
+    wasm: usize,
+}
+
+impl IsolateMemory {
+    pub fn new(budget: Arc<MemoryBudget>) -> IsolateMemory {
+        IsolateMemory { budget, wasm: 0 }
+    }
+
+    pub fn charge(&mut self, bytes: usize) -> bool {
+        if !self.budget.take(bytes) {
+            refuse();
+            return false;
+        }
+        self.wasm += bytes;
+        true
+    }
+
+    pub fn release(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.wasm);
+        self.wasm -= bytes;
+        self.budget.give_back(bytes);
+    }
+}
+
+impl Drop for IsolateMemory {
+    fn drop(&mut self) {
+        self.budget.give_back(self.wasm);
+    }
 }

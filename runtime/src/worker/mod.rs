@@ -8,7 +8,7 @@
 
 pub mod engine;
 mod isolate;
-mod memory;
+pub mod memory;
 mod pool;
 pub mod protocol;
 mod supervisor;

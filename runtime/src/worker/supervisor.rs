@@ -120,7 +120,13 @@ impl Watch {
     /// Looks at the slice this isolate is running on a thread whose CPU clock reads `now`.
     fn check(self: &Arc<Self>, slice_start: Duration, now: Duration) {
         let mut b = self.budget.lock().unwrap();
-        if b.kill.is_some() || !b.in_slice {
+        if !b.in_slice {
+            return;
+        }
+        if b.kill.is_some() {
+            // Still running after the kill: deno_core may have cancelled the termination to
+            // report it, and what it reads (an error's `message` getter, say) may spin again.
+            self.handle.terminate_execution();
             return;
         }
         if let Some((asked_cpu, asked_at, reason)) = b.interrupt_requested {

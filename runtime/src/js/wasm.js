@@ -1,0 +1,98 @@
+// WebAssembly memories are neither V8 heap nor ArrayBuffers from chatfn's allocator, so the
+// memory limit would not see them. Every way JavaScript makes or grows one (the Memory
+// constructor, `grow`, instances and their exported memories) and every read of a memory's
+// `buffer` (which is how JavaScript sees growth done inside WebAssembly) charges the app's
+// memory budget for what the memory holds now; past the budget the invocation is stopped as
+// out of memory. What a memory held is given back when it is collected.
+import { core, primordials } from "ext:core/mod.js";
+const {
+  FinalizationRegistry, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectValues, RangeError, ReflectApply,
+  ReflectConstruct, SafeWeakMap, TypeError,
+} = primordials;
+const { op_worker_memory_charge, op_worker_memory_release } = core.ops;
+
+export function guardWebAssembly() {
+  const wasm = globalThis.WebAssembly;
+  const NativeMemory = wasm.Memory;
+  const proto = NativeMemory.prototype;
+  const nativeGrow = proto.grow;
+  const nativeBuffer = ObjectGetOwnPropertyDescriptor(proto, "buffer").get;
+  /** memory -> { bytes } charged for it; the holder is what the registry gives back. */
+  const charged = new SafeWeakMap();
+  const registry = new FinalizationRegistry((holder) => op_worker_memory_release(holder.bytes));
+
+  function charge(memory) {
+    const bytes = ReflectApply(nativeBuffer, memory, []).byteLength;
+    let holder = charged.get(memory);
+    if (holder === undefined) {
+      holder = { bytes: 0 };
+      charged.set(memory, holder);
+      registry.register(memory, holder);
+    }
+    if (bytes <= holder.bytes) return;
+    if (!op_worker_memory_charge(bytes - holder.bytes)) {
+      throw new RangeError(`WebAssembly.Memory of ${bytes} bytes is past the app's memory limit ([limits] heap_mb)`);
+    }
+    holder.bytes = bytes;
+  }
+
+  function chargeExports(instance) {
+    for (const value of ObjectValues(instance.exports)) {
+      if (value instanceof NativeMemory) charge(value);
+    }
+    return instance;
+  }
+
+  function Memory(descriptor) {
+    if (new.target === undefined) throw new TypeError("Constructor WebAssembly.Memory requires 'new'");
+    const memory = ReflectConstruct(NativeMemory, [descriptor], new.target);
+    charge(memory);
+    return memory;
+  }
+  Memory.prototype = proto;
+  ObjectDefineProperty(proto, "constructor", { value: Memory, writable: true, configurable: true, enumerable: false });
+  ObjectDefineProperty(proto, "grow", {
+    value: function grow(delta) {
+      const pages = ReflectApply(nativeGrow, this, [delta]);
+      charge(this);
+      return pages;
+    },
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  ObjectDefineProperty(proto, "buffer", {
+    get: function buffer() {
+      charge(this);
+      return ReflectApply(nativeBuffer, this, []);
+    },
+    configurable: true,
+    enumerable: false,
+  });
+
+  const NativeInstance = wasm.Instance;
+  function Instance(module, imports) {
+    if (new.target === undefined) throw new TypeError("Constructor WebAssembly.Instance requires 'new'");
+    return chargeExports(ReflectConstruct(NativeInstance, [module, imports], new.target));
+  }
+  Instance.prototype = NativeInstance.prototype;
+  ObjectDefineProperty(NativeInstance.prototype, "constructor", { value: Instance, writable: true, configurable: true, enumerable: false });
+
+  const nativeInstantiate = wasm.instantiate;
+  const nativeInstantiateStreaming = wasm.instantiateStreaming;
+  const charging = (result) => {
+    chargeExports(result instanceof NativeInstance ? result : result.instance);
+    return result;
+  };
+  const define = (name, value) => ObjectDefineProperty(wasm, name, { value, writable: true, configurable: true, enumerable: false });
+  define("Memory", Memory);
+  define("Instance", Instance);
+  define("instantiate", function instantiate(source, imports) {
+    return ReflectApply(nativeInstantiate, wasm, [source, imports]).then(charging);
+  });
+  if (nativeInstantiateStreaming) {
+    define("instantiateStreaming", function instantiateStreaming(source, imports) {
+      return ReflectApply(nativeInstantiateStreaming, wasm, [source, imports]).then(charging);
+    });
+  }
+}
