@@ -4,15 +4,17 @@
 import { core, primordials } from "ext:core/mod.js";
 const { ReflectApply, SafeSet } = primordials;
 
-/** The pending timers of the running invocation; null outside invocations. */
+/** Whether an invocation is running, and its pending timers (made when it sets its first). */
+let inInvocation = false;
 let owned = null;
 
 export function trackInvocationTimers() {
-  owned = new SafeSet();
+  inInvocation = true;
 }
 
 export function cancelInvocationTimers() {
   const timers = owned;
+  inInvocation = false;
   owned = null;
   if (timers) for (const timer of timers) core.cancelTimer(timer);
 }
@@ -25,8 +27,8 @@ function timer(callback, delay, args, repeat) {
   }
   const ms = Number(delay);
   const after = ms > 0 && ms < 2 ** 31 ? ms : 1;
-  const timers = owned;
-  if (timers === null) return core.createTimer(callback, after, args, repeat, true);
+  if (!inInvocation) return core.createTimer(callback, after, args, repeat, true);
+  const timers = (owned ??= new SafeSet());
   const fire = repeat ? callback : function (...a) {
     timers.delete(handle);
     return ReflectApply(callback, this, a);

@@ -179,3 +179,25 @@ fn only_the_culprit_is_stopped() {
         assert_eq!(status, 200, "the invocation in flight beside {culprit}: {answer}");
     }
 }
+
+#[test]
+fn an_initialization_script_that_blocks_is_stopped_and_holds_no_thread() {
+    let data = tempfile::tempdir().unwrap();
+    let blocked = case_dir("hostile-init");
+    let hostile = case_dir("hostile");
+    let server = Server::start_apps(&[blocked.as_path(), hostile.as_path()], data.path());
+    // The first attempt may run out of its own wall time waiting for the app to load.
+    let (status, answer) = server.start_session(&json!({ "username": "ann" }));
+    assert!(status == 500 || answer["error"] == "FunctionTimeout", "{answer}");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, answer) = server.start_session(&json!({ "username": "ann" }));
+        assert_eq!((status, answer["error"].as_str()), (500, Some("FunctionLoadError")), "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains("wall time limit"), "{answer}");
+        assert!(started.elapsed() < Duration::from_secs(3), "answered after {:?}", started.elapsed());
+    }
+    for _ in 0..20 {
+        let (status, answer) = post(&server.base, "/v1/apps/hostile/sessions", &json!({ "username": "regular" }).to_string()).unwrap();
+        assert_eq!(status, 200, "the other app: {answer}");
+    }
+}

@@ -35,6 +35,7 @@ use utoipa_axum::routes;
 use crate::config::App;
 use crate::session::Sessions;
 use crate::store::{Store, UsersError};
+use crate::worker::SourceLocation;
 use keys::{KeyFile, Tokens};
 
 /// One hosted app, as the Platform API sees it.
@@ -283,13 +284,6 @@ pub struct ErrorBody {
     /// For code that does not compile: where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<SourceLocation>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SourceLocation {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
 }
 
 /// A refused credential (OAuth2's error shape).

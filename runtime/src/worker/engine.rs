@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::isolate::Isolate;
-use super::pool::{Pool, Release};
+use super::pool::{Pool, Release, Ticket};
 use super::protocol::{Answer, Job};
 use super::supervisor::{self, ThreadSlot};
 
@@ -23,10 +23,10 @@ use super::supervisor::{self, ThreadSlot};
 pub const BUSY_AFTER: Duration = Duration::from_millis(2);
 
 pub enum Command {
-    /// Build an isolate of `pool` here, then run `job` on it (or keep it idle).
-    Create { pool: Arc<Pool>, job: Option<Job> },
-    /// Run `job` on idle isolate `id` of this thread.
-    Run { id: u64, job: Job },
+    /// Build an isolate of `pool` here, then run the ticket's job on it (or keep it idle).
+    Create { pool: Arc<Pool>, ticket: Option<Ticket> },
+    /// Run the ticket's job on idle isolate `id` of this thread.
+    Run { id: u64, ticket: Ticket },
     /// Drop idle isolate `id` (its pool closed).
     Drop { id: u64 },
 }
@@ -108,9 +108,9 @@ impl Engine {
     /// The thread for a new isolate of a pool with `mine` isolates per thread: among the
     /// threads the pool may use, one not busy, with the fewest of the pool's isolates, then the
     /// one busy for the shortest time.
-    pub fn pick_thread(&self, mine: &[usize]) -> usize {
+    pub fn pick_thread(&self, mine: &[usize], avoid: Option<usize>) -> usize {
         let used = mine.iter().filter(|n| **n > 0).count();
-        let allowed = |t: &usize| used < self.threads_per_app() || mine[*t] > 0;
+        let allowed = |t: &usize| (used < self.threads_per_app() || mine[*t] > 0) && Some(*t) != avoid;
         (0..self.threads.len())
             .filter(allowed)
             .min_by_key(|&t| (self.busy_for(t) >= BUSY_AFTER, mine[t], self.busy_for(t)))
@@ -119,8 +119,10 @@ impl Engine {
 
     pub fn send(&self, thread: usize, command: Command) {
         if let Err(mpsc::error::SendError(command)) = self.threads[thread].commands.send(command) {
-            if let Command::Run { job, .. } | Command::Create { job: Some(job), .. } = command {
-                let _ = job.reply.send(Answer::Crashed("the isolate thread has stopped".into()));
+            if let Command::Run { ticket, .. } | Command::Create { ticket: Some(ticket), .. } = command {
+                if let Some(job) = ticket.take() {
+                    let _ = job.reply.send(Answer::Crashed("the isolate thread has stopped".into()));
+                }
             }
         }
     }
@@ -144,13 +146,19 @@ fn run_thread(index: usize, mut inbox: mpsc::UnboundedReceiver<Command>, ready: 
         loop {
             tokio::select! {
                 command = inbox.recv() => match command {
-                    Some(Command::Create { pool, job }) => {
-                        tokio::task::spawn_local(create(index, slot.clone(), idle.clone(), pool, job));
+                    Some(Command::Create { pool, ticket }) => {
+                        tokio::task::spawn_local(create(index, slot.clone(), idle.clone(), pool, ticket));
                     }
-                    Some(Command::Run { id, job }) => match idle.borrow_mut().remove(&id) {
-                        Some(isolate) => drop(tokio::task::spawn_local(serve(index, idle.clone(), isolate, job))),
-                        None => drop(job.reply.send(Answer::Crashed("the isolate is gone".into()))),
-                    },
+                    Some(Command::Run { id, ticket }) => {
+                        let isolate = idle.borrow_mut().remove(&id);
+                        match (isolate, ticket.take()) {
+                            (Some(isolate), Some(job)) => drop(tokio::task::spawn_local(serve(index, idle.clone(), isolate, job))),
+                            // The job was taken back and went elsewhere.
+                            (Some(isolate), None) => drop(tokio::task::spawn_local(park(index, idle.clone(), isolate))),
+                            (None, Some(job)) => drop(job.reply.send(Answer::Crashed("the isolate is gone".into()))),
+                            (None, None) => {}
+                        }
+                    }
                     Some(Command::Drop { id }) => drop(idle.borrow_mut().remove(&id)),
                     None => return,
                 },
@@ -170,12 +178,17 @@ fn run_thread(index: usize, mut inbox: mpsc::UnboundedReceiver<Command>, ready: 
     });
 }
 
-async fn create(thread: usize, slot: Arc<ThreadSlot>, idle: Idle, pool: Arc<Pool>, job: Option<Job>) {
+async fn create(thread: usize, slot: Arc<ThreadSlot>, idle: Idle, pool: Arc<Pool>, ticket: Option<Ticket>) {
     let id = NEXT_ISOLATE.fetch_add(1, Ordering::Relaxed);
-    let built = Isolate::build(&pool, &slot, id);
-    if job.is_none() {
+    tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), "building an isolate");
+    let built = {
+        let _busy = slot.building();
+        Isolate::build(&pool, &slot, id)
+    };
+    if ticket.is_none() {
         pool.built();
     }
+    let job = ticket.and_then(|t| t.take());
     match built {
         Ok(isolate) => match job {
             Some(job) => serve(thread, idle, isolate, job).await,
@@ -196,8 +209,10 @@ async fn serve(thread: usize, idle: Idle, isolate: Isolate, job: Job) {
     let mut next = Some((isolate, job));
     while let Some((isolate, job)) = next.take() {
         let pool = isolate.pool.clone();
-        let Some(isolate) = isolate.run(job).await else {
+        let (isolate, reply) = isolate.run(job).await;
+        let Some(isolate) = isolate else {
             pool.discarded(thread);
+            reply.send();
             return;
         };
         match pool.release(thread, isolate.id) {
@@ -207,6 +222,7 @@ async fn serve(thread: usize, idle: Idle, isolate: Isolate, job: Job) {
             }
             Release::Drop => drop(isolate),
         }
+        reply.send();
     }
 }
 

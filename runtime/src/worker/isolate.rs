@@ -60,6 +60,17 @@ pub struct Isolate {
     pub last_used: Instant,
 }
 
+/// An answer to send once the isolate is back in its pool.
+pub struct Reply(Option<(tokio::sync::oneshot::Sender<Answer>, Answer)>);
+
+impl Reply {
+    pub fn send(self) {
+        if let Some((reply, answer)) = self.0 {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
 /// How driving an invocation's promise ended.
 enum Settled {
     Value(v8::Global<v8::Value>),
@@ -78,6 +89,9 @@ impl Isolate {
             let retrying = init_failure.is_some();
             let (mut js, watch) = new_runtime(pool, init_failure);
             let context = Rc::new(js.main_context());
+            // Loading runs under the CPU and wall limits of an invocation, so an initialization
+            // script that blocks (in `Atomics.wait`, say) cannot hold its thread.
+            watch.begin_invocation(Instant::now() + pool.app.limits.wall);
             let started = {
                 let _slice = Slice::begin(slot, &watch, &context);
                 js.execute_script("[chatfn:start]", "globalThis.__chatfnStart()")
@@ -118,16 +132,17 @@ impl Isolate {
         }
     }
 
-    /// Runs one invocation and answers it. Gives the isolate back when it can serve another
-    /// one, `None` when it was discarded.
-    pub async fn run(mut self, job: Job) -> Option<Isolate> {
+    /// Runs one invocation. Gives the isolate back when it can serve another one (`None` when
+    /// it was discarded), with the answer to send: the caller first puts the isolate back in
+    /// its pool, so the next attempt of a client that waits for this answer finds it there.
+    pub async fn run(mut self, job: Job) -> (Option<Isolate>, Reply) {
         self.last_used = Instant::now();
         if job.reply.is_closed() {
-            return Some(self); // the caller gave up while the job waited
+            return (Some(self), Reply(None)); // the caller gave up while the job waited
         }
         if Instant::now() >= job.deadline {
-            let _ = job.reply.send(Answer::Killed(Kill::Wall { limit: self.pool.app.limits.wall, stack: Vec::new() }));
-            return Some(self);
+            let answer = Answer::Killed(Kill::Wall { limit: self.pool.app.limits.wall, stack: Vec::new() });
+            return (Some(self), Reply(Some((job.reply, answer))));
         }
         self.watch.begin_invocation(job.deadline);
         let settled = tokio::time::timeout_at(job.deadline.into(), self.invoke(&job)).await;
@@ -156,8 +171,7 @@ impl Isolate {
         if let Answer::Killed(kill) = &answer {
             tracing::warn!(app = %self.pool.app.name, ?kill, "invocation stopped at its limit; its isolate is discarded");
         }
-        let _ = job.reply.send(answer);
-        (keep && clean).then_some(self)
+        ((keep && clean).then_some(self), Reply(Some((job.reply, answer))))
     }
 
     /// Calls the main loop's `run` with the job and drives the event loop until its promise
@@ -312,7 +326,10 @@ fn startup_failure(app: &App, kill: Option<&Kill>) -> serde_json::Value {
         Some(Kill::Heap { limit_bytes, .. }) => {
             format!("loading the app used more than the heap limit ({} MB)", limit_bytes >> 20)
         }
-        _ => format!("loading the app {} failed", app.name),
+        Some(Kill::Wall { limit, .. }) => {
+            format!("loading the app took longer than the wall time limit ({} ms)", limit.as_millis())
+        }
+        None => format!("loading the app {} failed", app.name),
     };
     serde_json::json!({ "name": "Error", "message": message, "stack": null, "location": null })
 }

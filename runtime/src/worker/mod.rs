@@ -22,12 +22,16 @@ pub use protocol::{Invocation, JsErrorInfo, LogLine, Outcome, SourceLocation};
 
 use crate::config::{App, Trigger};
 use crate::store::UsersStore;
-use pool::Pool;
+use pool::{Placed, Pool};
 use protocol::{Answer, Job};
 
 /// How long after its deadline the caller stops waiting for the engine's answer: the engine
 /// stops the invocation at the deadline and answers; this only covers a thread that cannot.
 const ANSWER_GRACE: Duration = Duration::from_millis(500);
+
+/// How long a job may wait for a thread that is running a single slice of other JavaScript
+/// before it is taken back and given to an isolate elsewhere (see `pool::Ticket`).
+const RECLAIM_AFTER: Duration = Duration::from_millis(2);
 
 /// A handle to one deployed app's isolate pool. When the last handle goes, the pool closes:
 /// its idle isolates are dropped at once, busy ones after their invocation.
@@ -80,10 +84,34 @@ impl Worker {
             let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline.into(), self.slots.acquire()).await else {
                 return (wall(), Vec::new(), None);
             };
-            let (reply, answer) = oneshot::channel();
+            let (reply, mut answer) = oneshot::channel();
             let job = Job { trigger, event: event.clone(), replay, record_tape: self.record_tapes, max_log_bytes: self.log_bytes, deadline, reply };
-            self.pool.0.submit(job);
-            match answer.await {
+            let mut placed = self.pool.0.submit(job, None);
+            // While the job waits for a thread stuck in a long slice, move it where it can start.
+            let mut answered = None;
+            while let Placed::Sent { thread, ticket } = placed {
+                tokio::select! {
+                    a = &mut answer => {
+                        answered = Some(a);
+                        break;
+                    }
+                    _ = tokio::time::sleep(RECLAIM_AFTER) => {}
+                }
+                let stuck = engine::engine().busy_for(thread) >= RECLAIM_AFTER && self.pool.0.could_move(thread);
+                placed = match stuck {
+                    true => match ticket.take() {
+                        Some(job) => self.pool.0.submit(job, Some(thread)),
+                        None => Placed::Queued,
+                    },
+                    false if ticket.taken() => Placed::Queued,
+                    false => Placed::Sent { thread, ticket },
+                };
+            }
+            let answer = match answered {
+                Some(a) => a,
+                None => answer.await,
+            };
+            match answer {
                 Ok(Answer::Report(report)) => report.into_outcome(),
                 Ok(Answer::Killed(kill)) => (kill.into_outcome(), Vec::new(), None),
                 Ok(Answer::Crashed(message)) => (Outcome::Crashed { message }, Vec::new(), None),
@@ -92,10 +120,5 @@ impl Worker {
         };
         let (outcome, logs, tape) = tokio::time::timeout_at((deadline + ANSWER_GRACE).into(), run).await.unwrap_or_else(|_| (wall(), Vec::new(), None));
         Invocation { trigger, event, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3, tape }
-    }
-
-    /// Isolates the app has now (alive or being built).
-    pub fn isolates(&self) -> usize {
-        self.pool.0.isolates()
     }
 }

@@ -50,6 +50,36 @@ impl State {
     }
 }
 
+/// A job handed to an isolate thread, which takes it when it gets to it. Until then the caller
+/// may take it back, when the thread turns out to be stuck in a long slice of another
+/// invocation's JavaScript, and submit it again elsewhere: a job never waits behind another
+/// app's spinning function while a thread is free.
+#[derive(Clone)]
+pub struct Ticket(Arc<Mutex<Option<Job>>>);
+
+impl Ticket {
+    fn new(job: Job) -> Ticket {
+        Ticket(Arc::new(Mutex::new(Some(job))))
+    }
+
+    pub fn take(&self) -> Option<Job> {
+        self.0.lock().unwrap().take()
+    }
+
+    /// Whether a thread has taken the job.
+    pub fn taken(&self) -> bool {
+        self.0.lock().unwrap().is_none()
+    }
+}
+
+/// Where `submit` put a job.
+pub enum Placed {
+    /// Handed to `thread`.
+    Sent { thread: usize, ticket: Ticket },
+    /// In the pool's queue, for the next isolate that is free.
+    Queued,
+}
+
 /// What a thread does with an isolate that finished an invocation.
 pub enum Release {
     /// Run this job on it next.
@@ -74,47 +104,76 @@ impl Pool {
             state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
         });
         // The first isolate is built (and the app loaded) in the background right away.
-        pool.grow(&mut pool.state.lock().unwrap(), None);
+        let thread = engine.pick_thread(&vec![0; engine.threads()], None);
+        pool.grow(&mut pool.state.lock().unwrap(), thread, None);
         Ok(pool)
     }
 
-    /// Hands `job` to an idle isolate, to a new one, or queues it for the next one free.
-    pub fn submit(self: &Arc<Self>, job: Job) {
+    /// Hands `job` to an idle isolate, to a new one, or queues it for the next one free;
+    /// `avoid` is a thread the job was just taken back from (see [`Ticket`]).
+    pub fn submit(self: &Arc<Self>, job: Job, avoid: Option<usize>) -> Placed {
         let mut state = self.state.lock().unwrap();
         if state.closed {
             let _ = job.reply.send(Answer::Crashed("the app's deployment was replaced".into()));
-            return;
+            return Placed::Queued;
         }
-        let free = |thread: usize| self.engine.busy_for(thread) < BUSY_AFTER;
-        let on_free_thread = state.idle.iter().rposition(|(t, _)| free(*t));
-        let pick = match on_free_thread {
+        let usable = |thread: usize| Some(thread) != avoid;
+        let free = |thread: usize| usable(thread) && self.engine.busy_for(thread) < BUSY_AFTER;
+        let new_thread = self.engine.pick_thread(&state.per_thread, avoid);
+        // The idle isolate whose thread is least busy (an idle thread first), the most
+        // recently used among equals.
+        let least_busy = (0..state.idle.len())
+            .rev()
+            .filter(|&i| free(state.idle[i].0))
+            .min_by_key(|&i| self.engine.busy_for(state.idle[i].0));
+        let pick = match least_busy {
             Some(i) => Some(i),
             // Every idle isolate sits on a thread busy with other JavaScript: a new isolate
             // on a free thread answers sooner, when the app may have one more there.
-            None if state.live() < self.max && free(self.engine.pick_thread(&state.per_thread)) => None,
-            None => state.idle.len().checked_sub(1),
+            None if state.live() < self.max && free(new_thread) => None,
+            None => state.idle.iter().rposition(|(t, _)| usable(*t)),
         };
         match pick {
             Some(i) => {
                 let (thread, id) = state.idle.remove(i);
                 drop(state);
-                self.engine.send(thread, Command::Run { id, job });
+                let ticket = Ticket::new(job);
+                self.engine.send(thread, Command::Run { id, ticket: ticket.clone() });
+                Placed::Sent { thread, ticket }
             }
             // An isolate being built takes it when ready, sooner than a second one would be.
-            None if state.building > state.waiting.len() => state.waiting.push_back(job),
-            None if state.live() < self.max => self.grow(&mut state, Some(job)),
-            None => state.waiting.push_back(job),
+            None if state.building > state.waiting.len() => {
+                state.waiting.push_back(job);
+                Placed::Queued
+            }
+            None if state.live() < self.max && usable(new_thread) => {
+                let ticket = Ticket::new(job);
+                self.grow(&mut state, new_thread, Some(ticket.clone()));
+                Placed::Sent { thread: new_thread, ticket }
+            }
+            None => {
+                state.waiting.push_back(job);
+                Placed::Queued
+            }
         }
     }
 
-    /// Builds one more isolate, on the least busy thread, to run `job` (or to wait idle).
-    fn grow(self: &Arc<Self>, state: &mut State, job: Option<Job>) {
-        let thread = self.engine.pick_thread(&state.per_thread);
+    /// Whether a job waiting for `thread` would start sooner elsewhere: an idle isolate on a
+    /// free thread, or room for a new one there.
+    pub fn could_move(&self, thread: usize) -> bool {
+        let state = self.state.lock().unwrap();
+        let free = |t: usize| t != thread && self.engine.busy_for(t) < BUSY_AFTER;
+        state.idle.iter().any(|(t, _)| free(*t))
+            || (state.live() < self.max && free(self.engine.pick_thread(&state.per_thread, Some(thread))))
+    }
+
+    /// Builds one more isolate on `thread`, to run the ticket's job (or to wait idle).
+    fn grow(self: &Arc<Self>, state: &mut State, thread: usize, ticket: Option<Ticket>) {
         state.per_thread[thread] += 1;
-        if job.is_none() {
+        if ticket.is_none() {
             state.building += 1;
         }
-        self.engine.send(thread, Command::Create { pool: self.clone(), job });
+        self.engine.send(thread, Command::Create { pool: self.clone(), ticket });
     }
 
     /// An isolate built to wait idle is ready (or could not be built).
@@ -145,9 +204,10 @@ impl Pool {
         if state.closed {
             return;
         }
-        let job = next_job(&mut state.waiting);
-        if job.is_some() || state.idle.is_empty() {
-            self.grow(&mut state, job);
+        // The replacement goes where the discarded one was: the app keeps to its threads.
+        let ticket = next_job(&mut state.waiting).map(Ticket::new);
+        if ticket.is_some() || state.idle.is_empty() {
+            self.grow(&mut state, thread, ticket);
         }
     }
 
@@ -184,11 +244,6 @@ impl Pool {
 
     pub fn set_init_failure(&self, failure: serde_json::Value) {
         self.state.lock().unwrap().init_failure = Some(failure);
-    }
-
-    /// Isolates alive or being built.
-    pub fn isolates(&self) -> usize {
-        self.state.lock().unwrap().live()
     }
 }
 

@@ -44,7 +44,8 @@ pub enum Kill {
     Heap { limit_bytes: usize, stack: Vec<String> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where in the app's code something happened (files relative to the app directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceLocation {
     pub file: String,
     pub line: usize,

@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -117,8 +118,9 @@ impl Watch {
         }
     }
 
-    /// Looks at the slice this isolate is running on a thread whose CPU clock reads `now`.
-    fn check(self: &Arc<Self>, slice_start: Duration, now: Duration) {
+    /// Looks at the slice this isolate is running: `slice_cpu` of CPU time so far, on a
+    /// thread whose CPU clock reads `now`.
+    fn check(self: &Arc<Self>, slice_cpu: Duration, now: Duration) {
         let mut b = self.budget.lock().unwrap();
         if !b.in_slice {
             return;
@@ -137,7 +139,7 @@ impl Watch {
             }
             return;
         }
-        if b.cpu_used + now.saturating_sub(slice_start) > b.cpu_limit {
+        if b.cpu_used + slice_cpu > b.cpu_limit {
             request_stop(self, &mut b, now, Reason::Cpu);
         } else if b.deadline.is_some_and(|d| Instant::now() >= d) {
             request_stop(self, &mut b, now, Reason::Wall);
@@ -191,21 +193,103 @@ unsafe extern "C" fn stop_with_stack(raw: v8::UnsafeRawIsolatePtr, data: *mut c_
 /// slice started on the thread's CPU clock.
 pub struct ThreadSlot {
     clock: Option<libc::clockid_t>,
-    running: Mutex<Option<(Arc<Watch>, Duration)>>,
+    /// The thread's id, to lower its scheduling priority during a long slice.
+    tid: libc::pid_t,
+    running: Mutex<Option<Running>>,
+    /// Since when the thread has been building an isolate, if it is (not a slice: no
+    /// invocation's budget is charged, but the thread is just as busy).
+    building: Mutex<Option<Instant>>,
+    /// Whether the thread runs under `SCHED_IDLE` now (see `DEMOTE_AFTER`).
+    demoted: AtomicBool,
+}
+
+/// The slice a thread is running.
+struct Running {
+    watch: Arc<Watch>,
+    started: Instant,
+    /// When the watchdog first saw the slice, and the thread's CPU clock then. A slice too
+    /// short to be seen (most are) never reads the CPU clock: it is charged its wall time,
+    /// which is at least its CPU time; a longer one is charged its wall time until it was seen
+    /// and its CPU time after.
+    seen: Option<(Instant, Duration)>,
+}
+
+impl Running {
+    fn cpu(&self, seen: (Instant, Duration), cpu_now: Duration) -> Duration {
+        seen.0.saturating_duration_since(self.started) + cpu_now.saturating_sub(seen.1)
+    }
 }
 
 impl ThreadSlot {
     /// A slot for the calling thread.
     pub fn for_this_thread() -> Arc<ThreadSlot> {
-        Arc::new(ThreadSlot { clock: current_thread_clock(), running: Mutex::new(None) })
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        Arc::new(ThreadSlot { clock: current_thread_clock(), tid, running: Mutex::new(None), building: Mutex::new(None), demoted: AtomicBool::new(false) })
     }
 
-    /// Whether the thread is running JavaScript right now, and since when.
+    /// How long the thread has been running its current slice of JavaScript, or building an
+    /// isolate, if it is.
     pub fn busy_since(&self) -> Option<Duration> {
-        let running = self.running.lock().unwrap();
-        let (_, start) = running.as_ref()?;
-        Some(self.clock.and_then(cpu_time).unwrap_or_default().saturating_sub(*start))
+        let slice = self.running.lock().unwrap().as_ref().map(|r| r.started);
+        let since = slice.or(*self.building.lock().unwrap())?;
+        Some(since.elapsed())
     }
+
+    /// Marks the thread busy building an isolate until the guard is dropped.
+    pub fn building(&self) -> Building<'_> {
+        *self.building.lock().unwrap() = Some(Instant::now());
+        Building(self)
+    }
+
+    /// The watchdog's look at the slice running now: measures it and checks its limits.
+    fn check(&self) {
+        let Some(clock) = self.clock else { return };
+        let mut running = self.running.lock().unwrap();
+        let Some(r) = running.as_mut() else { return };
+        let Some(cpu_now) = cpu_time(clock) else { return };
+        let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
+        r.watch.check(r.cpu(seen, cpu_now), cpu_now);
+        if r.started.elapsed() >= DEMOTE_AFTER && can_demote() && !self.demoted.swap(true, Ordering::Relaxed) {
+            set_policy(self.tid, libc::SCHED_IDLE);
+        }
+    }
+}
+
+pub struct Building<'a>(&'a ThreadSlot);
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        *self.0.building.lock().unwrap() = None;
+    }
+}
+
+/// A slice of JavaScript running this long without a break (a hostile or a heavy function)
+/// runs under `SCHED_IDLE` until it ends: it gets the cores nobody else wants, so the threads
+/// that answer other apps, and HTTP, never wait for a core because of it.
+const DEMOTE_AFTER: Duration = Duration::from_millis(10);
+
+/// Whether this process may give a thread its scheduling policy back after demoting it
+/// (leaving `SCHED_IDLE` needs CAP_SYS_NICE, or RLIMIT_NICE). Without it long slices are not
+/// demoted: a thread demoted for good would slow every app on it.
+fn can_demote() -> bool {
+    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAN.get_or_init(|| {
+        // Tried on a short-lived thread of its own: policies are per thread on Linux.
+        std::thread::spawn(|| {
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() };
+            set_policy(tid, libc::SCHED_IDLE) && set_policy(tid, libc::SCHED_OTHER)
+        })
+        .join()
+        .unwrap_or(false)
+    })
+}
+
+fn set_policy(tid: libc::pid_t, policy: libc::c_int) -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler on a thread id of this process, with a valid parameter.
+    unsafe { libc::sched_setscheduler(tid, policy, &param) == 0 }
 }
 
 /// Runs on the isolate's thread, inside running JavaScript: stops it, with its stack, when its
@@ -236,28 +320,35 @@ thread_local! {
 }
 
 /// A stretch of JavaScript execution of one isolate on its thread; the watchdog only stops
-/// JavaScript inside one. Dropping it charges the CPU time to the invocation.
+/// JavaScript inside one. Dropping it charges the time to the invocation.
 pub struct Slice<'a> {
     slot: &'a ThreadSlot,
     watch: &'a Arc<Watch>,
-    start: Duration,
 }
 
 impl<'a> Slice<'a> {
     pub fn begin(slot: &'a ThreadSlot, watch: &'a Arc<Watch>, context: &Rc<v8::Global<v8::Context>>) -> Slice<'a> {
-        let start = current_thread_cpu();
         watch.budget.lock().unwrap().in_slice = true;
         CURRENT.with(|c| *c.borrow_mut() = Some((watch.clone(), context.clone())));
-        *slot.running.lock().unwrap() = Some((watch.clone(), start));
-        Slice { slot, watch, start }
+        *slot.running.lock().unwrap() = Some(Running { watch: watch.clone(), started: Instant::now(), seen: None });
+        Slice { slot, watch }
     }
 }
 
 impl Drop for Slice<'_> {
     fn drop(&mut self) {
-        *self.slot.running.lock().unwrap() = None;
+        let running = self.slot.running.lock().unwrap().take();
+        if self.slot.demoted.swap(false, Ordering::Relaxed) {
+            set_policy(self.slot.tid, libc::SCHED_OTHER);
+        }
         CURRENT.with(|c| c.borrow_mut().take());
-        let used = current_thread_cpu().saturating_sub(self.start);
+        let used = match running {
+            Some(r) => match r.seen {
+                Some(seen) => r.cpu(seen, current_thread_cpu()),
+                None => r.started.elapsed(),
+            },
+            None => Duration::ZERO,
+        };
         let mut b = self.watch.budget.lock().unwrap();
         b.cpu_used += used;
         b.in_slice = false;
@@ -275,12 +366,7 @@ pub fn start_watchdog(slots: Vec<Arc<ThreadSlot>>) {
         .name("chatfn-watchdog".into())
         .spawn(move || loop {
             for slot in &slots {
-                let running = slot.running.lock().unwrap().clone();
-                if let (Some((watch, start)), Some(clock)) = (running, slot.clock) {
-                    if let Some(now) = cpu_time(clock) {
-                        watch.check(start, now);
-                    }
-                }
+                slot.check();
             }
             std::thread::sleep(TICK);
         })
