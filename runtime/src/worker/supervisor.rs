@@ -4,8 +4,9 @@
 //! a [`Slice`], which marks the thread's [`ThreadSlot`] with the watch being run; one watchdog
 //! thread for the whole engine looks at those slots every few milliseconds, measures the
 //! running slice on that thread's own CPU clock (so time spent waiting for I/O or for a busy
-//! machine does not count), and stops JavaScript that is past its CPU budget or its wall
-//! deadline. Stopping first interrupts the isolate to record the JavaScript stack it was
+//! machine does not count; slices too short to be seen are charged their wall time), stops
+//! JavaScript that is past its CPU budget or its wall deadline, and moves a long slice to
+//! `SCHED_IDLE` so it does not compete with other apps for a core. Stopping first interrupts the isolate to record the JavaScript stack it was
 //! running, then terminates it (`terminate_execution`, also directly if the interrupt does not
 //! run soon, as in a blocking `Atomics.wait`). The near-heap-limit hook and the ArrayBuffer
 //! allocator (`memory.rs`) decide heap kills the same way. A killed isolate is discarded by its
