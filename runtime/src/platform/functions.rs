@@ -22,7 +22,7 @@ use super::{compile_check, json_body, Authorized, ErrorBody, Links, OAuthError, 
 use crate::config::Trigger;
 use crate::store::functions::{FunctionRecord, VersionRecord};
 use crate::store::invocations::InvocationRecord;
-use crate::worker::LogLine;
+use crate::worker::protocol::LogLine;
 
 #[derive(Serialize, ToSchema)]
 pub struct RuntimeRef {

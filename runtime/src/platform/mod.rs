@@ -35,7 +35,7 @@ use utoipa_axum::routes;
 use crate::config::App;
 use crate::session::Sessions;
 use crate::store::{Store, UsersError};
-use crate::worker::SourceLocation;
+use crate::worker::protocol::SourceLocation;
 use keys::{KeyFile, Tokens};
 
 /// One hosted app, as the Platform API sees it.
