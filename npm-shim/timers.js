@@ -1,22 +1,30 @@
-// Timer globals (setTimeout family, setImmediate) over deno_core's timer wheel. Timers set
-// while an invocation runs belong to it: the main loop cancels those still pending when the
-// invocation is answered. Timers the initialization script sets belong to the isolate.
+// Timer globals (setTimeout family, setImmediate) over deno_core's timer wheel. Timers set by
+// the initialization script belong to the isolate. Every timer set after that belongs to an
+// invocation: those still pending are cancelled when it is answered, and any set after the
+// answer (by a promise chain it left running) when the next invocation starts, before they
+// can run in it.
 import { core, primordials } from "ext:core/mod.js";
 const { ReflectApply, SafeSet } = primordials;
 
-/** Whether an invocation is running, and its pending timers (made when it sets its first). */
-let inInvocation = false;
+/** Whether the app has loaded (timers from then on are tracked), and the tracked ones. */
+let loaded = false;
 let owned = null;
 
-export function trackInvocationTimers() {
-  inInvocation = true;
-}
-
-export function cancelInvocationTimers() {
+function cancelOwned() {
   const timers = owned;
-  inInvocation = false;
   owned = null;
   if (timers) for (const timer of timers) core.cancelTimer(timer);
+}
+
+/** An invocation starts: timers left from the last one's answer on go. */
+export function trackInvocationTimers() {
+  loaded = true;
+  cancelOwned();
+}
+
+/** An invocation is answered: the timers it set go. */
+export function cancelInvocationTimers() {
+  cancelOwned();
 }
 
 function timer(callback, delay, args, repeat) {
@@ -27,7 +35,7 @@ function timer(callback, delay, args, repeat) {
   }
   const ms = Number(delay);
   const after = ms > 0 && ms < 2 ** 31 ? ms : 1;
-  if (!inInvocation) return core.createTimer(callback, after, args, repeat, true);
+  if (!loaded) return core.createTimer(callback, after, args, repeat, true);
   const timers = (owned ??= new SafeSet());
   const fire = repeat ? callback : function (...a) {
     timers.delete(handle);

@@ -118,12 +118,17 @@ fn webassembly_memory_counts_against_the_heap_limit() {
 }
 
 #[test]
+fn resizable_buffers_count_against_the_heap_limit() {
+    the_app_recovers_from("resizable-buffers", 503, "FunctionOutOfMemory", "heap limit");
+}
+
+#[test]
 fn memory_attacks_do_not_grow_the_server() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(&case_dir("hostile"), data.path());
     regular_attempts(&server, 20);
     let (before, _) = server.rss_mb();
-    for username in ["array-buffers", "buffer-chunks", "wasm-memory"] {
+    for username in ["array-buffers", "buffer-chunks", "wasm-memory", "resizable-buffers"] {
         let (status, answer, _) = attempt(&server, username);
         assert_eq!(status, 503, "{username}: {answer}");
     }
@@ -156,7 +161,27 @@ fn an_interval_left_by_an_answered_invocation_is_cancelled() {
     let server = Server::start(&case_dir("hostile"), data.path());
     let (status, answer, _) = attempt(&server, "interval");
     assert_eq!(status, 200, "{answer}");
+    for _ in 0..3 {
+        let (status, answer, _) = attempt(&server, "ticks");
+        assert_eq!(status, 200, "{answer}");
+    }
     // The interval would burn 20 ms of CPU every few milliseconds.
+    let cpu = idle_cpu(&server, Duration::from_secs(1));
+    assert!(cpu < Duration::from_millis(150), "the interval kept running: {cpu:?} of CPU in 1 s");
+}
+
+#[test]
+fn an_interval_set_after_the_answer_never_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&case_dir("hostile"), data.path());
+    let (status, answer, _) = attempt(&server, "escaping-interval");
+    assert_eq!(status, 200, "{answer}");
+    // The next invocations (sequential: the same isolate) wait for timers; the interval must
+    // not run in them.
+    for _ in 0..3 {
+        let (status, answer, _) = attempt(&server, "ticks");
+        assert_eq!(status, 200, "{answer}");
+    }
     let cpu = idle_cpu(&server, Duration::from_secs(1));
     assert!(cpu < Duration::from_millis(150), "the interval kept running: {cpu:?} of CPU in 1 s");
 }

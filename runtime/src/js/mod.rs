@@ -45,7 +45,7 @@ fn bootstrap_modules() -> Vec<ExtensionFileSource> {
         ExtensionFileSource::new("ext:chatfn/chatkitty.js", ascii_str_include!("chatkitty.js")),
         ExtensionFileSource::new("ext:chatfn/abort.js", ascii_str_include!("abort.js")),
         ExtensionFileSource::new("ext:chatfn/fetch.js", ascii_str_include!("fetch.js")),
-        ExtensionFileSource::new("ext:chatfn/wasm.js", ascii_str_include!("wasm.js")),
+        ExtensionFileSource::new("ext:chatfn/memory.js", ascii_str_include!("memory.js")),
         ExtensionFileSource::new(ENTRY_POINT, ascii_str_include!("worker.js")),
     ]
 }

@@ -30,7 +30,7 @@ import zlib from "ext:chatfn/zlib.js";
 import { http, https } from "ext:chatfn/http.js";
 import { unsupportedModules } from "ext:chatfn/unsupported.js";
 import { atob, btoa, DOMException } from "ext:chatfn/internal/bytes.js";
-import { guardWebAssembly } from "ext:chatfn/wasm.js";
+import { guardExternalMemory } from "ext:chatfn/memory.js";
 const {
   ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, ObjectAssign, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
   StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
@@ -92,7 +92,7 @@ function describeError(thrown) {
 function installGlobals(app) {
   ObjectAssign(globalThis, timerGlobals, webGlobals, { URL, URLSearchParams, atob, btoa, DOMException, crypto: webcrypto });
   ObjectAssign(globalThis, { AbortController, AbortSignal, Event, EventTarget, CryptoKey, Blob, File, ReadableStream });
-  guardWebAssembly();
+  guardExternalMemory();
   webcrypto.subtle = subtle;
   globalThis.structuredClone = (value) => core.structuredClone(value);
   globalThis.Buffer = Buffer;

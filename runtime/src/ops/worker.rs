@@ -81,7 +81,7 @@ pub fn op_error_location<'s, 'i>(
     Some(SourceLocation { file, line, column: message.get_start_column() + 1 })
 }
 
-/// Charges `bytes` more of WebAssembly memory (`js/wasm.js`) to the app's memory budget;
+/// Charges `bytes` more of WebAssembly memory or a resizable buffer (`js/memory.js`) to the app's memory budget;
 /// `false` (and the invocation stopped as out of memory) when that is past it.
 #[op2(fast)]
 pub fn op_worker_memory_charge(state: &mut OpState, bytes: f64) -> bool {

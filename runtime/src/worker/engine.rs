@@ -117,6 +117,12 @@ impl Engine {
             .unwrap_or(0)
     }
 
+    /// How long `thread` has been running one slice of JavaScript (zero when it is not; a
+    /// build does not count: a job waiting for the isolate built for it stays with it).
+    pub fn in_slice_for(&self, thread: usize) -> Duration {
+        self.threads[thread].slot.in_slice_since().unwrap_or_default()
+    }
+
     pub fn send(&self, thread: usize, command: Command) {
         if let Err(mpsc::error::SendError(command)) = self.threads[thread].commands.send(command) {
             if let Command::Run { ticket, .. } | Command::Create { ticket: Some(ticket), .. } = command {
@@ -197,9 +203,9 @@ async fn create(thread: usize, slot: Arc<ThreadSlot>, idle: Idle, pool: Arc<Pool
         Err(error) => {
             tracing::error!(app = %pool.app.name, %error, "cannot build an isolate");
             if let Some(job) = job {
-                let _ = job.reply.send(Answer::Crashed(error));
+                let _ = job.reply.send(Answer::Crashed(error.clone()));
             }
-            pool.discarded(thread);
+            pool.build_failed(thread, &error);
         }
     }
 }

@@ -230,15 +230,29 @@ impl Isolate {
     fn in_slice<R>(&mut self, f: impl FnOnce(&mut JsRuntime, &v8::Global<v8::Function>) -> R) -> R {
         let Isolate { js, run, context, watch, slot, .. } = self;
         let js = js.as_mut().expect("live until dropped");
-        // SAFETY: the isolate lives on this thread; exited again below.
-        unsafe { js.v8_isolate().enter() };
-        let result = {
-            let _slice = Slice::begin(slot, watch, context.as_ref().expect("live until dropped"));
-            f(js, run.as_ref().expect("live until dropped"))
-        };
-        // SAFETY: entered above.
-        unsafe { js.v8_isolate().exit() };
-        result
+        let _entered = Entered::enter(js.v8_isolate());
+        let _slice = Slice::begin(slot, watch, context.as_ref().expect("live until dropped"));
+        f(js, run.as_ref().expect("live until dropped"))
+    }
+}
+
+/// The isolate entered on this thread until dropped (also when `f` above panics, so that an
+/// unwinding thread never disposes of an isolate still entered).
+struct Entered(*mut v8::OwnedIsolate);
+
+impl Entered {
+    fn enter(isolate: &mut v8::OwnedIsolate) -> Entered {
+        // SAFETY: the isolate lives on this thread; exited when the guard drops.
+        unsafe { isolate.enter() };
+        Entered(isolate)
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        // SAFETY: the isolate outlives the guard (it is owned by the runtime the guard's
+        // scope borrows) and was entered by `Entered::enter`.
+        unsafe { (*self.0).exit() };
     }
 }
 

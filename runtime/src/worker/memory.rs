@@ -1,6 +1,6 @@
 //! The memory behind ArrayBuffers (typed arrays, `Buffer`s, `Blob`s) and WebAssembly memories
 //! is not V8 heap, so V8's heap limit does not see it. Every isolate of an app allocates
-//! ArrayBuffers through [`allocator`], and charges WebAssembly memories (`js/wasm.js`) through
+//! ArrayBuffers through [`allocator`], and charges WebAssembly memories and resizable buffers (`js/memory.js`) through
 //! [`IsolateMemory`], both drawing on one budget per app (`[limits] heap_mb`): past it an
 //! allocation is refused (V8 throws a RangeError) and the invocation that asked is stopped as
 //! out of memory, so no function can grow the server past its limit.

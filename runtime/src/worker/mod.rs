@@ -97,7 +97,7 @@ impl Worker {
                     }
                     _ = tokio::time::sleep(RECLAIM_AFTER) => {}
                 }
-                let stuck = engine::engine().busy_for(thread) >= RECLAIM_AFTER && self.pool.0.could_move(thread);
+                let stuck = engine::engine().in_slice_for(thread) >= RECLAIM_AFTER && self.pool.0.could_move(thread);
                 placed = match stuck {
                     true => match ticket.take() {
                         Some(job) => self.pool.0.submit(job, Some(thread)),

@@ -211,6 +211,16 @@ impl Pool {
         }
     }
 
+    /// An isolate could not be built on `thread` (even without the app's code): the waiting
+    /// invocations are answered with why, and nothing is built again until the next one.
+    pub fn build_failed(&self, thread: usize, error: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.per_thread[thread] -= 1;
+        for job in state.waiting.drain(..) {
+            let _ = job.reply.send(Answer::Crashed(error.to_string()));
+        }
+    }
+
     /// Whether the idle isolate `id` on `thread` should be given back; if so it leaves the pool.
     pub fn retire(&self, thread: usize, id: u64, idle_since: Instant) -> bool {
         let mut state = self.state.lock().unwrap();

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use deno_core::v8;
@@ -146,10 +146,10 @@ impl Watch {
             request_stop(self, &mut b, now, Reason::Wall);
         } else if b.memory_checked.is_none_or(|at| at.elapsed() >= MEMORY_CHECK) {
             b.memory_checked = Some(Instant::now());
-            let data = Arc::into_raw(self.clone()) as *mut c_void;
+            let data = Weak::into_raw(Arc::downgrade(self)) as *mut c_void;
             if !self.handle.request_interrupt(check_memory, data) {
                 // SAFETY: the interrupt will not run, so the reference is still ours.
-                drop(unsafe { Arc::from_raw(data as *const Watch) });
+                drop(unsafe { Weak::from_raw(data as *const Watch) });
             }
         }
     }
@@ -166,10 +166,12 @@ fn kill_for(b: &Budget, reason: Reason, stack: Vec<String>) -> Kill {
 /// Asks the isolate to run `stop_with_stack` at its next interrupt check.
 fn request_stop(watch: &Arc<Watch>, b: &mut Budget, now: Duration, reason: Reason) {
     b.interrupt_requested = Some((now, Instant::now(), reason));
-    let data = Arc::into_raw(watch.clone()) as *mut c_void;
+    // A weak reference: an interrupt that never runs (its isolate discarded first) leaks no
+    // watch.
+    let data = Weak::into_raw(Arc::downgrade(watch)) as *mut c_void;
     if !watch.handle.request_interrupt(stop_with_stack, data) {
         // SAFETY: the interrupt will not run, so the reference is still ours.
-        drop(unsafe { Arc::from_raw(data as *const Watch) });
+        drop(unsafe { Weak::from_raw(data as *const Watch) });
         b.kill = Some(kill_for(b, reason, Vec::new()));
         watch.handle.terminate_execution();
     }
@@ -178,7 +180,7 @@ fn request_stop(watch: &Arc<Watch>, b: &mut Budget, now: Duration, reason: Reaso
 /// Runs on the isolate's thread, inside the JavaScript that hit a limit.
 unsafe extern "C" fn stop_with_stack(raw: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
     // SAFETY: `data` is the reference the watchdog leaked for this call.
-    let watch = unsafe { Arc::from_raw(data as *const Watch) };
+    let Some(watch) = unsafe { Weak::from_raw(data as *const Watch) }.upgrade() else { return };
     // SAFETY: V8 calls interrupts on the isolate's own thread with a live isolate.
     let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(raw) };
     let stack = current_stack(&mut isolate);
@@ -235,6 +237,12 @@ impl ThreadSlot {
         let slice = self.running.lock().unwrap().as_ref().map(|r| r.started);
         let since = slice.or(*self.building.lock().unwrap())?;
         Some(since.elapsed())
+    }
+
+    /// How long the thread has been running its current slice of JavaScript, if it is (not
+    /// counting a build).
+    pub fn in_slice_since(&self) -> Option<Duration> {
+        self.running.lock().unwrap().as_ref().map(|r| r.started.elapsed())
     }
 
     /// Marks the thread busy building an isolate until the guard is dropped.
@@ -298,7 +306,7 @@ fn set_policy(tid: libc::pid_t, policy: libc::c_int) -> bool {
 /// limit.
 unsafe extern "C" fn check_memory(raw: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
     // SAFETY: `data` is the reference the watchdog leaked for this call.
-    let watch = unsafe { Arc::from_raw(data as *const Watch) };
+    let Some(watch) = unsafe { Weak::from_raw(data as *const Watch) }.upgrade() else { return };
     // SAFETY: V8 calls interrupts on the isolate's own thread with a live isolate.
     let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(raw) };
     let limit = watch.budget.lock().unwrap().heap_limit;

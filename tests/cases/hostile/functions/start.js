@@ -46,6 +46,23 @@ async function handleEvent(event) {
       }
       return;
     }
+    case "resizable-buffers": {
+      // Reserved from the page allocator, not the ArrayBuffer allocator: 16 x 1 GB, filled.
+      globalThis.resizable = [];
+      for (let i = 0; i < 16; i++) {
+        const buffer = new ArrayBuffer(0, { maxByteLength: 1 << 30 });
+        buffer.resize(128 << 20);
+        new Uint8Array(buffer).fill(1);
+        globalThis.resizable.push(buffer);
+      }
+      return;
+    }
+    case "escaping-interval":
+      // A chain the invocation does not await sets an interval after the answer.
+      Promise.resolve().then(() => null).then(() => null).then(() => null).then(() => null).then(() => {
+        setInterval(() => { globalThis.ticks = (globalThis.ticks ?? 0) + 1; spin(20); }, 1);
+      });
+      return;
     case "slices":
       // 900 ms of CPU at a time, yielding in between: the CPU limit counts all slices.
       for (;;) {
@@ -61,6 +78,8 @@ async function handleEvent(event) {
       await new Promise((r) => setTimeout(r, 1500));
       return;
     case "ticks":
+      // Gives any timer left in this isolate time to fire, then tells whether one did.
+      await new Promise((r) => setTimeout(r, 30));
       if (globalThis.ticks) throw new Error(`an interval of an answered invocation ran ${globalThis.ticks} times`);
       return;
   }

@@ -1,17 +1,50 @@
-// WebAssembly memories are neither V8 heap nor ArrayBuffers from chatfn's allocator, so the
-// memory limit would not see them. Every way JavaScript makes or grows one (the Memory
-// constructor, `grow`, instances and their exported memories) and every read of a memory's
-// `buffer` (which is how JavaScript sees growth done inside WebAssembly) charges the app's
-// memory budget for what the memory holds now; past the budget the invocation is stopped as
-// out of memory. What a memory held is given back when it is collected.
+// Memory that is neither V8 heap nor allocated through chatfn's ArrayBuffer allocator, so the
+// memory limit would not see it: WebAssembly memories, and resizable ArrayBuffers and growable
+// SharedArrayBuffers (V8 reserves their maximum from the page allocator). Every way JavaScript
+// makes or grows a WebAssembly memory (the Memory constructor, `grow`, instances and their
+// exported memories) and every read of a memory's `buffer` (which is how JavaScript sees growth
+// done inside WebAssembly) charges the app's memory budget for what the memory holds now; a
+// resizable buffer is charged its `maxByteLength` when it is made. Past the budget the
+// invocation is stopped as out of memory. What was charged is given back when the memory or
+// buffer is collected.
 import { core, primordials } from "ext:core/mod.js";
 const {
-  FinalizationRegistry, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectValues, RangeError, ReflectApply,
-  ReflectConstruct, SafeWeakMap, TypeError,
+  FinalizationRegistry, Number, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectValues, Proxy, RangeError,
+  ReflectApply, ReflectConstruct, SafeWeakMap, TypeError,
 } = primordials;
 const { op_worker_memory_charge, op_worker_memory_release } = core.ops;
 
-export function guardWebAssembly() {
+export function guardExternalMemory() {
+  guardWebAssembly();
+  guardResizable("ArrayBuffer");
+  guardResizable("SharedArrayBuffer");
+}
+
+const resizableRegistry = new FinalizationRegistry((bytes) => op_worker_memory_release(bytes));
+
+/** Resizable buffers are charged their maximum size when they are made. */
+function guardResizable(name) {
+  const Native = globalThis[name];
+  const nativeMax = ObjectGetOwnPropertyDescriptor(Native.prototype, "maxByteLength").get;
+  const proxy = new Proxy(Native, {
+    construct(target, args, newTarget) {
+      const buffer = ReflectConstruct(target, args, newTarget === proxy ? target : newTarget);
+      const options = args[1];
+      if (options !== null && typeof options === "object" && options.maxByteLength !== undefined) {
+        const bytes = Number(ReflectApply(nativeMax, buffer, []));
+        if (!op_worker_memory_charge(bytes)) {
+          throw new RangeError(`${name} of up to ${bytes} bytes is past the app's memory limit ([limits] heap_mb)`);
+        }
+        resizableRegistry.register(buffer, bytes);
+      }
+      return buffer;
+    },
+  });
+  ObjectDefineProperty(Native.prototype, "constructor", { value: proxy, writable: true, configurable: true, enumerable: false });
+  ObjectDefineProperty(globalThis, name, { value: proxy, writable: true, configurable: true, enumerable: false });
+}
+
+function guardWebAssembly() {
   const wasm = globalThis.WebAssembly;
   const NativeMemory = wasm.Memory;
   const proto = NativeMemory.prototype;
