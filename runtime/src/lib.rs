@@ -25,4 +25,5 @@ pub mod remote;
 pub mod session;
 pub mod store;
 pub mod testing;
+pub mod time;
 pub mod worker;

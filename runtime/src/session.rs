@@ -17,9 +17,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{App, FailurePolicy, GuestUsers, Trigger};
-use crate::store::users::{now_rfc3339, validate_name};
+use crate::store::users::validate_name;
+use crate::time::now_rfc3339;
 use crate::store::invocations::{InvocationRecord, InvocationsStore};
-use crate::store::{NewUser, User, UsersError, UsersStore};
+use crate::store::{NewUser, User, StoreError, UsersStore};
 use crate::worker::{Invocation, Outcome, Worker};
 
 /// The body of ChatKitty's `startSession`.
@@ -124,8 +125,8 @@ pub struct Shadow {
 pub enum AttemptError {
     #[error("{0}")]
     BadRequest(String),
-    #[error("user store failure: {0}")]
-    Store(#[from] UsersError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
 }
 
 /// Decides session attempts for one app.

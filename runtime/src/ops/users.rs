@@ -9,7 +9,7 @@ use deno_core::{op2, OpState};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::store::{NewUser, User, UserPatch, UsersError, UsersStore};
+use crate::store::{NewUser, StoreError, Subject, User, UserPatch, UsersStore};
 
 /// How a Platform API answer travels back to JavaScript.
 #[derive(Debug, Serialize)]
@@ -24,15 +24,15 @@ impl ApiReply {
         ApiReply::Ok { ok: true, status, data }
     }
 
-    fn err(error: &UsersError) -> ApiReply {
+    fn err(error: &StoreError) -> ApiReply {
         let (status, code) = match error {
-            UsersError::NotFound(_) => (404, "NotFound"),
-            UsersError::Conflict(_) => (409, "Conflict"),
-            UsersError::Invalid(_) => (400, "BadRequest"),
-            UsersError::Storage(_) | UsersError::Corrupt(_) => (500, "InternalError"),
+            StoreError::NotFound(_) => (404, "NotFound"),
+            StoreError::Conflict(_) => (409, "Conflict"),
+            StoreError::Invalid(_) => (400, "BadRequest"),
+            StoreError::Storage(_) | StoreError::Corrupt(_) => (500, "InternalError"),
         };
         let message = match error {
-            UsersError::Storage(_) | UsersError::Corrupt(_) => {
+            StoreError::Storage(_) | StoreError::Corrupt(_) => {
                 tracing::error!(%error, "user store failure during a function call");
                 "the user store failed; see the server log".to_string()
             }
@@ -41,7 +41,7 @@ impl ApiReply {
         ApiReply::Err { ok: false, status, error: code, message }
     }
 
-    fn from_user(status: u16, result: Result<User, UsersError>) -> ApiReply {
+    fn from_user(status: u16, result: Result<User, StoreError>) -> ApiReply {
         match result {
             Ok(user) => ApiReply::ok(status, user_resource(&user)),
             Err(e) => ApiReply::err(&e),
@@ -69,12 +69,12 @@ fn store(state: &Rc<RefCell<OpState>>) -> UsersStore {
     state.borrow().borrow::<UsersStore>().clone()
 }
 
-fn parse_id(id: &str) -> Result<u64, UsersError> {
-    id.trim().parse().map_err(|_| UsersError::Invalid(format!("{id:?} is not a user id (ids are numbers)")))
+fn parse_id(id: &str) -> Result<u64, StoreError> {
+    id.trim().parse().map_err(|_| StoreError::Invalid(format!("{id:?} is not a user id (ids are numbers)")))
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, UsersError> {
-    serde_json::from_value(body).map_err(|e| UsersError::Invalid(format!("invalid {what}: {e}")))
+fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, StoreError> {
+    serde_json::from_value(body).map_err(|e| StoreError::Invalid(format!("invalid {what}: {e}")))
 }
 
 #[op2]
@@ -82,7 +82,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result
 pub async fn op_users_check_exists(state: Rc<RefCell<OpState>>, #[string] name: String) -> ApiReply {
     match store(&state).find_by_name(&name) {
         Ok(Some(_)) => ApiReply::ok(200, json!({})),
-        Ok(None) => ApiReply::err(&UsersError::NotFound(format!("named {name:?}"))),
+        Ok(None) => ApiReply::err(&StoreError::NotFound(Subject::UserNamed(name.to_string()))),
         Err(e) => ApiReply::err(&e),
     }
 }
@@ -102,7 +102,7 @@ pub async fn op_users_create(state: Rc<RefCell<OpState>>, #[serde] body: serde_j
 #[serde]
 pub async fn op_users_retrieve(state: Rc<RefCell<OpState>>, #[string] id: String) -> ApiReply {
     let result = parse_id(&id)
-        .and_then(|id| store(&state).get(id)?.ok_or_else(|| UsersError::NotFound(id.to_string())));
+        .and_then(|id| store(&state).get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id))));
     ApiReply::from_user(200, result)
 }
 
@@ -137,7 +137,7 @@ pub async fn op_users_list(
     #[serde] name: serde_json::Value,
 ) -> ApiReply {
     let (Some(page), Some(size)) = (page.as_u64(), size.as_u64()) else {
-        return ApiReply::err(&UsersError::Invalid("page and size must be non-negative integers".into()));
+        return ApiReply::err(&StoreError::Invalid("page and size must be non-negative integers".into()));
     };
     let size = size.clamp(1, 1000) as usize;
     match store(&state).list(page as usize, size, name.as_str()) {

@@ -77,7 +77,7 @@ impl KeyFile {
         contents.keys.push(StoredKey {
             client_id: client_id.clone(),
             secret_sha256: hex(&Sha256::digest(secret.as_bytes())),
-            created_time: crate::store::users::now_rfc3339(),
+            created_time: crate::time::now_rfc3339(),
         });
         self.write(&contents)?;
         Ok((client_id, secret))

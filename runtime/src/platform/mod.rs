@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 
 use crate::config::App;
 use crate::session::Sessions;
-use crate::store::{Store, UsersError};
+use crate::store::{Store, StoreError};
 use crate::worker::protocol::SourceLocation;
 use keys::{KeyFile, Tokens};
 
@@ -165,13 +165,13 @@ pub enum PlatformError {
     Internal(String),
 }
 
-impl From<UsersError> for PlatformError {
-    fn from(e: UsersError) -> PlatformError {
+impl From<StoreError> for PlatformError {
+    fn from(e: StoreError) -> PlatformError {
         match e {
-            UsersError::NotFound(_) => PlatformError::NotFound(e.to_string()),
-            UsersError::Conflict(_) => PlatformError::Conflict(e.to_string()),
-            UsersError::Invalid(m) => PlatformError::BadRequest(m),
-            UsersError::Storage(_) | UsersError::Corrupt(_) => PlatformError::Internal(e.to_string()),
+            StoreError::NotFound(_) => PlatformError::NotFound(e.to_string()),
+            StoreError::Conflict(_) => PlatformError::Conflict(e.to_string()),
+            StoreError::Invalid(m) => PlatformError::BadRequest(m),
+            StoreError::Storage(_) | StoreError::Corrupt(_) => PlatformError::Internal(e.to_string()),
         }
     }
 }
@@ -190,7 +190,7 @@ impl IntoResponse for PlatformError {
                 let body = ErrorBody {
                     error: "InvalidScriptError".into(),
                     message: e.to_string(),
-                    timestamp: crate::store::users::now_rfc3339(),
+                    timestamp: crate::time::now_rfc3339(),
                     location: Some(SourceLocation { file: e.file, line: e.line, column: e.column }),
                 };
                 return (StatusCode::BAD_REQUEST, Json(body)).into_response();
@@ -200,7 +200,7 @@ impl IntoResponse for PlatformError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the server log".to_string())
             }
         };
-        let body = ErrorBody { error: error.into(), message, timestamp: crate::store::users::now_rfc3339(), location: None };
+        let body = ErrorBody { error: error.into(), message, timestamp: crate::time::now_rfc3339(), location: None };
         (status, Json(body)).into_response()
     }
 }

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::users::{now_rfc3339, UsersError};
+use super::error::{StoreError, Subject};
+use crate::time::now_rfc3339;
 
 const NEXT_FUNCTION_ID: &[u8] = b"next_function_id";
 const NEXT_VERSION_ID: &[u8] = b"next_version_id";
@@ -84,7 +85,7 @@ fn next_id(meta: &sled::transaction::TransactionalTree, key: &[u8]) -> Result<u6
 }
 
 impl FunctionsStore {
-    pub fn open(db: &sled::Db) -> Result<FunctionsStore, UsersError> {
+    pub fn open(db: &sled::Db) -> Result<FunctionsStore, StoreError> {
         Ok(FunctionsStore {
             db: db.clone(),
             runtime: db.open_tree("runtime")?,
@@ -95,13 +96,13 @@ impl FunctionsStore {
         })
     }
 
-    async fn flush(&self) -> Result<(), UsersError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
         Ok(())
     }
 
-    pub fn runtime(&self) -> Result<RuntimeRecord, UsersError> {
+    pub fn runtime(&self) -> Result<RuntimeRecord, StoreError> {
         Ok(match self.runtime.get(RUNTIME_KEY)? {
             Some(bytes) => serde_json::from_slice(&bytes)?,
             None => RuntimeRecord::default(),
@@ -109,7 +110,7 @@ impl FunctionsStore {
     }
 
     /// Saves `change` applied to the current runtime; answers the new record.
-    pub async fn update_runtime(&self, change: impl FnOnce(&mut RuntimeRecord)) -> Result<RuntimeRecord, UsersError> {
+    pub async fn update_runtime(&self, change: impl FnOnce(&mut RuntimeRecord)) -> Result<RuntimeRecord, StoreError> {
         let mut runtime = self.runtime()?;
         change(&mut runtime);
         runtime.version += 1;
@@ -118,27 +119,27 @@ impl FunctionsStore {
         Ok(runtime)
     }
 
-    pub fn functions(&self) -> Result<Vec<FunctionRecord>, UsersError> {
+    pub fn functions(&self) -> Result<Vec<FunctionRecord>, StoreError> {
         self.functions.iter().values().map(|v| Ok(serde_json::from_slice(&v?)?)).collect()
     }
 
-    pub fn function(&self, id: u64) -> Result<Option<FunctionRecord>, UsersError> {
+    pub fn function(&self, id: u64) -> Result<Option<FunctionRecord>, StoreError> {
         Ok(match self.functions.get(id_key(id))? {
             Some(bytes) => Some(serde_json::from_slice(&bytes)?),
             None => None,
         })
     }
 
-    pub fn function_for(&self, trigger: &str) -> Result<Option<FunctionRecord>, UsersError> {
+    pub fn function_for(&self, trigger: &str) -> Result<Option<FunctionRecord>, StoreError> {
         Ok(self.functions()?.into_iter().find(|f| f.trigger == trigger))
     }
 
     /// A new function for `trigger`, without versions; a trigger has one function at most.
-    pub async fn create_function(&self, trigger: &str, name: &str, description: Option<String>) -> Result<FunctionRecord, UsersError> {
+    pub async fn create_function(&self, trigger: &str, name: &str, description: Option<String>) -> Result<FunctionRecord, StoreError> {
         let result = (&self.functions, &self.meta).transaction(|(functions, meta)| {
             let by_trigger = format!("trigger/{trigger}");
             if meta.get(by_trigger.as_bytes())?.is_some() {
-                return Err(ConflictableTransactionError::Abort(UsersError::Conflict(format!("function for {trigger}"))));
+                return Err(ConflictableTransactionError::Abort(StoreError::Conflict(format!("a function for {trigger} already exists"))));
             }
             let record = FunctionRecord {
                 id: next_id(meta, NEXT_FUNCTION_ID)?,
@@ -160,7 +161,7 @@ impl FunctionsStore {
     }
 
     /// A function's versions, oldest first.
-    pub fn versions(&self, function_id: u64) -> Result<Vec<VersionRecord>, UsersError> {
+    pub fn versions(&self, function_id: u64) -> Result<Vec<VersionRecord>, StoreError> {
         let mut all = Vec::new();
         for value in self.versions.iter().values() {
             let version: VersionRecord = serde_json::from_slice(&value?)?;
@@ -171,24 +172,24 @@ impl FunctionsStore {
         Ok(all)
     }
 
-    pub fn version(&self, id: u64) -> Result<Option<VersionRecord>, UsersError> {
+    pub fn version(&self, id: u64) -> Result<Option<VersionRecord>, StoreError> {
         Ok(match self.versions.get(id_key(id))? {
             Some(bytes) => Some(serde_json::from_slice(&bytes)?),
             None => None,
         })
     }
 
-    pub fn version_by_number(&self, function_id: u64, number: u64) -> Result<Option<VersionRecord>, UsersError> {
+    pub fn version_by_number(&self, function_id: u64, number: u64) -> Result<Option<VersionRecord>, StoreError> {
         Ok(self.versions(function_id)?.into_iter().find(|v| v.version_number == number))
     }
 
     /// Saves a new version of a function and makes it the current one.
-    pub async fn add_version(&self, function_id: u64, handler_script: &str, file: &str) -> Result<VersionRecord, UsersError> {
+    pub async fn add_version(&self, function_id: u64, handler_script: &str, file: &str) -> Result<VersionRecord, StoreError> {
         let result = (&self.functions, &self.versions, &self.meta).transaction(|(functions, versions, meta)| {
             let Some(bytes) = functions.get(id_key(function_id))? else {
-                return Err(ConflictableTransactionError::Abort(UsersError::NotFound(format!("function {function_id}"))));
+                return Err(ConflictableTransactionError::Abort(StoreError::NotFound(Subject::Function(function_id))));
             };
-            let mut function: FunctionRecord = serde_json::from_slice(&bytes).map_err(|e| ConflictableTransactionError::Abort(UsersError::Corrupt(e)))?;
+            let mut function: FunctionRecord = serde_json::from_slice(&bytes).map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
             let highest = meta.get(format!("highest_version/{function_id}").as_bytes())?.map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))).unwrap_or(0);
             let version = VersionRecord {
                 id: next_id(meta, NEXT_VERSION_ID)?,
@@ -210,23 +211,23 @@ impl FunctionsStore {
     }
 
     /// Makes an existing version the current one (a rollback, or a roll forward).
-    pub async fn activate(&self, function_id: u64, version_number: u64) -> Result<FunctionRecord, UsersError> {
+    pub async fn activate(&self, function_id: u64, version_number: u64) -> Result<FunctionRecord, StoreError> {
         self.point_at(function_id, Some(version_number), |f| f.current_version_number = version_number).await
     }
 
     /// Runs `version_number` in shadow (or nothing, for `None`).
-    pub async fn set_shadow(&self, function_id: u64, version_number: Option<u64>) -> Result<FunctionRecord, UsersError> {
+    pub async fn set_shadow(&self, function_id: u64, version_number: Option<u64>) -> Result<FunctionRecord, StoreError> {
         self.point_at(function_id, version_number, |f| f.shadow_version_number = version_number).await
     }
 
     /// Saves `change` to a function after checking that `version_number` (if any) exists.
-    async fn point_at(&self, function_id: u64, version_number: Option<u64>, change: impl FnOnce(&mut FunctionRecord)) -> Result<FunctionRecord, UsersError> {
+    async fn point_at(&self, function_id: u64, version_number: Option<u64>, change: impl FnOnce(&mut FunctionRecord)) -> Result<FunctionRecord, StoreError> {
         if let Some(number) = version_number {
             if self.version_by_number(function_id, number)?.is_none() {
-                return Err(UsersError::NotFound(format!("version {number} of function {function_id}")));
+                return Err(StoreError::NotFound(Subject::Version { function: function_id, number }));
             }
         }
-        let mut function = self.function(function_id)?.ok_or_else(|| UsersError::NotFound(format!("function {function_id}")))?;
+        let mut function = self.function(function_id)?.ok_or_else(|| StoreError::NotFound(Subject::Function(function_id)))?;
         change(&mut function);
         self.functions.insert(id_key(function_id), serde_json::to_vec(&function)?)?;
         self.flush().await?;
@@ -234,17 +235,17 @@ impl FunctionsStore {
     }
 
     /// The digest of what was last taken from the app directory for `item`.
-    pub fn applied(&self, item: &str) -> Result<Option<String>, UsersError> {
+    pub fn applied(&self, item: &str) -> Result<Option<String>, StoreError> {
         Ok(self.applied.get(item.as_bytes())?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    pub fn set_applied(&self, item: &str, digest: &str) -> Result<(), UsersError> {
+    pub fn set_applied(&self, item: &str, digest: &str) -> Result<(), StoreError> {
         self.applied.insert(item.as_bytes(), digest.as_bytes())?;
         Ok(())
     }
 }
 
-fn unwrap_transaction<T>(result: Result<T, TransactionError<UsersError>>) -> Result<T, UsersError> {
+fn unwrap_transaction<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
     match result {
         Ok(value) => Ok(value),
         Err(TransactionError::Abort(e)) => Err(e),
@@ -262,14 +263,17 @@ mod tests {
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let store = FunctionsStore::open(&db).unwrap();
         let f = store.create_function("user.attempted.start_session", "Start session", None).await.unwrap();
-        assert!(matches!(store.create_function("user.attempted.start_session", "again", None).await, Err(UsersError::Conflict(_))));
+        let twice = store.create_function("user.attempted.start_session", "again", None).await.unwrap_err();
+        assert_eq!(twice.to_string(), "a function for user.attempted.start_session already exists");
         assert_eq!(f.current_version_number, 0);
         let v1 = store.add_version(f.id, "async function handleEvent() {}", "functions/a.js").await.unwrap();
         let v2 = store.add_version(f.id, "async function handleEvent() { throw new Error('no') }", "functions/a.js").await.unwrap();
         assert_eq!((v1.version_number, v2.version_number), (1, 2));
         assert_eq!(store.function(f.id).unwrap().unwrap().current_version_number, 2);
         assert_eq!(store.activate(f.id, 1).await.unwrap().current_version_number, 1);
-        assert!(matches!(store.activate(f.id, 7).await, Err(UsersError::NotFound(_))));
+        let missing = store.activate(f.id, 7).await.unwrap_err();
+        assert!(matches!(missing, StoreError::NotFound(Subject::Version { number: 7, .. })));
+        assert_eq!(missing.to_string(), format!("version 7 of function {} not found", f.id));
         let v3 = store.add_version(f.id, "x", "functions/a.js").await.unwrap();
         assert_eq!(v3.version_number, 3, "numbers never repeat, also after a rollback");
         assert_eq!(store.versions(f.id).unwrap().len(), 3);

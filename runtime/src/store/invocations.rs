@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::users::UsersError;
+use super::error::StoreError;
 use crate::worker::protocol::LogLine;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ pub struct InvocationsStore {
 const WRITE_EVERY: Duration = Duration::from_millis(100);
 
 impl InvocationsStore {
-    pub fn open(db: &sled::Db, retention: usize) -> Result<InvocationsStore, UsersError> {
+    pub fn open(db: &sled::Db, retention: usize) -> Result<InvocationsStore, StoreError> {
         let tree = db.open_tree("invocation_pages")?;
         let mut pages = VecDeque::new();
         for entry in tree.iter() {
@@ -94,7 +94,7 @@ impl InvocationsStore {
                     std::thread::sleep(WRITE_EVERY);
                 }
             })
-            .map_err(|e| UsersError::Storage(e.into()))?;
+            .map_err(|e| StoreError::Storage(e.into()))?;
         Ok(store)
     }
 
@@ -103,7 +103,7 @@ impl InvocationsStore {
     }
 
     /// Queues `record` under a new id, which it returns.
-    pub fn record(&self, mut record: InvocationRecord) -> Result<u64, UsersError> {
+    pub fn record(&self, mut record: InvocationRecord) -> Result<u64, StoreError> {
         // sled's ids grow monotonically (also across restarts), so key order is age order.
         record.id = self.db.generate_id()? + 1;
         let id = record.id;
@@ -113,7 +113,7 @@ impl InvocationsStore {
 
     /// Writes the queued records as one page, then drops the oldest pages that only hold
     /// records past the retention.
-    fn write(&self, queued: &Mutex<Vec<InvocationRecord>>) -> Result<(), UsersError> {
+    fn write(&self, queued: &Mutex<Vec<InvocationRecord>>) -> Result<(), StoreError> {
         let _one_writer = self.writing.lock().unwrap();
         let records = std::mem::take(&mut *queued.lock().unwrap());
         let Some(first) = records.first() else { return Ok(()) };
@@ -134,12 +134,12 @@ impl InvocationsStore {
     }
 
     /// Reads see every record: the queue is written first.
-    fn settle(&self) -> Result<(), UsersError> {
+    fn settle(&self) -> Result<(), StoreError> {
         self.write(&self.queued)
     }
 
     /// Adds how the shadow version did to a record (if it is still kept).
-    pub fn set_shadow(&self, id: u64, shadow: Value) -> Result<(), UsersError> {
+    pub fn set_shadow(&self, id: u64, shadow: Value) -> Result<(), StoreError> {
         self.settle()?;
         // Holding the writer's lock: a page is not trimmed while it is rewritten.
         let _one_writer = self.writing.lock().unwrap();
@@ -152,7 +152,7 @@ impl InvocationsStore {
     }
 
     /// The written page that would hold record `id`.
-    fn page_of(&self, id: u64) -> Result<Option<(sled::IVec, Vec<InvocationRecord>)>, UsersError> {
+    fn page_of(&self, id: u64) -> Result<Option<(sled::IVec, Vec<InvocationRecord>)>, StoreError> {
         match self.tree.range(..=id.to_be_bytes()).next_back() {
             Some(entry) => {
                 let (key, value) = entry?;
@@ -162,13 +162,13 @@ impl InvocationsStore {
         }
     }
 
-    pub fn get(&self, id: u64) -> Result<Option<InvocationRecord>, UsersError> {
+    pub fn get(&self, id: u64) -> Result<Option<InvocationRecord>, StoreError> {
         self.settle()?;
         Ok(self.page_of(id)?.and_then(|(_, records)| records.into_iter().find(|r| r.id == id)))
     }
 
     /// One page of a function's records, newest first, among the newest `retention` records.
-    pub fn list(&self, function_id: u64, page: usize, size: usize) -> Result<RecordPage, UsersError> {
+    pub fn list(&self, function_id: u64, page: usize, size: usize) -> Result<RecordPage, StoreError> {
         self.settle()?;
         let mut records = Vec::new();
         let (mut total, mut seen) = (0, 0);

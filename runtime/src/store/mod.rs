@@ -2,6 +2,7 @@
 //! (`users`), the application settings (`settings`), the runtime and function versions
 //! (`functions`) and invocation records (`invocations`).
 
+pub mod error;
 pub mod functions;
 pub mod invocations;
 pub mod settings;
@@ -10,7 +11,8 @@ pub mod users;
 use std::path::Path;
 
 pub use settings::SettingsStore;
-pub use users::{NewUser, User, UserPatch, UsersError, UsersStore};
+pub use error::{StoreError, Subject};
+pub use users::{NewUser, User, UserPatch, UsersStore};
 
 /// One app's store.
 #[derive(Clone)]
@@ -22,8 +24,8 @@ pub struct Store {
 }
 
 /// Opens (or creates) the store under `data_dir`, keeping `retention` invocation records.
-pub fn open(data_dir: &Path, retention: usize) -> Result<Store, UsersError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| UsersError::Storage(e.into()))?;
+pub fn open(data_dir: &Path, retention: usize) -> Result<Store, StoreError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Storage(e.into()))?;
     let db = sled::Config::new().path(data_dir.join("db")).open()?;
     Ok(Store {
         users: UsersStore::open(&db)?,

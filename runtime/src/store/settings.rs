@@ -4,7 +4,7 @@
 
 use crate::config::GuestUsers;
 
-use super::users::UsersError;
+use super::error::StoreError;
 
 const GUEST_USERS: &[u8] = b"guest_users";
 
@@ -15,18 +15,18 @@ pub struct SettingsStore {
 }
 
 impl SettingsStore {
-    pub fn open(db: &sled::Db) -> Result<SettingsStore, UsersError> {
+    pub fn open(db: &sled::Db) -> Result<SettingsStore, StoreError> {
         Ok(SettingsStore { db: db.clone(), tree: db.open_tree("settings")? })
     }
 
-    pub fn guest_users(&self) -> Result<Option<GuestUsers>, UsersError> {
+    pub fn guest_users(&self) -> Result<Option<GuestUsers>, StoreError> {
         Ok(match self.tree.get(GUEST_USERS)? {
             Some(bytes) => Some(serde_json::from_slice(&bytes)?),
             None => None,
         })
     }
 
-    pub async fn set_guest_users(&self, value: GuestUsers) -> Result<(), UsersError> {
+    pub async fn set_guest_users(&self, value: GuestUsers) -> Result<(), StoreError> {
         self.tree.insert(GUEST_USERS, serde_json::to_vec(&value)?)?;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;

@@ -10,23 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+use super::error::{StoreError, Subject};
+use crate::time::now_rfc3339;
+
 /// Longest user name accepted; ChatKitty names are emails or ids, far shorter than this.
 pub const MAX_NAME_LEN: usize = 512;
 const NEXT_ID_KEY: &[u8] = b"next_user_id";
 
-#[derive(Debug, thiserror::Error)]
-pub enum UsersError {
-    #[error("user {0} not found")]
-    NotFound(String),
-    #[error("a user named {0:?} already exists")]
-    Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("user store failure: {0}")]
-    Storage(#[from] sled::Error),
-    #[error("user store holds a record it cannot read: {0}")]
-    Corrupt(#[from] serde_json::Error),
-}
 
 /// A stored chat user. Field names follow ChatKitty's platform SDK (`chatkitty-platform-sdk`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,7 +80,7 @@ pub struct UsersStore {
 }
 
 impl UsersStore {
-    pub fn open(db: &sled::Db) -> Result<UsersStore, UsersError> {
+    pub fn open(db: &sled::Db) -> Result<UsersStore, StoreError> {
         Ok(UsersStore {
             db: db.clone(),
             flushing: Default::default(),
@@ -101,17 +91,17 @@ impl UsersStore {
         })
     }
 
-    /// Creates a user; fails with [`UsersError::Conflict`] when the name is taken.
-    pub async fn create(&self, new: NewUser) -> Result<User, UsersError> {
+    /// Creates a user; fails with [`StoreError::Conflict`] when the name is taken.
+    pub async fn create(&self, new: NewUser) -> Result<User, StoreError> {
         let user = self.create_unflushed(new)?;
         self.flush().await?;
         Ok(user)
     }
 
-    fn create_unflushed(&self, new: NewUser) -> Result<User, UsersError> {
+    fn create_unflushed(&self, new: NewUser) -> Result<User, StoreError> {
         validate_name(&new.name)?;
         let display_name = match new.display_name {
-            Some(d) if d.trim().is_empty() => return Err(UsersError::Invalid("displayName must not be empty".into())),
+            Some(d) if d.trim().is_empty() => return Err(StoreError::Invalid("displayName must not be empty".into())),
             Some(d) => d,
             None => new.name.clone(),
         };
@@ -140,14 +130,14 @@ impl UsersStore {
         });
         match result {
             Ok(user) => Ok(user),
-            Err(TransactionError::Abort(())) => Err(UsersError::Conflict(new.name)),
+            Err(TransactionError::Abort(())) => Err(StoreError::Conflict(format!("a user named {:?} already exists", new.name))),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
     }
 
     /// Returns the user with this name, creating it with `new` if there is none. The boolean
     /// says whether this call created it. Safe under concurrent calls for the same name.
-    pub async fn get_or_create(&self, new: NewUser) -> Result<(User, bool), UsersError> {
+    pub async fn get_or_create(&self, new: NewUser) -> Result<(User, bool), StoreError> {
         loop {
             if let Some(user) = self.find_by_name(&new.name)? {
                 return Ok((user, false));
@@ -155,29 +145,29 @@ impl UsersStore {
             match self.create(new.clone()).await {
                 Ok(user) => return Ok((user, true)),
                 // Someone else created it between our read and our write: read theirs.
-                Err(UsersError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             }
         }
     }
 
-    pub fn get(&self, id: u64) -> Result<Option<User>, UsersError> {
+    pub fn get(&self, id: u64) -> Result<Option<User>, StoreError> {
         match self.users.get(id.to_be_bytes())? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    pub fn find_by_name(&self, name: &str) -> Result<Option<User>, UsersError> {
+    pub fn find_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         match self.names.get(name.as_bytes())? {
             Some(id) => self.get(id_from_bytes(&id)),
             None => Ok(None),
         }
     }
 
-    pub async fn update(&self, id: u64, patch: UserPatch) -> Result<User, UsersError> {
+    pub async fn update(&self, id: u64, patch: UserPatch) -> Result<User, StoreError> {
         if matches!(&patch.display_name, Some(d) if d.trim().is_empty()) {
-            return Err(UsersError::Invalid("displayName must not be empty".into()));
+            return Err(StoreError::Invalid("displayName must not be empty".into()));
         }
         let result = self.users.transaction(|users| {
             let Some(bytes) = users.get(id.to_be_bytes())? else {
@@ -205,7 +195,7 @@ impl UsersStore {
         });
         let user = match result {
             Ok(user) => user,
-            Err(TransactionError::Abort(None)) => return Err(UsersError::NotFound(id.to_string())),
+            Err(TransactionError::Abort(None)) => return Err(StoreError::NotFound(Subject::User(id))),
             Err(TransactionError::Abort(Some(e))) => return Err(e.into()),
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
@@ -214,8 +204,8 @@ impl UsersStore {
     }
 
     /// Deletes a user, its name and its secrets; returns the deleted record.
-    pub async fn delete(&self, id: u64) -> Result<User, UsersError> {
-        let user = self.get(id)?.ok_or_else(|| UsersError::NotFound(id.to_string()))?;
+    pub async fn delete(&self, id: u64) -> Result<User, StoreError> {
+        let user = self.get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id)))?;
         let result: Result<(), TransactionError<()>> = (&self.users, &self.names).transaction(|(users, names)| {
             users.remove(&id.to_be_bytes())?;
             names.remove(user.name.as_bytes())?;
@@ -232,7 +222,7 @@ impl UsersStore {
     }
 
     /// Users in id order; `page` counts from 0. `name` filters to that exact name.
-    pub fn list(&self, page: usize, size: usize, name: Option<&str>) -> Result<UserPage, UsersError> {
+    pub fn list(&self, page: usize, size: usize, name: Option<&str>) -> Result<UserPage, StoreError> {
         if let Some(name) = name {
             let users: Vec<User> = self.find_by_name(name)?.into_iter().collect();
             let total = users.len();
@@ -247,32 +237,32 @@ impl UsersStore {
             .skip(page.saturating_mul(size))
             .take(size)
             .map(|v| Ok(serde_json::from_slice(&v?)?))
-            .collect::<Result<Vec<User>, UsersError>>()?;
+            .collect::<Result<Vec<User>, StoreError>>()?;
         Ok(UserPage { users, total })
     }
 
-    pub async fn set_secret(&self, id: u64, name: &str, value: &Value) -> Result<User, UsersError> {
-        let user = self.get(id)?.ok_or_else(|| UsersError::NotFound(id.to_string()))?;
+    pub async fn set_secret(&self, id: u64, name: &str, value: &Value) -> Result<User, StoreError> {
+        let user = self.get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id)))?;
         validate_secret_name(name)?;
         self.secrets.insert(secret_key(id, name), serde_json::to_vec(value)?)?;
         self.flush().await?;
         Ok(user)
     }
 
-    pub fn get_secret(&self, id: u64, name: &str) -> Result<Value, UsersError> {
+    pub fn get_secret(&self, id: u64, name: &str) -> Result<Value, StoreError> {
         if self.get(id)?.is_none() {
-            return Err(UsersError::NotFound(id.to_string()));
+            return Err(StoreError::NotFound(Subject::User(id)));
         }
         match self.secrets.get(secret_key(id, name))? {
             Some(v) => Ok(serde_json::from_slice(&v)?),
-            None => Err(UsersError::NotFound(format!("{id}'s secret {name:?}"))),
+            None => Err(StoreError::NotFound(Subject::Secret { user: id, name: name.to_string() })),
         }
     }
 
-    pub async fn remove_secret(&self, id: u64, name: &str) -> Result<User, UsersError> {
-        let user = self.get(id)?.ok_or_else(|| UsersError::NotFound(id.to_string()))?;
+    pub async fn remove_secret(&self, id: u64, name: &str) -> Result<User, StoreError> {
+        let user = self.get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id)))?;
         if self.secrets.remove(secret_key(id, name))?.is_none() {
-            return Err(UsersError::NotFound(format!("{id}'s secret {name:?}")));
+            return Err(StoreError::NotFound(Subject::Secret { user: id, name: name.to_string() }));
         }
         self.flush().await?;
         Ok(user)
@@ -283,7 +273,7 @@ impl UsersStore {
     /// flushes waiting for an IO buffer that only that pool can write, a deadlock the durability
     /// test ran into. Flushes run one at a time on tokio's blocking pool instead, which leaves
     /// sled's pool free to write.
-    async fn flush(&self) -> Result<(), UsersError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.flushing.lock().await;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
@@ -291,22 +281,22 @@ impl UsersStore {
     }
 }
 
-pub fn validate_name(name: &str) -> Result<(), UsersError> {
+pub fn validate_name(name: &str) -> Result<(), StoreError> {
     if name.trim().is_empty() {
-        return Err(UsersError::Invalid("a user name must not be empty".into()));
+        return Err(StoreError::Invalid("a user name must not be empty".into()));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(UsersError::Invalid(format!("a user name must be at most {MAX_NAME_LEN} bytes")));
+        return Err(StoreError::Invalid(format!("a user name must be at most {MAX_NAME_LEN} bytes")));
     }
     if name.chars().any(char::is_control) {
-        return Err(UsersError::Invalid("a user name must not contain control characters".into()));
+        return Err(StoreError::Invalid("a user name must not contain control characters".into()));
     }
     Ok(())
 }
 
-fn validate_secret_name(name: &str) -> Result<(), UsersError> {
+fn validate_secret_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(UsersError::Invalid(format!("a secret name must have 1 to {MAX_NAME_LEN} bytes")));
+        return Err(StoreError::Invalid(format!("a secret name must have 1 to {MAX_NAME_LEN} bytes")));
     }
     Ok(())
 }
@@ -319,10 +309,6 @@ fn secret_key(id: u64, name: &str) -> Vec<u8> {
 
 fn id_from_bytes(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(bytes.try_into().unwrap_or([0; 8]))
-}
-
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 #[cfg(test)]
@@ -355,7 +341,7 @@ mod tests {
     async fn duplicate_names_conflict() {
         let (_d, s) = store();
         s.create(new_user("alice")).await.unwrap();
-        assert!(matches!(s.create(new_user("alice")).await, Err(UsersError::Conflict(_))));
+        assert!(matches!(s.create(new_user("alice")).await, Err(StoreError::Conflict(_))));
         assert_eq!(s.list(0, 10, None).unwrap().total, 1);
     }
 
@@ -398,8 +384,8 @@ mod tests {
         assert_eq!(s.get_secret(u.id, "token").unwrap(), Value::from("abc"));
         s.delete(u.id).await.unwrap();
         assert!(s.find_by_name("dave").unwrap().is_none());
-        assert!(matches!(s.get_secret(u.id, "token"), Err(UsersError::NotFound(_))));
-        assert!(matches!(s.update(u.id, UserPatch::default()).await, Err(UsersError::NotFound(_))));
+        assert!(matches!(s.get_secret(u.id, "token"), Err(StoreError::NotFound(_))));
+        assert!(matches!(s.update(u.id, UserPatch::default()).await, Err(StoreError::NotFound(_))));
         // The name is free again.
         s.create(new_user("dave")).await.unwrap();
     }
@@ -408,9 +394,9 @@ mod tests {
     async fn invalid_names_are_refused() {
         let (_d, s) = store();
         for bad in ["", "   ", "a\nb"] {
-            assert!(matches!(s.create(new_user(bad)).await, Err(UsersError::Invalid(_))), "{bad:?}");
+            assert!(matches!(s.create(new_user(bad)).await, Err(StoreError::Invalid(_))), "{bad:?}");
         }
-        assert!(matches!(s.create(new_user(&"x".repeat(MAX_NAME_LEN + 1))).await, Err(UsersError::Invalid(_))));
+        assert!(matches!(s.create(new_user(&"x".repeat(MAX_NAME_LEN + 1))).await, Err(StoreError::Invalid(_))));
     }
 
     #[tokio::test]
