@@ -186,11 +186,13 @@ fn run_thread(index: usize, mut inbox: mpsc::UnboundedReceiver<Command>, ready: 
 
 async fn create(thread: usize, slot: Arc<ThreadSlot>, idle: Idle, pool: Arc<Pool>, ticket: Option<Ticket>) {
     let id = NEXT_ISOLATE.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), "building an isolate");
+    let started = std::time::Instant::now();
     let built = {
         let _busy = slot.building();
         Isolate::build(&pool, &slot, id)
     };
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), ms, "built an isolate");
     if ticket.is_none() {
         pool.built();
     }
