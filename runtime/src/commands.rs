@@ -193,12 +193,8 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
     let (sessions, _) = open_app(&config.app, &config.data, false).await?;
-    let username = match config.event.get("username") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        _ => anyhow::bail!("the event needs a string \"username\""),
-    };
-    let auth_params = config.event.get("authParams").cloned().unwrap_or(serde_json::Value::Null);
-    let attempt = sessions.attempt(AttemptRequest { username, auth_params, replay: None }).await?;
+    let request = AttemptRequest::from_event(config.event.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let attempt = sessions.attempt(request).await?;
     let (allowed, mut out) = match &attempt.decision {
         Decision::Allowed { session, user } => (true, json!({ "allowed": true, "session": session, "user": user })),
         Decision::Denied(d) => (false, json!({ "allowed": false, "code": d.code, "message": d.message })),

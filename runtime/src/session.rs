@@ -32,6 +32,36 @@ pub struct AttemptRequest {
     pub replay: Option<Value>,
 }
 
+impl AttemptRequest {
+    /// The one reading of a start-session event (an HTTP body, `chatfn invoke`'s event file, a
+    /// test case, a Platform API test invoke): a JSON object with a string `username` and
+    /// optional `authParams` (or `auth_params`). The error says what is wrong with it.
+    pub fn from_event(event: Value) -> Result<AttemptRequest, String> {
+        let Value::Object(mut fields) = event else {
+            return Err(format!("a start-session event does not have the expected shape: a JSON object, not {}", json_type(&event)));
+        };
+        let username = match fields.remove("username") {
+            Some(Value::String(name)) => name,
+            Some(other) => return Err(format!("username must be a string, not {}", json_type(&other))),
+            None => return Err("username is required".into()),
+        };
+        let auth_params = fields.remove("authParams").or_else(|| fields.remove("auth_params")).unwrap_or(Value::Null);
+        Ok(AttemptRequest { username, auth_params, replay: None })
+    }
+}
+
+/// How a JSON value's type reads in an error message.
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
@@ -294,6 +324,30 @@ impl Sessions {
             )),
         }
     }
+}
+
+/// An attempt run apart from an app's live data: a fresh isolate pool of `app` over a scratch
+/// store that holds `users` beforehand. `chatfn test`, the Platform API's test invoke and
+/// replays all run this way.
+pub struct ScratchRun {
+    pub attempt: Result<Attempt, AttemptError>,
+    /// The scratch store's users before and after the attempt.
+    pub before: Vec<User>,
+    pub after: Vec<User>,
+}
+
+pub async fn scratch_run(app: &App, users: Vec<NewUser>, guests: GuestUsers, request: AttemptRequest) -> anyhow::Result<ScratchRun> {
+    let scratch = tempfile::tempdir()?;
+    let store = crate::store::open(scratch.path(), 1)?.users;
+    for user in users {
+        store.create(user).await?;
+    }
+    let before = store.list(0, usize::MAX, None)?.users;
+    let sessions = Sessions::new(app, store.clone(), Worker::spawn(app, store.clone())?);
+    sessions.set_guest_users(guests);
+    let attempt = sessions.attempt(request).await;
+    let after = store.list(0, usize::MAX, None)?.users;
+    Ok(ScratchRun { attempt, before, after })
 }
 
 /// Runs the shadow version on what the live invocation saw, in the background, and adds its

@@ -184,11 +184,17 @@ impl AuthEmulator {
 
     /// Signs a new email/password user up; answers the user's uid and ID token.
     fn sign_up(&self, email: &str, display_name: &str) -> (String, String) {
-        let answer: serde_json::Value = ureq::post(&format!("http://{}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key", self.host))
-            .send_json(json!({ "email": email, "password": "correct horse", "displayName": display_name, "returnSecureToken": true }))
-            .unwrap()
-            .into_json()
-            .unwrap();
+        // The emulator's HTTP server answers (404) before its Auth routes are ready.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let response = loop {
+            let sent = ureq::post(&format!("http://{}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key", self.host))
+                .send_json(json!({ "email": email, "password": "correct horse", "displayName": display_name, "returnSecureToken": true }));
+            match sent {
+                Err(ureq::Error::Status(404, _)) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(250)),
+                other => break other.unwrap(),
+            }
+        };
+        let answer: serde_json::Value = response.into_json().unwrap();
         (answer["localId"].as_str().unwrap().to_string(), answer["idToken"].as_str().unwrap().to_string())
     }
 }

@@ -63,32 +63,7 @@ fn parse(body: &[u8]) -> Result<AttemptRequest, ApiError> {
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
-    let Value::Object(mut fields) = value else {
-        return Err(ApiError::BadRequest(format!(
-            "the request body does not have the expected shape: a JSON object, not {}",
-            json_type(&value)
-        )));
-    };
-    let username = match fields.remove("username") {
-        Some(Value::String(name)) => name,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!("username must be a string, not {}", json_type(&other))));
-        }
-        None => return Err(ApiError::BadRequest("username is required".into())),
-    };
-    let auth_params = fields.remove("authParams").or_else(|| fields.remove("auth_params")).unwrap_or(Value::Null);
-    Ok(AttemptRequest { username, auth_params, replay: None })
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    AttemptRequest::from_event(value).map_err(ApiError::BadRequest)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! Every handler carries its `#[utoipa::path]`; `/openapi.json` is generated from them.
 
 mod functions;
+mod invocations;
 pub mod keys;
 mod runtime;
 mod settings;
@@ -84,12 +85,12 @@ fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
         .routes(routes!(functions::get))
         .routes(routes!(functions::versions, functions::create_version))
         .routes(routes!(functions::current_version, functions::activate))
-        .routes(routes!(functions::invocations))
+        .routes(routes!(invocations::invocations))
         .routes(routes!(functions::set_shadow))
         .routes(routes!(functions::version))
-        .routes(routes!(functions::test))
-        .routes(routes!(functions::invocation))
-        .routes(routes!(functions::replay))
+        .routes(routes!(invocations::test))
+        .routes(routes!(invocations::invocation))
+        .routes(routes!(invocations::replay))
         .routes(routes!(users::list, users::create, users::exists))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(users::set_secret, users::get_secret, users::remove_secret))

@@ -18,9 +18,9 @@ use serde_json::{Map, Value};
 
 use crate::config::{App, GuestUsers};
 use crate::net::Fixture;
-use crate::session::{AttemptRequest, Decision, Sessions};
+use crate::session::{scratch_run, AttemptRequest, Decision, ScratchRun};
 use crate::store::{NewUser, User};
-use crate::worker::{Invocation, Worker};
+use crate::worker::Invocation;
 
 pub use junit::write_junit;
 
@@ -210,21 +210,17 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
         app.fixtures.insert(f.url, Fixture { status: f.status, headers: f.headers, body });
     }
 
+    let request = match AttemptRequest::from_event(spec.event.clone()) {
+        Ok(request) => request,
+        Err(e) => return Ok(vec![format!("event: {e}")]),
+    };
     // A scratch store with the users that exist beforehand, and a fresh isolate.
-    let scratch = tempfile::tempdir()?;
-    let users = crate::store::open(scratch.path(), 1)?.users;
-    for u in spec.users {
-        let new = NewUser { name: u.name, display_name: u.display_name, is_guest: Some(u.is_guest), properties: Some(u.properties) };
-        users.create(new).await?;
-    }
-    let before: Vec<User> = users.list(0, usize::MAX, None)?.users;
-    let worker = Worker::spawn(&app, users.clone())?;
-    let sessions = Sessions::new(&app, users.clone(), worker);
-
-    let username = spec.event.get("username").and_then(Value::as_str).unwrap_or_default().to_string();
-    let auth_params = spec.event.get("authParams").cloned().unwrap_or(Value::Null);
-    let attempt = sessions.attempt(AttemptRequest { username, auth_params, replay: None }).await;
-    let after: Vec<User> = users.list(0, usize::MAX, None)?.users;
+    let users = spec
+        .users
+        .into_iter()
+        .map(|u| NewUser { name: u.name, display_name: u.display_name, is_guest: Some(u.is_guest), properties: Some(u.properties) })
+        .collect();
+    let ScratchRun { attempt, before, after } = scratch_run(&app, users, app.guest_users, request).await?;
     let (decision, invocation) = match attempt {
         Ok(a) => (a.decision, a.invocation),
         Err(e) => return Ok(vec![format!("the attempt was refused as a bad request: {e}")]),

@@ -1,0 +1,231 @@
+//! Invocations of functions: their records, test runs and replays.
+//!
+//! - `/v1/functions/{id}/invocations` (newest first) and `/v1/function-invocations/{id}`.
+//! - `POST /v1/function-versions/{id}/test`: a saved version on an event, apart from live data.
+//! - `POST /v1/function-invocations/{id}/replay`: a recorded invocation again, from its tape.
+//!
+//! Test runs and replays go through `session::scratch_run`, as `chatfn test` does.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::functions::{function, id_of};
+use super::users::UserView;
+use super::{json_body, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
+use crate::config::Trigger;
+use crate::store::functions::VersionRecord;
+use crate::store::invocations::InvocationRecord;
+use crate::worker::protocol::LogLine;
+
+#[derive(Serialize, ToSchema)]
+pub struct InvocationView {
+    id: u64,
+    function_id: u64,
+    version_number: u64,
+    #[serde(rename = "type")]
+    trigger: String,
+    /// `SUCCEEDED` when the function returned, `FAILED` otherwise.
+    status: String,
+    /// The event the function saw.
+    #[schema(value_type = Object)]
+    args: Value,
+    /// How it ended (`status`, `error` with its stack, `limit`...) and the `decision`.
+    #[schema(value_type = Object)]
+    result: Value,
+    #[schema(value_type = Vec<Object>)]
+    logs: Vec<LogLine>,
+    duration_ms: f64,
+    /// What the function saw from outside: its start time, Users answers and HTTP responses
+    /// (bodies in base64), as a replay gives them back.
+    #[schema(value_type = Object)]
+    tape: Value,
+    /// How the shadow version did on the same event, if one ran.
+    #[schema(value_type = Option<Object>)]
+    shadow: Option<Value>,
+    created_time: String,
+    #[serde(rename = "_links")]
+    links: Links,
+}
+
+impl From<&InvocationRecord> for InvocationView {
+    fn from(r: &InvocationRecord) -> InvocationView {
+        InvocationView {
+            id: r.id,
+            function_id: r.function_id,
+            version_number: r.version_number,
+            trigger: r.trigger.clone(),
+            status: r.status.clone(),
+            args: r.args.clone(),
+            result: r.result.clone(),
+            logs: r.logs.clone(),
+            duration_ms: r.duration_ms,
+            tape: r.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null),
+            shadow: r.shadow.clone(),
+            created_time: r.created_time.clone(),
+            links: Links::to(format!("/v1/function-invocations/{}", r.id)),
+        }
+    }
+}
+
+
+#[derive(Serialize, ToSchema)]
+pub struct Invocations {
+    invocations: Vec<InvocationView>,
+}
+
+/// Newest first.
+#[utoipa::path(get, path = "/v1/functions/{id}/invocations", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path), PageQuery),
+    responses((status = 200, body = Page<Invocations>), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn invocations(Authorized(app): Authorized, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Page<Invocations>>, PlatformError> {
+    let f = function(&app, &id)?;
+    let page = app.store.invocations.list(f.id, q.page, q.size())?;
+    let invocations = Invocations { invocations: page.records.iter().map(InvocationView::from).collect() };
+    Ok(Json(Page::new(invocations, q.page, q.size(), page.total, &format!("/v1/functions/{id}/invocations"))))
+}
+
+#[utoipa::path(get, path = "/v1/function-invocations/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = InvocationView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn invocation(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<InvocationView>, PlatformError> {
+    let record = app.store.invocations.get(id_of(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
+    Ok(Json(InvocationView::from(&record)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TestInvocation {
+    /// The start-session body: `{"username", "authParams"}`.
+    #[schema(value_type = Object)]
+    event: Value,
+}
+
+/// `POST /v1/function-versions/{id}/test` (chatfn's): runs a saved version on an event in a
+/// fresh isolate over a scratch copy of the app's users, and answers the whole record. Real
+/// users and the invocation records are left alone.
+#[utoipa::path(post, path = "/v1/function-versions/{id}/test", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = TestInvocation,
+    responses((status = 200, body = TestRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<TestRun>, PlatformError> {
+    let TestInvocation { event } = json_body(&body)?;
+    let version = app.store.functions.version(id_of(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
+    Ok(Json(sandboxed(&app, &version, event, None).await?))
+}
+
+/// Runs `version` on `event` in a fresh isolate over a scratch copy of the app's users (with
+/// its Users calls and HTTP requests answered from `replay`, if given).
+async fn sandboxed(app: &PlatformApp, version: &VersionRecord, event: Value, replay: Option<Value>) -> Result<TestRun, PlatformError> {
+    let function = app.store.functions.function(version.function_id)?.ok_or_else(|| PlatformError::NotFound(format!("function {}", version.function_id)))?;
+    let trigger = Trigger::from_name(&function.trigger).ok_or_else(|| PlatformError::BadRequest(format!("{} functions cannot be run", function.trigger)))?;
+    let internal = |e: String| PlatformError::Internal(e);
+    let (mut sandbox_app, _) = crate::deploy::effective_app(&app.app, &app.store).map_err(|e| internal(format!("{e:#}")))?;
+    sandbox_app.functions.insert(
+        trigger,
+        crate::config::SourceFile { path: sandbox_app.root.join(&version.file), display: version.file.clone(), code: Some(version.handler_script.clone()) },
+    );
+
+    let mut request = crate::session::AttemptRequest::from_event(event.clone()).map_err(PlatformError::BadRequest)?;
+    request.replay = replay;
+    let live = app.store.users.list(0, usize::MAX, None)?.users;
+    let copies = live
+        .iter()
+        .map(|user| crate::store::NewUser {
+            name: user.name.clone(),
+            display_name: Some(user.display_name.clone()),
+            is_guest: Some(user.is_guest),
+            properties: Some(user.properties.clone()),
+        })
+        .collect();
+    let run = crate::session::scratch_run(&sandbox_app, copies, app.sessions.guest_users(), request).await.map_err(|e| internal(format!("{e:#}")))?;
+    let attempt = run.attempt.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
+    let users_created = run.after.iter().filter(|u| !run.before.iter().any(|b| b.name == u.name)).map(UserView::from).collect();
+    let decision = match &attempt.decision {
+        crate::session::Decision::Allowed { user, .. } => TestDecision { allowed: true, user: Some(UserView::from(user)), error: None, message: None },
+        crate::session::Decision::Denied(d) => TestDecision { allowed: false, user: None, error: Some(d.code.as_str()), message: Some(d.message.clone()) },
+    };
+    let outcome = attempt.invocation.as_ref().map(|i| serde_json::to_value(&i.outcome).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+    let tape: Value = attempt.invocation.as_ref().and_then(|i| i.tape.as_deref()).and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
+    let misses = tape["misses"].clone();
+    let invocation = serde_json::to_value(&attempt.invocation).unwrap_or(Value::Null);
+    Ok(TestRun { function_id: function.id, version_number: version.version_number, args: event, decision, outcome, invocation, users_created, misses })
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ReplayRequest {
+    /// The version to run; by default the one that ran the invocation.
+    #[serde(default, alias = "versionNumber")]
+    version_number: Option<u64>,
+}
+
+/// A replay, and whether it ended as the original did.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayRun {
+    invocation_id: u64,
+    /// The original's version, status and result.
+    original_version_number: u64,
+    original_status: String,
+    #[schema(value_type = Object)]
+    original_result: Value,
+    replay: TestRun,
+    /// Whether the function ended the same way (returned, or threw the same message).
+    same_outcome: bool,
+}
+
+/// `POST /v1/function-invocations/{id}/replay` (chatfn's): runs a recorded invocation again,
+/// on the same or another version, with the event it had, the Users answers and HTTP
+/// responses it got and its clock; in a fresh isolate over a scratch copy of the users.
+#[utoipa::path(post, path = "/v1/function-invocations/{id}/replay", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = ReplayRequest,
+    responses((status = 200, body = ReplayRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<ReplayRun>, PlatformError> {
+    let request: ReplayRequest = if body.is_empty() { ReplayRequest::default() } else { json_body(&body)? };
+    let record = app.store.invocations.get(id_of(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
+    let number = request.version_number.unwrap_or(record.version_number);
+    let version = app
+        .store
+        .functions
+        .version_by_number(record.function_id, number)?
+        .ok_or_else(|| PlatformError::NotFound(format!("version {number} of function {}", record.function_id)))?;
+    let tape = record.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_else(|| serde_json::json!({ "startTime": 0, "calls": [] }));
+    let run = sandboxed(&app, &version, record.args.clone(), Some(tape)).await?;
+    let same_outcome = crate::session::same_outcome(&record.result, &run.outcome);
+    Ok(Json(ReplayRun {
+        invocation_id: record.id,
+        original_version_number: record.version_number,
+        original_status: record.status,
+        original_result: record.result,
+        replay: run,
+        same_outcome,
+    }))
+}
+
+/// What a test invocation did, without touching real users.
+#[derive(Serialize, ToSchema)]
+pub struct TestRun {
+    function_id: u64,
+    version_number: u64,
+    #[schema(value_type = Object)]
+    args: Value,
+    decision: TestDecision,
+    /// How the function ended (`status`, `error`...).
+    #[schema(value_type = Object)]
+    outcome: Value,
+    /// The whole invocation: outcome, console output and duration.
+    #[schema(value_type = Object)]
+    invocation: Value,
+    /// Users the function created in the scratch copy.
+    users_created: Vec<UserView>,
+    /// For replays: calls the replayed tape had no answer for.
+    #[schema(value_type = Object)]
+    misses: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestDecision {
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
