@@ -1,7 +1,8 @@
 //! chatfn: a self-hosted runtime for chat functions.
 //!
 //! The path of a session attempt: `http` (axum, `POST /v1/sessions`) → `session` (ChatKitty's
-//! start-session rules) → `worker` (the app's isolate thread and its limits) → `js` (the
+//! start-session rules) → `worker` (the execution engine: shared isolate threads, a pool of isolates per app, and the
+//! limits of each invocation) → `js` (the
 //! deno_core runtime and its bootstrap JavaScript) → `ops` (native functions the JavaScript
 //! calls) → `store` (users on sled); outbound HTTP from functions goes through `net`.
 //! `platform` is ChatKitty's Platform API (OAuth client credentials, settings, users) beside
