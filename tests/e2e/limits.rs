@@ -78,3 +78,14 @@ fn a_cpu_kill_records_the_stack_it_stopped() {
     assert_eq!(stack.len(), 1, "only the function's own frames: {out}");
     assert!(stack[0].as_str().unwrap().starts_with("at handleEvent (functions/start.js:7:"), "{out}");
 }
+
+#[test]
+fn what_a_stopped_invocation_printed_is_kept() {
+    for (username, limit, line) in [("spin", "cpu", "about to spin"), ("stuck", "wall", "waiting for what never comes")] {
+        let data = tempfile::tempdir().unwrap();
+        let (code, out) = invoke(&case_dir("limits"), data.path(), &json!({ "username": username }));
+        assert_eq!(code, 1, "{out}");
+        assert_eq!(out["invocation"]["limit"], limit, "{out}");
+        assert_eq!(out["invocation"]["logs"][0]["message"], line, "{username}: {out}");
+    }
+}

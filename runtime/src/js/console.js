@@ -8,12 +8,18 @@ const {
   SafeWeakSet, String, StringPrototypeReplace, StringPrototypeSlice, SymbolFor, WeakSetPrototypeAdd, WeakSetPrototypeHas,
 } = primordials;
 
+const { op_worker_log } = core.ops;
+
 const currentInvocation = new core.AsyncVariable();
 
 /** Console output kept for one invocation, capped so a chatty function cannot exhaust memory. */
+/**
+ * The console output of one invocation. Lines go straight to the Rust side
+ * (`op_worker_log`), which keeps them with the invocation, so what it printed survives a kill.
+ */
 export class InvocationLog {
-  constructor(maxBytes) {
-    this.lines = [];
+  constructor(id, maxBytes) {
+    this.id = id;
     this.bytes = 0;
     this.maxBytes = maxBytes;
     this.truncated = false;
@@ -24,11 +30,11 @@ export class InvocationLog {
     if (this.truncated) return;
     if (this.bytes + message.length > this.maxBytes) {
       this.truncated = true;
-      ArrayPrototypePush(this.lines, { level: "warn", message: `[chatfn] console output truncated at ${this.maxBytes} bytes` });
+      op_worker_log(this.id, "warn", `[chatfn] console output truncated at ${this.maxBytes} bytes`);
       return;
     }
     this.bytes += message.length;
-    ArrayPrototypePush(this.lines, { level, message });
+    op_worker_log(this.id, level, message);
   }
 }
 

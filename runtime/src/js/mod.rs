@@ -88,6 +88,7 @@ deno_core::extension!(
         ops::worker::op_worker_app,
         ops::worker::op_worker_monotonic_ms,
         ops::worker::op_worker_host_log,
+        ops::worker::op_worker_log,
         ops::worker::op_worker_memory_charge,
         ops::worker::op_worker_memory_release,
         ops::worker::op_error_location,

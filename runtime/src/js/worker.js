@@ -157,7 +157,7 @@ function loadApp(app) {
 }
 
 async function runJob(job) {
-  const log = new InvocationLog(job.maxLogBytes);
+  const log = new InvocationLog(job.id, job.maxLogBytes);
   if (job.replay) installReplayClock();
   log.tape = job.tape || job.replay ? newTape(job.replay) : null;
   // Timers and intervals the invocation sets die with its answer (see the README's limits).
@@ -179,7 +179,6 @@ async function runJob(job) {
   } finally {
     cancelInvocationTimers();
   }
-  result.logs = log.lines;
   if (log.tape) result.tape = tapeRecord(log.tape);
   return result;
 }

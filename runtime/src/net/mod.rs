@@ -97,7 +97,10 @@ pub fn internal(ip: IpAddr) -> Option<&'static str> {
                 return internal_v4(v4);
             }
             let first = v6.segments()[0];
-            if v6.is_loopback() {
+            if v6.segments()[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                // IPv4-compatible (::/96, deprecated): may reach the embedded IPv4 address.
+                Some("an IPv4-compatible address (deprecated, never public)")
+            } else if v6.is_loopback() {
                 Some("a loopback address")
             } else if v6.is_unspecified() {
                 Some("an unspecified address")
@@ -327,6 +330,7 @@ mod tests {
         for ip in [
             "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
             "255.255.255.255", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
+            "::127.0.0.1", "::10.0.0.1", "::8.8.8.8",
         ] {
             assert!(internal(ip.parse().unwrap()).is_some(), "{ip} should be internal");
         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use deno_core::{op2, v8, OpState};
 use serde::Serialize;
 
-use crate::worker::protocol::SourceLocation;
+use crate::worker::protocol::{LogLine, SourceLocation};
 
 /// What the JavaScript side needs to know about the app it runs.
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +54,23 @@ pub fn op_worker_app(state: &mut OpState) -> AppView {
 #[op2(fast)]
 pub fn op_worker_monotonic_ms(state: &mut OpState) -> f64 {
     state.borrow::<StartedAt>().0.elapsed().as_secs_f64() * 1e3
+}
+
+/// The console output of the invocation an isolate runs, kept on the Rust side as it is
+/// written, so a kill does not lose it. Lines from an earlier invocation (a callback it left
+/// running) are dropped.
+#[derive(Default)]
+pub struct InvocationLogs {
+    pub id: u32,
+    pub lines: Vec<LogLine>,
+}
+
+#[op2(fast)]
+pub fn op_worker_log(state: &mut OpState, #[smi] id: u32, #[string] level: &str, #[string] message: &str) {
+    let logs = state.borrow_mut::<InvocationLogs>();
+    if logs.id == id {
+        logs.lines.push(LogLine { level: level.to_string(), message: message.to_string() });
+    }
 }
 
 /// Console output outside any invocation (the initialization script) goes to the server log.

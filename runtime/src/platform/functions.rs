@@ -108,7 +108,7 @@ pub(super) fn page_of<T>(items: Vec<T>, q: &PageQuery) -> (Vec<T>, usize) {
 }
 
 pub(super) fn id_of(id: &str, what: &str) -> Result<u64, PlatformError> {
-    id.parse().map_err(|_| PlatformError::NotFound(format!("{what} {id} not found")))
+    super::resource_id(id, what)
 }
 
 pub(super) fn function(app: &PlatformApp, id: &str) -> Result<FunctionRecord, PlatformError> {

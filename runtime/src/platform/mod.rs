@@ -276,6 +276,15 @@ impl<E> Page<E> {
     }
 }
 
+/// A resource id from a path: plain decimal digits (`+1`, ` 1` or `1e0` are no ids: 400). An
+/// id too large for any resource is simply not found.
+pub(crate) fn resource_id(id: &str, what: &str) -> Result<u64, PlatformError> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PlatformError::BadRequest(format!("{what} ids are decimal numbers, not {id:?}")));
+    }
+    id.parse().map_err(|_| PlatformError::NotFound(format!("{what} {id} not found")))
+}
+
 /// An error, as ChatKitty's API answers it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -310,6 +319,15 @@ impl PageQuery {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn resource_ids_are_plain_decimal_digits() {
+        assert!(matches!(super::resource_id("42", "user"), Ok(42)));
+        for bad in ["+1", " 1", "1 ", "-1", "1e0", "0x1", "", "١"] {
+            assert!(matches!(super::resource_id(bad, "user"), Err(super::PlatformError::BadRequest(_))), "{bad:?}");
+        }
+        assert!(matches!(super::resource_id("99999999999999999999999", "user"), Err(super::PlatformError::NotFound(_))));
+    }
+
     #[test]
     fn the_openapi_document_describes_every_route_with_its_types() {
         let doc = serde_json::to_value(super::openapi()).unwrap();

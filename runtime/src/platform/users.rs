@@ -105,7 +105,7 @@ pub async fn create(Authorized(app): Authorized, body: Bytes) -> Result<(StatusC
 }
 
 fn user_id(id: &str) -> Result<u64, PlatformError> {
-    id.parse().map_err(|_| PlatformError::NotFound(format!("user {id} not found")))
+    super::resource_id(id, "user")
 }
 
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path)),

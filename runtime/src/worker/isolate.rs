@@ -22,7 +22,7 @@ use super::supervisor::{Slice, ThreadSlot, Watch};
 use crate::config::App;
 use crate::js::esm::{evaluate_commonjs, EsmLoader};
 use crate::ops::modules::ModuleRoots;
-use crate::ops::worker::{AppView, CodeView, StartedAt};
+use crate::ops::worker::{AppView, CodeView, InvocationLogs, StartedAt};
 
 /// A handle scope in the main context of `$js` (deno_core keeps its own macro private).
 macro_rules! js_scope {
@@ -39,6 +39,8 @@ macro_rules! js_scope {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JobForJs<'a> {
+    /// Tags its console output (`ops::worker::InvocationLogs`).
+    id: u32,
     trigger: &'static str,
     event: &'a serde_json::Value,
     max_log_bytes: usize,
@@ -141,11 +143,19 @@ impl Isolate {
             return (Some(self), Reply(None)); // the caller gave up while the job waited
         }
         if Instant::now() >= job.deadline {
-            let answer = Answer::Killed(Kill::Wall { limit: self.pool.app.limits.wall, stack: Vec::new() });
+            let answer = Answer::Killed(Kill::Wall { limit: self.pool.app.limits.wall, stack: Vec::new() }, Vec::new());
             return (Some(self), Reply(Some((job.reply, answer))));
         }
         self.watch.begin_invocation(job.deadline);
-        let settled = tokio::time::timeout_at(job.deadline.into(), self.invoke(&job)).await;
+        let id = {
+            let state = self.js.as_mut().expect("live until dropped").op_state();
+            let mut state = state.borrow_mut();
+            let logs = state.borrow_mut::<InvocationLogs>();
+            logs.id = logs.id.wrapping_add(1);
+            logs.lines.clear();
+            logs.id
+        };
+        let settled = tokio::time::timeout_at(job.deadline.into(), self.invoke(&job, id)).await;
         let (answer, keep) = match settled {
             Ok(Settled::Value(value)) => match self.report(value) {
                 Ok(report) => (Answer::Report(report), true),
@@ -155,20 +165,34 @@ impl Isolate {
                 // Nothing can settle it any more; the attempt is answered at its deadline, as
                 // one that waits for something that never comes.
                 tokio::time::sleep_until(job.deadline.into()).await;
-                (Answer::Killed(self.watch.kill_at_deadline()), false)
+                (Answer::Killed(self.watch.kill_at_deadline(), Vec::new()), false)
             }
             Ok(Settled::Error(message)) => (Answer::Crashed(message), false),
-            Err(_elapsed) => (Answer::Killed(self.watch.kill_at_deadline()), false),
+            Err(_elapsed) => (Answer::Killed(self.watch.kill_at_deadline(), Vec::new()), false),
         };
         // A kill decided (or an interrupt asked for) while it ran wins over what it answered,
         // and the isolate cannot be trusted with another invocation.
         let clean = self.watch.end_invocation();
         let answer = match self.watch.kill() {
-            Some(kill) => Answer::Killed(for_the_user(&self.pool.app, kill)),
+            Some(kill) => Answer::Killed(for_the_user(&self.pool.app, kill), Vec::new()),
             None if !clean => Answer::Crashed("the isolate was being stopped at a limit".into()),
             None => answer,
         };
-        if let Answer::Killed(kill) = &answer {
+        // What it printed, kept on this side as it printed it (also when it was stopped).
+        let logs = {
+            let state = self.js.as_mut().expect("live until dropped").op_state();
+            let mut state = state.borrow_mut();
+            std::mem::take(&mut state.borrow_mut::<InvocationLogs>().lines)
+        };
+        let answer = match answer {
+            Answer::Report(mut report) => {
+                report.logs = logs;
+                Answer::Report(report)
+            }
+            Answer::Killed(kill, _) => Answer::Killed(kill, logs),
+            crashed => crashed,
+        };
+        if let Answer::Killed(kill, _) = &answer {
             tracing::warn!(app = %self.pool.app.name, ?kill, "invocation stopped at its limit; its isolate is discarded");
         }
         ((keep && clean).then_some(self), Reply(Some((job.reply, answer))))
@@ -176,8 +200,9 @@ impl Isolate {
 
     /// Calls the main loop's `run` with the job and drives the event loop until its promise
     /// settles, every poll a supervised slice.
-    async fn invoke(&mut self, job: &Job) -> Settled {
+    async fn invoke(&mut self, job: &Job, id: u32) -> Settled {
         let for_js = JobForJs {
+            id,
             trigger: job.trigger.name(),
             event: &job.event,
             max_log_bytes: job.max_log_bytes,
@@ -312,6 +337,7 @@ fn new_runtime(pool: &Arc<Pool>, init_failure: Option<serde_json::Value>) -> (Js
     state.put(view);
     state.put(pool.users.clone());
     state.put(StartedAt(Instant::now()));
+    state.put(InvocationLogs::default());
     state.put(roots);
     state.put(pool.outbound.clone());
     state.put(super::memory::IsolateMemory::new(pool.memory.clone()));

@@ -113,7 +113,7 @@ impl Worker {
             };
             match answer {
                 Ok(Answer::Report(report)) => report.into_outcome(),
-                Ok(Answer::Killed(kill)) => (kill.into_outcome(), Vec::new(), None),
+                Ok(Answer::Killed(kill, logs)) => (kill.into_outcome(), logs, None),
                 Ok(Answer::Crashed(message)) => (Outcome::Crashed { message }, Vec::new(), None),
                 Err(_) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new(), None),
             }

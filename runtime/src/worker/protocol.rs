@@ -28,8 +28,8 @@ pub struct Job {
 pub enum Answer {
     /// The JavaScript side finished the invocation and reported on it.
     Report(JsReport),
-    /// The invocation was stopped at a limit (its isolate is discarded).
-    Killed(Kill),
+    /// The invocation was stopped at a limit (its isolate is discarded), with what it printed.
+    Killed(Kill, Vec<LogLine>),
     /// The isolate could not run it.
     Crashed(String),
 }

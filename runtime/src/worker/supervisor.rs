@@ -5,8 +5,8 @@
 //! thread for the whole engine looks at those slots every few milliseconds, measures the
 //! running slice on that thread's own CPU clock (so time spent waiting for I/O or for a busy
 //! machine does not count; slices too short to be seen are charged their wall time), stops
-//! JavaScript that is past its CPU budget or its wall deadline, and moves a long slice to
-//! `SCHED_IDLE` so it does not compete with other apps for a core. Stopping first interrupts the isolate to record the JavaScript stack it was
+//! JavaScript that is past its CPU budget or its wall deadline, and lowers the priority of a
+//! long slice so other apps win a contended core first. Stopping first interrupts the isolate to record the JavaScript stack it was
 //! running, then terminates it (`terminate_execution`, also directly if the interrupt does not
 //! run soon, as in a blocking `Atomics.wait`). The near-heap-limit hook and the ArrayBuffer
 //! allocator (`memory.rs`) decide heap kills the same way. A killed isolate is discarded by its
@@ -202,7 +202,7 @@ pub struct ThreadSlot {
     /// Since when the thread has been building an isolate, if it is (not a slice: no
     /// invocation's budget is charged, but the thread is just as busy).
     building: Mutex<Option<Instant>>,
-    /// Whether the thread runs under `SCHED_IDLE` now (see `DEMOTE_AFTER`).
+    /// Whether the thread runs at `DEMOTED_NICE` now (see `DEMOTE_AFTER`).
     demoted: AtomicBool,
 }
 
@@ -260,7 +260,7 @@ impl ThreadSlot {
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
         r.watch.check(r.cpu(seen, cpu_now), cpu_now);
         if r.started.elapsed() >= DEMOTE_AFTER && can_demote() && !self.demoted.swap(true, Ordering::Relaxed) {
-            set_policy(self.tid, libc::SCHED_IDLE);
+            set_nice(self.tid, DEMOTED_NICE);
         }
     }
 }
@@ -274,31 +274,32 @@ impl Drop for Building<'_> {
 }
 
 /// A slice of JavaScript running this long without a break (a hostile or a heavy function)
-/// runs under `SCHED_IDLE` until it ends: it gets the cores nobody else wants, so the threads
-/// that answer other apps, and HTTP, never wait for a core because of it.
+/// runs at a lower priority (`DEMOTED_NICE`) until it ends, so the threads that answer other
+/// apps, and HTTP, win a contended core first; it still gets its share (a quarter of a core
+/// against one busy neighbour), so it reaches its CPU limit, not its wall limit.
 const DEMOTE_AFTER: Duration = Duration::from_millis(10);
+const DEMOTED_NICE: libc::c_int = 5;
 
-/// Whether this process may give a thread its scheduling policy back after demoting it
-/// (leaving `SCHED_IDLE` needs CAP_SYS_NICE, or RLIMIT_NICE). Without it long slices are not
-/// demoted: a thread demoted for good would slow every app on it.
+/// Whether this process may give a thread its priority back after lowering it (raising a nice
+/// value is always allowed; lowering it again needs CAP_SYS_NICE or RLIMIT_NICE). Without it
+/// long slices are not demoted: a thread demoted for good would slow every app on it.
 fn can_demote() -> bool {
     static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *CAN.get_or_init(|| {
-        // Tried on a short-lived thread of its own: policies are per thread on Linux.
+        // Tried on a short-lived thread of its own: nice values are per thread on Linux.
         std::thread::spawn(|| {
             // SAFETY: gettid has no preconditions.
             let tid = unsafe { libc::gettid() };
-            set_policy(tid, libc::SCHED_IDLE) && set_policy(tid, libc::SCHED_OTHER)
+            set_nice(tid, DEMOTED_NICE) && set_nice(tid, 0)
         })
         .join()
         .unwrap_or(false)
     })
 }
 
-fn set_policy(tid: libc::pid_t, policy: libc::c_int) -> bool {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: sched_setscheduler on a thread id of this process, with a valid parameter.
-    unsafe { libc::sched_setscheduler(tid, policy, &param) == 0 }
+fn set_nice(tid: libc::pid_t, nice: libc::c_int) -> bool {
+    // SAFETY: setpriority on a thread id of this process.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0 }
 }
 
 /// Runs on the isolate's thread, inside running JavaScript: stops it, with its stack, when its
@@ -348,7 +349,7 @@ impl Drop for Slice<'_> {
     fn drop(&mut self) {
         let running = self.slot.running.lock().unwrap().take();
         if self.slot.demoted.swap(false, Ordering::Relaxed) {
-            set_policy(self.slot.tid, libc::SCHED_OTHER);
+            set_nice(self.slot.tid, 0);
         }
         CURRENT.with(|c| c.borrow_mut().take());
         let used = match running {

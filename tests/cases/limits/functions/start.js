@@ -3,13 +3,13 @@
 // leaves a rejected promise and a throwing timer behind.
 async function handleEvent(event, context) {
   switch (event.username) {
-    case "spin":
+    case "spin": console.log("about to spin");
       for (;;) {}
     case "hog": {
       const hoard = [];
       for (;;) hoard.push(new Array(1e5).fill(hoard.length));
     }
-    case "stuck":
+    case "stuck": console.log("waiting for what never comes");
       await new Promise(() => {});
     case "recurse": {
       const dive = (n) => dive(n + 1) + 1;
