@@ -275,10 +275,10 @@ impl Drop for Building<'_> {
 
 /// A slice of JavaScript running this long without a break (a hostile or a heavy function)
 /// runs at a lower priority (`DEMOTED_NICE`) until it ends, so the threads that answer other
-/// apps, and HTTP, win a contended core first; it still gets its share (a quarter of a core
+/// apps, and HTTP, win a contended core first; it still gets its share (a tenth of a core
 /// against one busy neighbour), so it reaches its CPU limit, not its wall limit.
 const DEMOTE_AFTER: Duration = Duration::from_millis(10);
-const DEMOTED_NICE: libc::c_int = 5;
+const DEMOTED_NICE: libc::c_int = 10;
 
 /// Whether this process may give a thread its priority back after lowering it (raising a nice
 /// value is always allowed; lowering it again needs CAP_SYS_NICE or RLIMIT_NICE). Without it
