@@ -16,7 +16,9 @@ pub const APP_FILE_NAME: &str = "chatfn.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("no app file at {path}: create one (README, \"The app file\"), or give --app the directory or file that holds it")]
+    Missing { path: PathBuf },
+    #[error("cannot read {path}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a valid chatfn app file: {message}")]
     Parse { path: PathBuf, message: String },
@@ -233,7 +235,10 @@ impl App {
     /// (so one directory can hold several configurations of the same app).
     pub fn load(path: &Path) -> Result<App, ConfigError> {
         let file = if path.is_dir() { path.join(APP_FILE_NAME) } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
+        let text = std::fs::read_to_string(&file).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::Missing { path: file.clone() },
+            _ => ConfigError::Read { path: file.clone(), source },
+        })?;
         let root = file
             .parent()
             .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })

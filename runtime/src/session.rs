@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{App, FailurePolicy, GuestUsers, Trigger};
-use crate::store::users::validate_name;
+use crate::store::users::normalize_name;
 use crate::time::now_rfc3339;
 use crate::store::invocations::{InvocationRecord, InvocationsStore};
 use crate::store::{NewUser, User, StoreError, UsersStore};
@@ -238,8 +238,10 @@ impl Sessions {
         Ok(attempt)
     }
 
-    async fn decide(&self, request: AttemptRequest, deployment: &Deployment) -> Result<Attempt, AttemptError> {
-        validate_name(&request.username).map_err(|e| AttemptError::BadRequest(format!("username: {e}")))?;
+    async fn decide(&self, mut request: AttemptRequest, deployment: &Deployment) -> Result<Attempt, AttemptError> {
+        // The function sees the name as chatfn keeps it (NFC), and attempts for one name are
+        // serialized whichever way it was typed.
+        request.username = normalize_name(&request.username).map_err(|e| AttemptError::BadRequest(format!("username: {e}")))?;
         if !(request.auth_params.is_object() || request.auth_params.is_null()) {
             return Err(AttemptError::BadRequest("authParams must be a JSON object".into()));
         }

@@ -12,7 +12,10 @@ fn serve_error(app: &std::path::Path) -> String {
 fn a_missing_app_file_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let err = serve_error(dir.path());
-    assert!(err.contains("cannot read") && err.contains("chatfn.toml"), "{err}");
+    assert!(err.contains("no app file at") && err.contains("chatfn.toml") && err.contains("--app"), "{err}");
+    // Said once, with the fix, and no raw OS error repeated after it.
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!err.contains("os error"), "{err}");
 }
 
 #[test]

@@ -85,6 +85,8 @@ fn malformed_requests_are_refused_with_400_and_a_reason() {
         ("{\"username\": 42}", "must be a string, not a number"),
         ("{\"username\": \"alice\", \"authParams\": \"token\"}", "authParams must be a JSON object"),
         ("{\"username\": \"a\\u0000b\"}", "control characters"),
+        ("{\"username\": \"alice\\u200b\"}", "invisible characters"),
+        ("{\"username\": \"\\u202ealice\"}", "invisible characters"),
     ];
     for (body, reason) in cases {
         let (status, answer) = server.start_session_raw(body);

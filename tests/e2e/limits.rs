@@ -89,3 +89,33 @@ fn what_a_stopped_invocation_printed_is_kept() {
         assert_eq!(out["invocation"]["logs"][0]["message"], line, "{username}: {out}");
     }
 }
+
+#[test]
+fn every_error_the_http_side_gives_is_json() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&case_dir("one-slot"), data.path());
+    let body = format!("{{\"username\": \"{}\"}}", "x".repeat(64 << 10)); // far over 4 × body_kb
+    let cases: [(&str, &str, Option<&str>, u16, &str); 5] = [
+        ("POST", "/v1/sessions", Some(&body), 413, "PayloadTooLarge"),
+        ("POST", "/v1/apps/%ff%fe/sessions", Some("{}"), 400, "BadRequest"),
+        ("GET", "/v1/sessions", None, 405, "MethodNotAllowed"),
+        ("GET", "/no/such/route", None, 404, "NotFound"),
+        ("GET", "/v1/users?page=not-a-number", None, 401, "unauthorized"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let request = ureq::request(method, &format!("{}{path}", server.base)).timeout(Duration::from_secs(30));
+        let answer = match body {
+            Some(b) => request.set("content-type", "application/json").send_string(b),
+            None => request.call(),
+        };
+        let response = match answer {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        assert_eq!(response.status(), status, "{method} {path}");
+        assert!(response.content_type().starts_with("application/json"), "{method} {path}: {}", response.content_type());
+        let json: serde_json::Value = response.into_json().unwrap();
+        assert_eq!(json["error"], code, "{method} {path}: {json}");
+    }
+}

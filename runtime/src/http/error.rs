@@ -59,3 +59,38 @@ impl IntoResponse for ApiError {
         (status, Json(json!({ "error": code, "message": message }))).into_response()
     }
 }
+
+/// Errors that axum or hyper answer before a handler runs (a body far over every limit, a
+/// path that does not decode, a bad query string, an unknown route or method) come as plain
+/// text; this turns each into the same `{"error", "message"}` JSON, keeping the status.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "BadRequest",
+        StatusCode::NOT_FOUND => "NotFound",
+        StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaType",
+        s if s.is_client_error() => "BadRequest",
+        _ => "InternalError",
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    let mut json = (status, Json(json!({ "error": code, "message": message }))).into_response();
+    // Headers the rejection carried (Allow, WWW-Authenticate...) stay, but not its length/type.
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}

@@ -59,6 +59,6 @@ pub async fn serve(
     platform: Arc<crate::platform::Platform>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(apps).merge(crate::platform::router(platform));
+    let app = router(apps).merge(crate::platform::router(platform)).layer(axum::middleware::map_response(error::json_errors));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

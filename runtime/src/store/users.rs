@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+use unicode_normalization::UnicodeNormalization;
+
 use super::error::{StoreError, Subject};
 use crate::time::now_rfc3339;
 
@@ -98,8 +100,8 @@ impl UsersStore {
         Ok(user)
     }
 
-    fn create_unflushed(&self, new: NewUser) -> Result<User, StoreError> {
-        validate_name(&new.name)?;
+    fn create_unflushed(&self, mut new: NewUser) -> Result<User, StoreError> {
+        new.name = normalize_name(&new.name)?;
         let display_name = match new.display_name {
             Some(d) if d.trim().is_empty() => return Err(StoreError::Invalid("displayName must not be empty".into())),
             Some(d) => d,
@@ -159,6 +161,7 @@ impl UsersStore {
     }
 
     pub fn find_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let name: String = name.nfc().collect();
         match self.names.get(name.as_bytes())? {
             Some(id) => self.get(id_from_bytes(&id)),
             None => Ok(None),
@@ -281,6 +284,15 @@ impl UsersStore {
     }
 }
 
+/// A user name as chatfn keeps it: Unicode NFC (so "é" typed either way is one user), not
+/// empty, at most `MAX_NAME_LEN` bytes, and without control or invisible characters (so no
+/// two users differ only by a zero-width or bidi character).
+pub fn normalize_name(name: &str) -> Result<String, StoreError> {
+    let name: String = name.nfc().collect();
+    validate_name(&name)?;
+    Ok(name)
+}
+
 pub fn validate_name(name: &str) -> Result<(), StoreError> {
     if name.trim().is_empty() {
         return Err(StoreError::Invalid("a user name must not be empty".into()));
@@ -291,7 +303,18 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
     if name.chars().any(char::is_control) {
         return Err(StoreError::Invalid("a user name must not contain control characters".into()));
     }
+    if let Some(c) = name.chars().find(|c| is_invisible(*c)) {
+        return Err(StoreError::Invalid(format!("a user name must not contain invisible characters (U+{:04X})", c as u32)));
+    }
     Ok(())
+}
+
+/// Characters that show nothing (zero-width spaces and joiners, bidi controls, fillers, tags).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+        | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E007F}')
 }
 
 fn validate_secret_name(name: &str) -> Result<(), StoreError> {
@@ -343,6 +366,23 @@ mod tests {
         s.create(new_user("alice")).await.unwrap();
         assert!(matches!(s.create(new_user("alice")).await, Err(StoreError::Conflict(_))));
         assert_eq!(s.list(0, 10, None).unwrap().total, 1);
+    }
+
+    #[tokio::test]
+    async fn names_are_nfc_and_invisible_characters_are_refused() {
+        let (_d, s) = store();
+        let composed = s.create(new_user("Ren\u{e9}e")).await.unwrap();
+        // The same name typed with a combining accent is the same user.
+        assert!(matches!(s.create(new_user("Rene\u{301}e")).await, Err(StoreError::Conflict(_))));
+        assert_eq!(s.find_by_name("Rene\u{301}e").unwrap().unwrap().id, composed.id);
+        for sneaky in ["ann\u{200b}", "\u{202e}nna", "a\u{2060}nn", "\u{feff}ann", "ann\u{e0041}"] {
+            let err = s.create(new_user(sneaky)).await.unwrap_err();
+            assert!(err.to_string().contains("invisible characters"), "{sneaky:?}: {err}");
+        }
+        // Emoji and scripts other than Latin are names like any other.
+        for fine in ["\u{1f600}", "\u{4e2d}\u{6587}", "\u{645}\u{62d}\u{645}\u{62f}"] {
+            s.create(new_user(fine)).await.unwrap();
+        }
     }
 
     #[tokio::test]
