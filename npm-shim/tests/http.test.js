@@ -29,6 +29,20 @@ async function handleEvent() {
   assert.strictEqual(redirect.res.statusCode, 302, "node:http answers redirects instead of following them");
   assert.strictEqual(redirect.res.headers.location, "/json");
 
+  // fetch follows redirects by default (each hop through the network policy), answers them
+  // as they came with redirect: "manual", and fails on them with redirect: "error".
+  const followed = await fetch(`${base}/moved`);
+  assert.strictEqual(followed.status, 200);
+  assert.strictEqual(followed.redirected, true);
+  assert.strictEqual(followed.url, `${base}/json`);
+  assert.deepStrictEqual(await followed.json(), { ok: true });
+  const manual = await fetch(`${base}/moved`, { redirect: "manual" });
+  assert.strictEqual(manual.status, 302);
+  assert.strictEqual(manual.redirected, false);
+  assert.strictEqual(manual.headers.get("location"), "/json");
+  await assert.rejects(fetch(`${base}/moved`, { redirect: "error" }), (e) => e instanceof TypeError && /redirect/.test(e.cause.message));
+  assert.throws(() => new Request(`${base}/json`, { redirect: "sideways" }), TypeError);
+
   const gz = await get(`${base}/gzip`);
   assert.strictEqual(gz.res.headers["content-encoding"], "gzip");
   const zlib = require("zlib");

@@ -7,7 +7,7 @@ import { httpOpen } from "ext:chatfn/tape.js";
 import { concatBytes } from "ext:chatfn/internal/bytes.js";
 import { Blob, File, bytesOfBlob } from "ext:chatfn/buffer.js";
 const {
-  ArrayBufferIsView, ArrayIsArray, ArrayPrototypeMap, ArrayPrototypePush, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
+  ArrayBufferIsView, ArrayIsArray, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, Error, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
   String, StringPrototypeToLowerCase, SymbolIterator, TypeError, TypedArrayPrototypeGetBuffer, Uint8Array, Uint8ArrayPrototype, ArrayBufferPrototype,
 } = primordials;
 const { op_http_open, op_http_read } = core.ops;
@@ -166,8 +166,15 @@ export class Request {
     this.headers = new Headers(init.headers ?? from?.headers);
     this.body = init.body ?? from?.body ?? null;
     this.signal = init.signal ?? from?.signal ?? null;
+    /** "follow" (the default: each hop through the network policy), "manual" or "error". */
+    this.redirect = String(init.redirect ?? from?.redirect ?? "follow");
+    if (this.redirect !== "follow" && this.redirect !== "manual" && this.redirect !== "error") {
+      throw new TypeError(`Failed to construct 'Request': '${this.redirect}' is not a valid redirect mode`);
+    }
   }
 }
+
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 
 export async function fetch(input, init = {}) {
   const request = new Request(input, init);
@@ -182,10 +189,15 @@ export async function fetch(input, init = {}) {
   }
   const headers = [];
   for (const [k, v] of request.headers) ArrayPrototypePush(headers, [k, v]);
-  const open = () => op_http_open(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0), true);
+  // "manual" answers a redirect as it came (as Node's fetch does); "error" fails on one.
+  const follow = request.redirect === "follow";
+  const open = () => op_http_open(request.method, request.url, headers, body !== null, body ?? new Uint8Array(0), follow);
   const answer = await track(`fetch(${request.url})`, async () => {
     // The same path as node:http's streamed responses, read to the end.
     const { head, read } = await httpOpen(request.method, request.url, open, op_http_read);
+    if (request.redirect === "error" && ArrayPrototypeIncludes(REDIRECT_STATUSES, head.status)) {
+      throw new TypeError("fetch failed", { cause: new Error(`redirect mode is "error" and ${request.url} redirects (${head.status})`) });
+    }
     const chunks = [];
     for (let chunk = await read(); chunk !== null; chunk = await read()) ArrayPrototypePush(chunks, chunk);
     return { ...head, body: concatBytes(chunks) };
