@@ -107,6 +107,9 @@ struct RawAppSection {
     /// How many invocation records the app keeps (the oldest go first).
     #[serde(alias = "invocationRetention")]
     invocation_retention: Option<usize>,
+    /// Event paths (dotted) redacted in invocation records.
+    #[serde(alias = "redactInRecords")]
+    redact_in_records: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -208,6 +211,9 @@ pub struct App {
     /// `[app] invocation_retention`: invocation records kept; 0 keeps none (and so nothing to
     /// replay or shadow), which saves their cost per invocation.
     pub invocation_retention: usize,
+    /// `[app] redact_in_records`: dotted paths of the event kept out of invocation records
+    /// (default `["authParams"]`: credentials such as ID tokens are not kept at rest).
+    pub redact_in_records: Vec<String>,
     pub initialization_script: Option<SourceFile>,
     pub dependencies: BTreeMap<String, String>,
     pub environment: BTreeMap<String, String>,
@@ -371,6 +377,15 @@ impl App {
             expose_denial_reason: raw.app.expose_denial_reason.unwrap_or(true),
             failure_policy: raw.app.failure_policy,
             invocation_retention: raw.app.invocation_retention.unwrap_or(1000),
+            redact_in_records: match raw.app.redact_in_records {
+                Some(paths) => {
+                    if let Some(bad) = paths.iter().find(|p| p.split('.').any(str::is_empty)) {
+                        return Err(invalid(format!("[app] redact_in_records: {bad:?} is not a dotted path such as \"authParams.idToken\"")));
+                    }
+                    paths
+                }
+                None => vec!["authParams".to_string()],
+            },
             initialization_script,
             dependencies: raw.runtime.dependencies,
             environment: raw.runtime.environment,

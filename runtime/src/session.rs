@@ -170,6 +170,8 @@ pub struct Sessions {
     /// Switched whole by `deploy`; each attempt holds the one it started with.
     deployment: RwLock<Arc<Deployment>>,
     records: Option<InvocationsStore>,
+    /// `[app] redact_in_records`.
+    redact: Vec<String>,
     locks: NameLocks,
 }
 
@@ -189,6 +191,7 @@ impl Sessions {
             users,
             deployment: RwLock::new(Arc::new(deployment)),
             records,
+            redact: app.redact_in_records.clone(),
             locks: NameLocks::default(),
         }
     }
@@ -226,7 +229,7 @@ impl Sessions {
         let deployment = self.deployment.read().unwrap().clone();
         let mut attempt = self.decide(request, &deployment).await?;
         if let (Some(records), Some(invocation), Some((function_id, version_number))) = (&self.records, &attempt.invocation, deployment.version) {
-            let record = invocation_record(invocation, &attempt.decision, function_id, version_number);
+            let record = invocation_record(invocation, &attempt.decision, function_id, version_number, &self.redact);
             match records.record(record) {
                 Ok(id) => attempt.record_id = Some(id),
                 Err(e) => tracing::error!("cannot record the invocation: {e}"),
@@ -382,21 +385,27 @@ pub fn same_outcome(a: &Value, b: &Value) -> bool {
     a["status"] == b["status"] && a["error"]["message"] == b["error"]["message"]
 }
 
-/// What is kept of an invocation: the event, the outcome and the decision.
-fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: u64, version_number: u64) -> InvocationRecord {
+/// What is kept of an invocation: the event (less the `redact` paths, listed in
+/// `result.redacted` when there were any), the outcome and the decision.
+fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: u64, version_number: u64, redact: &[String]) -> InvocationRecord {
     let decision = match decision {
         Decision::Allowed { user, .. } => serde_json::json!({ "allowed": true, "user": user.name }),
         Decision::Denied(d) => serde_json::json!({ "allowed": false, "error": d.code, "message": d.message }),
     };
     let mut result = serde_json::to_value(&invocation.outcome).unwrap_or(Value::Null);
     result["decision"] = decision;
+    let mut args = invocation.event.clone();
+    let redacted: Vec<&String> = redact.iter().filter(|path| redact_path(&mut args, path)).collect();
+    if !redacted.is_empty() {
+        result["redacted"] = serde_json::json!(redacted);
+    }
     InvocationRecord {
         id: 0,
         function_id,
         version_number,
         trigger: invocation.trigger.name().to_string(),
         status: if invocation.outcome == Outcome::Returned { "SUCCEEDED" } else { "FAILED" }.to_string(),
-        args: invocation.event.clone(),
+        args,
         result,
         logs: invocation.logs.clone(),
         duration_ms: invocation.duration_ms,
@@ -404,6 +413,29 @@ fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: 
         shadow: None,
         created_time: now_rfc3339(),
     }
+}
+
+/// Redacts the value at a dotted `path` of `value`, keeping its JSON type so a replay still
+/// gets a well-formed event: a non-empty object or array becomes empty, anything else the
+/// string "[redacted]". Answers whether there was something to redact.
+fn redact_path(value: &mut Value, path: &str) -> bool {
+    let mut at = value;
+    let mut segments = path.split('.').peekable();
+    while let Some(segment) = segments.next() {
+        let Some(next) = at.as_object_mut().and_then(|o| o.get_mut(segment)) else { return false };
+        if segments.peek().is_none() {
+            let (placeholder, had_value) = match next {
+                Value::Object(o) => (Value::Object(Default::default()), !o.is_empty()),
+                Value::Array(a) => (Value::Array(Vec::new()), !a.is_empty()),
+                Value::Null => (Value::Null, false),
+                _ => (Value::String("[redacted]".into()), true),
+            };
+            *next = placeholder;
+            return had_value;
+        }
+        at = next;
+    }
+    false
 }
 
 fn allow(user: User) -> Decision {
@@ -430,5 +462,22 @@ impl NameLocks {
         let lock = Arc::new(tokio::sync::Mutex::new(()));
         map.insert(name.to_string(), Arc::downgrade(&lock));
         lock
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_replaces_values_at_dotted_paths_that_exist() {
+        let mut event = serde_json::json!({ "username": "ann", "authParams": { "idToken": "t", "keep": 1 } });
+        assert!(redact_path(&mut event, "authParams.idToken"));
+        assert!(!redact_path(&mut event, "authParams.missing"));
+        assert!(!redact_path(&mut event, "username.deeper"));
+        assert_eq!(event, serde_json::json!({ "username": "ann", "authParams": { "idToken": "[redacted]", "keep": 1 } }));
+        assert!(redact_path(&mut event, "authParams"));
+        assert_eq!(event["authParams"], serde_json::json!({}), "objects stay objects for replays");
+        assert!(!redact_path(&mut event, "authParams"), "an empty object holds nothing to redact");
     }
 }

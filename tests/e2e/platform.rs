@@ -444,4 +444,14 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
     assert_eq!(flag_hits(), 2, "only the live version fetched the flag");
     let (status, f) = call("PUT", &format!("/v1/functions/{}/shadow-version", function["id"]), Some(json!({ "version_number": null })));
     assert_eq!((status, &f["shadow_version_number"]), (200, &Value::Null));
+
+    // Credentials are not kept at rest: by default the record keeps authParams empty, and a
+    // replay of it says it ran without them.
+    server.start_session(&json!({ "username": "zara", "authParams": { "idToken": "a-bearer-credential" } }));
+    let kept = call("GET", &invocations, None).1["_embedded"]["invocations"][0].clone();
+    assert_eq!((&kept["args"]["username"], &kept["args"]["authParams"]), (&json!("zara"), &json!({})), "{kept}");
+    assert_eq!(kept["result"]["redacted"], json!(["authParams"]), "{kept}");
+    assert!(!kept.to_string().contains("a-bearer-credential"), "{kept}");
+    let (status, replayed) = call("POST", &format!("/v1/function-invocations/{}/replay", kept["id"]), None);
+    assert_eq!((status, &replayed["redacted"]), (200, &json!(["authParams"])), "{replayed}");
 }

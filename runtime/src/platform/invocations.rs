@@ -169,6 +169,9 @@ pub struct ReplayRun {
     replay: TestRun,
     /// Whether the function ended the same way (returned, or threw the same message).
     same_outcome: bool,
+    /// Event paths the record keeps as "[redacted]" (`[app] redact_in_records`): the replay ran
+    /// without their values, so it may end differently for that reason alone.
+    redacted: Vec<String>,
 }
 
 /// `POST /v1/function-invocations/{id}/replay` (chatfn's): runs a recorded invocation again,
@@ -188,7 +191,9 @@ pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: B
     let tape = record.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_else(|| serde_json::json!({ "startTime": 0, "calls": [] }));
     let run = sandboxed(&app, &version, record.args.clone(), Some(tape)).await?;
     let same_outcome = crate::session::same_outcome(&record.result, &run.outcome);
+    let redacted = record.result["redacted"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect()).unwrap_or_default();
     Ok(Json(ReplayRun {
+        redacted,
         invocation_id: record.id,
         original_version_number: record.version_number,
         original_status: record.status,
