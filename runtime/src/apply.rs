@@ -76,6 +76,11 @@ pub async fn apply(app: &App, remote: &Remote) -> anyhow::Result<Vec<String>> {
             changes.push(format!("{}: version {} from {}", trigger.name(), version["version_number"], file.display));
         }
     }
+    // What the server has and the directory does not, goes.
+    for (trigger, function) in functions {
+        remote.call(Method::DELETE, &format!("/v1/functions/{}", function["id"]), None).await?;
+        changes.push(format!("{trigger}: function removed"));
+    }
     Ok(changes)
 }
 

@@ -87,6 +87,17 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
             changes.push(format!("{} version {} from {}", trigger.name(), version.version_number, script.file));
         }
     }
+    // A function the directory gave before and no longer has goes (the API's own stay).
+    for function in functions.functions()? {
+        let from_directory = functions.applied(&format!("function.{}", function.trigger))?.is_some();
+        let still_there = Trigger::from_name(&function.trigger).is_some_and(|t| app.functions.contains_key(&t));
+        if from_directory && !still_there {
+            functions.delete_function(function.id).await?;
+            changes.push(format!("{} removed (no longer in {})", function.trigger, crate::config::APP_FILE_NAME));
+        }
+    }
+    // What was taken is marked durably, or the next start would not know it came from here.
+    functions.flush().await?;
     Ok(changes)
 }
 

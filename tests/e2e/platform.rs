@@ -337,6 +337,18 @@ fn apply_makes_a_server_match_a_directory_once_and_export_writes_it_back() {
     assert!(toml.contains("guest_users = \"ENABLED\"") && toml.contains("\"WORD\" = \"\"") && toml.contains("\"user.attempted.start_session\" = \"functions/gate.ts\""), "{toml}");
     let again = chatfn().args(["export", "--server", &server.base, "--key", &key, "--dir"]).arg(&target).output().unwrap();
     assert_eq!(again.status.code(), Some(2), "export does not overwrite an app");
+
+    // A function the directory no longer has is removed from the server: with none, guests
+    // are let in whatever they say.
+    std::fs::write(
+        wanted.path().join("chatfn.toml"),
+        "[app]\nguest_users = \"ENABLED\"\n[runtime]\ninitialization_script = \"init.js\"\n[runtime.environment]\nWORD = \"please\"\n",
+    )
+    .unwrap();
+    let removed = apply();
+    assert!(removed.contains("user.attempted.start_session: function removed"), "{removed}");
+    assert!(apply().contains("nothing changed"), "removing twice changes nothing");
+    assert_eq!(server.start_session(&json!({ "username": "cat", "authParams": { "word": "anything" } })).0, 200);
 }
 
 #[test]
@@ -454,4 +466,20 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
     assert!(!kept.to_string().contains("a-bearer-credential"), "{kept}");
     let (status, replayed) = call("POST", &format!("/v1/function-invocations/{}/replay", kept["id"]), None);
     assert_eq!((status, &replayed["redacted"]), (200, &json!(["authParams"])), "{replayed}");
+}
+
+#[test]
+fn a_function_removed_from_the_app_file_is_no_longer_served() {
+    let app = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(app.path().join("gate.js"), "async function handleEvent() { throw new Error('members only'); }\n").unwrap();
+    std::fs::write(app.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n[functions]\n\"user.attempted.start_session\" = \"gate.js\"\n").unwrap();
+    let server = Server::start(app.path(), data.path());
+    assert_eq!(server.start_session(&json!({ "username": "ann" })).1["message"], "members only");
+    server.stop();
+
+    std::fs::write(app.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n").unwrap();
+    let server = Server::start(app.path(), data.path());
+    let (status, answer) = server.start_session(&json!({ "username": "ann" }));
+    assert_eq!((status, &answer["user"]["isGuest"]), (200, &json!(true)), "no function: a guest session: {answer}");
 }

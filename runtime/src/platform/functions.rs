@@ -153,6 +153,19 @@ pub async fn get(Authorized(app): Authorized, Path(id): Path<String>) -> Result<
     Ok(Json(FunctionView::from(&function(&app, &id)?)))
 }
 
+/// `DELETE /v1/functions/{id}` (chatfn's): removes the function and its versions (its
+/// invocation records stay); the app is redeployed without it, so its trigger follows the
+/// rules for a trigger with no function.
+#[utoipa::path(delete, path = "/v1/functions/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn delete(Authorized(app): Authorized, Path(id): Path<String>) -> Result<StatusCode, PlatformError> {
+    let f = function(&app, &id)?;
+    app.store.functions.delete_function(f.id).await?;
+    app.redeploy()?;
+    tracing::info!(app = %app.app.name, function = f.id, trigger = %f.trigger, "function deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Newest first.
 #[utoipa::path(get, path = "/v1/functions/{id}/versions", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path), PageQuery),
     responses((status = 200, body = Page<Versions>), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]

@@ -82,7 +82,7 @@ fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
         .routes(routes!(runtime::set_initialization_script))
         .routes(routes!(runtime::set_environment))
         .routes(routes!(functions::list, functions::create))
-        .routes(routes!(functions::get))
+        .routes(routes!(functions::get, functions::delete))
         .routes(routes!(functions::versions, functions::create_version))
         .routes(routes!(functions::current_version, functions::activate))
         .routes(routes!(invocations::invocations))
@@ -344,6 +344,7 @@ mod tests {
             ("/v1/runtimes/nodejs/functions", "get"),
             ("/v1/runtimes/nodejs/functions", "post"),
             ("/v1/functions/{id}", "get"),
+            ("/v1/functions/{id}", "delete"),
             ("/v1/functions/{id}/versions", "get"),
             ("/v1/functions/{id}/versions", "post"),
             ("/v1/functions/{id}/current-version", "get"),

@@ -96,7 +96,7 @@ impl FunctionsStore {
         })
     }
 
-    async fn flush(&self) -> Result<(), StoreError> {
+    pub async fn flush(&self) -> Result<(), StoreError> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
         Ok(())
@@ -156,6 +156,26 @@ impl FunctionsStore {
             Ok(record)
         });
         let record = unwrap_transaction(result)?;
+        self.flush().await?;
+        Ok(record)
+    }
+
+    /// Deletes a function and its versions (its invocation records stay); answers what it was.
+    pub async fn delete_function(&self, id: u64) -> Result<FunctionRecord, StoreError> {
+        let result = (&self.functions, &self.meta).transaction(|(functions, meta)| {
+            let Some(bytes) = functions.remove(&id_key(id))? else {
+                return Err(ConflictableTransactionError::Abort(StoreError::NotFound(Subject::Function(id))));
+            };
+            let record: FunctionRecord = serde_json::from_slice(&bytes).map_err(|e| ConflictableTransactionError::Abort(e.into()))?;
+            meta.remove(format!("trigger/{}", record.trigger).as_bytes())?;
+            Ok(record)
+        });
+        let record = unwrap_transaction(result)?;
+        for version in self.versions(id)? {
+            self.versions.remove(id_key(version.id))?;
+        }
+        // Taken from the directory again if it comes back there.
+        self.applied.remove(format!("function.{}", record.trigger).as_bytes())?;
         self.flush().await?;
         Ok(record)
     }
