@@ -10,7 +10,7 @@
 //!   function that fetches, say, Google's certificates runs offline and unmodified.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,9 +110,15 @@ pub fn internal(ip: IpAddr) -> Option<&'static str> {
                 Some("a link-local address")
             } else if v6.is_multicast() {
                 Some("a multicast address")
-            } else if first == 0x64 && v6.segments()[1] == 0xff9b {
+            } else if first == 0x64 && v6.segments()[1] == 0xff9b && v6.segments()[2..6] == [0; 4] {
                 // NAT64 (64:ff9b::/96) can reach any IPv4 address, private ones included.
                 internal_v4(Ipv4Addr::from((u128::from(v6) & 0xffff_ffff) as u32)).map(|_| "a NAT64 form of an internal address")
+            } else if first == 0x2002 {
+                // 6to4 (2002::/16) embeds an IPv4 address in its next 32 bits.
+                let s = v6.segments();
+                internal_v4(Ipv4Addr::from(((s[1] as u32) << 16) | s[2] as u32)).map(|_| "a 6to4 form of an internal address")
+            } else if special_v6(v6) {
+                Some("a special-purpose address (IANA: not globally reachable)")
             } else {
                 None
             }
@@ -134,9 +140,47 @@ fn internal_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("an unspecified address")
     } else if ip.is_multicast() || ip.is_broadcast() || a >= 240 {
         Some("a multicast or reserved address")
+    } else if special_v4(ip) {
+        Some("a special-purpose address (IANA: not globally reachable)")
     } else {
         None
     }
+}
+
+/// IANA's IPv4 special-purpose blocks that are not globally reachable, beyond those above:
+/// IETF protocol assignments (192.0.0.0/24, less the two global anycast addresses),
+/// documentation (TEST-NET-1/2/3), benchmarking (198.18.0.0/15) and the deprecated 6to4 relay
+/// anycast (192.88.99.0/24).
+fn special_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    (o[..3] == [192, 0, 0] && o[3] != 9 && o[3] != 10)
+        || o[..3] == [192, 0, 2]
+        || o[..3] == [198, 51, 100]
+        || o[..3] == [203, 0, 113]
+        || (o[0] == 198 && (o[1] & 0xfe) == 18)
+        || o[..3] == [192, 88, 99]
+}
+
+/// IANA's IPv6 special-purpose blocks that are not globally reachable, beyond loopback,
+/// unspecified, mapped, unique-local and link-local: local-use NAT64 (64:ff9b:1::/48),
+/// discard-only (100::/64), IETF protocol assignments (2001::/23, less its global blocks:
+/// 2001:1::1/128, 2001:1::2/128, 2001:3::/32 AMT, 2001:4:112::/48 AS112, 2001:20::/28
+/// ORCHIDv2, 2001:30::/28 DRIP), documentation (2001:db8::/32, 3fff::/20) and SRv6 SIDs
+/// (5f00::/16).
+fn special_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    let global_in_ietf = ip == Ipv6Addr::new(0x2001, 1, 0, 0, 0, 0, 0, 1)
+        || ip == Ipv6Addr::new(0x2001, 1, 0, 0, 0, 0, 0, 2)
+        || (s[0] == 0x2001 && s[1] == 3)
+        || (s[0] == 0x2001 && s[1] == 4 && s[2] == 0x112)
+        || (s[0] == 0x2001 && (s[1] & 0xfff0) == 0x20)
+        || (s[0] == 0x2001 && (s[1] & 0xfff0) == 0x30);
+    (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+        || s[..4] == [0x100, 0, 0, 0]
+        || (s[0] == 0x2001 && s[1] < 0x200 && !global_in_ietf)
+        || (s[0] == 0x2001 && s[1] == 0xdb8)
+        || (s[0] == 0x3fff && s[1] < 0x1000)
+        || s[0] == 0x5f00
 }
 
 /// A recorded response for one URL.
@@ -336,6 +380,30 @@ mod tests {
         }
         for ip in ["8.8.8.8", "142.250.1.1", "2607:f8b0::1", "172.32.0.1", "100.128.0.1", "64:ff9b::808:808"] {
             assert_eq!(internal(ip.parse().unwrap()), None, "{ip} should be public");
+        }
+    }
+
+    /// IANA's IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and later), one
+    /// address per block: every block IANA marks not globally reachable is refused, and the
+    /// globally reachable ones are not. (Mapped, NAT64 and 6to4 forms follow their IPv4 address.)
+    #[test]
+    fn the_iana_special_purpose_blocks_are_refused_unless_globally_reachable() {
+        let not_global = [
+            "0.0.0.1", "10.1.1.1", "100.64.1.1", "127.0.0.2", "169.254.1.1", "172.16.1.1", "192.0.0.1", "192.0.0.170",
+            "192.0.2.1", "192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.1", "198.51.100.1", "203.0.113.1",
+            "240.0.0.1", "255.255.255.255", "::1", "::", "::ffff:10.0.0.1", "64:ff9b:1::1", "100::1", "2001::1",
+            "2001:2::1", "2001:10::1", "2001:db8::1", "2002:a00:1::", "3fff::1", "5f00::1", "fc00::1", "fe80::1",
+        ];
+        for ip in not_global {
+            assert!(internal(ip.parse().unwrap()).is_some(), "{ip} is not globally reachable: refuse it");
+        }
+        let global = [
+            "192.0.0.9", "192.0.0.10", "192.31.196.1", "192.52.193.1", "192.175.48.1", "2001:1::1", "2001:1::2",
+            "2001:3::1", "2001:4:112::1", "2001:20::1", "2001:30::1", "2620:4f:8000::1", "64:ff9b::808:808",
+            "2002:808:808::", "8.8.8.8", "2606:4700::1111",
+        ];
+        for ip in global {
+            assert_eq!(internal(ip.parse().unwrap()), None, "{ip} is globally reachable");
         }
     }
 
