@@ -155,8 +155,8 @@ pub struct Limits {
     pub body_bytes: usize,
     /// Async operations (Users calls, fetches) one isolate may have in flight.
     pub pending_ops: usize,
-    /// Most isolates the app may have at once; `None`: the engine's default (one fewer than
-    /// its isolate threads, at least one).
+    /// Most isolates the app may have at once; `None`: the engine's default (two per isolate
+    /// thread).
     pub isolates: Option<usize>,
 }
 

@@ -51,7 +51,7 @@ impl AttemptRequest {
 }
 
 /// How a JSON value's type reads in an error message.
-pub fn json_type(v: &Value) -> &'static str {
+fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -20,7 +20,8 @@ export function guardExternalMemory() {
   guardResizable("SharedArrayBuffer");
 }
 
-const resizableRegistry = new FinalizationRegistry((bytes) => op_worker_memory_release(bytes));
+/** What was charged for a memory or buffer, given back when it is collected. */
+const registry = new FinalizationRegistry((holder) => op_worker_memory_release(holder.bytes));
 
 /** Resizable buffers are charged their maximum size when they are made. */
 function guardResizable(name) {
@@ -35,7 +36,7 @@ function guardResizable(name) {
         if (!op_worker_memory_charge(bytes)) {
           throw new RangeError(`${name} of up to ${bytes} bytes is past the app's memory limit ([limits] heap_mb)`);
         }
-        resizableRegistry.register(buffer, bytes);
+        registry.register(buffer, { bytes });
       }
       return buffer;
     },
@@ -52,7 +53,6 @@ function guardWebAssembly() {
   const nativeBuffer = ObjectGetOwnPropertyDescriptor(proto, "buffer").get;
   /** memory -> { bytes } charged for it; the holder is what the registry gives back. */
   const charged = new SafeWeakMap();
-  const registry = new FinalizationRegistry((holder) => op_worker_memory_release(holder.bytes));
 
   function charge(memory) {
     const bytes = ReflectApply(nativeBuffer, memory, []).byteLength;

@@ -17,7 +17,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{compile_check, json_body, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
+use super::{compile_check, json_body, resource_id, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
 use crate::config::Trigger;
 use crate::store::functions::{FunctionRecord, VersionRecord};
 
@@ -107,12 +107,8 @@ pub(super) fn page_of<T>(items: Vec<T>, q: &PageQuery) -> (Vec<T>, usize) {
     (items.into_iter().skip(q.page * q.size()).take(q.size()).collect(), total)
 }
 
-pub(super) fn id_of(id: &str, what: &str) -> Result<u64, PlatformError> {
-    super::resource_id(id, what)
-}
-
 pub(super) fn function(app: &PlatformApp, id: &str) -> Result<FunctionRecord, PlatformError> {
-    app.store.functions.function(id_of(id, "function")?)?.ok_or_else(|| PlatformError::NotFound(format!("function {id} not found")))
+    app.store.functions.function(resource_id(id, "function")?)?.ok_or_else(|| PlatformError::NotFound(format!("function {id} not found")))
 }
 
 #[utoipa::path(get, path = "/v1/runtimes/nodejs/functions", tag = "functions", security(("bearer" = [])), params(PageQuery),
@@ -265,6 +261,6 @@ pub async fn set_shadow(Authorized(app): Authorized, Path(id): Path<String>, bod
 #[utoipa::path(get, path = "/v1/function-versions/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = VersionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
 pub async fn version(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<VersionView>, PlatformError> {
-    let version = app.store.functions.version(id_of(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
+    let version = app.store.functions.version(resource_id(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
     Ok(Json(VersionView::from(&version)))
 }

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::functions::{function, id_of};
+use super::functions::function;
 use super::users::UserView;
-use super::{json_body, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
+use super::{json_body, resource_id, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
 use crate::config::Trigger;
 use crate::store::functions::VersionRecord;
 use crate::store::invocations::InvocationRecord;
@@ -90,7 +90,7 @@ pub async fn invocations(Authorized(app): Authorized, Path(id): Path<String>, Qu
 #[utoipa::path(get, path = "/v1/function-invocations/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = InvocationView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
 pub async fn invocation(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<InvocationView>, PlatformError> {
-    let record = app.store.invocations.get(id_of(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
+    let record = app.store.invocations.get(resource_id(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
     Ok(Json(InvocationView::from(&record)))
 }
 
@@ -108,7 +108,7 @@ pub struct TestInvocation {
     responses((status = 200, body = TestRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
 pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<TestRun>, PlatformError> {
     let TestInvocation { event } = json_body(&body)?;
-    let version = app.store.functions.version(id_of(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
+    let version = app.store.functions.version(resource_id(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
     Ok(Json(sandboxed(&app, &version, event, None).await?))
 }
 
@@ -181,7 +181,7 @@ pub struct ReplayRun {
     responses((status = 200, body = ReplayRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
 pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<ReplayRun>, PlatformError> {
     let request: ReplayRequest = if body.is_empty() { ReplayRequest::default() } else { json_body(&body)? };
-    let record = app.store.invocations.get(id_of(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
+    let record = app.store.invocations.get(resource_id(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
     let number = request.version_number.unwrap_or(record.version_number);
     let version = app
         .store

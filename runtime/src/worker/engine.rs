@@ -44,9 +44,9 @@ static ENGINE: OnceLock<Engine> = OnceLock::new();
 static THREADS: OnceLock<usize> = OnceLock::new();
 
 /// Sets the number of isolate threads, before the engine first starts (`chatfn serve
-/// --isolate-threads`); later calls change nothing. Returns the number in effect.
-pub fn configure(threads: usize) -> usize {
-    *THREADS.get_or_init(|| threads.clamp(1, 256))
+/// --isolate-threads`); later calls change nothing.
+pub fn configure(threads: usize) {
+    THREADS.get_or_init(|| threads.clamp(1, 256));
 }
 
 /// The process's engine, started on first use.
@@ -113,7 +113,10 @@ impl Engine {
         let allowed = |t: &usize| (used < self.threads_per_app() || mine[*t] > 0) && Some(*t) != avoid;
         (0..self.threads.len())
             .filter(allowed)
-            .min_by_key(|&t| (self.busy_for(t) >= BUSY_AFTER, mine[t], self.busy_for(t)))
+            .min_by_key(|&t| {
+                let busy = self.busy_for(t);
+                (busy >= BUSY_AFTER, mine[t], busy)
+            })
             .unwrap_or(0)
     }
 

@@ -58,23 +58,21 @@ fn refuse() -> *mut c_void {
 }
 
 unsafe extern "C" fn allocate(budget: &MemoryBudget, len: usize) -> *mut c_void {
-    if !budget.take(len) {
-        return refuse();
-    }
     // SAFETY: plain calloc; at least one byte so a zero-length buffer still gets a pointer.
-    let ptr = unsafe { libc::calloc(1, len.max(1)) };
-    if ptr.is_null() {
-        budget.give_back(len);
-    }
-    ptr
+    take_then(budget, len, || unsafe { libc::calloc(1, len.max(1)) })
 }
 
 unsafe extern "C" fn allocate_uninitialized(budget: &MemoryBudget, len: usize) -> *mut c_void {
+    // SAFETY: plain malloc, as above.
+    take_then(budget, len, || unsafe { libc::malloc(len.max(1)) })
+}
+
+/// Draws `len` from the budget, then allocates; gives it back if the allocation fails.
+fn take_then(budget: &MemoryBudget, len: usize, alloc: impl FnOnce() -> *mut c_void) -> *mut c_void {
     if !budget.take(len) {
         return refuse();
     }
-    // SAFETY: plain malloc, as above.
-    let ptr = unsafe { libc::malloc(len.max(1)) };
+    let ptr = alloc();
     if ptr.is_null() {
         budget.give_back(len);
     }

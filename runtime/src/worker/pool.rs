@@ -8,7 +8,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-
 use super::engine::{Command, Engine, BUSY_AFTER};
 use super::memory::MemoryBudget;
 use super::protocol::{Answer, Job};
@@ -104,8 +103,10 @@ impl Pool {
             state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
         });
         // The first isolate is built (and the app loaded) in the background right away.
-        let thread = engine.pick_thread(&vec![0; engine.threads()], None);
-        pool.grow(&mut pool.state.lock().unwrap(), thread, None);
+        let mut state = pool.state.lock().unwrap();
+        let thread = engine.pick_thread(&state.per_thread, None);
+        pool.grow(&mut state, thread, None);
+        drop(state);
         Ok(pool)
     }
 
@@ -118,53 +119,56 @@ impl Pool {
             return Placed::Queued;
         }
         let usable = |thread: usize| Some(thread) != avoid;
-        let free = |thread: usize| usable(thread) && self.engine.busy_for(thread) < BUSY_AFTER;
-        let new_thread = self.engine.pick_thread(&state.per_thread, avoid);
         // The idle isolate whose thread is least busy (an idle thread first), the most
         // recently used among equals.
         let least_busy = (0..state.idle.len())
             .rev()
-            .filter(|&i| free(state.idle[i].0))
+            .filter(|&i| self.is_free(state.idle[i].0, avoid))
             .min_by_key(|&i| self.engine.busy_for(state.idle[i].0));
-        let pick = match least_busy {
-            Some(i) => Some(i),
-            // Every idle isolate sits on a thread busy with other JavaScript: a new isolate
-            // on a free thread answers sooner, when the app may have one more there.
-            None if state.live() < self.max && free(new_thread) => None,
-            None => state.idle.iter().rposition(|(t, _)| usable(*t)),
-        };
-        match pick {
-            Some(i) => {
-                let (thread, id) = state.idle.remove(i);
-                drop(state);
-                let ticket = Ticket::new(job);
-                self.engine.send(thread, Command::Run { id, ticket: ticket.clone() });
-                Placed::Sent { thread, ticket }
-            }
-            // An isolate being built takes it when ready, sooner than a second one would be.
-            None if state.building > state.waiting.len() => {
-                state.waiting.push_back(job);
-                Placed::Queued
-            }
-            None if state.live() < self.max && usable(new_thread) => {
-                let ticket = Ticket::new(job);
-                self.grow(&mut state, new_thread, Some(ticket.clone()));
-                Placed::Sent { thread: new_thread, ticket }
-            }
-            None => {
-                state.waiting.push_back(job);
-                Placed::Queued
+        if let Some(i) = least_busy {
+            return self.send_to_idle(state, i, job);
+        }
+        // Every idle isolate sits on a thread busy with other JavaScript: a new isolate on a
+        // free thread answers sooner, when the app may have one more there.
+        let new_thread = self.engine.pick_thread(&state.per_thread, avoid);
+        let may_grow = state.live() < self.max && usable(new_thread);
+        if !(may_grow && self.is_free(new_thread, avoid)) {
+            if let Some(i) = state.idle.iter().rposition(|(t, _)| usable(*t)) {
+                return self.send_to_idle(state, i, job);
             }
         }
+        if may_grow && state.building <= state.waiting.len() {
+            let ticket = Ticket::new(job);
+            self.grow(&mut state, new_thread, Some(ticket.clone()));
+            return Placed::Sent { thread: new_thread, ticket };
+        }
+        // An isolate being built takes it when ready, sooner than a second one would be; or
+        // the next one to finish does.
+        state.waiting.push_back(job);
+        Placed::Queued
+    }
+
+    /// Hands `job` to the idle isolate at `i` of the idle list.
+    fn send_to_idle(&self, mut state: std::sync::MutexGuard<'_, State>, i: usize, job: Job) -> Placed {
+        let (thread, id) = state.idle.remove(i);
+        drop(state);
+        let ticket = Ticket::new(job);
+        self.engine.send(thread, Command::Run { id, ticket: ticket.clone() });
+        Placed::Sent { thread, ticket }
+    }
+
+    /// Whether `thread` can take a job now: not one to avoid, and not busy with other work.
+    fn is_free(&self, thread: usize, avoid: Option<usize>) -> bool {
+        Some(thread) != avoid && self.engine.busy_for(thread) < BUSY_AFTER
     }
 
     /// Whether a job waiting for `thread` would start sooner elsewhere: an idle isolate on a
     /// free thread, or room for a new one there.
     pub fn could_move(&self, thread: usize) -> bool {
         let state = self.state.lock().unwrap();
-        let free = |t: usize| t != thread && self.engine.busy_for(t) < BUSY_AFTER;
-        state.idle.iter().any(|(t, _)| free(*t))
-            || (state.live() < self.max && free(self.engine.pick_thread(&state.per_thread, Some(thread))))
+        let avoid = Some(thread);
+        state.idle.iter().any(|(t, _)| self.is_free(*t, avoid))
+            || (state.live() < self.max && self.is_free(self.engine.pick_thread(&state.per_thread, avoid), avoid))
     }
 
     /// Builds one more isolate on `thread`, to run the ticket's job (or to wait idle).
@@ -224,8 +228,8 @@ impl Pool {
     /// Whether the idle isolate `id` on `thread` should be given back; if so it leaves the pool.
     pub fn retire(&self, thread: usize, id: u64, idle_since: Instant) -> bool {
         let mut state = self.state.lock().unwrap();
-        let closing = state.closed;
-        if !closing && (idle_since.elapsed() < IDLE_RETIRE || state.live() <= 1) {
+        // (A closed pool has no idle isolates left to retire: `close` dropped them.)
+        if idle_since.elapsed() < IDLE_RETIRE || state.live() <= 1 {
             return false;
         }
         let Some(i) = state.idle.iter().position(|&(t, i)| (t, i) == (thread, id)) else { return false };

@@ -55,8 +55,6 @@ struct Budget {
     /// `None` while the isolate runs no invocation (loading the app, for instance).
     deadline: Option<Instant>,
     kill: Option<Kill>,
-    /// Whether the isolate runs JavaScript now (in a `Slice`): limits are only enforced then.
-    in_slice: bool,
     /// When the isolate was last asked to check its external memory.
     memory_checked: Option<Instant>,
     /// When the isolate was asked to record its stack and stop (thread CPU time and instant),
@@ -120,12 +118,10 @@ impl Watch {
     }
 
     /// Looks at the slice this isolate is running: `slice_cpu` of CPU time so far, on a
-    /// thread whose CPU clock reads `now`.
+    /// thread whose CPU clock reads `now`. Called with the thread's slot locked, so the slice
+    /// cannot end meanwhile: no stop is ever asked for outside one.
     fn check(self: &Arc<Self>, slice_cpu: Duration, now: Duration) {
         let mut b = self.budget.lock().unwrap();
-        if !b.in_slice {
-            return;
-        }
         if b.kill.is_some() {
             // Still running after the kill: deno_core may have cancelled the termination to
             // report it, and what it reads (an error's `message` getter, say) may spin again.
@@ -192,8 +188,8 @@ unsafe extern "C" fn stop_with_stack(raw: v8::UnsafeRawIsolatePtr, data: *mut c_
     isolate.terminate_execution();
 }
 
-/// What one isolate thread is running: the watch of the isolate in a slice, and when the
-/// slice started on the thread's CPU clock.
+/// What one isolate thread is running: the slice of an isolate's JavaScript (its watch, and
+/// when it started), or the build of an isolate.
 pub struct ThreadSlot {
     clock: Option<libc::clockid_t>,
     /// The thread's id, to lower its scheduling priority during a long slice.
@@ -303,8 +299,8 @@ fn set_nice(tid: libc::pid_t, nice: libc::c_int) -> bool {
 }
 
 /// Runs on the isolate's thread, inside running JavaScript: stops it, with its stack, when its
-/// external memory (what V8 accounts for ArrayBuffers and WebAssembly memories) is past the
-/// limit.
+/// external memory (what V8 accounts for ArrayBuffers, also those whose memory did not come
+/// from chatfn's allocator) is past the limit.
 unsafe extern "C" fn check_memory(raw: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
     // SAFETY: `data` is the reference the watchdog leaked for this call.
     let Some(watch) = unsafe { Weak::from_raw(data as *const Watch) }.upgrade() else { return };
@@ -338,7 +334,6 @@ pub struct Slice<'a> {
 
 impl<'a> Slice<'a> {
     pub fn begin(slot: &'a ThreadSlot, watch: &'a Arc<Watch>, context: &Rc<v8::Global<v8::Context>>) -> Slice<'a> {
-        watch.budget.lock().unwrap().in_slice = true;
         CURRENT.with(|c| *c.borrow_mut() = Some((watch.clone(), context.clone())));
         *slot.running.lock().unwrap() = Some(Running { watch: watch.clone(), started: Instant::now(), seen: None });
         Slice { slot, watch }
@@ -359,9 +354,7 @@ impl Drop for Slice<'_> {
             },
             None => Duration::ZERO,
         };
-        let mut b = self.watch.budget.lock().unwrap();
-        b.cpu_used += used;
-        b.in_slice = false;
+        self.watch.budget.lock().unwrap().cpu_used += used;
     }
 }
 
