@@ -150,9 +150,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let keys = platform::keys::KeyFile::in_dir(&config.data.join(&app.name));
         platform_apps.push(platform::PlatformApp::new(app.clone(), sessions, store, keys));
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
     tracing::info!(apps = ?names, data = %config.data.display(), "serving");

@@ -1,9 +1,14 @@
-// `scripts/bench`: chatfn next to the Node baseline, over loopback HTTP, for two apps: the
-// example app (allow-list) and ChatKitty's Firebase function on firebase-admin 13 (installed
-// beforehand: cold start counts from process start with the install cached). Prints cold
-// start (process start -> first answered session), warm latency of one session attempt
-// (sequential, keep-alive), throughput with 16 concurrent clients, and memory.
-import { execFileSync, spawn } from "node:child_process";
+// `scripts/bench`: chatfn next to the Node baseline in one run, over loopback HTTP, for two
+// apps: the example app (allow-list function) and ChatKitty's Firebase function on
+// firebase-admin 13 (installed beforehand: cold start counts from process start with the
+// install cached). Both apps see 1,000 distinct users (minted ID tokens for Firebase), each
+// created by a warm-up pass, so every measured attempt is an existing user's.
+//
+// Load comes from wrk (a native load generator: the client's own cost must not cap either
+// side); this script only starts servers, mints bodies and prints the table: attempts/s, p50
+// and p99 at 1, 16 and 64 connections, cold start (process start to first allowed session),
+// RSS after the load, and each figure's ratio chatfn/Node.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { sign } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -11,11 +16,15 @@ import { dirname, join } from "node:path";
 import http from "node:http";
 
 const [chatfnBin, nodeBin, repoDir] = process.argv.slice(2);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const USERS = 1000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = [1, 16, 64];
+const work = mkdtempSync(join(tmpdir(), "chatfn-bench-"));
 
+/** One POST /v1/sessions with Node's client: only for the cold start's first answer. */
 function post(port, body) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: "/v1/sessions", method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
+    const req = http.request({ host: "127.0.0.1", port, path: "/v1/sessions", method: "POST", headers: { "content-type": "application/json" } }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode));
     });
@@ -27,7 +36,7 @@ function post(port, body) {
 let nextPort = 18700;
 function start(kind, scenario) {
   const port = nextPort++;
-  const data = mkdtempSync(join(tmpdir(), "chatfn-bench-"));
+  const data = mkdtempSync(join(work, "data-"));
   const child = kind === "chatfn"
     ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: "ignore", env: { ...process.env, RUST_LOG: "chatfn=warn" } })
     : spawn(nodeBin, ["--no-warnings", join(repoDir, "tests/bench", scenario.baseline), scenario.app, String(port)], { stdio: "ignore" });
@@ -54,82 +63,140 @@ async function firstAnswer(server, body) {
   }
 }
 
-function memory(pid) {
+function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (key) => Number(status.match(new RegExp(`${key}:\\s+(\\d+)`))[1]);
-  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+  return Number(status.match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+/** The Lua script wrk runs: each request the next body of the file, from a random start. */
+const lua = join(work, "bodies.lua");
+writeFileSync(lua, `
+local bodies = {}
+for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local i = 0
+init = function(args) i = math.random(#bodies) end
+request = function()
+  i = i % #bodies + 1
+  return wrk.format("POST", "/v1/sessions", { ["Content-Type"] = "application/json" }, bodies[i])
+end
+`);
+
+const toMs = (value) => {
+  const [, n, unit] = /^([\d.]+)(us|ms|s)$/.exec(value);
+  return Number(n) * { us: 1e-3, ms: 1, s: 1e3 }[unit];
+};
+
+/** wrk against `port` with `connections` for `seconds`: attempts/s, p50 and p99 in ms. */
+function wrk(port, bodies, connections, seconds) {
+  const threads = Math.min(connections, 2);
+  const out = spawnSync("wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, `http://127.0.0.1:${port}/v1/sessions`], { env: { ...process.env, BENCH_BODIES: bodies }, encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
+  const failed = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout);
+  if (failed) throw new Error(`${failed[1]} attempts were not allowed:\n${out.stdout}`);
+  const errors = /Socket errors: (.*)/.exec(out.stdout);
+  if (errors) throw new Error(`socket errors (${errors[1]}):\n${out.stdout}`);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)[1]),
+    p50: toMs(/\s50%\s+(\S+)/.exec(out.stdout)[1]),
+    p99: toMs(/\s99%\s+(\S+)/.exec(out.stdout)[1]),
+  };
+}
 
 async function measure(kind, scenario) {
   const colds = [];
   for (let i = 0; i < 5; i++) {
     const server = start(kind, scenario);
-    colds.push(await firstAnswer(server, scenario.body));
+    colds.push(await firstAnswer(server, scenario.first));
     await stop(server);
   }
   const server = start(kind, scenario);
-  await firstAnswer(server, scenario.body);
-  for (let i = 0; i < 300; i++) await post(server.port, scenario.body);
-  const lat = [];
-  for (let i = 0; i < scenario.samples; i++) {
-    const t = performance.now();
-    await post(server.port, scenario.body);
-    lat.push(performance.now() - t);
-  }
-  const total = 16 * scenario.perClient;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: 16 }, async () => { for (let i = 0; i < scenario.perClient; i++) await post(server.port, scenario.body); }));
-  const rps = total / ((performance.now() - t0) / 1000);
-  const mem = memory(server.child.pid);
+  await firstAnswer(server, scenario.first);
+  // Warm-up: every user's first session (which creates it), then the JITs settle.
+  wrk(server.port, scenario.bodies, 1, Math.max(2, Math.ceil(USERS / 500)));
+  wrk(server.port, scenario.bodies, 16, 2);
+  const result = { cold: colds.sort((a, b) => a - b)[2] };
+  for (const c of CONNECTIONS) result[c] = wrk(server.port, scenario.bodies, c, SECONDS);
+  result.rss = rssMb(server.child.pid);
   await stop(server);
-  return { cold: median(colds), p50: pct(lat, 0.5), p99: pct(lat, 0.99), rps, ...mem };
+  return result;
 }
 
-/** The Firebase app: the repository's function and init script, a test service account, and
- * Google's certificate URL answered from a fixture; returns the app directory and a body. */
-function firebaseApp() {
-  const app = mkdtempSync(join(tmpdir(), "chatfn-bench-firebase-"));
-  for (const [from, to] of [["functions/firebase-auth.ts", "functions/firebase-auth.ts"], ["init-scripts/firebase-admin.js", "init-scripts/firebase-admin.js"], ["chatfn.firebase.lock", "chatfn.lock"]]) {
+/** Copies `files` of the repository into a new app directory with `toml` as its chatfn.toml. */
+function appDir(name, files, toml) {
+  const app = join(work, name);
+  for (const [from, to] of files) {
     mkdirSync(dirname(join(app, to)), { recursive: true });
     copyFileSync(join(repoDir, from), join(app, to));
   }
+  writeFileSync(join(app, "chatfn.toml"), toml.join("\n") + "\n");
+  return app;
+}
+
+function writeBodies(name, bodies) {
+  const file = join(work, `${name}.bodies`);
+  writeFileSync(file, bodies.join("\n") + "\n");
+  return file;
+}
+
+/** The example app with 1,000 members, all sharing the passcode. */
+function exampleApp() {
+  const names = Array.from({ length: USERS }, (_, i) => `member${i}`);
+  const app = appDir("example", [["functions/allow-list.ts", "functions/allow-list.ts"], ["functions/lib/allow-list.js", "functions/lib/allow-list.js"], ["init-scripts/allow-list.js", "init-scripts/allow-list.js"]], [
+    "[app]", 'name = "example"', 'guest_users = "DISABLED"',
+    "[runtime]", 'initialization_script = "init-scripts/allow-list.js"',
+    "[runtime.environment]", `MEMBERS = "${names.map((n) => `${n}:Member ${n.slice(6)}`).join(",")}"`, 'PASSCODE = "open-sesame"',
+    "[functions]", '"user.attempted.start_session" = "functions/allow-list.ts"',
+  ]);
+  const bodies = names.map((username) => JSON.stringify({ username, authParams: { passcode: "open-sesame" } }));
+  return { app, bodies: writeBodies("example", bodies), first: bodies[0] };
+}
+
+/** The Firebase app: the repository's function and init script, a test service account,
+ * Google's certificate URL answered from a fixture, and an ID token per user. */
+function firebaseApp() {
   const key = readFileSync(join(repoDir, "tests/fixtures/firebase/test-key.pem"), "utf8");
-  writeFileSync(join(app, "certs.json"), JSON.stringify({ "test-kid": readFileSync(join(repoDir, "tests/fixtures/firebase/test-cert.pem"), "utf8") }));
   const account = { type: "service_account", project_id: "chatfn-bench", private_key_id: "test-kid", private_key: key, client_email: "bench@chatfn-bench.iam.gserviceaccount.com", client_id: "1", token_uri: "https://oauth2.googleapis.com/token" };
-  writeFileSync(join(app, "chatfn.toml"), [
+  const app = appDir("firebase", [["functions/firebase-auth.ts", "functions/firebase-auth.ts"], ["init-scripts/firebase-admin.js", "init-scripts/firebase-admin.js"], ["chatfn.firebase.lock", "chatfn.lock"]], [
     "[app]", 'name = "firebase"', 'guest_users = "DISABLED"',
     "[runtime]", 'initialization_script = "init-scripts/firebase-admin.js"',
     "[runtime.dependencies]", 'firebase-admin = "^13"',
     "[runtime.environment]", `FIREBASE_SERVICE_ACCOUNT = '''${JSON.stringify(account)}'''`,
     "[functions]", '"user.attempted.start_session" = "functions/firebase-auth.ts"',
     "[[network.fixtures]]", 'url = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"',
-    'headers = { "Cache-Control" = "public, max-age=19000", "Content-Type" = "application/json" }', 'body_file = "certs.json"', "",
-  ].join("\n"));
+    'headers = { "Cache-Control" = "public, max-age=19000", "Content-Type" = "application/json" }', 'body_file = "certs.json"',
+  ]);
+  writeFileSync(join(app, "certs.json"), JSON.stringify({ "test-kid": readFileSync(join(repoDir, "tests/fixtures/firebase/test-cert.pem"), "utf8") }));
   execFileSync(chatfnBin, ["deps", "install", "--app", app], { stdio: "ignore" });
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
   const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: "RS256", kid: "test-kid", typ: "JWT" })}.${b64({ iss: "https://securetoken.google.com/chatfn-bench", aud: "chatfn-bench", auth_time: now, user_id: "ann", sub: "ann", iat: now, exp: now + 3600, name: "Ann" })}`;
-  const token = `${input}.${sign("sha256", Buffer.from(input), key).toString("base64url")}`;
-  return { app, body: JSON.stringify({ username: "ann", authParams: { idToken: token } }) };
+  const bodies = Array.from({ length: USERS }, (_, i) => {
+    const uid = `user${i}`;
+    const input = `${b64({ alg: "RS256", kid: "test-kid", typ: "JWT" })}.${b64({ iss: "https://securetoken.google.com/chatfn-bench", aud: "chatfn-bench", auth_time: now, user_id: uid, sub: uid, iat: now, exp: now + 3600, name: `User ${i}` })}`;
+    const token = `${input}.${sign("sha256", Buffer.from(input), key).toString("base64url")}`;
+    return JSON.stringify({ username: uid, authParams: { idToken: token } });
+  });
+  return { app, bodies: writeBodies("firebase", bodies), first: bodies[0] };
 }
 
-const f = (x, d = 2) => x.toFixed(d).padStart(10);
-const firebase = firebaseApp();
+const col = (text, width = 11) => String(text).padStart(width);
+const num = (x, d) => x.toFixed(d);
 const scenarios = [
-  { title: "example app (allow-list function, existing user)", app: repoDir, baseline: "node-baseline.cjs", samples: 3000, perClient: 500, body: JSON.stringify({ username: "alice", authParams: { passcode: "open-sesame" } }) },
-  { title: "Firebase function (firebase-admin 13, verifyIdToken RS256, existing user)", app: firebase.app, baseline: "node-firebase-baseline.cjs", samples: 1000, perClient: 100, body: firebase.body },
+  { title: "example app (allow-list function)", baseline: "node-baseline.cjs", ...exampleApp() },
+  { title: "Firebase function (firebase-admin 13, verifyIdToken RS256)", baseline: "node-firebase-baseline.cjs", ...firebaseApp() },
 ];
+console.log(`chatfn vs Node ${process.version}: loopback HTTP, keep-alive, wrk, ${USERS} distinct users, ${SECONDS} s per row`);
 for (const scenario of scenarios) {
-  const results = { chatfn: await measure("chatfn", scenario), [`node ${process.version}`]: await measure("node", scenario) };
-  console.log(`${scenario.title}, loopback HTTP, keep-alive`);
-  console.log("runtime".padEnd(16) + "cold start ms".padStart(14) + "p50 ms".padStart(10) + "p99 ms".padStart(10) + "req/s x16".padStart(12) + "RSS MB".padStart(10) + "peak MB".padStart(10));
-  for (const [name, r] of Object.entries(results)) {
-    console.log(name.padEnd(16) + f(r.cold, 1).padStart(14) + f(r.p50, 3) + f(r.p99, 3) + f(r.rps, 0).padStart(12) + f(r.rss, 1) + f(r.peak, 1));
+  const chatfn = await measure("chatfn", scenario);
+  const node = await measure("node", scenario);
+  console.log(`\n${scenario.title}`);
+  console.log("".padEnd(22) + col("chatfn") + col("node") + col("ratio", 8));
+  const row = (label, a, b, d) => console.log(label.padEnd(22) + col(num(a, d)) + col(num(b, d)) + col(num(a / b, 2) + "x", 8));
+  for (const c of CONNECTIONS) {
+    row(`attempts/s c=${c}`, chatfn[c].rps, node[c].rps, 0);
+    row(`  p50 ms c=${c}`, chatfn[c].p50, node[c].p50, 3);
+    row(`  p99 ms c=${c}`, chatfn[c].p99, node[c].p99, 3);
   }
-  console.log();
+  row("cold start ms", chatfn.cold, node.cold, 1);
+  row("RSS MB after load", chatfn.rss, node.rss, 1);
 }
-rmSync(firebase.app, { recursive: true, force: true });
-agent.destroy();
+rmSync(work, { recursive: true, force: true });

@@ -6,8 +6,9 @@ const path = require("node:path");
 const { load, serveSessions } = require("./node-common.cjs");
 
 const [appDir, port] = [path.resolve(process.argv[2]), Number(process.argv[3])];
-// The example app's settings, as in its chatfn.toml.
-Object.assign(process.env, { MEMBERS: "alice:Alice Liddell,bob:Bob Dylan", PASSCODE: "open-sesame" });
+// The app's settings, from its chatfn.toml.
+const config = require("node:fs").readFileSync(path.join(appDir, "chatfn.toml"), "utf8");
+for (const name of ["MEMBERS", "PASSCODE"]) process.env[name] = new RegExp(`^${name} = "(.*)"$`, "m").exec(config)[1];
 
 load(path.join(appDir, "init-scripts/allow-list.js"));
 serveSessions(port, load(path.join(appDir, "functions/allow-list.ts"), "return handleEvent;"));

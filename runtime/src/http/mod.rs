@@ -52,13 +52,74 @@ pub fn router(apps: Arc<Apps>) -> Router {
         .with_state(apps)
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, on the engine's serving threads (see
+/// `worker::engine`): each accepts connections from `listener` and serves them itself, so
+/// an attempt runs on an isolate of the thread that read it. On shutdown they stop accepting
+/// and let the requests in progress finish (for up to five seconds).
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: std::net::TcpListener,
     apps: Arc<Apps>,
     platform: Arc<crate::platform::Platform>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(apps).merge(crate::platform::router(platform)).layer(axum::middleware::map_response(error::json_errors));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    listener.set_nonblocking(true)?;
+    let engine = crate::worker::engine::engine();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut done = Vec::new();
+    for thread in engine.serving_threads() {
+        let (listener, app, stopped) = (listener.try_clone()?, app.clone(), stopped.clone());
+        let (finished, finish) = tokio::sync::oneshot::channel::<()>();
+        engine.send(
+            thread,
+            crate::worker::engine::Command::Call(Box::new(move || {
+                tokio::task::spawn_local(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => accept(listener, app, stopped).await,
+                        Err(e) => tracing::error!("cannot serve connections on this thread: {e}"),
+                    }
+                    drop(finished);
+                });
+            })),
+        );
+        done.push(finish);
+    }
+    drop(listener);
+    shutdown.await;
+    let _ = stop.send(true);
+    for finish in done {
+        let _ = finish.await;
+    }
+    Ok(())
+}
+
+/// Accepts connections and serves each on this thread, until `stopped` turns true.
+async fn accept(listener: tokio::net::TcpListener, app: Router, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tower::ServiceExt;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stopped.wait_for(|stop| *stop) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app.clone().map_request(|request: axum::http::Request<hyper::body::Incoming>| request.map(axum::body::Body::new));
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let connection = graceful.watch(connection.into_owned());
+        tokio::task::spawn_local(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
 }

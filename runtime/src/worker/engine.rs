@@ -1,14 +1,23 @@
-//! The isolate threads: a fixed set shared by every app of the process (by default one more
-//! than the machine's cores), each a single-threaded tokio runtime that owns the isolates built
-//! on it and runs their invocations, interleaved while they wait for I/O. Pools (`pool.rs`)
-//! send each thread commands: build an isolate (and run a job on it), run a job on one of its
-//! idle isolates, drop one. One watchdog thread (`supervisor.rs`) watches what they all run.
+//! The isolate threads: a fixed set shared by every app of the process, each a single-threaded
+//! tokio runtime that owns the isolates built on it and runs their invocations, interleaved
+//! while they wait for I/O. Pools (`pool.rs`) send each thread commands: build an isolate (and
+//! run a job on it), run a job on one of its idle isolates, drop one.
+//!
+//! The threads come in two kinds, by default one of each per core. *Serving* threads also
+//! accept and serve the HTTP connections (`http::serve`), and run the isolates of apps whose
+//! functions answer quickly: an attempt that arrives on a serving thread runs on an isolate of
+//! that same thread, with no hop between threads on its way in or out. *Back* threads run the
+//! isolates of *heavy* apps, those seen running one slice of JavaScript longer than
+//! `HEAVY_AFTER` on a serving thread (`supervisor::Slice`): such an app stalls the connections
+//! of the thread it runs on, so it moves, for the rest of its deployment, to threads that serve
+//! none. One watchdog thread (`supervisor.rs`) watches what they all run.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::ops::Range;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -29,6 +38,8 @@ pub enum Command {
     Run { id: u64, ticket: Ticket },
     /// Drop idle isolate `id` (its pool closed).
     Drop { id: u64 },
+    /// Run this on the thread (which starts its tasks with `spawn_local`).
+    Call(Box<dyn FnOnce() + Send>),
 }
 
 struct Thread {
@@ -38,6 +49,18 @@ struct Thread {
 
 pub struct Engine {
     threads: Vec<Thread>,
+    /// Threads `0..serving` serve connections; the others are back threads.
+    serving: usize,
+}
+
+thread_local! {
+    /// The index of the isolate thread this is, if it is one.
+    static THIS_THREAD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The isolate thread the caller runs on, if it runs on one.
+pub fn this_thread() -> Option<usize> {
+    THIS_THREAD.with(Cell::get)
 }
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -57,31 +80,58 @@ pub fn engine() -> &'static Engine {
     })
 }
 
-/// One thread per core, and one more: an app may use every core (`Engine::threads_per_app`),
-/// and the spare thread keeps other apps answering while one app keeps all its isolates busy.
+/// Two threads per core: one serving, one back (see the module's documentation).
 /// `CHATFN_ISOLATE_THREADS` overrides it.
 fn default_threads() -> usize {
     if let Some(n) = std::env::var("CHATFN_ISOLATE_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
         return n.clamp(1, 256);
     }
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 1
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) * 2
 }
 
 impl Engine {
     fn start(count: usize) -> Engine {
+        // Half serve (rounded up): with a single thread, it serves and runs everything.
+        let serving = count.div_ceil(2);
         let mut threads = Vec::with_capacity(count);
         for index in 0..count {
             let (commands, inbox) = mpsc::unbounded_channel();
             let (ready, slot) = std::sync::mpsc::channel();
+            let serves = index < serving;
             std::thread::Builder::new()
-                .name(format!("chatfn-isolates-{index}"))
-                .spawn(move || run_thread(index, inbox, ready))
+                .name(if serves { format!("chatfn-serve-{index}") } else { format!("chatfn-back-{index}") })
+                .spawn(move || run_thread(index, serves, inbox, ready))
                 .expect("cannot start an isolate thread");
             let slot = slot.recv().expect("the isolate thread starts");
             threads.push(Thread { commands, slot });
         }
         supervisor::start_watchdog(threads.iter().map(|t| t.slot.clone()).collect());
-        Engine { threads }
+        Engine { threads, serving }
+    }
+
+    /// The threads that serve connections.
+    pub fn serving_threads(&self) -> Range<usize> {
+        0..self.serving
+    }
+
+    /// Whether `thread` serves connections.
+    pub fn serves(&self, thread: usize) -> bool {
+        thread < self.serving
+    }
+
+    /// Whether there are back threads for heavy apps (with one thread there are none).
+    pub fn has_back_threads(&self) -> bool {
+        self.serving < self.threads.len()
+    }
+
+    /// The threads where an app's isolates belong: the serving ones, or for a heavy app the
+    /// back ones when there are any.
+    pub fn threads_for(&self, heavy: bool) -> Range<usize> {
+        if heavy && self.has_back_threads() {
+            self.serving..self.threads.len()
+        } else {
+            0..self.serving
+        }
     }
 
     pub fn threads(&self) -> usize {
@@ -94,30 +144,29 @@ impl Engine {
         self.threads.len() * 2
     }
 
-    /// Threads one app's isolates may occupy: all but one, so that an app whose every
-    /// invocation spins can never hold every thread, and the other apps keep one.
-    pub fn threads_per_app(&self) -> usize {
-        self.threads.len().saturating_sub(1).max(1)
-    }
-
     /// How long `thread` has been running its current slice of JavaScript (zero when idle).
     pub fn busy_for(&self, thread: usize) -> Duration {
         self.threads[thread].slot.busy_since().unwrap_or_default()
     }
 
     /// The thread for a new isolate of a pool with `mine` isolates per thread: among the
-    /// threads the pool may use, one not busy, with the fewest of the pool's isolates, then the
-    /// one busy for the shortest time.
-    pub fn pick_thread(&self, mine: &[usize], avoid: Option<usize>) -> usize {
-        let used = mine.iter().filter(|n| **n > 0).count();
-        let allowed = |t: &usize| (used < self.threads_per_app() || mine[*t] > 0) && Some(*t) != avoid;
-        (0..self.threads.len())
-            .filter(allowed)
+    /// threads where the pool's isolates belong, the one the caller runs on (its connection's
+    /// thread), else one not busy, with the fewest of the pool's isolates, then the one busy for
+    /// the shortest time.
+    pub fn pick_thread(&self, mine: &[usize], avoid: Option<usize>, heavy: bool) -> usize {
+        let threads = self.threads_for(heavy);
+        let here = this_thread().filter(|t| threads.contains(t) && Some(*t) != avoid);
+        if let Some(here) = here {
+            return here;
+        }
+        let start = threads.start;
+        threads
+            .filter(|t| Some(*t) != avoid)
             .min_by_key(|&t| {
                 let busy = self.busy_for(t);
                 (busy >= BUSY_AFTER, mine[t], busy)
             })
-            .unwrap_or(0)
+            .unwrap_or(start)
     }
 
     /// How long `thread` has been running one slice of JavaScript (zero when it is not; a
@@ -142,8 +191,9 @@ type Idle = Rc<RefCell<HashMap<u64, Isolate>>>;
 
 static NEXT_ISOLATE: AtomicU64 = AtomicU64::new(1);
 
-fn run_thread(index: usize, mut inbox: mpsc::UnboundedReceiver<Command>, ready: std::sync::mpsc::Sender<Arc<ThreadSlot>>) {
-    let slot = ThreadSlot::for_this_thread();
+fn run_thread(index: usize, serves: bool, mut inbox: mpsc::UnboundedReceiver<Command>, ready: std::sync::mpsc::Sender<Arc<ThreadSlot>>) {
+    THIS_THREAD.with(|t| t.set(Some(index)));
+    let slot = ThreadSlot::for_this_thread(serves);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime for an isolate thread");
     let _ = ready.send(slot.clone());
     // deno_core spawns async ops onto the current tokio runtime, also from synchronous calls.
@@ -169,6 +219,7 @@ fn run_thread(index: usize, mut inbox: mpsc::UnboundedReceiver<Command>, ready: 
                         }
                     }
                     Some(Command::Drop { id }) => drop(idle.borrow_mut().remove(&id)),
+                    Some(Command::Call(f)) => f(),
                     None => return,
                 },
                 _ = sweep.tick() => {

@@ -313,7 +313,7 @@ fn new_runtime(pool: &Arc<Pool>, init_failure: Option<serde_json::Value>) -> (Js
         create_params: Some(params),
         ..Default::default()
     });
-    let watch = Watch::new(js.v8_isolate().thread_safe_handle(), &app.limits);
+    let watch = Watch::new(js.v8_isolate().thread_safe_handle(), &app.limits, pool.heavy.clone());
     let watched = watch.clone();
     js.add_near_heap_limit_callback(move |current, _initial| {
         watched.out_of_memory();

@@ -81,15 +81,23 @@ impl Worker {
         let deadline = started + self.wall_limit;
         let wall = || Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() };
         let run = async {
-            let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline.into(), self.slots.acquire()).await else {
-                return (wall(), Vec::new(), None);
+            let _slot = match self.slots.try_acquire() {
+                Ok(slot) => slot,
+                Err(_) => match tokio::time::timeout_at(deadline.into(), self.slots.acquire()).await {
+                    Ok(Ok(slot)) => slot,
+                    _ => return (wall(), Vec::new(), None),
+                },
             };
             let (reply, mut answer) = oneshot::channel();
             let job = Job { trigger, event: event.clone(), replay, record_tape: self.record_tapes, max_log_bytes: self.log_bytes, deadline, reply };
             let mut placed = self.pool.0.submit(job, None);
-            // While the job waits for a thread stuck in a long slice, move it where it can start.
+            // While the job waits for a thread stuck in a long slice, move it where it can start
+            // (a job on the caller's own thread starts as soon as the caller yields).
             let mut answered = None;
             while let Placed::Sent { thread, ticket } = placed {
+                if Some(thread) == engine::this_thread() {
+                    break;
+                }
                 tokio::select! {
                     a = &mut answer => {
                         answered = Some(a);

@@ -1,14 +1,17 @@
 //! The isolates of one deployed app: which are idle and on which thread, how many there are,
 //! and the invocations waiting for one. An app starts with one isolate, grows one at a time
-//! under load up to its maximum (`[limits] isolates`), each new one on the isolate thread that
-//! is least busy, and gives back isolates idle for a while. Each isolate runs one invocation
-//! at a time. The pool decides; the isolate threads (`engine.rs`) own and run the isolates.
+//! under load up to its maximum (`[limits] isolates`), each new one on the thread whose
+//! connection asked for it (or the least busy), and gives back isolates idle for a while. Each
+//! isolate runs one invocation at a time. An invocation goes to an idle isolate on the thread
+//! it comes from first. A heavy app (`engine.rs`) keeps to the back threads. The pool decides;
+//! the isolate threads (`engine.rs`) own and run the isolates.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::engine::{Command, Engine, BUSY_AFTER};
+use super::engine::{this_thread, Command, Engine, BUSY_AFTER};
 use super::memory::MemoryBudget;
 use super::protocol::{Answer, Job};
 use crate::config::App;
@@ -24,6 +27,8 @@ pub struct Pool {
     pub outbound: Outbound,
     /// ArrayBuffer memory, shared by all the app's isolates.
     pub memory: Arc<MemoryBudget>,
+    /// Set once one of its slices held a serving thread too long (`supervisor::HEAVY_AFTER`).
+    pub heavy: Arc<AtomicBool>,
     max: usize,
     engine: &'static Engine,
     state: Mutex<State>,
@@ -98,13 +103,14 @@ impl Pool {
             users,
             outbound,
             memory: MemoryBudget::new(app.limits.heap_bytes),
+            heavy: Arc::default(),
             max,
             engine,
             state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
         });
         // The first isolate is built (and the app loaded) in the background right away.
         let mut state = pool.state.lock().unwrap();
-        let thread = engine.pick_thread(&state.per_thread, None);
+        let thread = engine.pick_thread(&state.per_thread, None, false);
         pool.grow(&mut state, thread, None);
         drop(state);
         Ok(pool)
@@ -118,20 +124,48 @@ impl Pool {
             let _ = job.reply.send(Answer::Crashed("the app's deployment was replaced".into()));
             return Placed::Queued;
         }
-        let usable = |thread: usize| Some(thread) != avoid;
+        let heavy = self.heavy();
+        let belongs = self.engine.threads_for(heavy);
+        let usable = |thread: usize| Some(thread) != avoid && belongs.contains(&thread);
+        if heavy && state.idle.iter().any(|(t, _)| !belongs.contains(t)) {
+            // Idle isolates left on serving threads when the app turned heavy go now.
+            for (thread, id) in std::mem::take(&mut state.idle) {
+                if belongs.contains(&thread) {
+                    state.idle.push((thread, id));
+                } else {
+                    state.per_thread[thread] -= 1;
+                    self.engine.send(thread, Command::Drop { id });
+                }
+            }
+        }
+        let here = this_thread().filter(|t| usable(*t));
+        // An idle isolate on the caller's own thread (its connection's): no hop at all.
+        if let Some(here) = here {
+            if let Some(i) = state.idle.iter().rposition(|(t, _)| *t == here) {
+                return self.send_to_idle(state, i, job);
+            }
+        }
+        let may_grow = state.live() < self.max;
         // The idle isolate whose thread is least busy (an idle thread first), the most
         // recently used among equals.
         let least_busy = (0..state.idle.len())
             .rev()
-            .filter(|&i| self.is_free(state.idle[i].0, avoid))
+            .filter(|&i| usable(state.idle[i].0) && self.is_free(state.idle[i].0, avoid))
             .min_by_key(|&i| self.engine.busy_for(state.idle[i].0));
         if let Some(i) = least_busy {
+            // The caller's thread has none of the app's isolates yet: one is built there in
+            // the background, for the attempts that follow on it.
+            if let Some(here) = here {
+                if may_grow && state.per_thread[here] == 0 && state.building == 0 {
+                    self.grow(&mut state, here, None);
+                }
+            }
             return self.send_to_idle(state, i, job);
         }
         // Every idle isolate sits on a thread busy with other JavaScript: a new isolate on a
         // free thread answers sooner, when the app may have one more there.
-        let new_thread = self.engine.pick_thread(&state.per_thread, avoid);
-        let may_grow = state.live() < self.max && usable(new_thread);
+        let new_thread = self.engine.pick_thread(&state.per_thread, avoid, heavy);
+        let may_grow = may_grow && usable(new_thread);
         if !(may_grow && self.is_free(new_thread, avoid)) {
             if let Some(i) = state.idle.iter().rposition(|(t, _)| usable(*t)) {
                 return self.send_to_idle(state, i, job);
@@ -157,6 +191,10 @@ impl Pool {
         Placed::Sent { thread, ticket }
     }
 
+    pub fn heavy(&self) -> bool {
+        self.heavy.load(Ordering::Relaxed)
+    }
+
     /// Whether `thread` can take a job now: not one to avoid, and not busy with other work.
     fn is_free(&self, thread: usize, avoid: Option<usize>) -> bool {
         Some(thread) != avoid && self.engine.busy_for(thread) < BUSY_AFTER
@@ -167,8 +205,10 @@ impl Pool {
     pub fn could_move(&self, thread: usize) -> bool {
         let state = self.state.lock().unwrap();
         let avoid = Some(thread);
-        state.idle.iter().any(|(t, _)| self.is_free(*t, avoid))
-            || (state.live() < self.max && self.is_free(self.engine.pick_thread(&state.per_thread, avoid), avoid))
+        let heavy = self.heavy();
+        let belongs = self.engine.threads_for(heavy);
+        state.idle.iter().any(|(t, _)| belongs.contains(t) && self.is_free(*t, avoid))
+            || (state.live() < self.max && self.is_free(self.engine.pick_thread(&state.per_thread, avoid, heavy), avoid))
     }
 
     /// Builds one more isolate on `thread`, to run the ticket's job (or to wait idle).
@@ -187,10 +227,21 @@ impl Pool {
     }
 
     /// An isolate on `thread` finished its invocation.
-    pub fn release(&self, thread: usize, id: u64) -> Release {
+    pub fn release(self: &Arc<Self>, thread: usize, id: u64) -> Release {
         let mut state = self.state.lock().unwrap();
         if state.closed {
             state.per_thread[thread] -= 1;
+            return Release::Drop;
+        }
+        if !self.engine.threads_for(self.heavy()).contains(&thread) {
+            // The app turned out heavy: this isolate leaves its serving thread, and what waits
+            // gets a new one on a back thread.
+            tracing::info!(app = %self.app.name, "the app's function holds a thread for long slices: its isolates move to the back threads");
+            state.per_thread[thread] -= 1;
+            if let Some(job) = next_job(&mut state.waiting) {
+                let to = self.engine.pick_thread(&state.per_thread, None, true);
+                self.grow(&mut state, to, Some(Ticket::new(job)));
+            }
             return Release::Drop;
         }
         if let Some(job) = next_job(&mut state.waiting) {
@@ -208,10 +259,12 @@ impl Pool {
         if state.closed {
             return;
         }
-        // The replacement goes where the discarded one was: the app keeps to its threads.
+        // The replacement goes where the discarded one was, if it still belongs there.
         let ticket = next_job(&mut state.waiting).map(Ticket::new);
         if ticket.is_some() || state.idle.is_empty() {
-            self.grow(&mut state, thread, ticket);
+            let heavy = self.heavy();
+            let to = if self.engine.threads_for(heavy).contains(&thread) { thread } else { self.engine.pick_thread(&state.per_thread, None, heavy) };
+            self.grow(&mut state, to, ticket);
         }
     }
 

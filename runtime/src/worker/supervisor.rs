@@ -66,12 +66,14 @@ struct Budget {
 pub struct Watch {
     handle: v8::IsolateHandle,
     budget: Mutex<Budget>,
+    /// The app's mark as heavy (`HEAVY_AFTER`), shared by its pool and all its isolates.
+    heavy: Arc<AtomicBool>,
 }
 
 impl Watch {
-    pub fn new(handle: v8::IsolateHandle, limits: &crate::config::Limits) -> Arc<Watch> {
+    pub fn new(handle: v8::IsolateHandle, limits: &crate::config::Limits, heavy: Arc<AtomicBool>) -> Arc<Watch> {
         let budget = Budget { cpu_limit: limits.cpu, wall_limit: limits.wall, heap_limit: limits.heap_bytes, ..Budget::default() };
-        Arc::new(Watch { handle, budget: Mutex::new(budget) })
+        Arc::new(Watch { handle, budget: Mutex::new(budget), heavy })
     }
 
     /// Starts a new invocation's budget.
@@ -200,6 +202,8 @@ pub struct ThreadSlot {
     building: Mutex<Option<Instant>>,
     /// Whether the thread runs at `DEMOTED_NICE` now (see `DEMOTE_AFTER`).
     demoted: AtomicBool,
+    /// Whether the thread serves connections (see `engine.rs`).
+    serves: bool,
 }
 
 /// The slice a thread is running.
@@ -221,10 +225,11 @@ impl Running {
 
 impl ThreadSlot {
     /// A slot for the calling thread.
-    pub fn for_this_thread() -> Arc<ThreadSlot> {
+    pub fn for_this_thread(serves: bool) -> Arc<ThreadSlot> {
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
-        Arc::new(ThreadSlot { clock: current_thread_clock(), tid, running: Mutex::new(None), building: Mutex::new(None), demoted: AtomicBool::new(false) })
+        let demoted = AtomicBool::new(false);
+        Arc::new(ThreadSlot { clock: current_thread_clock(), tid, running: Mutex::new(None), building: Mutex::new(None), demoted, serves })
     }
 
     /// How long the thread has been running its current slice of JavaScript, or building an
@@ -255,6 +260,9 @@ impl ThreadSlot {
         let Some(cpu_now) = cpu_time(clock) else { return };
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
         r.watch.check(r.cpu(seen, cpu_now), cpu_now);
+        if self.serves && r.started.elapsed() >= HEAVY_AFTER && self.building.lock().unwrap().is_none() {
+            r.watch.heavy.store(true, Ordering::Relaxed);
+        }
         if r.started.elapsed() >= DEMOTE_AFTER && can_demote() && !self.demoted.swap(true, Ordering::Relaxed) {
             set_nice(self.tid, DEMOTED_NICE);
         }
@@ -268,6 +276,12 @@ impl Drop for Building<'_> {
         *self.0.building.lock().unwrap() = None;
     }
 }
+
+/// An app whose function runs one slice of JavaScript this long on a thread that serves
+/// connections (an isolate's build aside) is heavy: its isolates move to the back threads.
+/// Quick functions run slices of well under a millisecond; the first invocations of a
+/// Firebase isolate, compiling what they touch first, a few milliseconds.
+pub const HEAVY_AFTER: Duration = Duration::from_millis(10);
 
 /// A slice of JavaScript running this long without a break (a hostile or a heavy function)
 /// runs at a lower priority (`DEMOTED_NICE`) until it ends, so the threads that answer other
@@ -347,6 +361,11 @@ impl Drop for Slice<'_> {
             set_nice(self.slot.tid, 0);
         }
         CURRENT.with(|c| c.borrow_mut().take());
+        if let Some(r) = &running {
+            if self.slot.serves && r.started.elapsed() >= HEAVY_AFTER && self.slot.building.lock().unwrap().is_none() {
+                self.watch.heavy.store(true, Ordering::Relaxed);
+            }
+        }
         let used = match running {
             Some(r) => match r.seen {
                 Some(seen) => r.cpu(seen, current_thread_cpu()),
