@@ -9,7 +9,7 @@
 // and p99 at 1, 16 and 64 connections, cold start (process start to first allowed session),
 // RSS after the load, and each figure's ratio chatfn/Node.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { sign } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -37,8 +37,10 @@ let nextPort = 18700;
 function start(kind, scenario) {
   const port = nextPort++;
   const data = mkdtempSync(join(work, "data-"));
+  // BENCH_SERVER_LOG=file keeps chatfn's log (RUST_LOG, default chatfn=debug) for a look afterwards.
+  const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, "a") : "ignore";
   const child = kind === "chatfn"
-    ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: "ignore", env: { ...process.env, RUST_LOG: "chatfn=warn" } })
+    ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "ignore", log], env: { RUST_LOG: process.env.BENCH_SERVER_LOG ? "chatfn=debug" : "chatfn=warn", ...process.env } })
     : spawn(nodeBin, ["--no-warnings", join(repoDir, "tests/bench", scenario.baseline), scenario.app, String(port)], { stdio: "ignore" });
   return { child, port, data };
 }
@@ -180,10 +182,13 @@ function firebaseApp() {
 
 const col = (text, width = 11) => String(text).padStart(width);
 const num = (x, d) => x.toFixed(d);
+// BENCH_APPS=firebase (or example) runs one of them.
 const scenarios = [
-  { title: "example app (allow-list function)", baseline: "node-baseline.cjs", ...exampleApp() },
-  { title: "Firebase function (firebase-admin 13, verifyIdToken RS256)", baseline: "node-firebase-baseline.cjs", ...firebaseApp() },
-];
+  { name: "example", title: "example app (allow-list function)", baseline: "node-baseline.cjs", make: exampleApp },
+  { name: "firebase", title: "Firebase function (firebase-admin 13, verifyIdToken RS256)", baseline: "node-firebase-baseline.cjs", make: firebaseApp },
+]
+  .filter((s) => !process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes(s.name))
+  .map((s) => ({ ...s, ...s.make() }));
 console.log(`chatfn vs Node ${process.version}: loopback HTTP, keep-alive, wrk, ${USERS} distinct users, ${SECONDS} s per row`);
 for (const scenario of scenarios) {
   const chatfn = await measure("chatfn", scenario);

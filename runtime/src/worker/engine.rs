@@ -247,9 +247,7 @@ async fn create(thread: usize, slot: Arc<ThreadSlot>, idle: Idle, pool: Arc<Pool
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
     tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), ms, "built an isolate");
-    if ticket.is_none() {
-        pool.built();
-    }
+    pool.built(ticket.is_some());
     let job = ticket.and_then(|t| t.take());
     match built {
         Ok(isolate) => match job {

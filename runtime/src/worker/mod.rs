@@ -33,6 +33,11 @@ const ANSWER_GRACE: Duration = Duration::from_millis(500);
 /// before it is taken back and given to an isolate elsewhere (see `pool::Ticket`).
 const RECLAIM_AFTER: Duration = Duration::from_millis(2);
 
+/// How long a job may wait in its pool's queue before an isolate is built for it: the
+/// isolates of a busy app that computes are all running and free up within this time; those of
+/// one that waits for I/O are not, and more of them answer sooner.
+const GROW_AFTER: Duration = Duration::from_millis(2);
+
 /// A handle to one deployed app's isolate pool. When the last handle goes, the pool closes:
 /// its idle isolates are dropped at once, busy ones after their invocation.
 #[derive(Clone)]
@@ -91,6 +96,7 @@ impl Worker {
             let (reply, mut answer) = oneshot::channel();
             let job = Job { trigger, event: event.clone(), replay, record_tape: self.record_tapes, max_log_bytes: self.log_bytes, deadline, reply };
             let mut placed = self.pool.0.submit(job, None);
+            let queued = matches!(placed, Placed::Queued);
             // While the job waits for a thread stuck in a long slice, move it where it can start
             // (a job on the caller's own thread starts as soon as the caller yields).
             let mut answered = None;
@@ -114,6 +120,12 @@ impl Worker {
                     false if ticket.taken() => Placed::Queued,
                     false => Placed::Sent { thread, ticket },
                 };
+            }
+            if answered.is_none() && queued {
+                tokio::select! {
+                    a = &mut answer => answered = Some(a),
+                    _ = tokio::time::sleep(GROW_AFTER) => self.pool.0.grow_for_waiting(),
+                }
             }
             let answer = match answered {
                 Some(a) => a,

@@ -41,8 +41,11 @@ struct State {
     /// Isolates alive or being built, per thread.
     per_thread: Vec<usize>,
     waiting: VecDeque<Job>,
-    /// Isolates being built: each takes the first waiting job when it is ready.
+    /// Isolates being built for no job in particular: each takes the first waiting job when
+    /// it is ready.
     building: usize,
+    /// Isolates being built, for a job or not.
+    growing: usize,
     closed: bool,
     /// Set when loading the app died at a limit: later isolates report it instead.
     init_failure: Option<serde_json::Value>,
@@ -166,20 +169,33 @@ impl Pool {
         // free thread answers sooner, when the app may have one more there.
         let new_thread = self.engine.pick_thread(&state.per_thread, avoid, heavy);
         let may_grow = may_grow && usable(new_thread);
-        if !(may_grow && self.is_free(new_thread, avoid)) {
-            if let Some(i) = state.idle.iter().rposition(|(t, _)| usable(*t)) {
+        let grow_now = may_grow && self.is_free(new_thread, avoid);
+        if let Some(i) = state.idle.iter().rposition(|(t, _)| usable(*t)) {
+            if !grow_now {
                 return self.send_to_idle(state, i, job);
             }
+        } else if !(may_grow && (state.live() == 0 || avoid.is_some())) {
+            // No idle isolate: the job waits for the next one free, which is soon unless the
+            // app's invocations wait for I/O; one waiting longer than `GROW_AFTER` has a new
+            // isolate built for it (`grow_for_waiting`).
+            state.waiting.push_back(job);
+            return Placed::Queued;
         }
-        if may_grow && state.building <= state.waiting.len() {
-            let ticket = Ticket::new(job);
-            self.grow(&mut state, new_thread, Some(ticket.clone()));
-            return Placed::Sent { thread: new_thread, ticket };
+        let ticket = Ticket::new(job);
+        self.grow(&mut state, new_thread, Some(ticket.clone()));
+        Placed::Sent { thread: new_thread, ticket }
+    }
+
+    /// A job queued `GROW_AFTER` ago may still wait: then one more isolate is built for the
+    /// first waiting job, on the caller's thread when it may, unless one is being built already.
+    pub fn grow_for_waiting(self: &Arc<Self>) {
+        let mut state = self.state.lock().unwrap();
+        if state.closed || state.growing > 0 || state.live() >= self.max {
+            return;
         }
-        // An isolate being built takes it when ready, sooner than a second one would be; or
-        // the next one to finish does.
-        state.waiting.push_back(job);
-        Placed::Queued
+        let Some(job) = next_job(&mut state.waiting) else { return };
+        let thread = self.engine.pick_thread(&state.per_thread, None, self.heavy());
+        self.grow(&mut state, thread, Some(Ticket::new(job)));
     }
 
     /// Hands `job` to the idle isolate at `i` of the idle list.
@@ -214,16 +230,20 @@ impl Pool {
     /// Builds one more isolate on `thread`, to run the ticket's job (or to wait idle).
     fn grow(self: &Arc<Self>, state: &mut State, thread: usize, ticket: Option<Ticket>) {
         state.per_thread[thread] += 1;
+        state.growing += 1;
         if ticket.is_none() {
             state.building += 1;
         }
         self.engine.send(thread, Command::Create { pool: self.clone(), ticket });
     }
 
-    /// An isolate built to wait idle is ready (or could not be built).
-    pub fn built(&self) {
+    /// An isolate is ready (or could not be built); `for_job` says whether it was built for one.
+    pub fn built(&self, for_job: bool) {
         let mut state = self.state.lock().unwrap();
-        state.building = state.building.saturating_sub(1);
+        state.growing = state.growing.saturating_sub(1);
+        if !for_job {
+            state.building = state.building.saturating_sub(1);
+        }
     }
 
     /// An isolate on `thread` finished its invocation.

@@ -60,6 +60,8 @@ struct Budget {
     /// When the isolate was asked to record its stack and stop (thread CPU time and instant),
     /// and why.
     interrupt_requested: Option<(Duration, Instant, Reason)>,
+    /// Invocations the isolate has begun.
+    invocations: u32,
 }
 
 /// One isolate's limits, shared between its thread and the watchdog.
@@ -81,6 +83,24 @@ impl Watch {
         let mut b = self.budget.lock().unwrap();
         b.cpu_used = Duration::ZERO;
         b.deadline = Some(deadline);
+        b.invocations += 1;
+    }
+
+    /// A slice of this isolate has run `long` on a serving thread: past the app's allowance,
+    /// the app is heavy (see `HEAVY_AFTER`).
+    fn note_slice(&self, long: Duration) {
+        if self.heavy.load(Ordering::Relaxed) {
+            return;
+        }
+        // (Loading the app, when the isolate is built, counts as its first.)
+        let allowance = match self.budget.lock().unwrap().invocations {
+            n if n <= WARMING_INVOCATIONS + 1 => HEAVY_AFTER_WARMING,
+            _ => HEAVY_AFTER,
+        };
+        if long >= allowance {
+            tracing::debug!(slice_ms = long.as_secs_f64() * 1e3, "a slice held a serving thread too long: the app is heavy");
+            self.heavy.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Ends the budget (loading code between invocations runs under the CPU limit only), and
@@ -260,8 +280,8 @@ impl ThreadSlot {
         let Some(cpu_now) = cpu_time(clock) else { return };
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
         r.watch.check(r.cpu(seen, cpu_now), cpu_now);
-        if self.serves && r.started.elapsed() >= HEAVY_AFTER && self.building.lock().unwrap().is_none() {
-            r.watch.heavy.store(true, Ordering::Relaxed);
+        if self.serves && self.building.lock().unwrap().is_none() {
+            r.watch.note_slice(r.started.elapsed());
         }
         if r.started.elapsed() >= DEMOTE_AFTER && can_demote() && !self.demoted.swap(true, Ordering::Relaxed) {
             set_nice(self.tid, DEMOTED_NICE);
@@ -278,10 +298,14 @@ impl Drop for Building<'_> {
 }
 
 /// An app whose function runs one slice of JavaScript this long on a thread that serves
-/// connections (an isolate's build aside) is heavy: its isolates move to the back threads.
-/// Quick functions run slices of well under a millisecond; the first invocations of a
-/// Firebase isolate, compiling what they touch first, a few milliseconds.
+/// connections is heavy: its isolates move to the back threads. Quick functions run slices of
+/// well under a millisecond.
 pub const HEAVY_AFTER: Duration = Duration::from_millis(10);
+/// The first invocations of an isolate compile what they touch (the first verifyIdToken of a
+/// Firebase isolate runs a slice of 20-40 ms): they are allowed this much. Loading the app
+/// (the isolate's build) is not counted.
+const WARMING_INVOCATIONS: u32 = 3;
+const HEAVY_AFTER_WARMING: Duration = Duration::from_millis(150);
 
 /// A slice of JavaScript running this long without a break (a hostile or a heavy function)
 /// runs at a lower priority (`DEMOTED_NICE`) until it ends, so the threads that answer other
@@ -361,9 +385,9 @@ impl Drop for Slice<'_> {
             set_nice(self.slot.tid, 0);
         }
         CURRENT.with(|c| c.borrow_mut().take());
-        if let Some(r) = &running {
-            if self.slot.serves && r.started.elapsed() >= HEAVY_AFTER && self.slot.building.lock().unwrap().is_none() {
-                self.watch.heavy.store(true, Ordering::Relaxed);
+        if let (true, Some(r)) = (self.slot.serves, &running) {
+            if self.slot.building.lock().unwrap().is_none() {
+                self.watch.note_slice(r.started.elapsed());
             }
         }
         let used = match running {
