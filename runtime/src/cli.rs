@@ -29,8 +29,8 @@ pub enum Command {
         /// Address to listen on; port 0 picks a free port (printed on start).
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
-        /// Threads that run JavaScript, shared by all apps (default: one per core, plus one;
-        /// also CHATFN_ISOLATE_THREADS).
+        /// Threads that run JavaScript, shared by all apps; half of them (rounded up) also serve
+        /// the HTTP connections (default: two per core; also CHATFN_ISOLATE_THREADS).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         isolate_threads: Option<u16>,
     },

@@ -14,6 +14,7 @@ import { sign } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import http from "node:http";
+import net from "node:net";
 
 const [chatfnBin, nodeBin, repoDir] = process.argv.slice(2);
 const USERS = 1000;
@@ -33,27 +34,44 @@ function post(port, body) {
   });
 }
 
-let nextPort = 18700;
-function start(kind, scenario) {
-  const port = nextPort++;
+/** A port free now (the OS's pick), for the next server. */
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const running = new Set();
+process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
+
+async function start(kind, scenario) {
+  const port = await freePort();
   const data = mkdtempSync(join(work, "data-"));
   // BENCH_SERVER_LOG=file keeps chatfn's log (RUST_LOG, default chatfn=debug) for a look afterwards.
   const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, "a") : "ignore";
   const child = kind === "chatfn"
     ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "ignore", log], env: { RUST_LOG: process.env.BENCH_SERVER_LOG ? "chatfn=debug" : "chatfn=warn", ...process.env } })
     : spawn(nodeBin, ["--no-warnings", join(repoDir, "tests/bench", scenario.baseline), scenario.app, String(port)], { stdio: "ignore" });
-  return { child, port, data };
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return { kind, child, port, data };
 }
 
 async function stop({ child, data }) {
-  child.kill("SIGKILL");
-  await new Promise((r) => child.once("exit", r));
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+  }
   rmSync(data, { recursive: true, force: true });
 }
 
 async function firstAnswer(server, body) {
   const t0 = performance.now();
   for (;;) {
+    if (server.child.exitCode !== null) throw new Error(`the ${server.kind} server exited (${server.child.exitCode}) before answering`);
     try {
       const status = await post(server.port, body);
       if (status === 200) return performance.now() - t0;
@@ -107,11 +125,11 @@ function wrk(port, bodies, connections, seconds) {
 async function measure(kind, scenario) {
   const colds = [];
   for (let i = 0; i < 5; i++) {
-    const server = start(kind, scenario);
+    const server = await start(kind, scenario);
     colds.push(await firstAnswer(server, scenario.first));
     await stop(server);
   }
-  const server = start(kind, scenario);
+  const server = await start(kind, scenario);
   await firstAnswer(server, scenario.first);
   // Warm-up: every user's first session (which creates it), then the JITs settle.
   wrk(server.port, scenario.bodies, 1, Math.max(2, Math.ceil(USERS / 500)));

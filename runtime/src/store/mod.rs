@@ -24,9 +24,14 @@ pub struct Store {
 }
 
 /// Opens (or creates) the store under `data_dir`, keeping `retention` invocation records.
+/// sled's page cache per app store.
+const CACHE_BYTES: u64 = 32 << 20;
+
 pub fn open(data_dir: &Path, retention: usize) -> Result<Store, StoreError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Storage(e.into()))?;
-    let db = sled::Config::new().path(data_dir.join("db")).open()?;
+    // sled's page cache would grow to 1 GiB by default: chatfn's reads are users (small) and
+    // recent invocation records, for which this much is plenty.
+    let db = sled::Config::new().path(data_dir.join("db")).cache_capacity(CACHE_BYTES).open()?;
     Ok(Store {
         users: UsersStore::open(&db)?,
         settings: SettingsStore::open(&db)?,

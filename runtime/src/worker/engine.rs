@@ -91,6 +91,7 @@ fn default_threads() -> usize {
 
 impl Engine {
     fn start(count: usize) -> Engine {
+        set_v8_flags();
         // Half serve (rounded up): with a single thread, it serves and runs everything.
         let serving = count.div_ceil(2);
         let mut threads = Vec::with_capacity(count);
@@ -183,6 +184,17 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// V8's flags, set once before the first isolate: chatfn's, then `CHATFN_V8_FLAGS` (space
+/// separated, for measuring others).
+fn set_v8_flags() {
+    let mut flags = vec!["chatfn".to_string()];
+    flags.extend(std::env::var("CHATFN_V8_FLAGS").unwrap_or_default().split_whitespace().map(String::from));
+    let unknown = deno_core::v8_set_flags(flags);
+    if unknown.len() > 1 {
+        tracing::warn!("unknown V8 flags in CHATFN_V8_FLAGS: {:?}", &unknown[1..]);
     }
 }
 

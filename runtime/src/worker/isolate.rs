@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use deno_core::{serde_v8, v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
 use serde::Serialize;
@@ -155,7 +155,10 @@ impl Isolate {
             logs.lines.clear();
             logs.id
         };
+        let started = Instant::now();
         let settled = tokio::time::timeout_at(job.deadline.into(), self.invoke(&job, id)).await;
+        let (wall, cpu) = (started.elapsed(), self.watch.cpu_used());
+        self.pool.note_invocation(wall.saturating_sub(cpu) > cpu.max(Duration::from_millis(1)));
         let (answer, keep) = match settled {
             Ok(Settled::Value(value)) => match self.report(value) {
                 Ok(report) => (Answer::Report(report), true),

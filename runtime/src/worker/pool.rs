@@ -18,6 +18,9 @@ use crate::config::App;
 use crate::net::{NetworkPolicy, Outbound};
 use crate::store::UsersStore;
 
+/// The ceiling of `State::io_score`; above half of it, the app's invocations wait for I/O.
+const IO_BOUND_MAX: u32 = 16;
+
 /// An isolate idle this long is given back, unless it is the app's last one.
 const IDLE_RETIRE: Duration = Duration::from_secs(60);
 
@@ -46,6 +49,9 @@ struct State {
     building: usize,
     /// Isolates being built, for a job or not.
     growing: usize,
+    /// How much the app's recent invocations waited for I/O rather than computed: 0 to
+    /// `IO_BOUND_MAX`, up 2 for an invocation that waited, down 1 for one that did not.
+    io_score: u32,
     closed: bool,
     /// Set when loading the app died at a limit: later isolates report it instead.
     init_failure: Option<serde_json::Value>,
@@ -193,8 +199,20 @@ impl Pool {
         if state.closed || state.growing > 0 || state.live() >= self.max {
             return;
         }
+        // An app whose invocations wait for I/O gets one more isolate on the caller's thread
+        // (or another): while they wait, it runs another invocation. One whose invocations
+        // compute gains nothing from a second isolate on the same thread, only from one on a
+        // thread where it has none.
+        let heavy = self.heavy();
+        let thread = if state.io_score > IO_BOUND_MAX / 2 {
+            self.engine.pick_thread(&state.per_thread, None, heavy)
+        } else {
+            match self.engine.threads_for(heavy).find(|&t| state.per_thread[t] == 0 && self.is_free(t, None)) {
+                Some(t) => t,
+                None => return,
+            }
+        };
         let Some(job) = next_job(&mut state.waiting) else { return };
-        let thread = self.engine.pick_thread(&state.per_thread, None, self.heavy());
         self.grow(&mut state, thread, Some(Ticket::new(job)));
     }
 
@@ -205,6 +223,13 @@ impl Pool {
         let ticket = Ticket::new(job);
         self.engine.send(thread, Command::Run { id, ticket: ticket.clone() });
         Placed::Sent { thread, ticket }
+    }
+
+    /// An invocation finished; `waited` says whether it spent more time waiting (for I/O,
+    /// timers) than computing.
+    pub fn note_invocation(&self, waited: bool) {
+        let mut state = self.state.lock().unwrap();
+        state.io_score = if waited { (state.io_score + 2).min(IO_BOUND_MAX) } else { state.io_score.saturating_sub(1) };
     }
 
     pub fn heavy(&self) -> bool {

@@ -103,6 +103,11 @@ impl Watch {
         }
     }
 
+    /// CPU time of the invocation's finished slices so far.
+    pub fn cpu_used(&self) -> Duration {
+        self.budget.lock().unwrap().cpu_used
+    }
+
     /// Ends the budget (loading code between invocations runs under the CPU limit only), and
     /// says whether the isolate is clean: no kill decided and no stop asked for.
     pub fn end_invocation(&self) -> bool {
