@@ -134,6 +134,7 @@ struct RawLimits {
     body_kb: Option<u64>,
     pending_ops: Option<u64>,
     isolates: Option<u64>,
+    hibernate_after_s: Option<u64>,
 }
 
 // ---- validated app -------------------------------------------------------------------------
@@ -158,6 +159,9 @@ pub struct Limits {
     /// Most isolates the app may have at once; `None`: the engine's default (two per isolate
     /// thread).
     pub isolates: Option<usize>,
+    /// After this long without an attempt the app hibernates: its last isolate is dropped too,
+    /// and the next attempt builds one. `None`: never.
+    pub hibernate_after: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -171,6 +175,7 @@ impl Default for Limits {
             body_bytes: 64 << 10,
             pending_ops: 1024,
             isolates: None,
+            hibernate_after: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -353,6 +358,12 @@ impl App {
             isolates: match positive("isolates", raw.limits.isolates)? {
                 Some(n) if n > 256 => return Err(invalid("[limits] isolates must be at most 256".into())),
                 other => other.map(|n| n as usize),
+            },
+            hibernate_after: match raw.limits.hibernate_after_s {
+                Some(0) => None,
+                Some(s) if s > 86_400 * 365 => return Err(invalid("[limits] hibernate_after_s must be at most a year (0: never)".into())),
+                Some(s) => Some(Duration::from_secs(s)),
+                None => defaults.hibernate_after,
             },
         };
 

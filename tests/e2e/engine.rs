@@ -222,3 +222,41 @@ fn an_initialization_script_that_blocks_is_stopped_and_holds_no_thread() {
         assert_eq!(status, 200, "the other app: {answer}");
     }
 }
+
+/// An app idle past `hibernate_after_s` drops its last isolate; the next attempt builds one
+/// (running the initialization script again) and is decided as a cold start's would be, over
+/// the same users.
+#[test]
+fn a_hibernated_app_wakes_for_its_next_attempt() {
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("serve.log");
+    let server = Server::start_logged(&case_dir("hibernating"), &data.path().join("store"), &log);
+    let decide = |username: &str| {
+        let (status, answer) = server.start_session(&json!({ "username": username }));
+        (status, answer["user"].clone(), answer["message"].clone())
+    };
+    let (status, ann, _) = decide("ann");
+    assert_eq!((status, &ann["properties"]["isolateAttempt"]), (200, &json!(1)), "{ann}");
+    let blocked_before = decide("blocked-1");
+    assert_eq!(blocked_before.0, 403);
+    let (status, ann_again, _) = decide("ann");
+    assert_eq!((status, &ann_again["id"]), (200, &ann["id"]));
+
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let waited = Instant::now();
+    while !read_log().contains("hibernating: the app's last isolate is dropped") {
+        assert!(waited.elapsed() < Duration::from_secs(15), "the app never hibernated:\n{}", read_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A new isolate: its first attempt is number 1 again, and the user it creates says so.
+    let (status, bob, _) = decide("bob");
+    assert_eq!((status, &bob["properties"]["isolateAttempt"]), (200, &json!(1)), "{bob}");
+    // The users written before are there, and refusals read as before.
+    let (status, ann_after, _) = decide("ann");
+    assert_eq!((status, &ann_after["id"], &ann_after["properties"]), (200, &ann["id"], &ann["properties"]));
+    let blocked_after = decide("blocked-2");
+    assert_eq!((blocked_after.0, &blocked_after.2), (blocked_before.0, &blocked_before.2));
+    let log = read_log();
+    assert_eq!(log.matches("hibernating app initialized").count(), 2, "the initialization script runs once per isolate:\n{log}");
+}

@@ -213,7 +213,7 @@ fn run_thread(index: usize, serves: bool, mut inbox: mpsc::UnboundedReceiver<Com
     let local = tokio::task::LocalSet::new();
     let idle: Idle = Rc::default();
     local.block_on(&runtime, async move {
-        let mut sweep = tokio::time::interval(Duration::from_secs(5));
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 command = inbox.recv() => match command {

@@ -324,11 +324,22 @@ impl Pool {
     }
 
     /// Whether the idle isolate `id` on `thread` should be given back; if so it leaves the pool.
+    /// The last one goes when the app hibernates (`[limits] hibernate_after_s`).
     pub fn retire(&self, thread: usize, id: u64, idle_since: Instant) -> bool {
         let mut state = self.state.lock().unwrap();
         // (A closed pool has no idle isolates left to retire: `close` dropped them.)
-        if idle_since.elapsed() < IDLE_RETIRE || state.live() <= 1 {
+        let idle = idle_since.elapsed();
+        let last = state.live() <= 1;
+        let due = match (last, self.app.limits.hibernate_after) {
+            (false, _) => idle >= IDLE_RETIRE,
+            (true, Some(after)) => idle >= after && state.waiting.is_empty() && state.growing == 0,
+            (true, None) => false,
+        };
+        if !due {
             return false;
+        }
+        if last {
+            tracing::debug!(app = %self.app.name, "hibernating: the app's last isolate is dropped until its next attempt");
         }
         let Some(i) = state.idle.iter().position(|&(t, i)| (t, i) == (thread, id)) else { return false };
         state.idle.remove(i);
