@@ -42,6 +42,8 @@ class Module {
 }
 
 const cache = ObjectCreate(null);
+/** `${directory}\x00${request}` -> the filename it resolved to (see `require`). */
+const resolveCache = ObjectCreate(null);
 
 function moduleError(message, code, extra) {
   const err = new Error(message);
@@ -253,7 +255,14 @@ function makeRequire(module) {
     }
     const builtin = loadBuiltin(request);
     if (builtin.found) return builtin.exports;
+    // As Node's relativeResolveCache: a request made again from the same directory skips the
+    // file-system walk while its module stays in the cache (packages that require lazily,
+    // inside functions, do this on every call).
+    const key = module.path + "\x00" + request;
+    const resolved = resolveCache[key];
+    if (resolved !== undefined && cache[resolved]) return cache[resolved].exports;
     const filename = resolveFilename(request, module);
+    resolveCache[key] = filename;
     return loadModule(filename, module).exports;
   }
   require.resolve = (request) => (loadBuiltin(request).found ? request : resolveFilename(request, module));

@@ -20,6 +20,7 @@ const [chatfnBin, nodeBin, repoDir] = process.argv.slice(2);
 const USERS = 1000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = [1, 16, 64];
+// BENCH_KEEP=1 keeps the apps, bodies and wrk script (in the directory printed at the end).
 const work = mkdtempSync(join(tmpdir(), "chatfn-bench-"));
 
 /** One POST /v1/sessions with Node's client: only for the cold start's first answer. */
@@ -222,4 +223,5 @@ for (const scenario of scenarios) {
   row("cold start ms", chatfn.cold, node.cold, 1);
   row("RSS MB after load", chatfn.rss, node.rss, 1);
 }
-rmSync(work, { recursive: true, force: true });
+if (process.env.BENCH_KEEP) console.log(`\nthe apps and bodies are in ${work}`);
+else rmSync(work, { recursive: true, force: true });

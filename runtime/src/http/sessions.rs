@@ -7,13 +7,13 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::Apps;
-use crate::session::{AttemptRequest, Decision, Sessions};
+use crate::session::{AttemptRequest, Decision, Session, Sessions};
+use crate::store::User;
 
-pub async fn start_default_app_session(State(apps): State<Arc<Apps>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn start_default_app_session(State(apps): State<Arc<Apps>>, body: Bytes) -> Result<Json<SessionStarted>, ApiError> {
     attempt(&apps.default, &body).await
 }
 
@@ -21,12 +21,12 @@ pub async fn start_session(
     State(apps): State<Arc<Apps>>,
     Path(app): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionStarted>, ApiError> {
     let sessions = apps.by_name.get(&app).ok_or_else(|| ApiError::NotFound(format!("no app named {app:?} is served here")))?;
     attempt(sessions, &body).await
 }
 
-async fn attempt(sessions: &Sessions, body: &[u8]) -> Result<Json<Value>, ApiError> {
+async fn attempt(sessions: &Sessions, body: &[u8]) -> Result<Json<SessionStarted>, ApiError> {
     if body.len() > sessions.body_limit() {
         return Err(ApiError::TooLarge(sessions.body_limit()));
     }
@@ -42,26 +42,23 @@ async fn attempt(sessions: &Sessions, body: &[u8]) -> Result<Json<Value>, ApiErr
         );
     }
     match attempt.decision {
-        Decision::Allowed { session, user } => Ok(Json(json!({
-            "session": session,
-            "user": {
-                "id": user.id,
-                "name": user.name,
-                "displayName": user.display_name,
-                "isGuest": user.is_guest,
-                "properties": user.properties,
-                "createdTime": user.created_time,
-            },
-        }))),
+        Decision::Allowed { session, user } => Ok(Json(SessionStarted { session, user })),
         Decision::Denied(denial) => Err(ApiError::Denied(denial)),
     }
+}
+
+/// The answer to an allowed attempt: ChatKitty's session and user shapes.
+#[derive(serde::Serialize)]
+pub struct SessionStarted {
+    session: Session,
+    user: User,
 }
 
 fn parse(body: &[u8]) -> Result<AttemptRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("the request body is empty; send {\"username\": ..., \"authParams\": {...}}".into()));
     }
-    let value: Value = serde_json::from_slice(body)
+    let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
     AttemptRequest::from_event(value).map_err(ApiError::BadRequest)
 }

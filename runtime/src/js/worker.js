@@ -32,7 +32,7 @@ import { unsupportedModules } from "ext:chatfn/unsupported.js";
 import { atob, btoa, DOMException } from "ext:chatfn/internal/bytes.js";
 import { guardExternalMemory } from "ext:chatfn/memory.js";
 const {
-  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, ObjectAssign, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
+  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, JSONParse, ObjectAssign, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
   StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
 } = primordials;
 const { op_worker_app, op_error_location } = core.ops;
@@ -171,7 +171,8 @@ async function runJob(job) {
         : { status: "no_function" };
     } else {
       const context = createContext();
-      await runWithLog(log, () => handler(job.event, context));
+      const event = JSONParse(job.event);
+      await runWithLog(log, () => handler(event, context));
       result = { status: "returned" };
     }
   } catch (e) {

@@ -80,9 +80,9 @@ fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result
 #[op2]
 #[serde]
 pub async fn op_users_check_exists(state: Rc<RefCell<OpState>>, #[string] name: String) -> ApiReply {
-    match store(&state).find_by_name(&name) {
-        Ok(Some(_)) => ApiReply::ok(200, json!({})),
-        Ok(None) => ApiReply::err(&StoreError::NotFound(Subject::UserNamed(name.to_string()))),
+    match store(&state).exists(&name) {
+        Ok(true) => ApiReply::ok(200, json!({})),
+        Ok(false) => ApiReply::err(&StoreError::NotFound(Subject::UserNamed(name.to_string()))),
         Err(e) => ApiReply::err(&e),
     }
 }

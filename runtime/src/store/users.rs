@@ -160,6 +160,12 @@ impl UsersStore {
         }
     }
 
+    /// Whether a user of that name exists (without reading it).
+    pub fn exists(&self, name: &str) -> Result<bool, StoreError> {
+        let name: String = name.nfc().collect();
+        Ok(self.names.contains_key(name.as_bytes())?)
+    }
+
     pub fn find_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         let name: String = name.nfc().collect();
         match self.names.get(name.as_bytes())? {

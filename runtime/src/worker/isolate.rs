@@ -42,7 +42,8 @@ struct JobForJs<'a> {
     /// Tags its console output (`ops::worker::InvocationLogs`).
     id: u32,
     trigger: &'static str,
-    event: &'a serde_json::Value,
+    /// As JSON text: V8's JSON.parse builds it faster than serde_v8 would.
+    event: String,
     max_log_bytes: usize,
     /// The tape of the invocation this one replays.
     replay: Option<&'a serde_json::Value>,
@@ -207,7 +208,7 @@ impl Isolate {
         let for_js = JobForJs {
             id,
             trigger: job.trigger.name(),
-            event: &job.event,
+            event: job.event.to_string(),
             max_log_bytes: job.max_log_bytes,
             replay: job.replay.as_ref(),
             tape: job.record_tape,
