@@ -7,8 +7,8 @@
 //! accept and serve the HTTP connections (`http::serve`), and run the isolates of apps whose
 //! functions answer quickly: an attempt that arrives on a serving thread runs on an isolate of
 //! that same thread, with no hop between threads on its way in or out. *Back* threads run the
-//! isolates of *heavy* apps, those seen running one slice of JavaScript longer than
-//! `HEAVY_AFTER` on a serving thread (`supervisor::Slice`): such an app stalls the connections
+//! isolates of *heavy* apps, those seen running long slices of JavaScript on a serving thread
+//! (`supervisor::Heaviness`): such an app stalls the connections
 //! of the thread it runs on, so it moves, for the rest of its deployment, to threads that serve
 //! none. One watchdog thread (`supervisor.rs`) watches what they all run.
 

@@ -7,12 +7,12 @@
 //! the isolate threads (`engine.rs`) own and run the isolates.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::engine::{this_thread, Command, Engine, BUSY_AFTER};
 use super::memory::MemoryBudget;
+use super::supervisor::Heaviness;
 use super::protocol::{Answer, Job};
 use crate::config::App;
 use crate::net::{NetworkPolicy, Outbound};
@@ -30,8 +30,8 @@ pub struct Pool {
     pub outbound: Outbound,
     /// ArrayBuffer memory, shared by all the app's isolates.
     pub memory: Arc<MemoryBudget>,
-    /// Set once one of its slices held a serving thread too long (`supervisor::HEAVY_AFTER`).
-    pub heavy: Arc<AtomicBool>,
+    /// Set once its slices held a serving thread too long (`supervisor::Heaviness`).
+    pub heavy: Arc<Heaviness>,
     max: usize,
     engine: &'static Engine,
     state: Mutex<State>,
@@ -233,7 +233,7 @@ impl Pool {
     }
 
     pub fn heavy(&self) -> bool {
-        self.heavy.load(Ordering::Relaxed)
+        self.heavy.is_heavy()
     }
 
     /// Whether `thread` can take a job now: not one to avoid, and not busy with other work.

@@ -68,12 +68,39 @@ struct Budget {
 pub struct Watch {
     handle: v8::IsolateHandle,
     budget: Mutex<Budget>,
-    /// The app's mark as heavy (`HEAVY_AFTER`), shared by its pool and all its isolates.
-    heavy: Arc<AtomicBool>,
+    /// The app's mark as heavy, shared by its pool and all its isolates.
+    heavy: Arc<Heaviness>,
+}
+
+/// Whether an app is heavy: one slice of `HEAVY_AT_ONCE` on a serving thread makes it so, or
+/// `STRIKES` slices of `HEAVY_AFTER` each less than `STRIKES_WITHIN` after the one before (a
+/// rare long slice, a garbage collection or a compilation, does not).
+#[derive(Default)]
+pub struct Heaviness {
+    heavy: AtomicBool,
+    strikes: Mutex<(u32, Option<Instant>)>,
+}
+
+impl Heaviness {
+    pub fn is_heavy(&self) -> bool {
+        self.heavy.load(Ordering::Relaxed)
+    }
+
+    /// Counts a long slice; says whether that makes the app heavy.
+    fn strike(&self) -> bool {
+        let mut strikes = self.strikes.lock().unwrap();
+        let (count, last) = &mut *strikes;
+        if last.is_none_or(|at| at.elapsed() > STRIKES_WITHIN) {
+            *count = 0;
+        }
+        *count += 1;
+        *last = Some(Instant::now());
+        *count >= STRIKES
+    }
 }
 
 impl Watch {
-    pub fn new(handle: v8::IsolateHandle, limits: &crate::config::Limits, heavy: Arc<AtomicBool>) -> Arc<Watch> {
+    pub fn new(handle: v8::IsolateHandle, limits: &crate::config::Limits, heavy: Arc<Heaviness>) -> Arc<Watch> {
         let budget = Budget { cpu_limit: limits.cpu, wall_limit: limits.wall, heap_limit: limits.heap_bytes, ..Budget::default() };
         Arc::new(Watch { handle, budget: Mutex::new(budget), heavy })
     }
@@ -86,20 +113,19 @@ impl Watch {
         b.invocations += 1;
     }
 
-    /// A slice of this isolate has run `long` on a serving thread: past the app's allowance,
-    /// the app is heavy (see `HEAVY_AFTER`).
-    fn note_slice(&self, long: Duration) {
-        if self.heavy.load(Ordering::Relaxed) {
+    /// A slice of this isolate has run `long` on a serving thread, and has `ended` or not yet
+    /// (the watchdog's look): see `Heaviness`.
+    fn note_slice(&self, long: Duration, ended: bool) {
+        if self.heavy.is_heavy() || long < HEAVY_AFTER {
             return;
         }
         // (Loading the app, when the isolate is built, counts as its first.)
-        let allowance = match self.budget.lock().unwrap().invocations {
-            n if n <= WARMING_INVOCATIONS + 1 => HEAVY_AFTER_WARMING,
-            _ => HEAVY_AFTER,
-        };
-        if long >= allowance {
-            tracing::debug!(slice_ms = long.as_secs_f64() * 1e3, "a slice held a serving thread too long: the app is heavy");
-            self.heavy.store(true, Ordering::Relaxed);
+        let warming = self.budget.lock().unwrap().invocations <= WARMING_INVOCATIONS + 1;
+        let at_once = if warming { HEAVY_AFTER_WARMING } else { HEAVY_AT_ONCE };
+        let heavy = long >= at_once || (ended && !warming && self.heavy.strike());
+        if heavy {
+            tracing::debug!(slice_ms = long.as_secs_f64() * 1e3, "slices held a serving thread too long: the app is heavy");
+            self.heavy.heavy.store(true, Ordering::Relaxed);
         }
     }
 
@@ -286,7 +312,7 @@ impl ThreadSlot {
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
         r.watch.check(r.cpu(seen, cpu_now), cpu_now);
         if self.serves && self.building.lock().unwrap().is_none() {
-            r.watch.note_slice(r.started.elapsed());
+            r.watch.note_slice(r.started.elapsed(), false);
         }
         if r.started.elapsed() >= DEMOTE_AFTER && can_demote() && !self.demoted.swap(true, Ordering::Relaxed) {
             set_nice(self.tid, DEMOTED_NICE);
@@ -302,13 +328,16 @@ impl Drop for Building<'_> {
     }
 }
 
-/// An app whose function runs one slice of JavaScript this long on a thread that serves
-/// connections is heavy: its isolates move to the back threads. Quick functions run slices of
-/// well under a millisecond.
+/// Slices this long on a thread that serves connections count against an app (`Heaviness`):
+/// quick functions run slices of well under a millisecond.
 pub const HEAVY_AFTER: Duration = Duration::from_millis(10);
+const STRIKES: u32 = 3;
+const STRIKES_WITHIN: Duration = Duration::from_secs(10);
+/// One slice this long makes an app heavy at once (the watchdog sees it while it runs).
+const HEAVY_AT_ONCE: Duration = Duration::from_millis(50);
 /// The first invocations of an isolate compile what they touch (the first verifyIdToken of a
-/// Firebase isolate runs a slice of 20-40 ms): they are allowed this much. Loading the app
-/// (the isolate's build) is not counted.
+/// Firebase isolate runs a slice of 20-40 ms): they are allowed this much, and no strikes.
+/// Loading the app (the isolate's build) is not counted.
 const WARMING_INVOCATIONS: u32 = 3;
 const HEAVY_AFTER_WARMING: Duration = Duration::from_millis(150);
 
@@ -392,7 +421,7 @@ impl Drop for Slice<'_> {
         CURRENT.with(|c| c.borrow_mut().take());
         if let (true, Some(r)) = (self.slot.serves, &running) {
             if self.slot.building.lock().unwrap().is_none() {
-                self.watch.note_slice(r.started.elapsed());
+                self.watch.note_slice(r.started.elapsed(), true);
             }
         }
         let used = match running {
