@@ -2,9 +2,9 @@
 //! is shared by every app; each deployed app has a pool of isolates on them (`pool.rs`), each
 //! isolate running one invocation at a time (`isolate.rs`) under limits enforced from outside
 //! (`supervisor.rs`, `memory.rs`). The rest of chatfn talks to an app's pool through
-//! [`Worker`], a cheap cloneable handle whose `invoke` is answered over a oneshot channel, so
-//! the tokio executor that serves HTTP never blocks on JavaScript. The job protocol's types
-//! are in `protocol.rs`.
+//! [`Worker`], a cheap cloneable handle whose `invoke` is answered over a oneshot channel: the
+//! caller awaits it, on the serving thread that read the request (where the job usually runs
+//! too) or on any tokio task. The job protocol's types are in `protocol.rs`.
 
 pub mod engine;
 mod isolate;
