@@ -1,6 +1,8 @@
 //! `op_users_*`: the native side of `context.ChatKitty.Users`. Each op answers like the
 //! Platform API would over HTTP (`{ ok, status, data }` or `{ ok: false, status, error, message }`)
-//! and the JS side turns that into an axios-style response or rejection.
+//! and the JS side turns that into an axios-style response or rejection. Reads are synchronous
+//! ops (a sled read does not wait; the invocation then finishes within one turn of its event
+//! loop); writes are async, as they take the user store's per-name locks.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -79,8 +81,8 @@ fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result
 
 #[op2]
 #[serde]
-pub async fn op_users_check_exists(state: Rc<RefCell<OpState>>, #[string] name: String) -> ApiReply {
-    match store(&state).exists(&name) {
+pub fn op_users_check_exists(state: &mut OpState, #[string] name: String) -> ApiReply {
+    match state.borrow::<UsersStore>().exists(&name) {
         Ok(true) => ApiReply::ok(200, json!({})),
         Ok(false) => ApiReply::err(&StoreError::NotFound(Subject::UserNamed(name.to_string()))),
         Err(e) => ApiReply::err(&e),
@@ -100,9 +102,9 @@ pub async fn op_users_create(state: Rc<RefCell<OpState>>, #[serde] body: serde_j
 
 #[op2]
 #[serde]
-pub async fn op_users_retrieve(state: Rc<RefCell<OpState>>, #[string] id: String) -> ApiReply {
+pub fn op_users_retrieve(state: &mut OpState, #[string] id: String) -> ApiReply {
     let result = parse_id(&id)
-        .and_then(|id| store(&state).get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id))));
+        .and_then(|id| state.borrow::<UsersStore>().get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id))));
     ApiReply::from_user(200, result)
 }
 
@@ -130,8 +132,8 @@ pub async fn op_users_delete(state: Rc<RefCell<OpState>>, #[string] id: String) 
 
 #[op2]
 #[serde]
-pub async fn op_users_list(
-    state: Rc<RefCell<OpState>>,
+pub fn op_users_list(
+    state: &mut OpState,
     #[serde] page: serde_json::Value,
     #[serde] size: serde_json::Value,
     #[serde] name: serde_json::Value,
@@ -140,7 +142,7 @@ pub async fn op_users_list(
         return ApiReply::err(&StoreError::Invalid("page and size must be non-negative integers".into()));
     };
     let size = size.clamp(1, 1000) as usize;
-    match store(&state).list(page as usize, size, name.as_str()) {
+    match state.borrow::<UsersStore>().list(page as usize, size, name.as_str()) {
         Ok(p) => ApiReply::ok(
             200,
             json!({
@@ -171,8 +173,8 @@ pub async fn op_users_set_secret(
 
 #[op2]
 #[serde]
-pub async fn op_users_retrieve_secret(state: Rc<RefCell<OpState>>, #[string] id: String, #[string] name: String) -> ApiReply {
-    match parse_id(&id).and_then(|id| store(&state).get_secret(id, &name)) {
+pub fn op_users_retrieve_secret(state: &mut OpState, #[string] id: String, #[string] name: String) -> ApiReply {
+    match parse_id(&id).and_then(|id| state.borrow::<UsersStore>().get_secret(id, &name)) {
         Ok(secret) => ApiReply::ok(200, json!({ "secret": secret })),
         Err(e) => ApiReply::err(&e),
     }
