@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
+
 use anyhow::Context;
 use serde_json::json;
 
@@ -26,6 +28,9 @@ async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::R
     let (running, version) = deploy::effective_app(app, &store)?;
     if install && !running.dependencies.is_empty() {
         // The same step as `chatfn deps install`: a no-op when node_modules already matches.
+        // One at a time: apps opened together may share a directory and its node_modules.
+        static ONE_INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one = ONE_INSTALL.lock().await;
         let report = deps::install(&running, deps::Options::from_env(&running))
             .await
             .with_context(|| format!("installing the npm dependencies of app {}", app.name))?;
@@ -137,14 +142,31 @@ fn print_install_report(report: &deps::InstallReport) {
     }
 }
 
+/// `chatfn serve` builds the first isolate of each app at start when it hosts at most this many.
+const WARM_START_APPS: usize = 16;
+
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(threads) = config.isolate_threads {
         crate::worker::engine::configure(threads);
     }
+    // A server of many apps starts them hibernated: each builds its first isolate for its
+    // first attempt (about 20 ms for a small app) rather than all at once, each holding one.
+    crate::worker::start_hibernated(config.apps.len() > WARM_START_APPS);
+    // Opened a few at a time (each waits for its store's flush), in the order given.
+    let opened: Vec<_> = futures::stream::iter(config.apps.iter().cloned())
+        .map(|app| {
+            let data = config.data.clone();
+            // A task each: opening a store blocks its thread (files, fsync).
+            tokio::spawn(async move { open_app(&app, &data, true).await.map(|opened| (app, opened)) })
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    crate::worker::start_hibernated(false);
     let mut apps = Vec::new();
     let mut platform_apps = Vec::new();
-    for app in &config.apps {
-        let (sessions, store) = open_app(app, &config.data, true).await?;
+    for opened in opened {
+        let (app, (sessions, store)) = opened.context("opening an app panicked")??;
         let sessions = Arc::new(sessions);
         apps.push((app.name.clone(), sessions.clone()));
         let keys = platform::keys::KeyFile::in_dir(&config.data.join(&app.name));
@@ -153,9 +175,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
-    tracing::info!(apps = ?names, data = %config.data.display(), "serving");
+    let shown = match names.len() {
+        n if n > 10 => format!("{n} apps ('{}', '{}', ...)", names[0], names[1]),
+        _ => format!("app '{}'", names.join("', '")),
+    };
+    tracing::info!(apps = names.len(), data = %config.data.display(), "serving {shown}");
     // One line on stdout, for people and for scripts that started us on port 0.
-    println!("chatfn: serving app '{}' on http://{addr}", names.join("', '"));
+    println!("chatfn: serving {shown} on http://{addr}");
     let platform = Arc::new(platform::Platform::new(platform_apps));
     http::serve(listener, Arc::new(http::Apps::new(apps)), platform, shutdown_signal()).await?;
     Ok(())

@@ -260,3 +260,42 @@ fn a_hibernated_app_wakes_for_its_next_attempt() {
     let log = read_log();
     assert_eq!(log.matches("hibernating app initialized").count(), 2, "the initialization script runs once per isolate:\n{log}");
 }
+
+/// A server of many apps opens them together but keeps their order (the first one answers
+/// `/v1/sessions`), and starts them hibernated: no isolate is built before an app's first
+/// attempt, which builds one.
+#[test]
+fn many_apps_start_hibernated_in_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let apps: Vec<std::path::PathBuf> = (0..24)
+        .map(|i| {
+            let app = dir.path().join(format!("app{i}"));
+            std::fs::create_dir_all(app.join("functions")).unwrap();
+            std::fs::write(
+                app.join("chatfn.toml"),
+                format!("[app]\nname = \"app{i}\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                app.join("functions/start.js"),
+                format!("async function handleEvent(event) {{ if (event.username !== 'member-of-{i}') throw new Error('only member-of-{i}'); }}\n"),
+            )
+            .unwrap();
+            app
+        })
+        .collect();
+    let paths: Vec<&std::path::Path> = apps.iter().map(|a| a.as_path()).collect();
+    let log = dir.path().join("serve.log");
+    let server = Server::start_apps_logged(&paths, &dir.path().join("data"), &log);
+    let built = || std::fs::read_to_string(&log).unwrap().matches("built an isolate").count();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(built(), 0, "isolates were built before any attempt");
+
+    let (status, answer) = server.start_session(&json!({ "username": "member-of-0" }));
+    assert_eq!(status, 200, "the first app answers /v1/sessions: {answer}");
+    let (status, answer) = post(&server.base, "/v1/apps/app17/sessions", &json!({ "username": "member-of-17" }).to_string()).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post(&server.base, "/v1/apps/app17/sessions", &json!({ "username": "member-of-0" }).to_string()).unwrap();
+    assert_eq!((status, answer["message"].as_str()), (403, Some("only member-of-17")), "{answer}");
+    assert_eq!(built(), 2, "one isolate for each app that had attempts");
+}

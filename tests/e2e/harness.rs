@@ -47,6 +47,11 @@ impl Server {
         Server::spawn(&[app], data, Some(log))
     }
 
+    /// `start_apps`, logging at debug level into the file `log`.
+    pub fn start_apps_logged(apps: &[&Path], data: &Path, log: &Path) -> Server {
+        Server::spawn(apps, data, Some(log))
+    }
+
     fn spawn(apps: &[&Path], data: &Path, log: Option<&Path>) -> Server {
         let mut command = chatfn();
         let stderr = match log {

@@ -29,6 +29,12 @@ use protocol::{Answer, Job};
 /// stops the invocation at the deadline and answers; this only covers a thread that cannot.
 const ANSWER_GRACE: Duration = Duration::from_millis(500);
 
+/// Whether the apps deployed from now on start hibernated, their first isolate built by their
+/// first attempt (`chatfn serve` with many apps) or at once (the default).
+pub fn start_hibernated(hibernated: bool) {
+    pool::START_HIBERNATED.store(hibernated, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// How long a job may wait for a thread that is running a single slice of other JavaScript
 /// before it is taken back and given to an isolate elsewhere (see `pool::Ticket`).
 const RECLAIM_AFTER: Duration = Duration::from_millis(2);

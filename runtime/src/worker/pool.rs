@@ -21,6 +21,10 @@ use crate::store::UsersStore;
 /// The ceiling of `State::io_score`; above half of it, the app's invocations wait for I/O.
 const IO_BOUND_MAX: u32 = 16;
 
+/// While set, new pools build no isolate until their first job: a server starting many apps
+/// (`chatfn serve`) starts them hibernated rather than build and hold an isolate for each.
+pub static START_HIBERNATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// An isolate idle this long is given back, unless it is the app's last one.
 const IDLE_RETIRE: Duration = Duration::from_secs(60);
 
@@ -117,11 +121,13 @@ impl Pool {
             engine,
             state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
         });
-        // The first isolate is built (and the app loaded) in the background right away.
-        let mut state = pool.state.lock().unwrap();
-        let thread = engine.pick_thread(&state.per_thread, None, false);
-        pool.grow(&mut state, thread, None);
-        drop(state);
+        // The first isolate is built (and the app loaded) in the background right away, unless
+        // the app starts hibernated (see `START_HIBERNATED`).
+        if !START_HIBERNATED.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut state = pool.state.lock().unwrap();
+            let thread = engine.pick_thread(&state.per_thread, None, false);
+            pool.grow(&mut state, thread, None);
+        }
         Ok(pool)
     }
 
