@@ -201,7 +201,7 @@ function firebaseApp() {
 
 const col = (text, width = 11) => String(text).padStart(width);
 const num = (x, d) => x.toFixed(d);
-// BENCH_APPS=firebase (or example) runs one of them.
+// BENCH_APPS=firebase (or example, or density; comma separated) runs only those.
 const scenarios = [
   { name: "example", title: "example app (allow-list function)", baseline: "node-baseline.cjs", make: exampleApp },
   { name: "firebase", title: "Firebase function (firebase-admin 13, verifyIdToken RS256)", baseline: "node-firebase-baseline.cjs", make: firebaseApp },
@@ -223,5 +223,61 @@ for (const scenario of scenarios) {
   row("cold start ms", chatfn.cold, node.cold, 1);
   row("RSS MB after load", chatfn.rss, node.rss, 1);
 }
+/** Density: one chatfn serving BENCH_DENSITY_APPS small allow-list apps (default 1,000): how
+ * long until it serves, its RSS idle, and the latency of the first attempt of 20 of them
+ * (each builds its app's first isolate), then its RSS. chatfn only: a Node process per app is
+ * the comparison's other side, about 40 MB each. */
+async function density(count) {
+  const dir = join(work, "density");
+  const apps = [];
+  for (let i = 0; i < count; i++) {
+    const app = join(dir, `app${i}`);
+    mkdirSync(join(app, "functions"), { recursive: true });
+    writeFileSync(join(app, "chatfn.toml"), `[app]\nname = "app${i}"\nguest_users = "DISABLED"\n[runtime.environment]\nMEMBERS = "ann,bob"\n[functions]\n"user.attempted.start_session" = "functions/start.js"\n`);
+    writeFileSync(join(app, "functions/start.js"), `async function handleEvent(event, context) {
+  if (!process.env.MEMBERS.split(",").includes(event.username)) throw new Error("not a member");
+  const users = context.ChatKitty.Users;
+  await users.checkUserExists(event.username).catch(() => users.createUser({ name: event.username }));
+}
+`);
+    apps.push("--app", app);
+  }
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(chatfnBin, ["serve", ...apps, "--data", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, RUST_LOG: "chatfn=warn" } });
+  running.add(child);
+  await new Promise((resolve, reject) => {
+    child.stdout.on("data", (chunk) => String(chunk).includes("serving") && resolve());
+    child.once("exit", (code) => reject(new Error(`chatfn exited (${code}) before serving ${count} apps`)));
+  });
+  const started = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = rssMb(child.pid);
+  const firsts = [];
+  for (let i = 0; i < 20; i++) {
+    const app = Math.floor(Math.random() * count);
+    const t = performance.now();
+    const status = await new Promise((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, path: `/v1/apps/app${app}/sessions`, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify({ username: "ann" }));
+    });
+    if (status !== 200) throw new Error(`app${app}'s first attempt was answered ${status}`);
+    firsts.push(performance.now() - t);
+  }
+  const after = rssMb(child.pid);
+  child.kill("SIGKILL");
+  firsts.sort((a, b) => a - b);
+  console.log(`\ndensity: one chatfn serving ${count} apps (started hibernated)`);
+  console.log(`${"start to serving".padEnd(36)}${col(num(started / 1000, 1))} s`);
+  console.log(`${"RSS idle".padEnd(36)}${col(num(idle, 1))} MB (${num((idle * 1024) / count, 0)} KB per app)`);
+  console.log(`${"first attempt of an app, median".padEnd(36)}${col(num(firsts[10], 1))} ms (slowest of 20: ${num(firsts[19], 1)} ms)`);
+  console.log(`${"RSS after 20 apps woke".padEnd(36)}${col(num(after, 1))} MB`);
+}
+if (!process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes("density")) await density(Number(process.env.BENCH_DENSITY_APPS ?? 1000));
+
 if (process.env.BENCH_KEEP) console.log(`\nthe apps and bodies are in ${work}`);
 else rmSync(work, { recursive: true, force: true });
