@@ -7,6 +7,7 @@ mod error;
 mod sessions;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -66,16 +67,17 @@ pub async fn serve(
     listener.set_nonblocking(true)?;
     let engine = crate::worker::engine::engine();
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let open = Arc::new(OpenConnections(engine.serving_threads().map(|_| AtomicUsize::new(0)).collect()));
     let mut done = Vec::new();
-    for thread in engine.serving_threads() {
-        let (listener, app, stopped) = (listener.try_clone()?, app.clone(), stopped.clone());
+    for (me, thread) in engine.serving_threads().enumerate() {
+        let (listener, app, stopped, open) = (listener.try_clone()?, app.clone(), stopped.clone(), open.clone());
         let (finished, finish) = tokio::sync::oneshot::channel::<()>();
         engine.send(
             thread,
             crate::worker::engine::Command::Call(Box::new(move || {
                 tokio::task::spawn_local(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => accept(listener, app, stopped).await,
+                        Ok(listener) => accept(listener, app, stopped, open, me).await,
                         Err(e) => tracing::error!("cannot serve connections on this thread: {e}"),
                     }
                     drop(finished);
@@ -93,15 +95,44 @@ pub async fn serve(
     Ok(())
 }
 
+/// The connections each serving thread has open, by its place among them.
+struct OpenConnections(Vec<AtomicUsize>);
+
+impl OpenConnections {
+    /// Whether serving thread `me` has more connections than another one, by two or more.
+    fn ahead(&self, me: usize) -> bool {
+        let mine = self.0[me].load(Ordering::Relaxed);
+        self.0.iter().any(|n| n.load(Ordering::Relaxed) + 1 < mine)
+    }
+
+    /// Waits until `me` may take the next connection: at once, unless it has more than
+    /// another serving thread, which then gets a millisecond or two to take it first (a
+    /// thread in a long slice of JavaScript does not accept). Every thread accepts from the
+    /// one listener, and the first to wake would otherwise take most of a burst of
+    /// connections, leaving the other cores idle under load.
+    async fn turn(&self, me: usize) {
+        for _ in 0..2 {
+            if !self.ahead(me) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+}
+
 /// Accepts connections and serves each on this thread, until `stopped` turns true.
-async fn accept(listener: tokio::net::TcpListener, app: Router, mut stopped: tokio::sync::watch::Receiver<bool>) {
+async fn accept(listener: tokio::net::TcpListener, app: Router, mut stopped: tokio::sync::watch::Receiver<bool>, open: Arc<OpenConnections>, me: usize) {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use tower::ServiceExt;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     loop {
+        let next = async {
+            open.turn(me).await;
+            listener.accept().await
+        };
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = next => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors, say: wait a little rather than spin.
@@ -116,8 +147,11 @@ async fn accept(listener: tokio::net::TcpListener, app: Router, mut stopped: tok
         let service = app.clone().map_request(|request: axum::http::Request<hyper::body::Incoming>| request.map(axum::body::Body::new));
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
         let connection = graceful.watch(connection.into_owned());
+        open.0[me].fetch_add(1, Ordering::Relaxed);
+        let open = open.clone();
         tokio::task::spawn_local(async move {
             let _ = connection.await;
+            open.0[me].fetch_sub(1, Ordering::Relaxed);
         });
     }
     drop(listener);
