@@ -11,12 +11,13 @@ use serde_json::json;
 use crate::cli::{InvokeConfig, ServeConfig};
 use crate::config::App;
 use crate::session::{AttemptRequest, Decision, Sessions};
+use crate::worker::Start;
 use crate::{deploy, deps, http, platform, store, testing};
 
 /// Store (under `data/<app name>`), isolate thread and session rules of one app. What changed
 /// in the app directory is taken into the store first (`deploy`); then what the store says
 /// runs, its npm dependencies installed first when `install` is set.
-async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::Result<(Sessions, store::Store)> {
+async fn open_app(app: &App, data: &std::path::Path, install: bool, start: Start) -> anyhow::Result<(Sessions, store::Store)> {
     let dir = data.join(&app.name);
     let store = store::open(&dir, app.invocation_retention).with_context(|| {
         format!("cannot open the data directory {} (is another chatfn process using it?)", dir.display())
@@ -38,7 +39,7 @@ async fn open_app(app: &App, data: &std::path::Path, install: bool) -> anyhow::R
             print_install_report(&report);
         }
     }
-    let deployment = deploy::launch(&running, version, &store, &store.users)?;
+    let deployment = deploy::launch(&running, version, &store, &store.users, start)?;
     let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
     let sessions = Sessions::deployed(app, store.users.clone(), deployment, records);
     if let Some(guests) = store.settings.guest_users()? {
@@ -151,18 +152,17 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     // A server of many apps starts them hibernated: each builds its first isolate for its
     // first attempt (about 20 ms for a small app) rather than all at once, each holding one.
-    crate::worker::start_hibernated(config.apps.len() > WARM_START_APPS);
+    let start = if config.apps.len() > WARM_START_APPS { Start::Hibernated } else { Start::Warm };
     // Opened a few at a time (each waits for its store's flush), in the order given.
     let opened: Vec<_> = futures::stream::iter(config.apps.iter().cloned())
         .map(|app| {
             let data = config.data.clone();
             // A task each: opening a store blocks its thread (files, fsync).
-            tokio::spawn(async move { open_app(&app, &data, true).await.map(|opened| (app, opened)) })
+            tokio::spawn(async move { open_app(&app, &data, true, start).await.map(|opened| (app, opened)) })
         })
         .buffered(16)
         .collect()
         .await;
-    crate::worker::start_hibernated(false);
     let mut apps = Vec::new();
     let mut platform_apps = Vec::new();
     for opened in opened {
@@ -216,7 +216,7 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
-    let (sessions, _) = open_app(&config.app, &config.data, false).await?;
+    let (sessions, _) = open_app(&config.app, &config.data, false, Start::Warm).await?;
     let request = AttemptRequest::from_event(config.event.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let attempt = sessions.attempt(request).await?;
     let (allowed, mut out) = match &attempt.decision {

@@ -14,7 +14,7 @@ use crate::config::{App, SourceFile, Trigger};
 use crate::session::{Deployment, Sessions, Shadow};
 use crate::store::functions::Script;
 use crate::store::{Store, UsersStore};
-use crate::worker::Worker;
+use crate::worker::{Start, Worker};
 
 /// The name a function gets when it is first taken from the directory.
 fn default_name(trigger: Trigger) -> &'static str {
@@ -141,20 +141,20 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(
 /// Starts an isolate for what `base` and the store say now (and one for a shadow version).
 pub fn start(base: &App, store: &Store, users: &UsersStore) -> anyhow::Result<Deployment> {
     let (app, version) = effective_app(base, store)?;
-    launch(&app, version, store, users)
+    launch(&app, version, store, users, Start::Warm)
 }
 
-/// Starts an isolate for `app` as `effective_app` gave it (and one for a shadow version).
-pub fn launch(app: &App, version: Option<(u64, u64)>, store: &Store, users: &UsersStore) -> anyhow::Result<Deployment> {
-    let worker = Worker::spawn(app, users.clone()).context("cannot start the app's isolate thread")?;
+/// Starts a pool for `app` as `effective_app` gave it (and one for a shadow version), `start`ed.
+pub fn launch(app: &App, version: Option<(u64, u64)>, store: &Store, users: &UsersStore, start: Start) -> anyhow::Result<Deployment> {
+    let worker = Worker::spawn(app, users.clone(), start).context("cannot start the app's isolate thread")?;
     let shadow = match version {
-        Some((function_id, _)) => start_shadow(app, store, function_id)?,
+        Some((function_id, _)) => start_shadow(app, store, function_id, start)?,
         None => None,
     };
     Ok(Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version, shadow })
 }
 
-fn start_shadow(app: &App, store: &Store, function_id: u64) -> anyhow::Result<Option<Shadow>> {
+fn start_shadow(app: &App, store: &Store, function_id: u64, start: Start) -> anyhow::Result<Option<Shadow>> {
     let Some(function) = store.functions.function(function_id)? else { return Ok(None) };
     let Some(number) = function.shadow_version_number else { return Ok(None) };
     let Some(version) = store.functions.version_by_number(function_id, number)? else { return Ok(None) };
@@ -167,7 +167,7 @@ fn start_shadow(app: &App, store: &Store, function_id: u64) -> anyhow::Result<Op
     // Users calls the live invocation did not make go to an empty scratch store.
     let scratch = tempfile::tempdir()?;
     let users = crate::store::open(scratch.path(), 1)?.users;
-    let worker = Worker::spawn(&shadow_app, users).context("cannot start the shadow version's isolate")?;
+    let worker = Worker::spawn(&shadow_app, users, start).context("cannot start the shadow version's isolate")?;
     Ok(Some(Shadow { worker, version_number: number, scratch }))
 }
 

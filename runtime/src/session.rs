@@ -348,7 +348,7 @@ pub async fn scratch_run(app: &App, users: Vec<NewUser>, guests: GuestUsers, req
         store.create(user).await?;
     }
     let before = store.list(0, usize::MAX, None)?.users;
-    let sessions = Sessions::new(app, store.clone(), Worker::spawn(app, store.clone())?);
+    let sessions = Sessions::new(app, store.clone(), Worker::spawn(app, store.clone(), crate::worker::Start::Warm)?);
     sessions.set_guest_users(guests);
     let attempt = sessions.attempt(request).await;
     let after = store.list(0, usize::MAX, None)?.users;

@@ -108,7 +108,7 @@ mod hostile_input {
         std::fs::write(dir.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n[limits]\nbody_kb = 4\n").unwrap();
         let app = App::load(dir.path()).unwrap();
         let users = crate::store::open(&dir.path().join("data"), 10).unwrap().users;
-        let worker = crate::worker::Worker::spawn(&app, users.clone()).unwrap();
+        let worker = crate::worker::Worker::spawn(&app, users.clone(), crate::worker::Start::Warm).unwrap();
         let sessions = Arc::new(Sessions::new(&app, users, worker));
         let router = super::super::router(Arc::new(super::super::Apps::single(sessions)));
         (dir, router)

@@ -23,10 +23,10 @@ pub struct Store {
     pub invocations: invocations::InvocationsStore,
 }
 
-/// Opens (or creates) the store under `data_dir`, keeping `retention` invocation records.
 /// sled's page cache per app store.
 const CACHE_BYTES: u64 = 32 << 20;
 
+/// Opens (or creates) the store under `data_dir`, keeping `retention` invocation records.
 pub fn open(data_dir: &Path, retention: usize) -> Result<Store, StoreError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Storage(e.into()))?;
     // sled's page cache would grow to 1 GiB by default: chatfn's reads are users (small) and

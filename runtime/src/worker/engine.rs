@@ -115,11 +115,6 @@ impl Engine {
         0..self.serving
     }
 
-    /// Whether `thread` serves connections.
-    pub fn serves(&self, thread: usize) -> bool {
-        thread < self.serving
-    }
-
     /// Whether there are back threads for heavy apps (with one thread there are none).
     pub fn has_back_threads(&self) -> bool {
         self.serving < self.threads.len()

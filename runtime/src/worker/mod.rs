@@ -29,10 +29,13 @@ use protocol::{Answer, Job};
 /// stops the invocation at the deadline and answers; this only covers a thread that cannot.
 const ANSWER_GRACE: Duration = Duration::from_millis(500);
 
-/// Whether the apps deployed from now on start hibernated, their first isolate built by their
-/// first attempt (`chatfn serve` with many apps) or at once (the default).
-pub fn start_hibernated(hibernated: bool) {
-    pool::START_HIBERNATED.store(hibernated, std::sync::atomic::Ordering::Relaxed);
+/// How a new pool starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Its first isolate is built (and the app loaded) at once, in the background.
+    Warm,
+    /// Hibernated: its first attempt builds its first isolate (`chatfn serve` with many apps).
+    Hibernated,
 }
 
 /// How long a job may wait for a thread that is running a single slice of other JavaScript
@@ -66,10 +69,11 @@ impl Drop for PoolHandle {
 
 impl Worker {
     /// Starts the app's pool on the process's engine. Its first isolate is built and the app
-    /// loaded in the background: a broken function does not stop the server, its invocations
-    /// report the load error.
-    pub fn spawn(app: &App, users: UsersStore) -> anyhow::Result<Worker> {
-        let pool = Pool::new(engine::engine(), app, users)?;
+    /// loaded in the background (at once, or for its first attempt when `start` says
+    /// hibernated): a broken function does not stop the server, its invocations report the
+    /// load error.
+    pub fn spawn(app: &App, users: UsersStore, start: Start) -> anyhow::Result<Worker> {
+        let pool = Pool::new(engine::engine(), app, users, start)?;
         Ok(Worker {
             pool: Arc::new(PoolHandle(pool)),
             wall_limit: app.limits.wall,

@@ -14,16 +14,13 @@ use super::engine::{this_thread, Command, Engine, BUSY_AFTER};
 use super::memory::MemoryBudget;
 use super::supervisor::Heaviness;
 use super::protocol::{Answer, Job};
+use super::Start;
 use crate::config::App;
 use crate::net::{NetworkPolicy, Outbound};
 use crate::store::UsersStore;
 
 /// The ceiling of `State::io_score`; above half of it, the app's invocations wait for I/O.
 const IO_BOUND_MAX: u32 = 16;
-
-/// While set, new pools build no isolate until their first job: a server starting many apps
-/// (`chatfn serve`) starts them hibernated rather than build and hold an isolate for each.
-pub static START_HIBERNATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// An isolate idle this long is given back, unless it is the app's last one.
 const IDLE_RETIRE: Duration = Duration::from_secs(60);
@@ -108,7 +105,7 @@ pub enum Release {
 }
 
 impl Pool {
-    pub fn new(engine: &'static Engine, app: &App, users: UsersStore) -> anyhow::Result<Arc<Pool>> {
+    pub fn new(engine: &'static Engine, app: &App, users: UsersStore, start: Start) -> anyhow::Result<Arc<Pool>> {
         let outbound = Outbound::new(NetworkPolicy::new(app.allow_hosts.clone()), app.fixtures.clone())?;
         let max = app.limits.isolates.unwrap_or(engine.default_isolates()).min(app.limits.concurrent_invocations).max(1);
         let pool = Arc::new(Pool {
@@ -122,8 +119,8 @@ impl Pool {
             state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
         });
         // The first isolate is built (and the app loaded) in the background right away, unless
-        // the app starts hibernated (see `START_HIBERNATED`).
-        if !START_HIBERNATED.load(std::sync::atomic::Ordering::Relaxed) {
+        // the app starts hibernated.
+        if start == Start::Warm {
             let mut state = pool.state.lock().unwrap();
             let thread = engine.pick_thread(&state.per_thread, None, false);
             pool.grow(&mut state, thread, None);

@@ -113,10 +113,10 @@ impl Watch {
         b.invocations += 1;
     }
 
-    /// A slice of this isolate has run `long` on a serving thread, and has `ended` or not yet
-    /// (the watchdog's look): see `Heaviness`.
+    /// A slice of this isolate has run `long` (at least `HEAVY_AFTER`) on a serving thread,
+    /// and has `ended` or not yet (the watchdog's look): see `Heaviness`.
     fn note_slice(&self, long: Duration, ended: bool) {
-        if self.heavy.is_heavy() || long < HEAVY_AFTER {
+        if self.heavy.is_heavy() {
             return;
         }
         // (Loading the app, when the isolate is built, counts as its first.)
@@ -297,6 +297,14 @@ impl ThreadSlot {
         self.running.lock().unwrap().as_ref().map(|r| r.started.elapsed())
     }
 
+    /// Counts a slice of `long` against its isolate's app when this thread serves connections
+    /// and the slice is long enough to count (an isolate's build never does).
+    fn note_slice(&self, watch: &Watch, long: Duration, ended: bool) {
+        if self.serves && long >= HEAVY_AFTER && self.building.lock().unwrap().is_none() {
+            watch.note_slice(long, ended);
+        }
+    }
+
     /// Marks the thread busy building an isolate until the guard is dropped.
     pub fn building(&self) -> Building<'_> {
         *self.building.lock().unwrap() = Some(Instant::now());
@@ -311,9 +319,7 @@ impl ThreadSlot {
         let Some(cpu_now) = cpu_time(clock) else { return };
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
         r.watch.check(r.cpu(seen, cpu_now), cpu_now);
-        if self.serves && self.building.lock().unwrap().is_none() {
-            r.watch.note_slice(r.started.elapsed(), false);
-        }
+        self.note_slice(&r.watch, r.started.elapsed(), false);
         if r.started.elapsed() >= DEMOTE_AFTER && can_demote() && !self.demoted.swap(true, Ordering::Relaxed) {
             set_nice(self.tid, DEMOTED_NICE);
         }
@@ -330,7 +336,7 @@ impl Drop for Building<'_> {
 
 /// Slices this long on a thread that serves connections count against an app (`Heaviness`):
 /// quick functions run slices of well under a millisecond.
-pub const HEAVY_AFTER: Duration = Duration::from_millis(10);
+const HEAVY_AFTER: Duration = Duration::from_millis(10);
 const STRIKES: u32 = 3;
 const STRIKES_WITHIN: Duration = Duration::from_secs(10);
 /// One slice this long makes an app heavy at once (the watchdog sees it while it runs).
@@ -419,10 +425,8 @@ impl Drop for Slice<'_> {
             set_nice(self.slot.tid, 0);
         }
         CURRENT.with(|c| c.borrow_mut().take());
-        if let (true, Some(r)) = (self.slot.serves, &running) {
-            if self.slot.building.lock().unwrap().is_none() {
-                self.watch.note_slice(r.started.elapsed(), true);
-            }
+        if let Some(r) = &running {
+            self.slot.note_slice(self.watch, r.started.elapsed(), true);
         }
         let used = match running {
             Some(r) => match r.seen {
