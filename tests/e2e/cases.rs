@@ -61,4 +61,5 @@ cases! {
     failure_policy_can_fail_open => "fail-open",
     binary_garbage_is_a_load_error => "garbage-function",
     pending_operations_are_capped => "pending-ops",
+    require_cache_entries_can_be_deleted => "require-cache",
 }

@@ -1,0 +1,2 @@
+// Module state, fresh each time the file is loaded.
+module.exports = { value: "initial" };
