@@ -3,6 +3,11 @@
 // float readers/writers. Text conversion lives in internal/bytes.js.
 import { core, primordials } from "ext:core/mod.js";
 import { fromBytes, toBytes } from "ext:chatfn/internal/bytes.js";
+import { invalidArgType, outOfRange } from "ext:chatfn/internal/errors.js";
+import { Blob, File } from "ext:chatfn/web/blob.js";
+import { atob, btoa } from "ext:chatfn/web/encoding.js";
+
+export { Blob, File };
 const { ArrayBufferIsView, ArrayIsArray, MathMin, RangeError, TypeError, Uint8Array } = primordials;
 
 function utf16leEncode(text) {
@@ -45,9 +50,7 @@ const kMaxLength = 2 ** 32;
 
 function checkSize(size) {
   if (typeof size !== "number" || size < 0 || size > kMaxLength || Number.isNaN(size)) {
-    const err = new RangeError(`The value of "size" is out of range. It must be >= 0 && <= ${kMaxLength}. Received ${size}`);
-    err.code = "ERR_OUT_OF_RANGE";
-    throw err;
+    throw outOfRange("size", `>= 0 && <= ${kMaxLength}`, size);
   }
 }
 
@@ -82,9 +85,7 @@ export class Buffer extends Uint8Array {
       if (value.type === "Buffer" && ArrayIsArray(value.data)) return new Buffer(value.data);
       if (typeof value.length === "number") return new Buffer(Array.from(value));
     }
-    const err = new TypeError(`The first argument must be of type string or an instance of Buffer, ArrayBuffer, or Array or an Array-like Object. Received ${value === null ? "null" : typeof value}`);
-    err.code = "ERR_INVALID_ARG_TYPE";
-    throw err;
+    throw invalidArgType("first argument", "of type string or an instance of Buffer, ArrayBuffer, or Array or an Array-like Object", value);
   }
 
   static alloc(size, fill, encoding) {
@@ -202,9 +203,7 @@ export class Buffer extends Uint8Array {
 
   #check(offset, size) {
     if (!Number.isInteger(offset) || offset < 0 || offset + size > this.length) {
-      const err = new RangeError(`The value of "offset" is out of range. It must be >= 0 and <= ${this.length - size}. Received ${offset}`);
-      err.code = "ERR_OUT_OF_RANGE";
-      throw err;
+      throw outOfRange("offset", `>= 0 and <= ${this.length - size}`, offset);
     }
   }
 
@@ -250,72 +249,6 @@ for (const name of Object.getOwnPropertyNames(Buffer.prototype)) {
 }
 Buffer.poolSize = 8192;
 
-const blobBytes = new WeakMap();
-
-function partBytes(part) {
-  if (typeof part === "string") return core.encode(part);
-  if (blobBytes.has(part)) return blobBytes.get(part);
-  if (ArrayBuffer.isView(part)) return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
-  if (part instanceof ArrayBuffer) return new Uint8Array(part);
-  return core.encode(String(part));
-}
-
-/** The web's Blob (also Node's `buffer.Blob`): immutable bytes with a MIME type, held in memory. */
-export class Blob {
-  constructor(parts = [], options = {}) {
-    if (parts === null || typeof parts !== "object" || typeof parts[Symbol.iterator] !== "function") {
-      throw new TypeError("The \"blobParts\" argument must be an iterable of strings, buffers or blobs");
-    }
-    const chunks = Array.from(parts, partBytes);
-    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.byteLength;
-    }
-    blobBytes.set(this, bytes);
-    const type = options?.type === undefined ? "" : String(options.type);
-    this.#type = /^[\x20-\x7e]*$/.test(type) ? type.toLowerCase() : "";
-  }
-  #type;
-  get size() { return blobBytes.get(this).byteLength; }
-  get type() { return this.#type; }
-  get [Symbol.toStringTag]() { return "Blob"; }
-  async arrayBuffer() { return blobBytes.get(this).slice().buffer; }
-  async bytes() { return blobBytes.get(this).slice(); }
-  async text() { return core.decode(blobBytes.get(this)); }
-  slice(start = 0, end = this.size, type = "") {
-    const bytes = blobBytes.get(this);
-    const clamp = (n) => (n < 0 ? Math.max(bytes.byteLength + n, 0) : Math.min(n, bytes.byteLength));
-    return new Blob([bytes.subarray(clamp(start), Math.max(clamp(start), clamp(end)))], { type });
-  }
-  stream() {
-    const err = new Error("Blob.prototype.stream() is not available in chatfn (no web streams); use arrayBuffer() or text()");
-    err.code = "ERR_CHATFN_NOT_AVAILABLE";
-    throw err;
-  }
-}
-
-/** The web's File: a Blob with a name and a modification time. */
-export class File extends Blob {
-  constructor(parts, name, options = {}) {
-    super(parts, options);
-    if (name === undefined) throw new TypeError("The \"fileName\" argument is required");
-    this.#name = String(name);
-    this.#lastModified = options?.lastModified === undefined ? Date.now() : Number(options.lastModified);
-  }
-  #name;
-  #lastModified;
-  get name() { return this.#name; }
-  get lastModified() { return this.#lastModified; }
-  get [Symbol.toStringTag]() { return "File"; }
-}
-
-/** The bytes of a Blob made here, or undefined (for fetch bodies). */
-export function bytesOfBlob(value) {
-  return blobBytes.get(value);
-}
-
 const bufferModule = {
   Buffer,
   Blob,
@@ -323,8 +256,8 @@ const bufferModule = {
   SlowBuffer: Buffer,
   kMaxLength,
   constants: { MAX_LENGTH: kMaxLength, MAX_STRING_LENGTH: 2 ** 29 - 24 },
-  atob: globalThis.atob,
-  btoa: globalThis.btoa,
+  atob,
+  btoa,
 };
 
 export default bufferModule;

@@ -1,11 +1,13 @@
 // node:crypto (hashes, HMACs, randomness) and the web's `crypto` global (getRandomValues,
 // randomUUID). Digests run in Rust (RustCrypto); digest() without an encoding returns a
 // Buffer. RSA keys, signatures and verification (PKCS#1 v1.5 with SHA-256/384/512) run on
-// ring; crypto.subtle lives in runtime/src/js/subtle.js. Ciphers and EC keys are not here
+// ring; crypto.subtle lives in web/subtle.js. Ciphers and EC keys are not here
 // yet: they throw ERR_METHOD_NOT_IMPLEMENTED.
 import { core, primordials } from "ext:core/mod.js";
-import { concatBytes, DOMException, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
+import { concatBytes, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
+import { DOMException } from "ext:chatfn/web/encoding.js";
 import { Buffer } from "ext:chatfn/buffer.js";
+import { invalidArgType, nodeError, notImplemented, outOfRange } from "ext:chatfn/internal/errors.js";
 const { ArrayBufferIsView, Error, RangeError, TypeError, Uint8Array } = primordials;
 const { op_crypto_digest, op_crypto_hmac, op_crypto_random_fill } = core.ops;
 
@@ -23,20 +25,12 @@ class Hash {
     else op_crypto_hmac(this.#algorithm, key, new Uint8Array(0));
   }
   update(data, encoding) {
-    if (this.#done) {
-      const err = new Error("Digest already called");
-      err.code = "ERR_CRYPTO_HASH_FINALIZED";
-      throw err;
-    }
+    if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
     this.#chunks.push(new Uint8Array(toBytes(data, encoding)));
     return this;
   }
   digest(encoding) {
-    if (this.#done) {
-      const err = new Error("Digest already called");
-      err.code = "ERR_CRYPTO_HASH_FINALIZED";
-      throw err;
-    }
+    if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
     this.#done = true;
     const data = concatBytes(this.#chunks);
     const bytes = this.#key === undefined ? op_crypto_digest(this.#algorithm, data) : op_crypto_hmac(this.#algorithm, this.#key, data);
@@ -77,7 +71,7 @@ export class KeyObject {
         label = "PUBLIC KEY";
       }
     } else {
-      if ((type ?? "pkcs8") !== this.#material.format) notImplemented(`KeyObject.export({ type: "${type}" }) of a ${this.#material.format} key`)();
+      if ((type ?? "pkcs8") !== this.#material.format) missing(`KeyObject.export({ type: "${type}" }) of a ${this.#material.format} key`)();
       label = this.#material.format === "pkcs8" ? "PRIVATE KEY" : "RSA PRIVATE KEY";
     }
     if (format === "der") return der;
@@ -88,7 +82,7 @@ export class KeyObject {
     if (!(other instanceof KeyObject) || other.type !== this.type) return false;
     return this.#type === "secret" ? timingSafeEqual(this.#material, other.export()) : keyMaterial(this).der.join() === keyMaterial(other).der.join();
   }
-  static from() { return notImplemented("KeyObject.from")(); }
+  static from() { return missing("KeyObject.from")(); }
   static _material(key) { return key.#material; }
 }
 
@@ -119,7 +113,7 @@ function asymmetricKey(want, key) {
   let input = key;
   let format = "pem";
   if (key !== null && typeof key === "object" && !ArrayBufferIsView(key) && "key" in key) {
-    if (key.passphrase !== undefined) notImplemented("encrypted private keys")();
+    if (key.passphrase !== undefined) missing("encrypted private keys")();
     if (key.key instanceof KeyObject) return asymmetricKey(want, key.key);
     input = key.key;
     format = key.format === "der" ? (key.type === "pkcs1" ? "pkcs1" : key.type === "spki" ? "spki" : "pkcs8") : "pem";
@@ -176,9 +170,7 @@ function createHmac(algorithm, key) {
 
 function randomBytes(size, callback) {
   if (!Number.isInteger(size) || size < 0 || size > 2 ** 31 - 1) {
-    const err = new RangeError(`The value of "size" is out of range. It must be >= 0 && <= 2147483647. Received ${size}`);
-    err.code = "ERR_OUT_OF_RANGE";
-    throw err;
+    throw outOfRange("size", ">= 0 && <= 2147483647", size);
   }
   const bytes = Buffer.alloc(size);
   op_crypto_random_fill(bytes);
@@ -191,9 +183,7 @@ function randomBytes(size, callback) {
 
 function getRandomValues(array) {
   if (!ArrayBufferIsView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
-    const err = new TypeError("The data argument must be an integer-type TypedArray");
-    err.code = "ERR_INVALID_ARG_TYPE";
-    throw err;
+    throw invalidArgType("data argument", "an integer-type TypedArray", array);
   }
   if (array.byteLength > 65536) {
     throw new DOMException(`The ArrayBufferView's byte length (${array.byteLength}) exceeds the number of bytes of entropy available via this API (65536)`, "QuotaExceededError");
@@ -218,9 +208,7 @@ function randomInt(min, max, callback) {
   }
   const range = max - min;
   if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || range <= 0 || range > 2 ** 48) {
-    const err = new RangeError(`The value of "max" is out of range. It must be greater than the value of "min" (${min}) and at most 2^48 above it`);
-    err.code = "ERR_OUT_OF_RANGE";
-    throw err;
+    throw outOfRange("max", `greater than the value of "min" (${min}) and at most 2^48 above it`, max);
   }
   // Rejection sampling over 48 random bits keeps the result uniform.
   const limit = 2 ** 48 - (2 ** 48 % range);
@@ -241,27 +229,24 @@ export function timingSafeEqual(a, b) {
   const x = toBytes(a);
   const y = toBytes(b);
   if (x.length !== y.length) {
-    const err = new RangeError("Input buffers must have the same byte length");
-    err.code = "ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH";
-    throw err;
+    throw nodeError(RangeError, "ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH", "Input buffers must have the same byte length");
   }
   let diff = 0;
   for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
   return diff === 0;
 }
 
-function notImplemented(name) {
+/** A crypto function chatfn does not have yet: calling it throws ERR_METHOD_NOT_IMPLEMENTED. */
+function missing(name) {
   return () => {
-    const err = new Error(`crypto.${name} is not implemented in chatfn yet`);
-    err.code = "ERR_METHOD_NOT_IMPLEMENTED";
-    throw err;
+    throw notImplemented(`crypto.${name} is not implemented in chatfn yet`);
   };
 }
 
 export const webcrypto = {
   getRandomValues,
   randomUUID,
-  subtle: null, // set by ext:chatfn/subtle.js's importer (worker.js), which needs this module first
+  subtle: null, // set by the globals set-up (globals.js): web/subtle.js needs this module first
 };
 
 const crypto = {
@@ -287,24 +272,24 @@ const crypto = {
   createVerify: (algorithm) => new Verify(algorithm),
   sign: (algorithm, data, key) => new Sign(oneShotAlgorithm(algorithm)).update(data).sign(key),
   verify: (algorithm, data, key, signature) => new Verify(oneShotAlgorithm(algorithm)).update(data).verify(key, signature),
-  generateKeyPair: notImplemented("generateKeyPair"),
-  generateKeyPairSync: notImplemented("generateKeyPairSync"),
-  generateKey: notImplemented("generateKey"),
-  generateKeySync: notImplemented("generateKeySync"),
-  hkdf: notImplemented("hkdf"),
-  hkdfSync: notImplemented("hkdfSync"),
-  publicEncrypt: notImplemented("publicEncrypt"),
-  privateDecrypt: notImplemented("privateDecrypt"),
-  createECDH: notImplemented("createECDH"),
-  diffieHellman: notImplemented("diffieHellman"),
+  generateKeyPair: missing("generateKeyPair"),
+  generateKeyPairSync: missing("generateKeyPairSync"),
+  generateKey: missing("generateKey"),
+  generateKeySync: missing("generateKeySync"),
+  hkdf: missing("hkdf"),
+  hkdfSync: missing("hkdfSync"),
+  publicEncrypt: missing("publicEncrypt"),
+  privateDecrypt: missing("privateDecrypt"),
+  createECDH: missing("createECDH"),
+  diffieHellman: missing("diffieHellman"),
   getCiphers: () => [],
   getCurves: () => [],
-  createCipheriv: notImplemented("createCipheriv"),
-  createDecipheriv: notImplemented("createDecipheriv"),
-  pbkdf2: notImplemented("pbkdf2"),
-  pbkdf2Sync: notImplemented("pbkdf2Sync"),
-  scrypt: notImplemented("scrypt"),
-  scryptSync: notImplemented("scryptSync"),
+  createCipheriv: missing("createCipheriv"),
+  createDecipheriv: missing("createDecipheriv"),
+  pbkdf2: missing("pbkdf2"),
+  pbkdf2Sync: missing("pbkdf2Sync"),
+  scrypt: missing("scrypt"),
+  scryptSync: missing("scryptSync"),
 };
 
 export default crypto;

@@ -1,15 +1,14 @@
 // node:events: EventEmitter with Node's semantics for on/once/off, prepend, error events,
 // listener counts and max-listener warnings, plus events.once().
 import { primordials } from "ext:core/mod.js";
+import { invalidArgType, nodeError } from "ext:chatfn/internal/errors.js";
 const { ArrayPrototypeIndexOf, ArrayPrototypeSlice, ArrayPrototypeSplice, ArrayPrototypeUnshift, Error, ObjectCreate, Promise, ReflectApply, ReflectOwnKeys, TypeError } = primordials;
 
 const kEvents = Symbol("events");
 
 function checkListener(listener) {
   if (typeof listener !== "function") {
-    const err = new TypeError(`The "listener" argument must be of type function. Received ${listener === null ? "null" : typeof listener}`);
-    err.code = "ERR_INVALID_ARG_TYPE";
-    throw err;
+    throw invalidArgType("listener", "of type function", listener);
   }
 }
 
@@ -111,10 +110,7 @@ class EventEmitterMethods {
     if (name === "error" && (list === undefined || list.length === 0)) {
       const er = args[0];
       if (er instanceof Error) throw er;
-      const err = new Error(`Unhandled error.${er === undefined ? "" : ` (${String(er)})`}`);
-      err.code = "ERR_UNHANDLED_ERROR";
-      err.context = er;
-      throw err;
+      throw nodeError(Error, "ERR_UNHANDLED_ERROR", `Unhandled error.${er === undefined ? "" : ` (${String(er)})`}`, { context: er });
     }
     if (list === undefined) return false;
     for (const listener of ArrayPrototypeSlice(list)) ReflectApply(listener, this, args);

@@ -4,6 +4,7 @@
 import { core } from "ext:core/mod.js";
 import { Buffer } from "ext:chatfn/buffer.js";
 import { Readable } from "ext:chatfn/stream.js";
+import { nodeError } from "ext:chatfn/internal/errors.js";
 const { op_fs_stat, op_fs_read_file, op_fs_read_dir } = core.ops;
 
 function pathOf(p) {
@@ -12,27 +13,12 @@ function pathOf(p) {
   return String(p);
 }
 
-/** Node-style errors: `code` from the message's leading errno name. */
-function rethrow(e, syscall, path) {
-  const code = /^([A-Z]+):/.exec(e.message)?.[1];
-  const err = new Error(e.message);
-  if (code) {
-    err.code = code;
-    err.errno = -({ ENOENT: 2, EACCES: 13, EISDIR: 21, ENOTDIR: 20, EROFS: 30 }[code] ?? 5);
-  }
-  err.syscall = syscall;
-  err.path = path;
-  throw err;
-}
+// The ops throw Node's system errors (code, errno, syscall, path): runtime/src/ops/fs.rs.
 
 function readOnly(syscall) {
   return (path) => {
-    const err = new Error(`EROFS: read-only file system (chatfn functions cannot write files), ${syscall} '${path}'`);
-    err.code = "EROFS";
-    err.errno = -30;
-    err.syscall = syscall;
-    err.path = String(path);
-    throw err;
+    const message = `EROFS: read-only file system (chatfn functions cannot write files), ${syscall} '${path}'`;
+    throw nodeError(Error, "EROFS", message, { errno: -30, syscall, path: String(path) });
   };
 }
 
@@ -62,31 +48,21 @@ function statSync(path, options) {
   try {
     return new Stats(op_fs_stat(p));
   } catch (e) {
-    if (options?.throwIfNoEntry === false) return undefined;
-    rethrow(e, "stat", p);
+    if (options?.throwIfNoEntry === false && (e.code === "ENOENT" || e.code === "ENOTDIR")) return undefined;
+    throw e;
   }
 }
 
 function readFileSync(path, options) {
   const p = pathOf(path);
   const encoding = typeof options === "string" ? options : options?.encoding;
-  let bytes;
-  try {
-    bytes = Buffer.from(op_fs_read_file(p));
-  } catch (e) {
-    rethrow(e, "open", p);
-  }
+  const bytes = Buffer.from(op_fs_read_file(p));
   return encoding ? bytes.toString(encoding) : bytes;
 }
 
 function readdirSync(path, options) {
   const p = pathOf(path);
-  let entries;
-  try {
-    entries = op_fs_read_dir(p);
-  } catch (e) {
-    rethrow(e, "scandir", p);
-  }
+  const entries = op_fs_read_dir(p);
   if (options?.withFileTypes) {
     return entries.map(([name, dir]) => ({ name, isDirectory: () => dir, isFile: () => !dir, isSymbolicLink: () => false }));
   }

@@ -8,6 +8,7 @@ import { EventEmitter } from "ext:chatfn/events.js";
 import { Readable, Writable } from "ext:chatfn/stream.js";
 import { track } from "ext:chatfn/pending.js";
 import { httpOpen } from "ext:chatfn/tape.js";
+import { nodeError, notAvailable } from "ext:chatfn/internal/errors.js";
 const { op_http_open, op_http_read, op_http_close } = core.ops;
 
 export const STATUS_CODES = {
@@ -75,9 +76,7 @@ function requestOptions(input, options, defaultProtocol) {
   }
   const protocol = opts.protocol ?? defaultProtocol;
   if (protocol !== defaultProtocol) {
-    const err = new TypeError(`Protocol "${protocol}" not supported. Expected "${defaultProtocol}"`);
-    err.code = "ERR_INVALID_PROTOCOL";
-    throw err;
+    throw nodeError(TypeError, "ERR_INVALID_PROTOCOL", `Protocol "${protocol}" not supported. Expected "${defaultProtocol}"`);
   }
   let hostname = opts.hostname ?? opts.host ?? "localhost";
   if (!opts.hostname && typeof opts.host === "string" && /:\d+$/.test(opts.host) && !opts.host.startsWith("[")) hostname = opts.host.replace(/:\d+$/, "");
@@ -205,17 +204,14 @@ export class ClientRequest extends Writable {
   }
 }
 
+/** A failed request as node:http reports it: the reason, with the code the op gave it (ops/http.rs). */
 function networkError(e) {
-  const err = new Error(e.message.replace(/^fetch failed: /, ""));
-  err.code = /blocked by chatfn's network policy/.test(e.message) ? "ERR_CHATFN_NETWORK_POLICY" : /connect|refused/i.test(e.message) ? "ECONNREFUSED" : "ECONNRESET";
-  return err;
+  return nodeError(Error, e.code ?? "ECONNRESET", e.reason ?? e.message);
 }
 
 function notInChatfn(what) {
   return () => {
-    const err = new Error(`${what} is not available in chatfn: chat functions make requests, they do not serve them`);
-    err.code = "ERR_CHATFN_NOT_AVAILABLE";
-    throw err;
+    throw notAvailable(what, ": chat functions make requests, they do not serve them");
   };
 }
 

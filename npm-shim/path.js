@@ -2,13 +2,12 @@
 // behaviour for join, resolve, normalize, relative, dirname, basename, extname, parse, format.
 import { primordials } from "ext:core/mod.js";
 import { normalize as normalizeParts } from "ext:chatfn/internal/path.js";
+import { invalidArgType, notImplemented } from "ext:chatfn/internal/errors.js";
 const { ArrayPrototypeJoin, ArrayPrototypeSlice, StringPrototypeEndsWith, StringPrototypeLastIndexOf, StringPrototypeSlice, StringPrototypeSplit, StringPrototypeStartsWith, TypeError } = primordials;
 
 function check(name, value) {
   if (typeof value !== "string") {
-    const err = new TypeError(`The "${name}" argument must be of type string. Received ${value === null ? "null" : typeof value}`);
-    err.code = "ERR_INVALID_ARG_TYPE";
-    throw err;
+    throw invalidArgType(name, "of type string", value);
   }
 }
 
@@ -107,9 +106,7 @@ posix.posix = posix;
 Object.defineProperty(posix, "win32", {
   enumerable: false,
   get() {
-    const err = new Error("path.win32 is not available in chatfn (functions run on POSIX paths)");
-    err.code = "ERR_METHOD_NOT_IMPLEMENTED";
-    throw err;
+    throw notImplemented("path.win32 is not available in chatfn (functions run on POSIX paths)");
   },
 });
 

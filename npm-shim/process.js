@@ -1,6 +1,7 @@
 // `process`: the app's own environment, never the host's. Only what functions commonly read
 // today (env, platform, nextTick, hrtime); the full built-in comes with Node compatibility.
 import { core, primordials } from "ext:core/mod.js";
+import { notAvailable } from "ext:chatfn/internal/errors.js";
 const { ObjectFreeze, ObjectDefineProperty, SymbolToStringTag, BigInt, MathFloor, PromisePrototypeThen, PromiseResolve } = primordials;
 
 function hrtime(previous) {
@@ -20,9 +21,9 @@ function performanceNow() {
   return core.ops.op_worker_monotonic_ms();
 }
 
-export function createProcess(env) {
+function createProcess() {
   const process = {
-    env: { ...env },
+    env: {},
     platform: "linux",
     arch: "x64",
     version: "v22.0.0",
@@ -50,11 +51,17 @@ export function createProcess(env) {
     execArgv: [],
     exitCode: undefined,
     exit() {
-      const err = new Error("process.exit() is not available in chatfn: throw an Error to deny, return to allow");
-      err.code = "ERR_CHATFN_NOT_AVAILABLE";
-      throw err;
+      throw notAvailable("process.exit()", ": throw an Error to deny, return to allow");
     },
   };
   ObjectDefineProperty(process, SymbolToStringTag, { value: "process", enumerable: false, configurable: true });
   return process;
+}
+
+/** The one `process` of the isolate (the global and node:process). */
+export const process = createProcess();
+
+/** The app's environment variables, set once the app is known. */
+export function setEnv(env) {
+  process.env = { ...env };
 }

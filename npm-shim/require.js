@@ -5,9 +5,11 @@
 // strip TypeScript types.
 import { core, primordials } from "ext:core/mod.js";
 import { dirname, extname, join, normalize } from "ext:chatfn/internal/path.js";
+import { nodeError } from "ext:chatfn/internal/errors.js";
+import { builtinModule, isBuiltin } from "ext:chatfn/builtins.js";
 const {
   ArrayIsArray, ArrayPrototypeIncludes, ArrayPrototypeJoin, ArrayPrototypePush, ArrayPrototypeSlice, ArrayPrototypeSome, Error, JSONParse, ObjectCreate, ObjectKeys,
-  ObjectPrototypeHasOwnProperty, ReflectApply, SafeMap, StringPrototypeEndsWith, StringPrototypeIncludes, StringPrototypeIndexOf,
+  ObjectPrototypeHasOwnProperty, ReflectApply, StringPrototypeEndsWith, StringPrototypeIncludes, StringPrototypeIndexOf,
   StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, decodeURI, encodeURI,
 } = primordials;
 const { op_modules_stat, op_modules_read, op_modules_strip, op_modules_esm_host } = core.ops;
@@ -16,19 +18,6 @@ const STAT_FILE = 1;
 const STAT_DIR = 2;
 // Extensions tried when a path has none: Node's, then chatfn's TypeScript.
 const EXTENSIONS = [".js", ".json", ".cjs", ".ts", ".cts"];
-
-// Node built-ins by name. A built-in chatfn does not provide yet fails loudly, never silently.
-const NODE_BUILTINS = [
-  "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants", "crypto", "dgram", "diagnostics_channel",
-  "dns", "events", "fs", "http", "http2", "https", "module", "net", "os", "path", "perf_hooks", "process", "punycode",
-  "querystring", "readline", "stream", "string_decoder", "timers", "tls", "tty", "url", "util", "v8", "vm", "worker_threads", "zlib",
-];
-const builtins = new SafeMap();
-
-/** Registers the exports of a built-in module, reachable as `require(name)` and `require("node:" + name)`. */
-export function defineBuiltin(name, exports) {
-  builtins.set(name, exports);
-}
 
 class Module {
   constructor(filename) {
@@ -45,17 +34,16 @@ const cache = ObjectCreate(null);
 /** `${directory}\x00${request}` -> the filename it resolved to (see `require`). */
 const resolveCache = ObjectCreate(null);
 
+/** A module-loading error: Node's code for it, and what it adds (requireStack, path, ...). */
 function moduleError(message, code, extra) {
-  const err = new Error(message);
-  err.code = code;
-  if (extra) for (const key in extra) err[key] = extra[key];
-  return err;
+  return nodeError(Error, code, message, extra);
 }
 
 function loadBuiltin(request) {
   const name = StringPrototypeStartsWith(request, "node:") ? StringPrototypeSlice(request, 5) : request;
-  if (builtins.has(name)) return { found: true, exports: builtins.get(name) };
-  if (ArrayPrototypeIncludes(NODE_BUILTINS, name)) {
+  const exports = builtinModule(name);
+  if (exports !== undefined) return { found: true, exports };
+  if (isBuiltin(name)) {
     throw moduleError(
       `The Node built-in module '${name}' is not available in chatfn yet`,
       "ERR_CHATFN_BUILTIN_UNAVAILABLE",
@@ -357,7 +345,7 @@ function resolveImport(specifier, referrer) {
     return specifier;
   }
   if (StringPrototypeStartsWith(specifier, "file://")) return specifier;
-  if (ArrayPrototypeIncludes(NODE_BUILTINS, specifier)) return "node:" + specifier;
+  if (isBuiltin(specifier)) return "node:" + specifier;
   const fromDir = dirname(filePath(referrer));
   const found = resolveFrom(specifier, fromDir, IMPORT_CONDITIONS);
   if (found) return fileUrl(found);

@@ -5,6 +5,7 @@
 // chunking. Anything beyond that throws ERR_METHOD_NOT_IMPLEMENTED.
 import { EventEmitter } from "ext:chatfn/events.js";
 import { Buffer } from "ext:chatfn/buffer.js";
+import { nodeError } from "ext:chatfn/internal/errors.js";
 
 const nextTick = (fn, ...args) => queueMicrotask(() => fn(...args));
 
@@ -219,8 +220,7 @@ inherit(Writable, Stream, class {
   write(chunk, encoding, callback) {
     if (typeof encoding === "function") [callback, encoding] = [encoding, undefined];
     if (this.writableEnded) {
-      const err = new Error("write after end");
-      err.code = "ERR_STREAM_WRITE_AFTER_END";
+      const err = nodeError(Error, "ERR_STREAM_WRITE_AFTER_END", "write after end");
       nextTick(() => this.emit("error", err));
       return false;
     }

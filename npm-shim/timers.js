@@ -4,6 +4,7 @@
 // answer (by a promise chain it left running) when the next invocation starts, before they
 // can run in it.
 import { core, primordials } from "ext:core/mod.js";
+import { invalidArgType } from "ext:chatfn/internal/errors.js";
 const { ReflectApply, SafeSet } = primordials;
 
 /** Whether the app has loaded (timers from then on are tracked), and the tracked ones. */
@@ -29,9 +30,7 @@ export function cancelInvocationTimers() {
 
 function timer(callback, delay, args, repeat) {
   if (typeof callback !== "function") {
-    const err = new TypeError('The "callback" argument must be of type function');
-    err.code = "ERR_INVALID_ARG_TYPE";
-    throw err;
+    throw invalidArgType("callback", "of type function", callback);
   }
   const ms = Number(delay);
   const after = ms > 0 && ms < 2 ** 31 ? ms : 1;

@@ -2,12 +2,7 @@
 // packages that merely import them work, and each use throws ERR_CHATFN_NOT_AVAILABLE. The
 // few pure helpers packages call at load time (net.isIP, tty.isatty, ...) answer for real.
 import { core } from "ext:core/mod.js";
-
-function notAvailable(what) {
-  const err = new Error(`${what} is not available in chatfn`);
-  err.code = "ERR_CHATFN_NOT_AVAILABLE";
-  return err;
-}
+import { notAvailable } from "ext:chatfn/internal/errors.js";
 
 /** A module whose every function throws; `real` holds the parts that work. */
 function stub(name, real = {}) {

@@ -2,7 +2,8 @@
 // inherits, deprecate, types, isDeepStrictEqual, TextEncoder/TextDecoder, debuglog).
 import { core, primordials } from "ext:core/mod.js";
 import { format, inspect as inspectValue } from "ext:chatfn/console.js";
-import { TextDecoder, TextEncoder } from "ext:chatfn/fetch.js";
+import { TextDecoder, TextEncoder } from "ext:chatfn/web/encoding.js";
+import { invalidArgType } from "ext:chatfn/internal/errors.js";
 const { ObjectDefineProperty, ObjectGetOwnPropertyDescriptors, ObjectGetPrototypeOf, ObjectKeys, ObjectSetPrototypeOf, Promise, ReflectApply, SymbolFor, TypeError } = primordials;
 
 const kCustomPromisify = SymbolFor("nodejs.util.promisify.custom");
@@ -15,9 +16,7 @@ inspect.defaultOptions = { depth: 2 };
 
 function promisify(original) {
   if (typeof original !== "function") {
-    const err = new TypeError('The "original" argument must be of type function');
-    err.code = "ERR_INVALID_ARG_TYPE";
-    throw err;
+    throw invalidArgType("original", "of type function", original);
   }
   if (original[kCustomPromisify]) return original[kCustomPromisify];
   function promisified(...args) {

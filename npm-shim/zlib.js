@@ -5,6 +5,7 @@ import { core } from "ext:core/mod.js";
 import { Buffer } from "ext:chatfn/buffer.js";
 import { Transform } from "ext:chatfn/stream.js";
 import { toBytes } from "ext:chatfn/internal/bytes.js";
+import { notImplemented } from "ext:chatfn/internal/errors.js";
 const { op_zlib_process } = core.ops;
 
 const constants = {
@@ -15,15 +16,8 @@ const constants = {
 };
 
 function process(mode, data, options) {
-  try {
-    return Buffer.from(op_zlib_process(mode, toBytes(data), options?.level ?? -1));
-  } catch (e) {
-    const code = /^(Z_[A-Z_]+|ERR_[A-Z_]+):/.exec(e.message)?.[1];
-    const err = new Error(code ? e.message.slice(code.length + 2) : e.message);
-    if (code) err.code = code;
-    if (code === "Z_DATA_ERROR") err.errno = -3;
-    throw err;
-  }
+  // Its errors carry Node's `code` (and `errno` for Z_DATA_ERROR): runtime/src/ops/zlib.rs.
+  return Buffer.from(op_zlib_process(mode, toBytes(data), options?.level ?? -1));
 }
 
 function stream(mode, options) {
@@ -41,9 +35,7 @@ function stream(mode, options) {
 }
 
 function brotli() {
-  const err = new Error("Brotli is not available in chatfn");
-  err.code = "ERR_METHOD_NOT_IMPLEMENTED";
-  throw err;
+  throw notImplemented("Brotli is not available in chatfn");
 }
 
 const zlib = { constants, ...constants };

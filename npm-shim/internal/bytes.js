@@ -1,15 +1,8 @@
 // Bytes <-> text for the built-ins that take and give encodings (crypto today, Buffer later):
-// utf8, hex, base64, base64url, latin1. Also the web's atob/btoa.
+// utf8, hex, base64, base64url, latin1.
 import { core, primordials } from "ext:core/mod.js";
+import { invalidArgType, nodeError } from "ext:chatfn/internal/errors.js";
 const { ArrayBufferIsView, Error, StringFromCharCode, StringPrototypeCharCodeAt, StringPrototypeReplace, TypeError, Uint8Array } = primordials;
-
-/** The web's DOMException, for the few web APIs chatfn provides. */
-export class DOMException extends Error {
-  constructor(message = "", name = "Error") {
-    super(message);
-    this.name = name;
-  }
-}
 
 /** The chunks, one after the other, in a new Uint8Array. */
 export function concatBytes(chunks) {
@@ -31,9 +24,7 @@ B64_INDEX["-".charCodeAt(0)] = 62;
 B64_INDEX["_".charCodeAt(0)] = 63;
 
 function invalidEncoding(encoding) {
-  const err = new TypeError(`Unknown encoding: ${encoding}`);
-  err.code = "ERR_UNKNOWN_ENCODING";
-  return err;
+  return nodeError(TypeError, "ERR_UNKNOWN_ENCODING", `Unknown encoding: ${encoding}`);
 }
 
 export function base64Encode(bytes, url = false) {
@@ -86,13 +77,13 @@ export function hexDecode(text) {
   return out;
 }
 
-function latin1Encode(bytes) {
+export function latin1Encode(bytes) {
   let out = "";
   for (const b of bytes) out += StringFromCharCode(b);
   return out;
 }
 
-function latin1Decode(text) {
+export function latin1Decode(text) {
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) out[i] = StringPrototypeCharCodeAt(text, i) & 0xff;
   return out;
@@ -111,9 +102,7 @@ export function toBytes(data, encoding = "utf8") {
   }
   if (ArrayBufferIsView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  const err = new TypeError(`The "data" argument must be of type string or an instance of Buffer, TypedArray, or DataView. Received ${data === null ? "null" : typeof data}`);
-  err.code = "ERR_INVALID_ARG_TYPE";
-  throw err;
+  throw invalidArgType("data", "of type string or an instance of Buffer, TypedArray, or DataView", data);
 }
 
 /** Bytes as a string in `encoding`; without one, the bytes themselves. */
@@ -127,22 +116,4 @@ export function fromBytes(bytes, encoding) {
     case "latin1": case "binary": return latin1Encode(bytes);
     default: throw invalidEncoding(encoding);
   }
-}
-
-function invalidCharacter(what) {
-  return new DOMException(`${what}: The string to be encoded contains characters outside of the Latin1 range.`, "InvalidCharacterError");
-}
-
-export function btoa(text) {
-  text = String(text);
-  for (let i = 0; i < text.length; i++) if (StringPrototypeCharCodeAt(text, i) > 255) throw invalidCharacter("btoa");
-  return base64Encode(latin1Decode(text));
-}
-
-export function atob(text) {
-  const cleaned = StringPrototypeReplace(String(text), /[\t\n\f\r ]/g, "");
-  if (/[^A-Za-z0-9+/=]/.test(cleaned) || cleaned.length % 4 === 1) {
-    throw new DOMException("atob: The string to be decoded is not correctly encoded.", "InvalidCharacterError");
-  }
-  return latin1Encode(base64Decode(cleaned));
 }

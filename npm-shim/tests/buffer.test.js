@@ -4,6 +4,11 @@ assert.strictEqual(require("node:buffer"), require("buffer"));
 async function handleEvent() {
   const { Buffer } = require("buffer");
   assert.strictEqual(globalThis.Buffer, Buffer);
+  const buffer = require("buffer");
+  assert.strictEqual(buffer.atob("aGk="), "hi");
+  assert.strictEqual(buffer.btoa("hi"), "aGk=");
+  assert.strictEqual(buffer.Blob, Blob);
+  assert.strictEqual(buffer.File, File);
   const b = Buffer.from("héllo wörld", "utf8");
   assert.ok(Buffer.isBuffer(b) && b instanceof Uint8Array);
   assert.strictEqual(b.toString(), "héllo wörld");

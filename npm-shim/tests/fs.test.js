@@ -31,6 +31,15 @@ async function handleEvent() {
   assert.throws(() => fs.readFileSync(missing), { code: "ENOENT" });
   assert.strictEqual(fs.statSync(missing, { throwIfNoEntry: false }), undefined);
   await assert.rejects(fs.promises.readFile(missing), { code: "ENOENT" });
+  // The op throws Node's system error whole: code, errno, syscall, path, message.
+  const notThere = (() => { try { fs.readFileSync(missing); } catch (e) { return e; } })();
+  assert.deepStrictEqual([notThere.code, notThere.errno, notThere.syscall, notThere.path], ["ENOENT", -2, "open", missing]);
+  assert.strictEqual(notThere.message, `ENOENT: no such file or directory, open '${missing}'`);
+  assert.throws(() => fs.readdirSync(missing), { code: "ENOENT", syscall: "scandir", path: missing });
+  assert.throws(() => fs.statSync("/etc/passwd"), { code: "ENOENT", syscall: "stat", path: "/etc/passwd" });
+  assert.throws(() => fs.readFileSync(__dirname), { code: "EISDIR", errno: -21 });
+  assert.strictEqual(fs.statSync(cert + "/inside", { throwIfNoEntry: false }), undefined, "ENOTDIR counts as no entry");
+  assert.throws(() => fs.writeFileSync(cert, "x"), { code: "EROFS", errno: -30, path: cert });
   const viaCallback = await new Promise((resolve) => fs.readFile(missing, (err) => resolve(err)));
   assert.strictEqual(viaCallback.code, "ENOENT");
   assert.strictEqual(await fs.promises.readFile(cert, "utf8"), text);

@@ -52,6 +52,11 @@ async function handleEvent() {
 
   const refused = await new Promise((resolve) => require("http").get("http://169.254.169.254/", () => resolve(null)).on("error", resolve));
   assert.strictEqual(refused.code, "ERR_CHATFN_NETWORK_POLICY");
+  // A closed port: Node's ECONNREFUSED, the code the op's error carries (never read from its message).
+  const closed = await new Promise((resolve) => require("http").get("http://127.0.0.1:1/", () => resolve(null)).on("error", resolve));
+  assert.strictEqual(closed.code, "ECONNREFUSED");
+  assert.ok(!closed.message.startsWith("fetch failed"), closed.message);
+  await assert.rejects(fetch("http://127.0.0.1:1/"), (e) => e instanceof TypeError && e.code === "ECONNREFUSED");
   assert.throws(() => require("http").createServer(), { code: "ERR_CHATFN_NOT_AVAILABLE" });
 
   // Response bodies stream: "first" arrives while the server still holds "second" back.

@@ -19,5 +19,8 @@ async function handleEvent() {
   assert.strictEqual(path.sep, "/");
   assert.strictEqual(path.posix, path);
   assert.throws(() => path.win32, { code: "ERR_METHOD_NOT_IMPLEMENTED" });
-  assert.throws(() => path.join(null), { code: "ERR_INVALID_ARG_TYPE" });
+  // Node's coded errors: class, code, Node's message, and the code in the stack's first line.
+  assert.throws(() => path.join(null), { name: "TypeError", code: "ERR_INVALID_ARG_TYPE", message: 'The "path" argument must be of type string. Received null' });
+  assert.throws(() => path.basename(42), (e) => e.message.endsWith("Received type number (42)") && e.stack.startsWith('TypeError [ERR_INVALID_ARG_TYPE]: The "path" argument'));
+  assert.throws(() => path.dirname({}), { message: 'The "path" argument must be of type string. Received an instance of Object' });
 }

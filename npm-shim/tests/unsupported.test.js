@@ -25,6 +25,12 @@ async function handleEvent() {
   assert.strictEqual(seen, 7, "the store follows awaits");
   assert.strictEqual(als.getStore(), undefined);
 
+  // A Node name chatfn does not provide fails loudly; a name Node does not have is unknown.
+  assert.throws(() => require("module"), { code: "ERR_CHATFN_BUILTIN_UNAVAILABLE" });
+  assert.throws(() => require("node:nope"), { code: "ERR_UNKNOWN_BUILTIN_MODULE" });
+  assert.strictEqual(require("timers/promises"), require("node:timers/promises"));
+  assert.strictEqual(require("stream/web").ReadableStream, ReadableStream);
+
   const punycode = require("punycode");
   assert.strictEqual(punycode.toASCII("mañana.com"), "xn--maana-pta.com");
   assert.strictEqual(punycode.toUnicode("xn--maana-pta.com"), "mañana.com");

@@ -5,6 +5,7 @@
 import { core, primordials } from "ext:core/mod.js";
 import { track } from "ext:chatfn/pending.js";
 import { usersCall } from "ext:chatfn/tape.js";
+import { notAvailable } from "ext:chatfn/internal/errors.js";
 const { Error, ObjectFreeze, Proxy, PromiseReject, String } = primordials;
 const {
   op_users_check_exists, op_users_create, op_users_retrieve, op_users_update, op_users_delete, op_users_list,
@@ -68,9 +69,7 @@ function unavailable(namespace) {
     get(_target, method) {
       if (typeof method !== "string" || method === "then") return undefined;
       return () => {
-        const err = new Error(`context.ChatKitty.${namespace}.${method}() is not available in chatfn: only context.ChatKitty.Users is hosted`);
-        err.code = "ERR_CHATFN_NOT_AVAILABLE";
-        throw err;
+        throw notAvailable(`context.ChatKitty.${namespace}.${method}()`, ": only context.ChatKitty.Users is hosted");
       };
     },
   });

@@ -2,6 +2,7 @@
 // a call is refused at once instead of queueing without bound. Functions reach ops only
 // through chatfn's own wrappers, which all go through `track`.
 import { primordials } from "ext:core/mod.js";
+import { nodeError } from "ext:chatfn/internal/errors.js";
 const { Error } = primordials;
 
 let pending = 0;
@@ -13,9 +14,7 @@ export function setMaxPendingOps(limit) {
 
 export async function track(what, start) {
   if (pending >= max) {
-    const err = new Error(`${what} was refused: this app already has ${max} operations in flight ([limits] pending_ops)`);
-    err.code = "ERR_CHATFN_TOO_MANY_PENDING_OPS";
-    throw err;
+    throw nodeError(Error, "ERR_CHATFN_TOO_MANY_PENDING_OPS", `${what} was refused: this app already has ${max} operations in flight ([limits] pending_ops)`);
   }
   pending++;
   try {

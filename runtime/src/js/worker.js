@@ -1,38 +1,18 @@
-// The isolate's main loop: installs the globals chat functions see, runs the initialization
-// script once, loads each trigger's `handleEvent`, and hands the Rust side `runJob`, which it
-// calls for each invocation (one at a time per isolate, see runtime/src/worker/isolate.rs);
-// the report is the value its promise resolves to.
+// The isolate's main loop: installs the globals chat functions see (npm-shim/globals.js), runs
+// the initialization script once, loads each trigger's `handleEvent`, and hands the Rust side
+// `runJob`, which it calls for each invocation (one at a time per isolate, see
+// runtime/src/worker/isolate.rs); the report is the value its promise resolves to.
 import { core, primordials } from "ext:core/mod.js";
-import { console, currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
+import { currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chatfn/console.js";
 import { createContext } from "ext:chatfn/chatkitty.js";
-import { webGlobals } from "ext:chatfn/fetch.js";
-import { AbortController, AbortSignal, Event, EventTarget } from "ext:chatfn/abort.js";
 import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { installReplayClock, newTape, tapeRecord } from "ext:chatfn/tape.js";
-import { defineBuiltin, fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
-import { createProcess } from "ext:chatfn/process.js";
-import { cancelInvocationTimers, timerGlobals, trackInvocationTimers } from "ext:chatfn/timers.js";
-import buffer, { Blob, Buffer, File } from "ext:chatfn/buffer.js";
-import streamWeb, { ReadableStream } from "ext:chatfn/stream_web.js";
-import events from "ext:chatfn/events.js";
-import path from "ext:chatfn/path.js";
-import stream from "ext:chatfn/stream.js";
-import stringDecoder from "ext:chatfn/string_decoder.js";
-import os from "ext:chatfn/os.js";
-import querystring from "ext:chatfn/querystring.js";
-import util from "ext:chatfn/util.js";
-import assert from "ext:chatfn/assert.js";
-import crypto, { webcrypto } from "ext:chatfn/crypto.js";
-import { CryptoKey, subtle } from "ext:chatfn/subtle.js";
-import url, { URL, URLSearchParams } from "ext:chatfn/url.js";
-import fs from "ext:chatfn/fs.js";
-import zlib from "ext:chatfn/zlib.js";
-import { http, https } from "ext:chatfn/http.js";
-import { unsupportedModules } from "ext:chatfn/unsupported.js";
-import { atob, btoa, DOMException } from "ext:chatfn/internal/bytes.js";
-import { guardExternalMemory } from "ext:chatfn/memory.js";
+import { fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
+import { installGlobals } from "ext:chatfn/globals.js";
+import { setEnv } from "ext:chatfn/process.js";
+import { cancelInvocationTimers, trackInvocationTimers } from "ext:chatfn/timers.js";
 const {
-  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, JSONParse, ObjectAssign, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
+  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, JSONParse, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
   StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
 } = primordials;
 const { op_worker_app, op_error_location } = core.ops;
@@ -87,49 +67,6 @@ function describeError(thrown) {
     stack,
     location,
   };
-}
-
-function installGlobals(app) {
-  ObjectAssign(globalThis, timerGlobals, webGlobals, { URL, URLSearchParams, atob, btoa, DOMException, crypto: webcrypto });
-  ObjectAssign(globalThis, { AbortController, AbortSignal, Event, EventTarget, CryptoKey, Blob, File, ReadableStream });
-  guardExternalMemory();
-  webcrypto.subtle = subtle;
-  globalThis.structuredClone = (value) => core.structuredClone(value);
-  globalThis.Buffer = Buffer;
-  globalThis.global = globalThis;
-  globalThis.console = console;
-  const process = createProcess(app.env);
-  globalThis.process = process;
-  defineBuiltin("process", process);
-  defineBuiltin("timers", timerGlobals);
-  defineBuiltin("console", console);
-  defineBuiltin("buffer", buffer);
-  defineBuiltin("events", events);
-  defineBuiltin("path", path);
-  defineBuiltin("stream", stream);
-  defineBuiltin("stream/web", streamWeb);
-  defineBuiltin("string_decoder", stringDecoder);
-  defineBuiltin("os", os);
-  defineBuiltin("querystring", querystring);
-  defineBuiltin("path/posix", path);
-  defineBuiltin("util", util);
-  defineBuiltin("assert", assert);
-  defineBuiltin("assert/strict", assert);
-  defineBuiltin("crypto", crypto);
-  defineBuiltin("url", url);
-  defineBuiltin("fs", fs);
-  defineBuiltin("fs/promises", fs.promises);
-  defineBuiltin("zlib", zlib);
-  defineBuiltin("http", http);
-  defineBuiltin("https", https);
-  defineBuiltin("timers/promises", {
-    setTimeout: (ms, value) => new Promise((resolve) => timerGlobals.setTimeout(() => resolve(value), ms)),
-    setImmediate: (value) => new Promise((resolve) => timerGlobals.setImmediate(() => resolve(value))),
-  });
-  for (const [name, exports] of ObjectEntries(unsupportedModules)) defineBuiltin(name, exports);
-  // Functions reach the host only through the globals above; deno_core's internals stay private.
-  delete globalThis.Deno;
-  delete globalThis.__bootstrap;
 }
 
 function loadApp(app) {
@@ -205,7 +142,8 @@ globalThis.__chatfnStart = function start() {
   });
   core.setReportExceptionCallback((error) => reportStray("Uncaught exception", error));
   setMaxPendingOps(app.maxPendingOps);
-  installGlobals(app);
+  installGlobals();
+  setEnv(app.env);
   loadApp(app);
   return runJob;
 };

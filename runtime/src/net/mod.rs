@@ -30,8 +30,28 @@ pub enum NetError {
     Blocked { host: String, what: &'static str },
     #[error("the response body is larger than {} MB", MAX_RESPONSE_BYTES >> 20)]
     TooLarge,
+    /// No connection could be made (refused, unreachable, DNS).
+    #[error("{0}")]
+    Connect(String),
+    #[error("{0}")]
+    Timeout(String),
     #[error("{0}")]
     Failed(String),
+}
+
+impl NetError {
+    /// The `code` Node gives such a failure (chatfn's own for its refusals).
+    pub fn code(&self) -> &'static str {
+        match self {
+            NetError::BadUrl(_) => "ERR_INVALID_URL",
+            NetError::Scheme(_) => "ERR_INVALID_PROTOCOL",
+            NetError::Blocked { .. } => "ERR_CHATFN_NETWORK_POLICY",
+            NetError::TooLarge => "ERR_CHATFN_RESPONSE_TOO_LARGE",
+            NetError::Connect(_) => "ECONNREFUSED",
+            NetError::Timeout(_) => "ETIMEDOUT",
+            NetError::Failed(_) => "ECONNRESET",
+        }
+    }
 }
 
 /// Which hosts a function may reach.
@@ -354,7 +374,13 @@ fn describe(error: reqwest::Error) -> NetError {
         text.push_str(&e.to_string());
         source = e.source();
     }
-    NetError::Failed(text)
+    if error.is_timeout() {
+        NetError::Timeout(text)
+    } else if error.is_connect() {
+        NetError::Connect(text)
+    } else {
+        NetError::Failed(text)
+    }
 }
 
 fn normalize(url: &str) -> String {

@@ -11,11 +11,16 @@ use deno_core::{op2, OpState, Resource, ResourceId, ToJsBuffer};
 use deno_error::JsErrorBox;
 use serde::Serialize;
 
-use crate::net::{BodyReader, Outbound, OutboundRequest, OutboundResponse};
+use crate::net::{BodyReader, NetError, Outbound, OutboundRequest, OutboundResponse};
 
-fn failed(e: crate::net::NetError) -> JsErrorBox {
-    JsErrorBox::type_error(format!("fetch failed: {e}"))
-}
+/// A request that got no response, as `fetch` rejects: a TypeError "fetch failed: <reason>",
+/// with Node's `code` for the reason and the `reason` alone (what `node:http` reports).
+#[derive(Debug, thiserror::Error, deno_error::JsError)]
+#[class(type)]
+#[property("code" = self.0.code())]
+#[property("reason" = self.0.to_string())]
+#[error("fetch failed: {0}")]
+pub struct FetchFailed(NetError);
 
 /// A response body being read.
 struct HttpBody(RefCell<Option<BodyReader>>);
@@ -43,10 +48,10 @@ pub async fn op_http_open(
     has_body: bool,
     #[buffer(copy)] body: Vec<u8>,
     follow_redirects: bool,
-) -> Result<OpenAnswer, JsErrorBox> {
+) -> Result<OpenAnswer, FetchFailed> {
     let outbound = state.borrow().borrow::<Outbound>().clone();
     let request = OutboundRequest { follow_redirects, method, url, headers, body: has_body.then_some(body) };
-    let (response, reader) = outbound.open(request).await.map_err(failed)?;
+    let (response, reader) = outbound.open(request).await.map_err(FetchFailed)?;
     let rid = state.borrow_mut().resource_table.add(HttpBody(RefCell::new(Some(reader))));
     Ok(OpenAnswer { response, rid })
 }

@@ -19,7 +19,12 @@ impl ModuleRoots {
     /// The canonical form of `path` if it lies under one of the roots.
     pub(crate) fn allowed(&self, path: &str) -> Option<PathBuf> {
         let canonical = Path::new(path).canonicalize().ok()?;
-        self.0.iter().any(|root| canonical.starts_with(root)).then_some(canonical)
+        self.contains(&canonical).then_some(canonical)
+    }
+
+    /// Whether `path`, as written, lies under one of the roots.
+    pub(crate) fn contains(&self, path: &Path) -> bool {
+        self.0.iter().any(|root| path.starts_with(root))
     }
 }
 

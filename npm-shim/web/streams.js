@@ -1,14 +1,13 @@
-// node:stream/web and the ReadableStream global: the reading half of WHATWG streams, enough
+// The web's ReadableStream (also node:stream/web's): the reading half of WHATWG streams, enough
 // for libraries that test `instanceof ReadableStream`, build streams from a source with
 // start/pull/cancel, and read them with a reader or `for await`. Piping, teeing, byte streams
 // and WritableStream/TransformStream are not provided and say so.
 import { primordials } from "ext:core/mod.js";
+import { notAvailable } from "ext:chatfn/internal/errors.js";
 const { ArrayPrototypePush, ArrayPrototypeShift, Error, Promise, PromiseResolve, SymbolAsyncIterator, TypeError } = primordials;
 
 function unavailable(what) {
-  const err = new Error(`${what} is not available in chatfn (only reading a ReadableStream is)`);
-  err.code = "ERR_CHATFN_NOT_AVAILABLE";
-  return err;
+  return notAvailable(what, " (only reading a ReadableStream is)");
 }
 
 export class ReadableStream {
@@ -144,4 +143,3 @@ export class ReadableStream {
   }
 }
 
-export default { ReadableStream };

@@ -2,7 +2,7 @@
 // EventTarget. fetch honours a signal that is already aborted; node:http destroys its request
 // when its signal aborts.
 import { primordials } from "ext:core/mod.js";
-import { DOMException } from "ext:chatfn/internal/bytes.js";
+import { DOMException } from "ext:chatfn/web/encoding.js";
 const { ArrayPrototypePush, ArrayPrototypeSplice, SafeMap } = primordials;
 
 export class Event {

@@ -4,7 +4,8 @@
 // else (generateKey, exportKey, encrypt, deriveBits, other curves) rejects with
 // NotSupportedError.
 import { core } from "ext:core/mod.js";
-import { DOMException, base64Decode, toBytes } from "ext:chatfn/internal/bytes.js";
+import { base64Decode, toBytes } from "ext:chatfn/internal/bytes.js";
+import { DOMException } from "ext:chatfn/web/encoding.js";
 import { timingSafeEqual } from "ext:chatfn/crypto.js";
 const ops = core.ops;
 

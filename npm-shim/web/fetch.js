@@ -1,34 +1,15 @@
-// Web globals for outbound HTTP: fetch, Headers, Request, Response, and the UTF-8
-// TextEncoder/TextDecoder they need. Every request goes through `op_http_open` (Rust:
+// The web's outbound HTTP: fetch, Headers, Request, Response, FormData. Every request goes through `op_http_open` (Rust:
 // `net/`), which applies the app's network policy and HTTP fixtures.
 import { core, primordials } from "ext:core/mod.js";
 import { track } from "ext:chatfn/pending.js";
 import { httpOpen } from "ext:chatfn/tape.js";
 import { concatBytes } from "ext:chatfn/internal/bytes.js";
-import { Blob, File, bytesOfBlob } from "ext:chatfn/buffer.js";
+import { Blob, File, bytesOfBlob } from "ext:chatfn/web/blob.js";
 const {
   ArrayBufferIsView, ArrayIsArray, ArrayPrototypeIncludes, ArrayPrototypeMap, ArrayPrototypePush, Error, JSONParse, ObjectEntries, ObjectPrototypeIsPrototypeOf, SafeMap,
   String, StringPrototypeToLowerCase, SymbolIterator, TypeError, TypedArrayPrototypeGetBuffer, Uint8Array, Uint8ArrayPrototype, ArrayBufferPrototype,
 } = primordials;
 const { op_http_open, op_http_read } = core.ops;
-
-export class TextEncoder {
-  get encoding() { return "utf-8"; }
-  encode(input = "") { return core.encode(String(input)); }
-}
-
-export class TextDecoder {
-  constructor(label = "utf-8") {
-    const l = StringPrototypeToLowerCase(String(label));
-    if (l !== "utf-8" && l !== "utf8") throw new TypeError(`TextDecoder: only utf-8 is supported in chatfn, not ${label}`);
-  }
-  get encoding() { return "utf-8"; }
-  decode(input) {
-    if (input === undefined) return "";
-    const bytes = ObjectPrototypeIsPrototypeOf(ArrayBufferPrototype, input) ? new Uint8Array(input) : input;
-    return core.decode(bytes);
-  }
-}
 
 export class Headers {
   #map = new SafeMap();
@@ -211,4 +192,3 @@ export async function fetch(input, init = {}) {
   });
 }
 
-export const webGlobals = { fetch, FormData, Headers, Request, Response, TextEncoder, TextDecoder };
