@@ -137,7 +137,7 @@ fn an_unknown_package_fails_the_install_with_its_name() {
 }
 
 /// `import()` from CommonJS of an ES module package (`"type": "module"`, an `import`
-/// condition), whose own static imports reach Node built-ins, a CommonJS package, JSON,
+/// condition), whose own static imports reach Node built-ins (`fs/promises` bare too), a CommonJS package, JSON,
 /// sibling modules and a nested `import()`.
 #[test]
 fn functions_import_es_module_packages() {
@@ -153,10 +153,10 @@ fn functions_import_es_module_packages() {
                 ),
                 (
                     "index.js",
-                    "import path, { basename } from 'node:path';\nimport { EventEmitter } from 'events';\nimport shout, { loud } from 'shout';\n\
+                    "import path, { basename } from 'node:path';\nimport { EventEmitter } from 'events';\nimport { readFile } from 'fs/promises';\nimport shout, { loud } from 'shout';\n\
                      import data from './data.json' with { type: 'json' };\nimport { mark } from './mark.js';\n\
                      export const greet = (name) => shout(`hi, ${name}`) + mark;\nexport const file = basename(new URL(import.meta.url).pathname) + path.sep + data.kind;\n\
-                     export const emitter = typeof EventEmitter + ':' + loud;\nexport async function later() { return (await import('./later.mjs')).default; }\n\
+                     export const emitter = typeof EventEmitter + ':' + loud + ':' + typeof readFile;\nexport async function later() { return (await import('./later.mjs')).default; }\n\
                      export default 'the default';\n"
                         .into(),
                 ),
@@ -193,7 +193,7 @@ fn functions_import_es_module_packages() {
     let server = Server::start(app.path(), data.path());
     let (status, answer) = server.start_session(&json!({ "username": "ann" }));
     assert_eq!(status, 403, "{answer}");
-    assert_eq!(answer["message"], "HI, ANN! | index.js/json | function:true | later | the default | function | true", "{answer}");
+    assert_eq!(answer["message"], "HI, ANN! | index.js/json | function:true:function | later | the default | function | true", "{answer}");
     let (status, answer) = server.start_session(&json!({ "username": "missing" }));
     assert_eq!(status, 403, "{answer}");
     assert!(answer["message"].as_str().unwrap().starts_with("Cannot find module 'no-such-package'"), "{answer}");
