@@ -135,7 +135,7 @@ impl Server {
         // SAFETY: plain kill(2) on our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::path::Path::new(&format!("/proc/{}/stat", self.child.id())).exists()
+        while Path::new(&format!("/proc/{}/stat", self.child.id())).exists()
             && !std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default().contains(") Z ")
         {
             assert!(std::time::Instant::now() < deadline, "chatfn did not die on SIGKILL");

@@ -172,11 +172,10 @@ impl Engine {
     }
 
     pub fn send(&self, thread: usize, command: Command) {
-        if let Err(mpsc::error::SendError(command)) = self.threads[thread].commands.send(command) {
-            if let Command::Run { ticket, .. } | Command::Create { ticket: Some(ticket), .. } = command {
-                if let Some(job) = ticket.take() {
-                    let _ = job.reply.send(Answer::Crashed("the isolate thread has stopped".into()));
-                }
+        let Err(mpsc::error::SendError(command)) = self.threads[thread].commands.send(command) else { return };
+        if let Command::Run { ticket, .. } | Command::Create { ticket: Some(ticket), .. } = command {
+            if let Some(job) = ticket.take() {
+                let _ = job.reply.send(Answer::Crashed("the isolate thread has stopped".into()));
             }
         }
     }
