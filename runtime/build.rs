@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let roots = [(manifest.join("../npm-shim"), &["tests", "types"][..]), (manifest.join("src/js"), &[][..])];
+    let roots = [
+        (manifest.join("../npm-shim"), &["tests", "types"][..]),
+        (manifest.join("src/js"), &[][..]),
+    ];
     let mut modules: Vec<(String, PathBuf)> = Vec::new();
     for (root, skip) in &roots {
         println!("cargo:rerun-if-changed={}", root.display());
@@ -21,7 +24,12 @@ fn main() {
     let mut code = String::from("vec![\n");
     for (specifier, file) in &modules {
         let file = file.canonicalize().unwrap();
-        writeln!(code, "    ExtensionFileSource::new({specifier:?}, deno_core::ascii_str_include!({:?})),", file.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ExtensionFileSource::new({specifier:?}, deno_core::ascii_str_include!({:?})),",
+            file.display().to_string()
+        )
+        .unwrap();
     }
     code.push_str("]\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("bootstrap_modules.rs");

@@ -26,7 +26,9 @@ pub async fn apply(app: &App, remote: &Remote) -> anyhow::Result<Vec<String>> {
     let settings = remote.get("/v1/application/settings").await?;
     let wanted = serde_json::to_value(app.guest_users)?;
     if settings["guest_users"] != wanted {
-        remote.send(Method::PUT, "/v1/application/settings", json!({ "guest_users": wanted })).await?;
+        remote
+            .send(Method::PUT, "/v1/application/settings", json!({ "guest_users": wanted }))
+            .await?;
         changes.push(format!("guest_users: {} -> {}", settings["guest_users"], wanted));
     }
 
@@ -35,21 +37,39 @@ pub async fn apply(app: &App, remote: &Remote) -> anyhow::Result<Vec<String>> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|d| (d["name"].as_str().unwrap_or_default().to_string(), d["version"].as_str().unwrap_or_default().to_string()))
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap_or_default().to_string(),
+                d["version"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     if deployed != app.dependencies {
-        let list: Vec<Value> = app.dependencies.iter().map(|(name, version)| json!({ "name": name, "version": version })).collect();
-        let answer = remote.send(Method::PUT, "/v1/runtimes/nodejs/dependencies", Value::Array(list)).await?;
+        let list: Vec<Value> = app
+            .dependencies
+            .iter()
+            .map(|(name, version)| json!({ "name": name, "version": version }))
+            .collect();
+        let answer = remote
+            .send(Method::PUT, "/v1/runtimes/nodejs/dependencies", Value::Array(list))
+            .await?;
         changes.push(format!("dependencies: {}", answer["changes"]));
     }
-    let answer = remote.send(Method::PUT, "/v1/runtimes/nodejs/environment-variables", serde_json::to_value(&app.environment)?).await?;
+    let answer = remote
+        .send(
+            Method::PUT,
+            "/v1/runtimes/nodejs/environment-variables",
+            serde_json::to_value(&app.environment)?,
+        )
+        .await?;
     if answer["changed"] == true {
         let names: Vec<&String> = app.environment.keys().collect();
         changes.push(format!("environment variables: {names:?} (values not shown)"));
     }
     if let Some(script) = &app.initialization_script {
         let body = json!({ "script": read(&script.path)?, "file": script.display });
-        let answer = remote.send(Method::PUT, "/v1/runtimes/nodejs/initialization-script", body).await?;
+        let answer =
+            remote.send(Method::PUT, "/v1/runtimes/nodejs/initialization-script", body).await?;
         if answer["changed"] == true {
             changes.push(format!("initialization script from {}", script.display));
         }
@@ -61,19 +81,29 @@ pub async fn apply(app: &App, remote: &Remote) -> anyhow::Result<Vec<String>> {
             Some(f) => f,
             None => {
                 let body = json!({ "type": trigger.name(), "name": trigger.name(), "initialize_asynchronously": false });
-                let created = remote.send(Method::POST, "/v1/runtimes/nodejs/functions", body).await?;
+                let created =
+                    remote.send(Method::POST, "/v1/runtimes/nodejs/functions", body).await?;
                 changes.push(format!("{}: function created", trigger.name()));
                 created
             }
         };
         let id = &function["id"];
         let code = read(&file.path)?;
-        let current = remote.call(Method::GET, &format!("/v1/functions/{id}/current-version"), None).await?;
-        let same = current.as_ref().is_some_and(|v| v["handler_script"] == code.as_str() && v["file"] == file.display.as_str());
+        let current =
+            remote.call(Method::GET, &format!("/v1/functions/{id}/current-version"), None).await?;
+        let same = current.as_ref().is_some_and(|v| {
+            v["handler_script"] == code.as_str() && v["file"] == file.display.as_str()
+        });
         if !same {
             let body = json!({ "handler_script": code, "file": file.display });
-            let version = remote.send(Method::POST, &format!("/v1/functions/{id}/versions"), body).await?;
-            changes.push(format!("{}: version {} from {}", trigger.name(), version["version_number"], file.display));
+            let version =
+                remote.send(Method::POST, &format!("/v1/functions/{id}/versions"), body).await?;
+            changes.push(format!(
+                "{}: version {} from {}",
+                trigger.name(),
+                version["version_number"],
+                file.display
+            ));
         }
     }
     // What the server has and the directory does not, goes.
@@ -101,7 +131,8 @@ pub async fn export(remote: &Remote, dir: &Path, name: &str) -> anyhow::Result<V
     };
     let settings = remote.get("/v1/application/settings").await?;
     let runtime = remote.get("/v1/runtimes/nodejs").await?;
-    let mut toml = format!("[app]\nname = {}\nguest_users = {}\n", json!(name), settings["guest_users"]);
+    let mut toml =
+        format!("[app]\nname = {}\nguest_users = {}\n", json!(name), settings["guest_users"]);
     toml.push_str("\n[runtime]\n");
     if let Some(script) = runtime["initialization_script"].as_object() {
         let file = script["file"].as_str().unwrap_or("initialization-script.ts");
@@ -118,7 +149,14 @@ pub async fn export(remote: &Remote, dir: &Path, name: &str) -> anyhow::Result<V
     }
     toml.push_str("\n[functions]\n");
     for (trigger, function) in remote.functions().await? {
-        let Some(version) = remote.call(reqwest::Method::GET, &format!("/v1/functions/{}/current-version", function["id"]), None).await? else {
+        let Some(version) = remote
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/functions/{}/current-version", function["id"]),
+                None,
+            )
+            .await?
+        else {
             continue;
         };
         let file = version["file"].as_str().unwrap_or_default().to_string();

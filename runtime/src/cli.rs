@@ -160,8 +160,11 @@ pub enum Validated {
 }
 
 fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
-    key.or_else(|| std::env::var("CHATFN_KEY").ok())
-        .ok_or_else(|| anyhow::anyhow!("give the Platform API key with --key CLIENT_ID:CLIENT_SECRET or CHATFN_KEY"))
+    key.or_else(|| std::env::var("CHATFN_KEY").ok()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "give the Platform API key with --key CLIENT_ID:CLIENT_SECRET or CHATFN_KEY"
+        )
+    })
 }
 
 impl Cli {
@@ -172,30 +175,49 @@ impl Cli {
                 let mut names = std::collections::BTreeSet::new();
                 for app in &apps {
                     if !names.insert(app.name.as_str()) {
-                        anyhow::bail!("two apps are named {:?}; give each a distinct [app] name", app.name);
+                        anyhow::bail!(
+                            "two apps are named {:?}; give each a distinct [app] name",
+                            app.name
+                        );
                     }
                 }
-                Validated::Serve(ServeConfig { apps, data, listen, isolate_threads: isolate_threads.map(usize::from) })
+                Validated::Serve(ServeConfig {
+                    apps,
+                    data,
+                    listen,
+                    isolate_threads: isolate_threads.map(usize::from),
+                })
             }
             Command::Deps { command: DepsCommand::Install { app, force } } => {
                 Validated::DepsInstall { app: App::load(&app)?, force }
             }
             Command::Test { app, junit } => Validated::Test { app: App::load(&app)?, junit },
-            Command::Keys { app, data, command } => Validated::Keys { app: App::load(&app)?, data, command },
+            Command::Keys { app, data, command } => {
+                Validated::Keys { app: App::load(&app)?, data, command }
+            }
             Command::Openapi => Validated::Openapi,
-            Command::Replay { id, version, server, key } => Validated::Replay { id, version, server, key: key_or_env(key)? },
-            Command::Apply { app, server, key } => Validated::Apply { app: App::load(&app)?, server, key: key_or_env(key)? },
+            Command::Replay { id, version, server, key } => {
+                Validated::Replay { id, version, server, key: key_or_env(key)? }
+            }
+            Command::Apply { app, server, key } => {
+                Validated::Apply { app: App::load(&app)?, server, key: key_or_env(key)? }
+            }
             Command::Export { dir, server, key } => {
                 if dir.join(crate::config::APP_FILE_NAME).exists() {
-                    anyhow::bail!("{} already holds a chatfn.toml; export into a new directory", dir.display());
+                    anyhow::bail!(
+                        "{} already holds a chatfn.toml; export into a new directory",
+                        dir.display()
+                    );
                 }
                 Validated::Export { dir, server, key: key_or_env(key)? }
             }
             Command::Invoke { app, data, event } => {
-                let text = std::fs::read_to_string(&event)
-                    .map_err(|e| anyhow::anyhow!("cannot read the event file {}: {e}", event.display()))?;
-                let event = serde_json::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("the event file {} is not valid JSON: {e}", event.display()))?;
+                let text = std::fs::read_to_string(&event).map_err(|e| {
+                    anyhow::anyhow!("cannot read the event file {}: {e}", event.display())
+                })?;
+                let event = serde_json::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!("the event file {} is not valid JSON: {e}", event.display())
+                })?;
                 Validated::Invoke(InvokeConfig { app: App::load(&app)?, data, event })
             }
         })

@@ -17,12 +17,22 @@ use crate::{deploy, deps, http, platform, store, testing};
 /// Store (under `data/<app name>`), isolate thread and session rules of one app. What changed
 /// in the app directory is taken into the store first (`deploy`); then what the store says
 /// runs, its npm dependencies installed first when `install` is set.
-async fn open_app(app: &App, data: &std::path::Path, install: bool, start: Start) -> anyhow::Result<(Sessions, store::Store)> {
+async fn open_app(
+    app: &App,
+    data: &std::path::Path,
+    install: bool,
+    start: Start,
+) -> anyhow::Result<(Sessions, store::Store)> {
     let dir = data.join(&app.name);
     let store = store::open(&dir, app.invocation_retention).with_context(|| {
-        format!("cannot open the data directory {} (is another chatfn process using it?)", dir.display())
+        format!(
+            "cannot open the data directory {} (is another chatfn process using it?)",
+            dir.display()
+        )
     })?;
-    let changes = deploy::take_directory(app, &store).await.context("taking the app directory into the store")?;
+    let changes = deploy::take_directory(app, &store)
+        .await
+        .context("taking the app directory into the store")?;
     if !changes.is_empty() {
         tracing::info!(app = %app.name, "from the app directory: {}", changes.join(", "));
     }
@@ -62,10 +72,17 @@ pub async fn apply(app: &App, server: &str, key: &str) -> anyhow::Result<()> {
 }
 
 /// `chatfn replay`: prints the replay; true when it ended as the original did.
-pub async fn replay(id: u64, version: Option<u64>, server: &str, key: &str) -> anyhow::Result<bool> {
+pub async fn replay(
+    id: u64,
+    version: Option<u64>,
+    server: &str,
+    key: &str,
+) -> anyhow::Result<bool> {
     let remote = crate::remote::Remote::connect(server, key).await?;
     let body = json!({ "version_number": version });
-    let run = remote.send(reqwest::Method::POST, &format!("/v1/function-invocations/{id}/replay"), body).await?;
+    let run = remote
+        .send(reqwest::Method::POST, &format!("/v1/function-invocations/{id}/replay"), body)
+        .await?;
     println!("{}", serde_json::to_string_pretty(&run)?);
     let same = run["same_outcome"] == true;
     eprintln!(
@@ -81,7 +98,8 @@ pub async fn replay(id: u64, version: Option<u64>, server: &str, key: &str) -> a
 /// `chatfn export`.
 pub async fn export(dir: &std::path::Path, server: &str, key: &str) -> anyhow::Result<()> {
     let remote = crate::remote::Remote::connect(server, key).await?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into());
+    let name =
+        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into());
     for file in crate::apply::export(&remote, dir, &name).await? {
         println!("wrote {}", dir.join(file).display());
     }
@@ -89,13 +107,20 @@ pub async fn export(dir: &std::path::Path, server: &str, key: &str) -> anyhow::R
 }
 
 /// `chatfn keys create|list|revoke`: the app's Platform API credentials.
-pub fn keys(app: &App, data: &std::path::Path, command: &crate::cli::KeysCommand) -> anyhow::Result<()> {
+pub fn keys(
+    app: &App,
+    data: &std::path::Path,
+    command: &crate::cli::KeysCommand,
+) -> anyhow::Result<()> {
     use crate::cli::KeysCommand;
     let keys = platform::keys::KeyFile::in_dir(&data.join(&app.name));
     match command {
         KeysCommand::Create => {
             let (id, secret) = keys.create()?;
-            eprintln!("chatfn: new Platform API key for app '{}'; the secret is shown only now:", app.name);
+            eprintln!(
+                "chatfn: new Platform API key for app '{}'; the secret is shown only now:",
+                app.name
+            );
             println!("client_id={id}\nclient_secret={secret}");
         }
         KeysCommand::List => {
@@ -116,17 +141,25 @@ pub fn keys(app: &App, data: &std::path::Path, command: &crate::cli::KeysCommand
 /// `chatfn deps install`.
 pub async fn deps_install(app: &App, force: bool) -> anyhow::Result<()> {
     if app.dependencies.is_empty() {
-        eprintln!("chatfn: {} has no [runtime.dependencies]; nothing to install", app.file.display());
+        eprintln!(
+            "chatfn: {} has no [runtime.dependencies]; nothing to install",
+            app.file.display()
+        );
         return Ok(());
     }
-    let options = deps::Options { progress: deps::Progress::for_terminal(), force, ..deps::Options::from_env(app) };
+    let options = deps::Options {
+        progress: deps::Progress::for_terminal(),
+        force,
+        ..deps::Options::from_env(app)
+    };
     let report = deps::install(app, options).await?;
     print_install_report(&report);
     Ok(())
 }
 
 fn print_install_report(report: &deps::InstallReport) {
-    let source = if report.from_lockfile { "from the lockfile" } else { "resolved from the registry" };
+    let source =
+        if report.from_lockfile { "from the lockfile" } else { "resolved from the registry" };
     if report.changed {
         eprintln!(
             "chatfn: installed {} packages {source} ({} downloaded, {} from the cache); lockfile {}",
@@ -136,10 +169,17 @@ fn print_install_report(report: &deps::InstallReport) {
             report.lockfile.display()
         );
     } else {
-        eprintln!("chatfn: node_modules is up to date ({} packages, {})", report.packages, report.lockfile.display());
+        eprintln!(
+            "chatfn: node_modules is up to date ({} packages, {})",
+            report.packages,
+            report.lockfile.display()
+        );
     }
     if !report.skipped_scripts.is_empty() {
-        eprintln!("chatfn: skipped install scripts (chatfn never runs them) of: {}", report.skipped_scripts.join(", "));
+        eprintln!(
+            "chatfn: skipped install scripts (chatfn never runs them) of: {}",
+            report.skipped_scripts.join(", ")
+        );
     }
 }
 
@@ -158,7 +198,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .map(|app| {
             let data = config.data.clone();
             // A task each: opening a store blocks its thread (files, fsync).
-            tokio::spawn(async move { open_app(&app, &data, true, start).await.map(|opened| (app, opened)) })
+            tokio::spawn(async move {
+                open_app(&app, &data, true, start).await.map(|opened| (app, opened))
+            })
         })
         .buffered(16)
         .collect()
@@ -172,7 +214,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let keys = platform::keys::KeyFile::in_dir(&config.data.join(&app.name));
         platform_apps.push(platform::PlatformApp::new(app.clone(), sessions, store, keys));
     }
-    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
     let shown = match names.len() {
@@ -189,7 +232,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = ctrl_c => {}
         _ = term.recv() => {}
@@ -200,7 +244,9 @@ async fn shutdown_signal() {
 /// `chatfn test`: returns whether every test passed.
 pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<bool> {
     if !app.dependencies.is_empty() {
-        deps::install(app, deps::Options::from_env(app)).await.context("installing the app's npm dependencies")?;
+        deps::install(app, deps::Options::from_env(app))
+            .await
+            .context("installing the app's npm dependencies")?;
     }
     let files = testing::discover(app);
     if files.is_empty() {
@@ -209,7 +255,8 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
     let results = testing::run_all(app, &files).await;
     let all_passed = testing::report(&results);
     if let Some(path) = junit {
-        testing::write_junit(path, &app.name, &results).with_context(|| format!("cannot write {}", path.display()))?;
+        testing::write_junit(path, &app.name, &results)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(all_passed)
 }
@@ -217,11 +264,16 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
     let (sessions, _) = open_app(&config.app, &config.data, false, Start::Warm).await?;
-    let request = AttemptRequest::from_event(config.event.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let request =
+        AttemptRequest::from_event(config.event.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let attempt = sessions.attempt(request).await?;
     let (allowed, mut out) = match &attempt.decision {
-        Decision::Allowed { session, user } => (true, json!({ "allowed": true, "session": session, "user": user })),
-        Decision::Denied(d) => (false, json!({ "allowed": false, "code": d.code, "message": d.message })),
+        Decision::Allowed { session, user } => {
+            (true, json!({ "allowed": true, "session": session, "user": user }))
+        }
+        Decision::Denied(d) => {
+            (false, json!({ "allowed": false, "code": d.code, "message": d.message }))
+        }
     };
     out["invocation"] = serde_json::to_value(&attempt.invocation)?;
     println!("{}", serde_json::to_string_pretty(&out)?);

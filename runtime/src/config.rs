@@ -232,11 +232,17 @@ pub struct App {
 
 /// Whether `name` can be an npm package and `range` a version range for it.
 pub fn check_dependency(name: &str, range: &str) -> Result<(), String> {
-    if name.is_empty() || name.starts_with('.') || name.contains(['\\', ' ']) || name.matches('/').count() > usize::from(name.starts_with('@')) {
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.contains(['\\', ' '])
+        || name.matches('/').count() > usize::from(name.starts_with('@'))
+    {
         return Err(format!("`{name}` is not an npm package name"));
     }
     if range.trim().is_empty() {
-        return Err(format!("dependency `{name}` needs a version range (for example \"^1\" or \"*\")"));
+        return Err(format!(
+            "dependency `{name}` needs a version range (for example \"^1\" or \"*\")"
+        ));
     }
     Ok(())
 }
@@ -261,8 +267,8 @@ impl App {
 
     /// Parses and validates the app file's text; `root` is the directory its paths are relative to.
     pub fn from_toml(text: &str, root: &Path, file: &Path) -> Result<App, ConfigError> {
-        let raw: RawAppFile =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: file.to_path_buf(), message: e.to_string() })?;
+        let raw: RawAppFile = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: file.to_path_buf(), message: e.to_string() })?;
         let invalid = |message: String| ConfigError::Invalid { path: file.to_path_buf(), message };
 
         let source_file = |what: &str, rel: &str| -> Result<SourceFile, ConfigError> {
@@ -270,7 +276,10 @@ impl App {
                 invalid(format!("{what} `{rel}` must be a relative path inside the app directory"))
             })?;
             if !path.is_file() {
-                return Err(invalid(format!("{what} `{rel}` does not exist (looked for {})", path.display())));
+                return Err(invalid(format!(
+                    "{what} `{rel}` does not exist (looked for {})",
+                    path.display()
+                )));
             }
             Ok(SourceFile { path, display: rel.to_string(), code: None })
         };
@@ -283,7 +292,10 @@ impl App {
         for (trigger, rel) in &raw.functions {
             let t = Trigger::from_name(trigger).ok_or_else(|| {
                 let known: Vec<_> = Trigger::ALL.iter().map(|t| t.name()).collect();
-                invalid(format!("unknown trigger `{trigger}` in [functions]; known triggers: {}", known.join(", ")))
+                invalid(format!(
+                    "unknown trigger `{trigger}` in [functions]; known triggers: {}",
+                    known.join(", ")
+                ))
             })?;
             functions.insert(t, source_file(&format!("function for `{trigger}`"), rel)?);
         }
@@ -303,20 +315,36 @@ impl App {
         let mut fixtures = std::collections::HashMap::new();
         for f in raw.network.fixtures {
             if reqwest::Url::parse(&f.url).is_err() {
-                return Err(invalid(format!("[[network.fixtures]] url {:?} is not a valid URL", f.url)));
+                return Err(invalid(format!(
+                    "[[network.fixtures]] url {:?} is not a valid URL",
+                    f.url
+                )));
             }
             let body = match (f.body, f.body_file) {
-                (Some(_), Some(_)) => return Err(invalid(format!("fixture {}: give body or body_file, not both", f.url))),
+                (Some(_), Some(_)) => {
+                    return Err(invalid(format!(
+                        "fixture {}: give body or body_file, not both",
+                        f.url
+                    )))
+                }
                 (Some(text), None) => text.into_bytes(),
                 (None, Some(rel)) => {
-                    let path = inside_root(root, &rel).ok_or_else(|| invalid(format!("fixture body_file `{rel}` must be inside the app directory")))?;
-                    std::fs::read(&path).map_err(|e| invalid(format!("fixture body_file `{rel}`: {e}")))?
+                    let path = inside_root(root, &rel).ok_or_else(|| {
+                        invalid(format!(
+                            "fixture body_file `{rel}` must be inside the app directory"
+                        ))
+                    })?;
+                    std::fs::read(&path)
+                        .map_err(|e| invalid(format!("fixture body_file `{rel}`: {e}")))?
                 }
                 (None, None) => Vec::new(),
             };
             let status = f.status.unwrap_or(200);
             if !(100..=599).contains(&status) {
-                return Err(invalid(format!("fixture {}: status {status} is not an HTTP status", f.url)));
+                return Err(invalid(format!(
+                    "fixture {}: status {status} is not an HTTP status",
+                    f.url
+                )));
             }
             fixtures.insert(f.url, crate::net::Fixture { status, headers: f.headers, body });
         }
@@ -330,38 +358,63 @@ impl App {
         };
         let kib = |name: &str, v: Option<u64>| -> Result<Option<usize>, ConfigError> {
             match positive(name, v)? {
-                Some(kb) if kb > 1 << 20 => Err(invalid(format!("[limits] {name} must be at most 1048576 (1 GiB)"))),
+                Some(kb) if kb > 1 << 20 => {
+                    Err(invalid(format!("[limits] {name} must be at most 1048576 (1 GiB)")))
+                }
                 other => Ok(other.map(|kb| (kb as usize) << 10)),
             }
         };
         let limits = Limits {
-            cpu: positive("cpu_ms", raw.limits.cpu_ms)?.map(Duration::from_millis).unwrap_or(defaults.cpu),
-            wall: positive("wall_ms", raw.limits.wall_ms)?.map(Duration::from_millis).unwrap_or(defaults.wall),
+            cpu: positive("cpu_ms", raw.limits.cpu_ms)?
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.cpu),
+            wall: positive("wall_ms", raw.limits.wall_ms)?
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.wall),
             heap_bytes: match positive("heap_mb", raw.limits.heap_mb)? {
-                Some(mb) if mb < 16 => return Err(invalid("[limits] heap_mb must be at least 16".into())),
-                Some(mb) if mb > 16 * 1024 => return Err(invalid("[limits] heap_mb must be at most 16384".into())),
+                Some(mb) if mb < 16 => {
+                    return Err(invalid("[limits] heap_mb must be at least 16".into()))
+                }
+                Some(mb) if mb > 16 * 1024 => {
+                    return Err(invalid("[limits] heap_mb must be at most 16384".into()))
+                }
                 Some(mb) => (mb as usize) << 20,
                 None => defaults.heap_bytes,
             },
-            concurrent_invocations: match positive("concurrent_invocations", raw.limits.concurrent_invocations)? {
-                Some(n) if n > 100_000 => return Err(invalid("[limits] concurrent_invocations must be at most 100000".into())),
+            concurrent_invocations: match positive(
+                "concurrent_invocations",
+                raw.limits.concurrent_invocations,
+            )? {
+                Some(n) if n > 100_000 => {
+                    return Err(invalid(
+                        "[limits] concurrent_invocations must be at most 100000".into(),
+                    ))
+                }
                 Some(n) => n as usize,
                 None => defaults.concurrent_invocations,
             },
             log_bytes: kib("log_kb", raw.limits.log_kb)?.unwrap_or(defaults.log_bytes),
             body_bytes: kib("body_kb", raw.limits.body_kb)?.unwrap_or(defaults.body_bytes),
             pending_ops: match positive("pending_ops", raw.limits.pending_ops)? {
-                Some(n) if n > 1_000_000 => return Err(invalid("[limits] pending_ops must be at most 1000000".into())),
+                Some(n) if n > 1_000_000 => {
+                    return Err(invalid("[limits] pending_ops must be at most 1000000".into()))
+                }
                 Some(n) => n as usize,
                 None => defaults.pending_ops,
             },
             isolates: match positive("isolates", raw.limits.isolates)? {
-                Some(n) if n > 256 => return Err(invalid("[limits] isolates must be at most 256".into())),
+                Some(n) if n > 256 => {
+                    return Err(invalid("[limits] isolates must be at most 256".into()))
+                }
                 other => other.map(|n| n as usize),
             },
             hibernate_after: match raw.limits.hibernate_after_s {
                 Some(0) => None,
-                Some(s) if s > 86_400 * 365 => return Err(invalid("[limits] hibernate_after_s must be at most a year (0: never)".into())),
+                Some(s) if s > 86_400 * 365 => {
+                    return Err(invalid(
+                        "[limits] hibernate_after_s must be at most a year (0: never)".into(),
+                    ))
+                }
                 Some(s) => Some(Duration::from_secs(s)),
                 None => defaults.hibernate_after,
             },
@@ -427,7 +480,8 @@ mod tests {
     fn app_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("functions")).unwrap();
-        std::fs::write(dir.path().join("functions/start.ts"), "async function handleEvent() {}").unwrap();
+        std::fs::write(dir.path().join("functions/start.ts"), "async function handleEvent() {}")
+            .unwrap();
         dir
     }
 
@@ -467,7 +521,10 @@ mod tests {
         assert_eq!(app.name, "demo");
         assert_eq!(app.guest_users, GuestUsers::Disabled);
         assert_eq!(app.environment["SECRET"], "s3cret");
-        assert_eq!(app.functions[&Trigger::UserAttemptedStartSession].path, dir.path().join("functions/start.ts"));
+        assert_eq!(
+            app.functions[&Trigger::UserAttemptedStartSession].path,
+            dir.path().join("functions/start.ts")
+        );
         assert_eq!(app.limits.cpu, Duration::from_millis(50));
         assert_eq!(app.limits.wall, Limits::default().wall);
         assert_eq!(app.limits.heap_bytes, 64 << 20);
@@ -479,9 +536,18 @@ mod tests {
         let cases = [
             ("[app]\nguest_users = \"MAYBE\"", "guest_users"),
             ("[functions]\n\"user.sent.message\" = \"functions/start.ts\"", "unknown trigger"),
-            ("[functions]\n\"user.attempted.start_session\" = \"functions/missing.ts\"", "does not exist"),
-            ("[functions]\n\"user.attempted.start_session\" = \"../outside.ts\"", "inside the app directory"),
-            ("[functions]\n\"user.attempted.start_session\" = \"/etc/passwd\"", "inside the app directory"),
+            (
+                "[functions]\n\"user.attempted.start_session\" = \"functions/missing.ts\"",
+                "does not exist",
+            ),
+            (
+                "[functions]\n\"user.attempted.start_session\" = \"../outside.ts\"",
+                "inside the app directory",
+            ),
+            (
+                "[functions]\n\"user.attempted.start_session\" = \"/etc/passwd\"",
+                "inside the app directory",
+            ),
             ("[limits]\ncpu_ms = 0", "greater than 0"),
             ("[app]\nname = \"../escape\"", "app name"),
             ("[limits]\nbody_kb = 0", "greater than 0"),
@@ -493,10 +559,12 @@ mod tests {
         ];
         for (text, expected) in cases {
             let err = parse(dir.path(), text).unwrap_err().to_string();
-            assert!(err.contains(expected), "{text:?} gave {err:?}, expected it to mention {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{text:?} gave {err:?}, expected it to mention {expected:?}"
+            );
         }
     }
-
 }
 
 /// Any text as an app file: a validated app or an error that names the file, never a panic.

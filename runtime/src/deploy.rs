@@ -31,7 +31,8 @@ fn digest(value: &impl serde::Serialize) -> String {
 /// A directory file as a script to store, or `None` when it cannot be one (not UTF-8 text, or
 /// over the module size limit): such a file runs from the directory, so loading it reports why.
 fn read_script(file: &SourceFile) -> anyhow::Result<Option<Script>> {
-    let bytes = std::fs::read(&file.path).with_context(|| format!("cannot read {}", file.path.display()))?;
+    let bytes = std::fs::read(&file.path)
+        .with_context(|| format!("cannot read {}", file.path.display()))?;
     if bytes.len() as u64 > crate::ops::modules::MAX_MODULE_BYTES {
         return Ok(None);
     }
@@ -80,20 +81,33 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
         if let Some(d) = changed(&item, digest(&script))? {
             let function = match functions.function_for(trigger.name())? {
                 Some(f) => f,
-                None => functions.create_function(trigger.name(), default_name(*trigger), None).await?,
+                None => {
+                    functions.create_function(trigger.name(), default_name(*trigger), None).await?
+                }
             };
             let version = functions.add_version(function.id, &script.script, &script.file).await?;
             functions.set_applied(&item, &d)?;
-            changes.push(format!("{} version {} from {}", trigger.name(), version.version_number, script.file));
+            changes.push(format!(
+                "{} version {} from {}",
+                trigger.name(),
+                version.version_number,
+                script.file
+            ));
         }
     }
     // A function the directory gave before and no longer has goes (the API's own stay).
     for function in functions.functions()? {
-        let from_directory = functions.applied(&format!("function.{}", function.trigger))?.is_some();
-        let still_there = Trigger::from_name(&function.trigger).is_some_and(|t| app.functions.contains_key(&t));
+        let from_directory =
+            functions.applied(&format!("function.{}", function.trigger))?.is_some();
+        let still_there =
+            Trigger::from_name(&function.trigger).is_some_and(|t| app.functions.contains_key(&t));
         if from_directory && !still_there {
             functions.delete_function(function.id).await?;
-            changes.push(format!("{} removed (no longer in {})", function.trigger, crate::config::APP_FILE_NAME));
+            changes.push(format!(
+                "{} removed (no longer in {})",
+                function.trigger,
+                crate::config::APP_FILE_NAME
+            ));
         }
     }
     // What was taken is marked durably, or the next start would not know it came from here.
@@ -107,7 +121,11 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(
     let mut app = base.clone();
     app.dependencies = runtime.dependencies;
     app.environment = runtime.environment;
-    app.initialization_script = runtime.initialization_script.map(|s| SourceFile { path: app.root.join(&s.file), display: s.file, code: Some(s.script) });
+    app.initialization_script = runtime.initialization_script.map(|s| SourceFile {
+        path: app.root.join(&s.file),
+        display: s.file,
+        code: Some(s.script),
+    });
     app.functions.clear();
     let mut running = None;
     for function in store.functions.functions()? {
@@ -115,8 +133,19 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(
         if !function.enabled || function.current_version_number == 0 {
             continue;
         }
-        let Some(version) = store.functions.version_by_number(function.id, function.current_version_number)? else { continue };
-        app.functions.insert(trigger, SourceFile { path: app.root.join(&version.file), display: version.file, code: Some(version.handler_script) });
+        let Some(version) =
+            store.functions.version_by_number(function.id, function.current_version_number)?
+        else {
+            continue;
+        };
+        app.functions.insert(
+            trigger,
+            SourceFile {
+                path: app.root.join(&version.file),
+                display: version.file,
+                code: Some(version.handler_script),
+            },
+        );
         if trigger == Trigger::UserAttemptedStartSession {
             running = Some((function.id, version.version_number));
         }
@@ -145,29 +174,53 @@ pub fn start(base: &App, store: &Store, users: &UsersStore) -> anyhow::Result<De
 }
 
 /// Starts a pool for `app` as `effective_app` gave it (and one for a shadow version), `start`ed.
-pub fn launch(app: &App, version: Option<(u64, u64)>, store: &Store, users: &UsersStore, start: Start) -> anyhow::Result<Deployment> {
-    let worker = Worker::spawn(app, users.clone(), start).context("cannot start the app's isolate thread")?;
+pub fn launch(
+    app: &App,
+    version: Option<(u64, u64)>,
+    store: &Store,
+    users: &UsersStore,
+    start: Start,
+) -> anyhow::Result<Deployment> {
+    let worker = Worker::spawn(app, users.clone(), start)
+        .context("cannot start the app's isolate thread")?;
     let shadow = match version {
         Some((function_id, _)) => start_shadow(app, store, function_id, start)?,
         None => None,
     };
-    Ok(Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version, shadow })
+    Ok(Deployment {
+        worker,
+        has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
+        version,
+        shadow,
+    })
 }
 
-fn start_shadow(app: &App, store: &Store, function_id: u64, start: Start) -> anyhow::Result<Option<Shadow>> {
+fn start_shadow(
+    app: &App,
+    store: &Store,
+    function_id: u64,
+    start: Start,
+) -> anyhow::Result<Option<Shadow>> {
     let Some(function) = store.functions.function(function_id)? else { return Ok(None) };
     let Some(number) = function.shadow_version_number else { return Ok(None) };
-    let Some(version) = store.functions.version_by_number(function_id, number)? else { return Ok(None) };
+    let Some(version) = store.functions.version_by_number(function_id, number)? else {
+        return Ok(None);
+    };
     let mut shadow_app = app.clone();
     shadow_app.name = format!("{}-shadow", app.name);
     shadow_app.functions.insert(
         Trigger::UserAttemptedStartSession,
-        SourceFile { path: app.root.join(&version.file), display: version.file.clone(), code: Some(version.handler_script) },
+        SourceFile {
+            path: app.root.join(&version.file),
+            display: version.file.clone(),
+            code: Some(version.handler_script),
+        },
     );
     // Users calls the live invocation did not make go to an empty scratch store.
     let scratch = tempfile::tempdir()?;
     let users = crate::store::open(scratch.path(), 1)?.users;
-    let worker = Worker::spawn(&shadow_app, users, start).context("cannot start the shadow version's isolate")?;
+    let worker = Worker::spawn(&shadow_app, users, start)
+        .context("cannot start the shadow version's isolate")?;
     Ok(Some(Shadow { worker, version_number: number, scratch }))
 }
 

@@ -8,9 +8,13 @@ use chatfn::commands;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `chatfn test` prints its own report; the server's chatter would only bury it.
-    let default_filter = if matches!(cli.command, Command::Test { .. }) { "chatfn=warn" } else { "chatfn=info" };
+    let default_filter =
+        if matches!(cli.command, Command::Test { .. }) { "chatfn=warn" } else { "chatfn=info" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let validated = match cli.validate() {
@@ -20,21 +24,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
         match validated {
             Validated::Serve(config) => commands::serve(config).await.map(|()| true),
             Validated::Invoke(config) => commands::invoke(config).await,
-            Validated::DepsInstall { app, force } => commands::deps_install(&app, force).await.map(|()| true),
+            Validated::DepsInstall { app, force } => {
+                commands::deps_install(&app, force).await.map(|()| true)
+            }
             Validated::Test { app, junit } => commands::test(&app, junit.as_deref()).await,
-            Validated::Keys { app, data, command } => commands::keys(&app, &data, &command).map(|()| true),
-            Validated::Replay { id, version, server, key } => commands::replay(id, version, &server, &key).await,
+            Validated::Keys { app, data, command } => {
+                commands::keys(&app, &data, &command).map(|()| true)
+            }
+            Validated::Replay { id, version, server, key } => {
+                commands::replay(id, version, &server, &key).await
+            }
             Validated::Openapi => {
-                println!("{}", chatfn::platform::openapi().to_pretty_json().expect("the document serializes"));
+                println!(
+                    "{}",
+                    chatfn::platform::openapi().to_pretty_json().expect("the document serializes")
+                );
                 Ok(true)
             }
-            Validated::Apply { app, server, key } => commands::apply(&app, &server, &key).await.map(|()| true),
-            Validated::Export { dir, server, key } => commands::export(&dir, &server, &key).await.map(|()| true),
+            Validated::Apply { app, server, key } => {
+                commands::apply(&app, &server, &key).await.map(|()| true)
+            }
+            Validated::Export { dir, server, key } => {
+                commands::export(&dir, &server, &key).await.map(|()| true)
+            }
         }
     });
     match result {

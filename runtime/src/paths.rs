@@ -5,7 +5,10 @@ use std::path::{Component, Path, PathBuf};
 
 /// `base` joined with `components`, resolving `.` and `..` lexically; `None` when a component
 /// is absolute (root or prefix) or a `..` would climb above `base`.
-pub fn join_within<'a>(base: &Path, components: impl IntoIterator<Item = Component<'a>>) -> Option<PathBuf> {
+pub fn join_within<'a>(
+    base: &Path,
+    components: impl IntoIterator<Item = Component<'a>>,
+) -> Option<PathBuf> {
     let mut out = base.to_path_buf();
     let mut depth = 0usize;
     for c in components {

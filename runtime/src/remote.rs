@@ -36,13 +36,24 @@ impl Remote {
             bail!("{base} refused the key ({})", response.status());
         }
         let answer: Value = response.json().await?;
-        let token = answer["access_token"].as_str().context("the token endpoint answered without a token")?.to_string();
+        let token = answer["access_token"]
+            .as_str()
+            .context("the token endpoint answered without a token")?
+            .to_string();
         Ok(Remote { http, base, token })
     }
 
     /// One call; `Ok(None)` for a 404, an error naming the request for any other failure.
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Option<Value>> {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Option<Value>> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -57,18 +68,29 @@ impl Remote {
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::GET, path, None).await?.with_context(|| format!("GET {path}: not found"))
+        self.call(reqwest::Method::GET, path, None)
+            .await?
+            .with_context(|| format!("GET {path}: not found"))
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> anyhow::Result<Value> {
-        self.call(method.clone(), path, Some(body)).await?.with_context(|| format!("{method} {path}: not found"))
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        self.call(method.clone(), path, Some(body))
+            .await?
+            .with_context(|| format!("{method} {path}: not found"))
     }
 
     /// Every function on the server, by trigger.
     pub async fn functions(&self) -> anyhow::Result<BTreeMap<String, Value>> {
         let list = self.get("/v1/runtimes/nodejs/functions?size=1000").await?;
         let functions = list["_embedded"]["functions"].as_array().cloned().unwrap_or_default();
-        Ok(functions.into_iter().map(|f| (f["type"].as_str().unwrap_or_default().to_string(), f)).collect())
+        Ok(functions
+            .into_iter()
+            .map(|f| (f["type"].as_str().unwrap_or_default().to_string(), f))
+            .collect())
     }
 }
-

@@ -17,10 +17,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{App, FailurePolicy, GuestUsers, Trigger};
-use crate::store::users::normalize_name;
-use crate::time::now_rfc3339;
 use crate::store::invocations::{InvocationRecord, InvocationsStore};
-use crate::store::{NewUser, User, StoreError, UsersStore};
+use crate::store::users::normalize_name;
+use crate::store::{NewUser, StoreError, User, UsersStore};
+use crate::time::now_rfc3339;
 use crate::worker::{Invocation, Outcome, Worker};
 
 /// The body of ChatKitty's `startSession`.
@@ -38,14 +38,22 @@ impl AttemptRequest {
     /// optional `authParams` (or `auth_params`). The error says what is wrong with it.
     pub fn from_event(event: Value) -> Result<AttemptRequest, String> {
         let Value::Object(mut fields) = event else {
-            return Err(format!("a start-session event does not have the expected shape: a JSON object, not {}", json_type(&event)));
+            return Err(format!(
+                "a start-session event does not have the expected shape: a JSON object, not {}",
+                json_type(&event)
+            ));
         };
         let username = match fields.remove("username") {
             Some(Value::String(name)) => name,
-            Some(other) => return Err(format!("username must be a string, not {}", json_type(&other))),
+            Some(other) => {
+                return Err(format!("username must be a string, not {}", json_type(&other)))
+            }
             None => return Err("username is required".into()),
         };
-        let auth_params = fields.remove("authParams").or_else(|| fields.remove("auth_params")).unwrap_or(Value::Null);
+        let auth_params = fields
+            .remove("authParams")
+            .or_else(|| fields.remove("auth_params"))
+            .unwrap_or(Value::Null);
         Ok(AttemptRequest { username, auth_params, replay: None })
     }
 }
@@ -177,12 +185,22 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(app: &App, users: UsersStore, worker: Worker) -> Sessions {
-        let deployment = Deployment { worker, has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession), version: None, shadow: None };
+        let deployment = Deployment {
+            worker,
+            has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
+            version: None,
+            shadow: None,
+        };
         Sessions::deployed(app, users, deployment, None)
     }
 
     /// Sessions over a deployment whose invocations are recorded in `records`.
-    pub fn deployed(app: &App, users: UsersStore, deployment: Deployment, records: Option<InvocationsStore>) -> Sessions {
+    pub fn deployed(
+        app: &App,
+        users: UsersStore,
+        deployment: Deployment,
+        records: Option<InvocationsStore>,
+    ) -> Sessions {
         Sessions {
             guests_enabled: AtomicBool::new(app.guest_users == GuestUsers::Enabled),
             expose_denial_reason: app.expose_denial_reason,
@@ -228,8 +246,16 @@ impl Sessions {
     pub async fn attempt(&self, request: AttemptRequest) -> Result<Attempt, AttemptError> {
         let deployment = self.deployment.read().unwrap().clone();
         let mut attempt = self.decide(request, &deployment).await?;
-        if let (Some(records), Some(invocation), Some((function_id, version_number))) = (&self.records, &attempt.invocation, deployment.version) {
-            let record = invocation_record(invocation, &attempt.decision, function_id, version_number, &self.redact);
+        if let (Some(records), Some(invocation), Some((function_id, version_number))) =
+            (&self.records, &attempt.invocation, deployment.version)
+        {
+            let record = invocation_record(
+                invocation,
+                &attempt.decision,
+                function_id,
+                version_number,
+                &self.redact,
+            );
             match records.record(record) {
                 Ok(id) => attempt.record_id = Some(id),
                 Err(e) => tracing::error!("cannot record the invocation: {e}"),
@@ -241,10 +267,15 @@ impl Sessions {
         Ok(attempt)
     }
 
-    async fn decide(&self, mut request: AttemptRequest, deployment: &Deployment) -> Result<Attempt, AttemptError> {
+    async fn decide(
+        &self,
+        mut request: AttemptRequest,
+        deployment: &Deployment,
+    ) -> Result<Attempt, AttemptError> {
         // The function sees the name as chatfn keeps it (NFC), and attempts for one name are
         // serialized whichever way it was typed.
-        request.username = normalize_name(&request.username).map_err(|e| AttemptError::BadRequest(format!("username: {e}")))?;
+        request.username = normalize_name(&request.username)
+            .map_err(|e| AttemptError::BadRequest(format!("username: {e}")))?;
         if !(request.auth_params.is_object() || request.auth_params.is_null()) {
             return Err(AttemptError::BadRequest("authParams must be a JSON object".into()));
         }
@@ -266,10 +297,16 @@ impl Sessions {
             "username": request.username,
             "authParams": if request.auth_params.is_null() { Value::Object(Default::default()) } else { request.auth_params },
         });
-        let invocation = deployment.worker.invoke_with(Trigger::UserAttemptedStartSession, event, request.replay).await;
+        let invocation = deployment
+            .worker
+            .invoke_with(Trigger::UserAttemptedStartSession, event, request.replay)
+            .await;
         let failed = matches!(
             invocation.outcome,
-            Outcome::LoadFailed { .. } | Outcome::TimedOut { .. } | Outcome::OutOfMemory { .. } | Outcome::Crashed { .. }
+            Outcome::LoadFailed { .. }
+                | Outcome::TimedOut { .. }
+                | Outcome::OutOfMemory { .. }
+                | Outcome::Crashed { .. }
         );
         if failed && self.failure_policy == FailurePolicy::FailOpen {
             tracing::warn!(outcome = ?invocation.outcome, "the session-start function failed; allowing (failure_policy = fail_open)");
@@ -280,35 +317,55 @@ impl Sessions {
             Outcome::Returned => self.after_function_allowed(&request.username).await?,
             Outcome::NoFunction => self.guest_session(&request.username).await?,
             Outcome::Threw { error } => {
-                let message = if self.expose_denial_reason { error.message.clone() } else { "Access denied".into() };
+                let message = if self.expose_denial_reason {
+                    error.message.clone()
+                } else {
+                    "Access denied".into()
+                };
                 deny(DenialCode::AccessDenied, message)
             }
             Outcome::LoadFailed { error } => {
-                let at = error.location.as_ref().map(|l| format!(" ({}:{}:{})", l.file, l.line, l.column)).unwrap_or_default();
-                deny(DenialCode::FunctionLoadError, format!("the session-start function could not be loaded: {}: {}{at}", error.name, error.message))
+                let at = error
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" ({}:{}:{})", l.file, l.line, l.column))
+                    .unwrap_or_default();
+                deny(
+                    DenialCode::FunctionLoadError,
+                    format!(
+                        "the session-start function could not be loaded: {}: {}{at}",
+                        error.name, error.message
+                    ),
+                )
             }
             Outcome::TimedOut { limit, limit_ms, .. } => deny(
                 DenialCode::FunctionTimeout,
-                format!("the session-start function exceeded its {limit} time limit of {limit_ms} ms"),
+                format!(
+                    "the session-start function exceeded its {limit} time limit of {limit_ms} ms"
+                ),
             ),
             Outcome::OutOfMemory { limit_mb, .. } => deny(
                 DenialCode::FunctionOutOfMemory,
                 format!("the session-start function exceeded its heap limit of {limit_mb} MB"),
             ),
-            Outcome::Crashed { message } => {
-                deny(DenialCode::FunctionCrashed, format!("the session-start function crashed: {message}"))
-            }
+            Outcome::Crashed { message } => deny(
+                DenialCode::FunctionCrashed,
+                format!("the session-start function crashed: {message}"),
+            ),
         };
         Ok(Attempt { decision, invocation: Some(invocation), record_id: None })
     }
 
     async fn guest_session(&self, username: &str) -> Result<Decision, AttemptError> {
-        let guest = NewUser { name: username.to_string(), is_guest: Some(true), ..Default::default() };
+        let guest =
+            NewUser { name: username.to_string(), is_guest: Some(true), ..Default::default() };
         let (user, _created) = self.users.get_or_create(guest).await?;
         if !user.is_guest {
             return Ok(deny(
                 DenialCode::NotAGuest,
-                format!("{username} is a registered user; a guest session cannot be started for it"),
+                format!(
+                    "{username} is a registered user; a guest session cannot be started for it"
+                ),
             ));
         }
         Ok(allow(user))
@@ -341,14 +398,23 @@ pub struct ScratchRun {
     pub after: Vec<User>,
 }
 
-pub async fn scratch_run(app: &App, users: Vec<NewUser>, guests: GuestUsers, request: AttemptRequest) -> anyhow::Result<ScratchRun> {
+pub async fn scratch_run(
+    app: &App,
+    users: Vec<NewUser>,
+    guests: GuestUsers,
+    request: AttemptRequest,
+) -> anyhow::Result<ScratchRun> {
     let scratch = tempfile::tempdir()?;
     let store = crate::store::open(scratch.path(), 1)?.users;
     for user in users {
         store.create(user).await?;
     }
     let before = store.list(0, usize::MAX, None)?.users;
-    let sessions = Sessions::new(app, store.clone(), Worker::spawn(app, store.clone(), crate::worker::Start::Warm)?);
+    let sessions = Sessions::new(
+        app,
+        store.clone(),
+        Worker::spawn(app, store.clone(), crate::worker::Start::Warm)?,
+    );
     sessions.set_guest_users(guests);
     let attempt = sessions.attempt(request).await;
     let after = store.list(0, usize::MAX, None)?.users;
@@ -357,7 +423,12 @@ pub async fn scratch_run(app: &App, users: Vec<NewUser>, guests: GuestUsers, req
 
 /// Runs the shadow version on what the live invocation saw, in the background, and adds its
 /// outcome to the live record.
-fn shadow_run(deployment: Arc<Deployment>, records: InvocationsStore, record_id: u64, live: Invocation) {
+fn shadow_run(
+    deployment: Arc<Deployment>,
+    records: InvocationsStore,
+    record_id: u64,
+    live: Invocation,
+) {
     tokio::spawn(async move {
         let Some(shadow) = &deployment.shadow else { return };
         let tape = live.tape.as_deref().and_then(|t| serde_json::from_str(t).ok());
@@ -387,15 +458,24 @@ pub fn same_outcome(a: &Value, b: &Value) -> bool {
 
 /// What is kept of an invocation: the event (less the `redact` paths, listed in
 /// `result.redacted` when there were any), the outcome and the decision.
-fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: u64, version_number: u64, redact: &[String]) -> InvocationRecord {
+fn invocation_record(
+    invocation: &Invocation,
+    decision: &Decision,
+    function_id: u64,
+    version_number: u64,
+    redact: &[String],
+) -> InvocationRecord {
     let decision = match decision {
         Decision::Allowed { user, .. } => serde_json::json!({ "allowed": true, "user": user.name }),
-        Decision::Denied(d) => serde_json::json!({ "allowed": false, "error": d.code, "message": d.message }),
+        Decision::Denied(d) => {
+            serde_json::json!({ "allowed": false, "error": d.code, "message": d.message })
+        }
     };
     let mut result = serde_json::to_value(&invocation.outcome).unwrap_or(Value::Null);
     result["decision"] = decision;
     let mut args = invocation.event.clone();
-    let redacted: Vec<&String> = redact.iter().filter(|path| redact_path(&mut args, path)).collect();
+    let redacted: Vec<&String> =
+        redact.iter().filter(|path| redact_path(&mut args, path)).collect();
     if !redacted.is_empty() {
         result["redacted"] = serde_json::json!(redacted);
     }
@@ -404,7 +484,8 @@ fn invocation_record(invocation: &Invocation, decision: &Decision, function_id: 
         function_id,
         version_number,
         trigger: invocation.trigger.name().to_string(),
-        status: if invocation.outcome == Outcome::Returned { "SUCCEEDED" } else { "FAILED" }.to_string(),
+        status: if invocation.outcome == Outcome::Returned { "SUCCEEDED" } else { "FAILED" }
+            .to_string(),
         args,
         result,
         logs: invocation.logs.clone(),
@@ -439,7 +520,10 @@ fn redact_path(value: &mut Value, path: &str) -> bool {
 }
 
 fn allow(user: User) -> Decision {
-    Decision::Allowed { session: Session { id: uuid::Uuid::new_v4().to_string(), created_at: now_rfc3339() }, user }
+    Decision::Allowed {
+        session: Session { id: uuid::Uuid::new_v4().to_string(), created_at: now_rfc3339() },
+        user,
+    }
 }
 
 fn deny(code: DenialCode, message: String) -> Decision {
@@ -471,11 +555,15 @@ mod tests {
 
     #[test]
     fn redaction_replaces_values_at_dotted_paths_that_exist() {
-        let mut event = serde_json::json!({ "username": "ann", "authParams": { "idToken": "t", "keep": 1 } });
+        let mut event =
+            serde_json::json!({ "username": "ann", "authParams": { "idToken": "t", "keep": 1 } });
         assert!(redact_path(&mut event, "authParams.idToken"));
         assert!(!redact_path(&mut event, "authParams.missing"));
         assert!(!redact_path(&mut event, "username.deeper"));
-        assert_eq!(event, serde_json::json!({ "username": "ann", "authParams": { "idToken": "[redacted]", "keep": 1 } }));
+        assert_eq!(
+            event,
+            serde_json::json!({ "username": "ann", "authParams": { "idToken": "[redacted]", "keep": 1 } })
+        );
         assert!(redact_path(&mut event, "authParams"));
         assert_eq!(event["authParams"], serde_json::json!({}), "objects stay objects for replays");
         assert!(!redact_path(&mut event, "authParams"), "an empty object holds nothing to redact");

@@ -19,7 +19,14 @@ fn test_server() -> String {
         e.finish().unwrap()
     };
     let routes: HashMap<String, crate::harness::Route> = [
-        ("/json", (200, vec![("content-type".to_string(), "application/json".to_string())], br#"{"ok":true}"#.to_vec())),
+        (
+            "/json",
+            (
+                200,
+                vec![("content-type".to_string(), "application/json".to_string())],
+                br#"{"ok":true}"#.to_vec(),
+            ),
+        ),
         ("/moved", (302, vec![("location".to_string(), "/json".to_string())], Vec::new())),
         ("/gzip", (200, vec![("content-encoding".to_string(), "gzip".to_string())], gzipped)),
     ]
@@ -52,7 +59,9 @@ fn stream_server() -> String {
                 while reader.read_line(&mut { String::new() }).map(|n| n > 2).unwrap_or(false) {}
                 if path == "/release" {
                     let _ = release.send(());
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
                     return;
                 }
                 let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nfirst\r\n");
@@ -68,7 +77,11 @@ fn stream_server() -> String {
 #[test]
 fn every_builtin_test_file_passes() {
     let dir = repo_root().join("npm-shim/tests");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with(".test.js")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.js"))
+        .collect();
     files.sort();
     assert!(files.len() >= 6, "found only {files:?}");
     let server = test_server();
@@ -80,17 +93,27 @@ fn every_builtin_test_file_passes() {
         // Key material some files use: the Firebase tests' throwaway RSA key and certificate.
         std::fs::create_dir(app.path().join("fixtures")).unwrap();
         for name in ["test-key.pem", "test-cert.pem"] {
-            std::fs::copy(repo_root().join("tests/fixtures/firebase").join(name), app.path().join("fixtures").join(name)).unwrap();
+            std::fs::copy(
+                repo_root().join("tests/fixtures/firebase").join(name),
+                app.path().join("fixtures").join(name),
+            )
+            .unwrap();
         }
         let config = format!(
             "[runtime.environment]\nTEST_SERVER = \"{server}\"\nSTREAM_SERVER = \"{streaming}\"\n[network]\nallow_hosts = [\"127.0.0.1\"]\n[functions]\n\"user.attempted.start_session\" = \"test.js\"\n"
         );
         std::fs::write(app.path().join("chatfn.toml"), config).unwrap();
-        let (code, out) = invoke(app.path(), &app.path().join("data"), &json!({ "username": "builtins" }));
+        let (code, out) =
+            invoke(app.path(), &app.path().join("data"), &json!({ "username": "builtins" }));
         // The app has guests enabled, so a passing test file is an allowed session.
         if code != 0 {
             let error = &out["invocation"]["error"];
-            failures.push(format!("{}: {}\n{}", file.file_name().unwrap().to_string_lossy(), out["message"], error["stack"].as_str().unwrap_or("")));
+            failures.push(format!(
+                "{}: {}\n{}",
+                file.file_name().unwrap().to_string_lossy(),
+                out["message"],
+                error["stack"].as_str().unwrap_or("")
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -10,7 +10,8 @@ use crate::harness::{case_dir, Server};
 
 fn run_case(name: &str) {
     let dir = case_dir(name);
-    let attempts: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("attempts.json")).unwrap()).unwrap();
+    let attempts: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("attempts.json")).unwrap()).unwrap();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(&dir, data.path());
     for (i, attempt) in attempts.iter().enumerate() {
@@ -34,7 +35,10 @@ fn run_case(name: &str) {
             for (field, value) in expected {
                 assert_eq!(&answer["user"][field], value, "{at}: user.{field}");
             }
-            assert!(answer["session"]["id"].as_str().is_some_and(|id| !id.is_empty()), "{at}: a session id");
+            assert!(
+                answer["session"]["id"].as_str().is_some_and(|id| !id.is_empty()),
+                "{at}: a session id"
+            );
         }
     }
 }

@@ -3,7 +3,8 @@
 use crate::harness::{case_dir, chatfn};
 
 fn serve_error(app: &std::path::Path) -> String {
-    let out = chatfn().args(["serve", "--listen", "127.0.0.1:0", "--app"]).arg(app).output().unwrap();
+    let out =
+        chatfn().args(["serve", "--listen", "127.0.0.1:0", "--app"]).arg(app).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -12,7 +13,10 @@ fn serve_error(app: &std::path::Path) -> String {
 fn a_missing_app_file_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let err = serve_error(dir.path());
-    assert!(err.contains("no app file at") && err.contains("chatfn.toml") && err.contains("--app"), "{err}");
+    assert!(
+        err.contains("no app file at") && err.contains("chatfn.toml") && err.contains("--app"),
+        "{err}"
+    );
     // Said once, with the fix, and no raw OS error repeated after it.
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!err.contains("os error"), "{err}");
@@ -21,7 +25,11 @@ fn a_missing_app_file_is_reported() {
 #[test]
 fn an_invalid_app_file_is_reported_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("chatfn.toml"), "[functions]\n\"user.attempted.start_session\" = \"nowhere.js\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("chatfn.toml"),
+        "[functions]\n\"user.attempted.start_session\" = \"nowhere.js\"\n",
+    )
+    .unwrap();
     let err = serve_error(dir.path());
     assert!(err.contains("nowhere.js") && err.contains("does not exist"), "{err}");
 }

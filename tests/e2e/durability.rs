@@ -15,7 +15,8 @@ const ROUNDS: usize = 4;
 const CLIENTS: usize = 8;
 
 fn random_below(n: u64) -> u64 {
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let nanos =
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
     (nanos.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 33) % n
 }
 
@@ -37,8 +38,12 @@ fn answered_users_survive_sigkill() {
                             return;
                         }
                         let name = format!("r{round}-c{client}-{i}");
-                        match post(&base, "/v1/sessions", &json!({ "username": name }).to_string()) {
-                            Some((200, answer)) => answered.lock().unwrap().push((name, answer["user"]["id"].as_u64().unwrap())),
+                        match post(&base, "/v1/sessions", &json!({ "username": name }).to_string())
+                        {
+                            Some((200, answer)) => answered
+                                .lock()
+                                .unwrap()
+                                .push((name, answer["user"]["id"].as_u64().unwrap())),
                             Some((status, answer)) => panic!("{name}: {status} {answer}"),
                             None => return, // the server is gone
                         }
@@ -49,7 +54,10 @@ fn answered_users_survive_sigkill() {
         // Kill at a random moment once the clients are well under way.
         let started = std::time::Instant::now();
         while answered.lock().unwrap().len() < 2 * CLIENTS {
-            assert!(started.elapsed() < Duration::from_secs(30), "round {round}: attempts are not being answered");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "round {round}: attempts are not being answered"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(random_below(300)));
@@ -66,7 +74,11 @@ fn answered_users_survive_sigkill() {
         for (name, id) in &acknowledged {
             let (status, answer) = server.start_session(&json!({ "username": name }));
             assert_eq!(status, 200, "{name}: {answer}");
-            assert_eq!(answer["user"]["id"].as_u64(), Some(*id), "round {round}: {name} was lost or re-created: {answer}");
+            assert_eq!(
+                answer["user"]["id"].as_u64(),
+                Some(*id),
+                "round {round}: {name} was lost or re-created: {answer}"
+            );
         }
         server.stop();
     }

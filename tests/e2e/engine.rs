@@ -57,17 +57,37 @@ fn the_app_recovers_from(username: &str, status: u16, error: &str, limit: &str) 
     // The next attempt finds an isolate ready (debug builds take longer to make one).
     let (got, answer, first) = attempt(&server, "regular");
     assert_eq!(got, 200, "the first attempt after {username}: {answer}");
-    assert!(first < Duration::from_millis(500), "the first attempt after {username} took {first:?}");
+    assert!(
+        first < Duration::from_millis(500),
+        "the first attempt after {username} took {first:?}"
+    );
     // Then 100 more as usual. (Other tests run beside this one on two cores: a single attempt
     // can be slowed by them, so the bound is on the 95th percentile and on the slowest.)
     let after = regular_attempts(&server, 100);
-    eprintln!("{username}: usual p95 {:?}, after the kill p95 {:?}, first {first:?}; slowest after: {:?}", p95(&usual), p95(&after), &after[95..]);
-    assert!(p95(&after) <= p95(&usual) * 3 + Duration::from_millis(5), "after {username}: p95 {:?}, usually {:?}", p95(&after), p95(&usual));
-    assert!(after[99] < Duration::from_millis(250), "after {username}: an attempt took {:?}", after[99]);
+    eprintln!(
+        "{username}: usual p95 {:?}, after the kill p95 {:?}, first {first:?}; slowest after: {:?}",
+        p95(&usual),
+        p95(&after),
+        &after[95..]
+    );
+    assert!(
+        p95(&after) <= p95(&usual) * 3 + Duration::from_millis(5),
+        "after {username}: p95 {:?}, usually {:?}",
+        p95(&after),
+        p95(&usual)
+    );
+    assert!(
+        after[99] < Duration::from_millis(250),
+        "after {username}: an attempt took {:?}",
+        after[99]
+    );
 
     // Nothing of the hostile invocation is still running.
     let cpu = idle_cpu(&server, Duration::from_secs(1));
-    assert!(cpu < Duration::from_millis(150), "after {username} the idle server used {cpu:?} of CPU in 1 s");
+    assert!(
+        cpu < Duration::from_millis(150),
+        "after {username} the idle server used {cpu:?} of CPU in 1 s"
+    );
 }
 
 #[test]
@@ -147,9 +167,18 @@ fn a_million_timers_do_not_outlive_their_invocation() {
     // Allowed, or stopped at a limit (a million timers weigh more than 64 MB of heap): either
     // way the app stays whole.
     let (status, answer, _) = attempt(&server, "million-timers");
-    assert!(status == 200 || answer["error"] == "FunctionTimeout" || answer["error"] == "FunctionOutOfMemory", "{answer}");
+    assert!(
+        status == 200
+            || answer["error"] == "FunctionTimeout"
+            || answer["error"] == "FunctionOutOfMemory",
+        "{answer}"
+    );
     let (status, answer, _) = attempt(&server, "timer-then-spin");
-    assert_eq!((status, answer["error"].as_str()), (504, Some("FunctionTimeout")), "the CPU limit still fires: {answer}");
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (504, Some("FunctionTimeout")),
+        "the CPU limit still fires: {answer}"
+    );
     regular_attempts(&server, 50);
     let cpu = idle_cpu(&server, Duration::from_secs(1));
     assert!(cpu < Duration::from_millis(150), "the idle server used {cpu:?} of CPU in 1 s");
@@ -168,7 +197,10 @@ fn the_interval_never_runs(username: &str) {
         assert_eq!(status, 200, "after {username}: {answer}");
     }
     let cpu = idle_cpu(&server, Duration::from_secs(1));
-    assert!(cpu < Duration::from_millis(150), "after {username} the interval kept running: {cpu:?} of CPU in 1 s");
+    assert!(
+        cpu < Duration::from_millis(150),
+        "after {username} the interval kept running: {cpu:?} of CPU in 1 s"
+    );
 }
 
 #[test]
@@ -191,7 +223,10 @@ fn only_the_culprit_is_stopped() {
         // A well-behaved invocation in flight (1.5 s) while another one is stopped.
         let innocent = {
             let base = server.base.clone();
-            std::thread::spawn(move || post(&base, "/v1/sessions", &json!({ "username": "slow" }).to_string()).expect("an answer"))
+            std::thread::spawn(move || {
+                post(&base, "/v1/sessions", &json!({ "username": "slow" }).to_string())
+                    .expect("an answer")
+            })
         };
         std::thread::sleep(Duration::from_millis(100));
         let (status, answer, _) = attempt(&server, culprit);
@@ -213,12 +248,25 @@ fn an_initialization_script_that_blocks_is_stopped_and_holds_no_thread() {
     for _ in 0..3 {
         let started = Instant::now();
         let (status, answer) = server.start_session(&json!({ "username": "ann" }));
-        assert_eq!((status, answer["error"].as_str()), (500, Some("FunctionLoadError")), "{answer}");
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (500, Some("FunctionLoadError")),
+            "{answer}"
+        );
         assert!(answer["message"].as_str().unwrap().contains("wall time limit"), "{answer}");
-        assert!(started.elapsed() < Duration::from_secs(3), "answered after {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "answered after {:?}",
+            started.elapsed()
+        );
     }
     for _ in 0..20 {
-        let (status, answer) = post(&server.base, "/v1/apps/hostile/sessions", &json!({ "username": "regular" }).to_string()).unwrap();
+        let (status, answer) = post(
+            &server.base,
+            "/v1/apps/hostile/sessions",
+            &json!({ "username": "regular" }).to_string(),
+        )
+        .unwrap();
         assert_eq!(status, 200, "the other app: {answer}");
     }
 }
@@ -245,7 +293,11 @@ fn a_hibernated_app_wakes_for_its_next_attempt() {
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let waited = Instant::now();
     while !read_log().contains("hibernating: the app's last isolate is dropped") {
-        assert!(waited.elapsed() < Duration::from_secs(15), "the app never hibernated:\n{}", read_log());
+        assert!(
+            waited.elapsed() < Duration::from_secs(15),
+            "the app never hibernated:\n{}",
+            read_log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -254,11 +306,18 @@ fn a_hibernated_app_wakes_for_its_next_attempt() {
     assert_eq!((status, &bob["properties"]["isolateAttempt"]), (200, &json!(1)), "{bob}");
     // The users written before are there, and refusals read as before.
     let (status, ann_after, _) = decide("ann");
-    assert_eq!((status, &ann_after["id"], &ann_after["properties"]), (200, &ann["id"], &ann["properties"]));
+    assert_eq!(
+        (status, &ann_after["id"], &ann_after["properties"]),
+        (200, &ann["id"], &ann["properties"])
+    );
     let blocked_after = decide("blocked-2");
     assert_eq!((blocked_after.0, &blocked_after.2), (blocked_before.0, &blocked_before.2));
     let log = read_log();
-    assert_eq!(log.matches("hibernating app initialized").count(), 2, "the initialization script runs once per isolate:\n{log}");
+    assert_eq!(
+        log.matches("hibernating app initialized").count(),
+        2,
+        "the initialization script runs once per isolate:\n{log}"
+    );
 }
 
 /// A server of many apps opens them together but keeps their order (the first one answers
@@ -293,9 +352,19 @@ fn many_apps_start_hibernated_in_their_order() {
 
     let (status, answer) = server.start_session(&json!({ "username": "member-of-0" }));
     assert_eq!(status, 200, "the first app answers /v1/sessions: {answer}");
-    let (status, answer) = post(&server.base, "/v1/apps/app17/sessions", &json!({ "username": "member-of-17" }).to_string()).unwrap();
+    let (status, answer) = post(
+        &server.base,
+        "/v1/apps/app17/sessions",
+        &json!({ "username": "member-of-17" }).to_string(),
+    )
+    .unwrap();
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = post(&server.base, "/v1/apps/app17/sessions", &json!({ "username": "member-of-0" }).to_string()).unwrap();
+    let (status, answer) = post(
+        &server.base,
+        "/v1/apps/app17/sessions",
+        &json!({ "username": "member-of-0" }).to_string(),
+    )
+    .unwrap();
     assert_eq!((status, answer["message"].as_str()), (403, Some("only member-of-17")), "{answer}");
     // Each app that had attempts built its isolates (one per serving thread at most), and no
     // other app did.

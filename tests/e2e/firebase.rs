@@ -9,7 +9,8 @@ use serde_json::json;
 use crate::harness::{repo_root, Server};
 
 const PROJECT: &str = "chatfn-test";
-const CERTS_URL: &str = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+const CERTS_URL: &str =
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(repo_root().join("tests/fixtures/firebase").join(name)).unwrap()
@@ -25,8 +26,10 @@ fn id_token(sub: &str, audience: &str, expires_in: i64) -> String {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
     let key = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let header = b64url(json!({ "alg": "RS256", "kid": "test-kid", "typ": "JWT" }).to_string().as_bytes());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        as i64;
+    let header =
+        b64url(json!({ "alg": "RS256", "kid": "test-kid", "typ": "JWT" }).to_string().as_bytes());
     let payload = b64url(
         json!({
             "iss": format!("https://securetoken.google.com/{audience}"),
@@ -44,7 +47,13 @@ fn id_token(sub: &str, audience: &str, expires_in: i64) -> String {
     );
     let input = format!("{header}.{payload}");
     let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature).unwrap();
+    key.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
     format!("{input}.{}", b64url(&signature))
 }
 
@@ -62,10 +71,15 @@ fn app(project: &str, environment: &str, network: &str) -> tempfile::TempDir {
     }
     assert_eq!(
         std::fs::read(dir.path().join("functions/firebase-auth.ts")).unwrap(),
-        std::fs::read(root.join("../shared/seed/user-attempted-start-session.ts")).unwrap_or_else(|_| std::fs::read(root.join("functions/firebase-auth.ts")).unwrap()),
+        std::fs::read(root.join("../shared/seed/user-attempted-start-session.ts"))
+            .unwrap_or_else(|_| std::fs::read(root.join("functions/firebase-auth.ts")).unwrap()),
         "the function is the documented one, byte for byte"
     );
-    std::fs::write(dir.path().join("certs.json"), json!({ "test-kid": fixture("test-cert.pem") }).to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("certs.json"),
+        json!({ "test-kid": fixture("test-cert.pem") }).to_string(),
+    )
+    .unwrap();
     let service_account = json!({
         "type": "service_account",
         "project_id": project,
@@ -106,12 +120,17 @@ fn the_seed_function_verifies_firebase_id_tokens() {
     let data = tempfile::tempdir().unwrap();
     // `serve` installs firebase-admin from the lockfile first (from the cache when it can).
     let server = Server::start(app.path(), data.path());
-    let attempt = |username: &str, token: &str| server.start_session(&json!({ "username": username, "authParams": { "idToken": token } }));
+    let attempt = |username: &str, token: &str| {
+        server.start_session(&json!({ "username": username, "authParams": { "idToken": token } }))
+    };
 
     let (status, answer) = attempt("ann", &id_token("ann", PROJECT, 3600));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["user"]["name"], "ann");
-    assert_eq!(answer["user"]["displayName"], "Ann Firebase", "the function copies the token's name");
+    assert_eq!(
+        answer["user"]["displayName"], "Ann Firebase",
+        "the function copies the token's name"
+    );
     assert_eq!(answer["user"]["isGuest"], false);
     let (status, again) = attempt("ann", &id_token("ann", PROJECT, 3600));
     assert_eq!((status, &again["user"]["id"]), (200, &answer["user"]["id"]), "{again}");
@@ -125,20 +144,28 @@ fn the_seed_function_verifies_firebase_id_tokens() {
         ("ann", id_token("bob", PROJECT, 3600), "This token was not issued for this user"),
         ("ann", id_token("ann", PROJECT, -60), "Firebase ID token has expired"),
         ("ann", tampered, "Firebase ID token has invalid signature"),
-        ("ann", id_token("ann", "another-project", 3600), "Firebase ID token has incorrect \"aud\" (audience) claim"),
+        (
+            "ann",
+            id_token("ann", "another-project", 3600),
+            "Firebase ID token has incorrect \"aud\" (audience) claim",
+        ),
         ("ann", "not-a-jwt".to_string(), "Decoding Firebase ID token failed"),
     ];
     for (username, token, expected) in denials {
         let (status, answer) = attempt(username, &token);
         assert_eq!(status, 403, "{expected}: {answer}");
         assert_eq!(answer["error"], "AccessDenied");
-        assert!(answer["message"].as_str().unwrap().starts_with(expected), "expected {expected:?}, got {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(expected),
+            "expected {expected:?}, got {answer}"
+        );
     }
 }
 
 /// firebase-tools from the npm registry, installed once under `target/tools` (it is large).
 fn firebase_tools() -> std::path::PathBuf {
-    crate::harness::npm_tool("firebase-tools@14").join("node_modules/firebase-tools/lib/bin/firebase.js")
+    crate::harness::npm_tool("firebase-tools@14")
+        .join("node_modules/firebase-tools/lib/bin/firebase.js")
 }
 
 fn free_port() -> u16 {
@@ -175,8 +202,14 @@ impl AuthEmulator {
             .expect("node runs firebase-tools");
         let emulator = AuthEmulator { child, host: format!("127.0.0.1:{port}"), _dir: dir };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-        while ureq::get(&format!("http://{}/", emulator.host)).call().is_err_and(|e| matches!(e, ureq::Error::Transport(_))) {
-            assert!(std::time::Instant::now() < deadline, "the Auth emulator did not start within 90 s");
+        while ureq::get(&format!("http://{}/", emulator.host))
+            .call()
+            .is_err_and(|e| matches!(e, ureq::Error::Transport(_)))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the Auth emulator did not start within 90 s"
+            );
             std::thread::sleep(std::time::Duration::from_millis(250));
         }
         emulator
@@ -190,12 +223,17 @@ impl AuthEmulator {
             let sent = ureq::post(&format!("http://{}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key", self.host))
                 .send_json(json!({ "email": email, "password": "correct horse", "displayName": display_name, "returnSecureToken": true }));
             match sent {
-                Err(ureq::Error::Status(404, _)) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(250)),
+                Err(ureq::Error::Status(404, _)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(250))
+                }
                 other => break other.unwrap(),
             }
         };
         let answer: serde_json::Value = response.into_json().unwrap();
-        (answer["localId"].as_str().unwrap().to_string(), answer["idToken"].as_str().unwrap().to_string())
+        (
+            answer["localId"].as_str().unwrap().to_string(),
+            answer["idToken"].as_str().unwrap().to_string(),
+        )
     }
 }
 
@@ -214,10 +252,16 @@ fn the_seed_function_accepts_tokens_from_the_auth_emulator() {
     let (_bob, bob_token) = emulator.sign_up("bob@example.com", "Bob Emulator");
 
     // firebase-admin asks the emulator whether the user still exists, so chatfn must reach it.
-    let app = app(DEMO, &format!("FIREBASE_AUTH_EMULATOR_HOST = \"{}\"", emulator.host), "allow_hosts = [\"127.0.0.1\"]");
+    let app = app(
+        DEMO,
+        &format!("FIREBASE_AUTH_EMULATOR_HOST = \"{}\"", emulator.host),
+        "allow_hosts = [\"127.0.0.1\"]",
+    );
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(app.path(), data.path());
-    let attempt = |username: &str, token: &str| server.start_session(&json!({ "username": username, "authParams": { "idToken": token } }));
+    let attempt = |username: &str, token: &str| {
+        server.start_session(&json!({ "username": username, "authParams": { "idToken": token } }))
+    };
 
     let (status, answer) = attempt(&ann, &ann_token);
     assert_eq!(status, 200, "{answer}");
@@ -239,7 +283,8 @@ fn the_seed_function_accepts_tokens_from_the_auth_emulator() {
 #[test]
 fn firebase_admin_gets_an_oauth_token_for_google_apis() {
     let token_uri = "https://oauth2.googleapis.com/token";
-    let lookup = format!("https://identitytoolkit.googleapis.com/v1/projects/{PROJECT}/accounts:lookup");
+    let lookup =
+        format!("https://identitytoolkit.googleapis.com/v1/projects/{PROJECT}/accounts:lookup");
     let fixtures = format!(
         "[[network.fixtures]]\nurl = \"{token_uri}\"\nheaders = {{ \"Content-Type\" = \"application/json\" }}\n\
          body = '{{\"access_token\":\"ya29.chatfn-test\",\"expires_in\":3599,\"token_type\":\"Bearer\"}}'\n\
@@ -261,5 +306,9 @@ fn firebase_admin_gets_an_oauth_token_for_google_apis() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(app.path(), data.path());
     let (status, answer) = server.start_session(&json!({ "username": "ann" }));
-    assert_eq!((status, answer["message"].as_str()), (403, Some("ann is Ann Lookup <ann@example.com>")), "{answer}");
+    assert_eq!(
+        (status, answer["message"].as_str()),
+        (403, Some("ann is Ann Lookup <ann@example.com>")),
+        "{answer}"
+    );
 }

@@ -5,7 +5,8 @@ use crate::harness::{case_dir, chatfn, repo_root};
 
 fn run(app: &std::path::Path, junit: &std::path::Path) -> (i32, String) {
     let out = chatfn().args(["test", "--app"]).arg(app).arg("--junit").arg(junit).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -54,9 +55,18 @@ fn a_failing_expectation_is_shown_with_its_diff() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("ok   denied as expected"), "{out}");
     assert!(out.contains("FAIL wrongly expects a session"), "{out}");
-    assert!(out.contains("outcome: expected Allowed, got Denied (AccessDenied: closed for maintenance)"), "{out}");
+    assert!(
+        out.contains(
+            "outcome: expected Allowed, got Denied (AccessDenied: closed for maintenance)"
+        ),
+        "{out}"
+    );
     assert!(out.contains("usersCreated: expected 1 user(s), got 0"), "{out}");
     assert!(out.lines().any(|l| l == "1 passed, 1 failed"), "{out}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"2\" failures=\"1\"") && xml.contains("<failure message=\"outcome: expected Allowed"), "{xml}");
+    assert!(
+        xml.contains("tests=\"2\" failures=\"1\"")
+            && xml.contains("<failure message=\"outcome: expected Allowed"),
+        "{xml}"
+    );
 }

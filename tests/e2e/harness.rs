@@ -20,7 +20,8 @@ pub fn case_dir(name: &str) -> PathBuf {
 /// The binary under test: this build's, or `CHATFN_BIN` (to run the tests against another
 /// build, such as the one before a fix).
 pub fn chatfn() -> Command {
-    let binary = std::env::var_os("CHATFN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_chatfn").into());
+    let binary =
+        std::env::var_os("CHATFN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_chatfn").into());
     let mut cmd = Command::new(binary);
     cmd.env("RUST_LOG", "chatfn=warn");
     cmd
@@ -76,7 +77,9 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split(" on ").nth(1).filter(|_| line.starts_with("chatfn: serving")) {
+                if let Some(url) =
+                    line.split(" on ").nth(1).filter(|_| line.starts_with("chatfn: serving"))
+                {
                     let _ = tx.send(url.trim().to_string());
                 }
             }
@@ -136,7 +139,9 @@ impl Server {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while Path::new(&format!("/proc/{}/stat", self.child.id())).exists()
-            && !std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default().contains(") Z ")
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+                .unwrap_or_default()
+                .contains(") Z ")
         {
             assert!(std::time::Instant::now() < deadline, "chatfn did not die on SIGKILL");
             std::thread::sleep(Duration::from_millis(5));
@@ -174,8 +179,9 @@ pub fn invoke(app: &Path, data: &Path, event: &Value) -> (i32, Value) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("invoke printed no JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("invoke printed no JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+    });
     (out.status.code().unwrap_or(-1), json)
 }
 
@@ -207,8 +213,12 @@ pub fn serve_routes(
                     }
                 }
                 *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-                let (status, headers, body) = routes.get(&path).cloned().unwrap_or((404, Vec::new(), b"{}".to_vec()));
-                let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+                let (status, headers, body) =
+                    routes.get(&path).cloned().unwrap_or((404, Vec::new(), b"{}".to_vec()));
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                    body.len()
+                );
                 for (k, v) in headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -245,7 +255,15 @@ pub fn npm_tool(spec: &str) -> PathBuf {
     let installed = prefix.join("node_modules").join(name).join("package.json");
     if !installed.exists() {
         let status = Command::new("npm")
-            .args(["install", "--silent", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--prefix"])
+            .args([
+                "install",
+                "--silent",
+                "--no-save",
+                "--no-package-lock",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
             .arg(&prefix)
             .arg(spec)
             .status()

@@ -16,7 +16,11 @@ fn server(routes: Vec<(&str, Route)>) -> (u16, Hits) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Hits::default();
-    serve_routes(listener, routes.into_iter().map(|(p, r)| (p.to_string(), r)).collect(), hits.clone());
+    serve_routes(
+        listener,
+        routes.into_iter().map(|(p, r)| (p.to_string(), r)).collect(),
+        hits.clone(),
+    );
     (port, hits)
 }
 
@@ -55,17 +59,29 @@ async function handleEvent(event) {
 
 #[test]
 fn fetch_follows_the_network_policy_and_fixtures() {
-    let (forbidden_port, forbidden_hits) = server(vec![("/secret", (200, vec![], b"top secret".to_vec()))]);
+    let (forbidden_port, forbidden_hits) =
+        server(vec![("/secret", (200, vec![], b"top secret".to_vec()))]);
     let forbidden = format!("http://localhost:{forbidden_port}");
     let (allowed_port, allowed_hits) = server(vec![
-        ("/data", (200, vec![("content-type".into(), "application/json".into())], br#"{"greeting":"hi"}"#.to_vec())),
+        (
+            "/data",
+            (
+                200,
+                vec![("content-type".into(), "application/json".into())],
+                br#"{"greeting":"hi"}"#.to_vec(),
+            ),
+        ),
         ("/redirect", (302, vec![("location".into(), format!("{forbidden}/secret"))], Vec::new())),
     ]);
 
     let app = tempfile::tempdir().unwrap();
     std::fs::create_dir(app.path().join("functions")).unwrap();
     std::fs::write(app.path().join("functions/start.js"), FUNCTION).unwrap();
-    std::fs::write(app.path().join("certs.json"), r#"{"kid-1": "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"}"#).unwrap();
+    std::fs::write(
+        app.path().join("certs.json"),
+        r#"{"kid-1": "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n"}"#,
+    )
+    .unwrap();
     std::fs::write(
         app.path().join("chatfn.toml"),
         format!(
@@ -104,9 +120,16 @@ body_file = "certs.json"
         let (status, answer) = attempt(name);
         assert_eq!(status, 403, "{name}: {answer}");
         let message = answer["message"].as_str().unwrap();
-        assert!(message.starts_with("TypeError: fetch failed: ") && message.contains(expected), "{name}: {message}");
+        assert!(
+            message.starts_with("TypeError: fetch failed: ") && message.contains(expected),
+            "{name}: {message}"
+        );
     }
-    assert_eq!(allowed_hits.lock().unwrap().get("/redirect"), Some(&1), "the redirect itself was fetched");
+    assert_eq!(
+        allowed_hits.lock().unwrap().get("/redirect"),
+        Some(&1),
+        "the redirect itself was fetched"
+    );
     assert!(forbidden_hits.lock().unwrap().is_empty(), "no request reached the refused server");
 
     let (status, answer) = attempt("fixture");

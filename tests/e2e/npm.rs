@@ -13,7 +13,8 @@ use sha2::Digest;
 use crate::harness::{chatfn, Server};
 
 fn tgz(files: &[(&str, String)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut builder =
+        tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     for (path, text) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(text.len() as u64);
@@ -24,14 +25,19 @@ fn tgz(files: &[(&str, String)]) -> Vec<u8> {
 }
 
 /// A registry that serves fixed documents on loopback until the test ends.
-pub(crate) fn start_registry(packages: &[(&str, &str, serde_json::Value, Vec<(&str, String)>)]) -> String {
+pub(crate) fn start_registry(
+    packages: &[(&str, &str, serde_json::Value, Vec<(&str, String)>)],
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let mut routes: HashMap<String, Vec<u8>> = HashMap::new();
     let mut packuments: HashMap<&str, serde_json::Map<String, serde_json::Value>> = HashMap::new();
     for (name, version, manifest, files) in packages {
         let bytes = tgz(files);
-        let integrity = format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&bytes)));
+        let integrity = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&bytes))
+        );
         let tarball = format!("{base}{name}/-/{name}-{version}.tgz");
         routes.insert(format!("/{name}/-/{name}-{version}.tgz"), bytes);
         let mut m = manifest.clone();
@@ -42,7 +48,12 @@ pub(crate) fn start_registry(packages: &[(&str, &str, serde_json::Value, Vec<(&s
     }
     for (name, versions) in packuments {
         let latest = versions.keys().max().cloned();
-        routes.insert(format!("/{name}"), json!({ "name": name, "dist-tags": { "latest": latest }, "versions": versions }).to_string().into_bytes());
+        routes.insert(
+            format!("/{name}"),
+            json!({ "name": name, "dist-tags": { "latest": latest }, "versions": versions })
+                .to_string()
+                .into_bytes(),
+        );
     }
     let routes = routes.into_iter().map(|(path, body)| (path, (200, Vec::new(), body))).collect();
     crate::harness::serve_routes(listener, routes, Default::default());
@@ -96,12 +107,27 @@ fn deps_install_then_functions_require_the_packages() {
     write_app(app.path(), &base);
     let cache = tempfile::tempdir().unwrap();
 
-    let out = chatfn().args(["deps", "install", "--app"]).arg(app.path()).env("CHATFN_CACHE_DIR", cache.path()).output().unwrap();
+    let out = chatfn()
+        .args(["deps", "install", "--app"])
+        .arg(app.path())
+        .env("CHATFN_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("installed 2 packages resolved from the registry (2 downloaded, 0 from the cache)"), "{stderr}");
-    let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(app.path().join("chatfn.lock")).unwrap()).unwrap();
-    assert_eq!(lock["packages"]["node_modules/greeter"]["version"], "1.1.0", "the latest satisfying version: {lock}");
+    assert!(
+        stderr.contains(
+            "installed 2 packages resolved from the registry (2 downloaded, 0 from the cache)"
+        ),
+        "{stderr}"
+    );
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app.path().join("chatfn.lock")).unwrap())
+            .unwrap();
+    assert_eq!(
+        lock["packages"]["node_modules/greeter"]["version"], "1.1.0",
+        "the latest satisfying version: {lock}"
+    );
 
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(app.path(), data.path());
@@ -129,7 +155,11 @@ fn an_unknown_package_fails_the_install_with_its_name() {
     let base = registry();
     let app = tempfile::tempdir().unwrap();
     write_app(app.path(), &base);
-    std::fs::write(app.path().join("chatfn.toml"), "[runtime.dependencies]\n\"left-padder\" = \"1\"\n").unwrap();
+    std::fs::write(
+        app.path().join("chatfn.toml"),
+        "[runtime.dependencies]\n\"left-padder\" = \"1\"\n",
+    )
+    .unwrap();
     let out = chatfn().args(["deps", "install", "--app"]).arg(app.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -193,8 +223,15 @@ fn functions_import_es_module_packages() {
     let server = Server::start(app.path(), data.path());
     let (status, answer) = server.start_session(&json!({ "username": "ann" }));
     assert_eq!(status, 403, "{answer}");
-    assert_eq!(answer["message"], "HI, ANN! | index.js/json | function:true:function | later | the default | function | true", "{answer}");
+    assert_eq!(
+        answer["message"],
+        "HI, ANN! | index.js/json | function:true:function | later | the default | function | true",
+        "{answer}"
+    );
     let (status, answer) = server.start_session(&json!({ "username": "missing" }));
     assert_eq!(status, 403, "{answer}");
-    assert!(answer["message"].as_str().unwrap().starts_with("Cannot find module 'no-such-package'"), "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().starts_with("Cannot find module 'no-such-package'"),
+        "{answer}"
+    );
 }

@@ -18,7 +18,13 @@ fn write_app(dir: &Path) {
 }
 
 fn create_key(app: &Path, data: &Path) -> (String, String) {
-    let out = chatfn().args(["keys", "create", "--app"]).arg(app).arg("--data").arg(data).output().unwrap();
+    let out = chatfn()
+        .args(["keys", "create", "--app"])
+        .arg(app)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let field = |name: &str| stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();
@@ -61,23 +67,36 @@ fn the_platform_api_refuses_requests_without_valid_credentials() {
     let server = Server::start(app.path(), data.path());
     let base = &server.base;
 
-    for (path, bearer) in [("/v1/application/settings", None), ("/v1/users", Some("made-up-token")), ("/v1/runtimes/nodejs", Some(""))] {
+    for (path, bearer) in [
+        ("/v1/application/settings", None),
+        ("/v1/users", Some("made-up-token")),
+        ("/v1/runtimes/nodejs", Some("")),
+    ] {
         let (status, body) = get(base, path, bearer);
         assert_eq!(status, 401, "{path}: {body}");
-        assert_eq!(body, json!({ "error": "unauthorized", "error_description": "Full authentication is required to access this resource" }));
+        assert_eq!(
+            body,
+            json!({ "error": "unauthorized", "error_description": "Full authentication is required to access this resource" })
+        );
     }
     let (status, body) = token(base, &id, "wrong-secret").unwrap_err();
     assert_eq!((status, &body["error"]), (401, &json!("invalid_client")), "{body}");
     let (status, _) = token(base, "chatfn-unknown", &secret).unwrap_err();
     assert_eq!(status, 401);
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    let wrong_grant = ureq::post(&format!("{base}/oauth/token")).set("authorization", &format!("Basic {basic}")).send_form(&[("grant_type", "password")]);
+    let wrong_grant = ureq::post(&format!("{base}/oauth/token"))
+        .set("authorization", &format!("Basic {basic}"))
+        .send_form(&[("grant_type", "password")]);
     assert!(matches!(wrong_grant, Err(ureq::Error::Status(400, _))), "{wrong_grant:?}");
 
     // The OpenAPI document is public: it describes the API, it holds no data.
     let (status, doc) = get(base, "/openapi.json", None);
     assert_eq!(status, 200);
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.") && doc["paths"]["/v1/functions/{id}/versions"]["post"].is_object(), "{doc}");
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.")
+            && doc["paths"]["/v1/functions/{id}/versions"]["post"].is_object(),
+        "{doc}"
+    );
 
     let good = token(base, &id, &secret).unwrap();
     let (status, settings) = get(base, "/v1/application/settings", Some(&good));
@@ -86,7 +105,13 @@ fn the_platform_api_refuses_requests_without_valid_credentials() {
     assert_eq!(server.start_session(&json!({ "username": "x" })).0, 403);
 
     // Revoking the key (while the server runs) ends its tokens at once.
-    let out = chatfn().args(["keys", "revoke", &id, "--app"]).arg(app.path()).arg("--data").arg(data.path()).output().unwrap();
+    let out = chatfn()
+        .args(["keys", "revoke", &id, "--app"])
+        .arg(app.path())
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(get(base, "/v1/application/settings", Some(&good)).0, 401);
     assert_eq!(token(base, &id, &secret).unwrap_err().0, 401);
@@ -97,12 +122,17 @@ fn chatkittys_npm_client_manages_settings_and_users() {
     let client = npm_tool("chatkitty@2.106.8");
     let app = tempfile::tempdir().unwrap();
     write_app(app.path());
-    std::fs::write(app.path().join(".npmrc"), format!("registry={}\n", crate::npm::registry())).unwrap();
+    std::fs::write(app.path().join(".npmrc"), format!("registry={}\n", crate::npm::registry()))
+        .unwrap();
     let data = tempfile::tempdir().unwrap();
     let (id, secret) = create_key(app.path(), data.path());
     let log = data.path().join("server.log");
     let server = Server::start_logged(app.path(), data.path(), &log);
-    assert_eq!(server.start_session(&json!({ "username": "gina" })).0, 403, "guests start disabled");
+    assert_eq!(
+        server.start_session(&json!({ "username": "gina" })).0,
+        403,
+        "guests start disabled"
+    );
 
     let out = std::process::Command::new("node")
         .arg(repo_root().join("tests/platform/chatkitty-client.js"))
@@ -147,10 +177,18 @@ fn chatkittys_npm_client_manages_settings_and_users() {
             ],
         })
     );
-    assert!(app.path().join("node_modules/greeter/package.json").exists(), "the dependency was installed into the app");
+    assert!(
+        app.path().join("node_modules/greeter/package.json").exists(),
+        "the dependency was installed into the app"
+    );
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("environment variables changed"), "changes are logged: {logged}");
-    assert!(!logged.contains("s3cret-value") && !logged.contains("rotated-secret") && !logged.contains(&secret), "values never are: {logged}");
+    assert!(
+        !logged.contains("s3cret-value")
+            && !logged.contains("rotated-secret")
+            && !logged.contains(&secret),
+        "values never are: {logged}"
+    );
 
     // What the client set decides the next attempts: the function, then guests are on
     // (ok-gina is created as a guest), and carol is no guest.
@@ -165,12 +203,16 @@ fn chatkittys_npm_client_manages_settings_and_users() {
     let server = Server::start(app.path(), data.path());
     let (status, answer) = server.start_session(&json!({ "username": "ok-hank" }));
     assert_eq!((status, &answer["user"]["isGuest"]), (200, &json!(true)), "{answer}");
-    assert_eq!(server.start_session(&json!({ "username": "carol" })).1["message"], "carol may not chat (v1)");
+    assert_eq!(
+        server.start_session(&json!({ "username": "carol" })).1["message"],
+        "carol may not chat (v1)"
+    );
 }
 
 /// One Platform API call with a bearer token.
 fn api(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let request = ureq::request(method, &format!("{base}{path}")).set("authorization", &format!("Bearer {token}"));
+    let request = ureq::request(method, &format!("{base}{path}"))
+        .set("authorization", &format!("Bearer {token}"));
     let response = match body {
         Some(body) => request.send_json(body),
         None => request.call(),
@@ -196,12 +238,38 @@ fn switching_versions_under_load_fails_no_invocation() {
     let data = tempfile::tempdir().unwrap();
     let (server, token) = signed_in(app.path(), data.path());
     let base = server.base.clone();
-    let (status, function) = api(&base, &token, "POST", "/v1/runtimes/nodejs/functions", Some(json!({ "type": "user.attempted.start_session", "name": "gate" })));
+    let (status, function) = api(
+        &base,
+        &token,
+        "POST",
+        "/v1/runtimes/nodejs/functions",
+        Some(json!({ "type": "user.attempted.start_session", "name": "gate" })),
+    );
     assert_eq!(status, 201, "{function}");
     let versions = format!("/v1/functions/{}/versions", function["id"]);
     // v1 lets everyone in (as guests: the API turns them on); v2 lets nobody in.
-    assert_eq!(api(&base, &token, "PUT", "/v1/application/settings", Some(json!({ "guestUsers": "ENABLED" }))).0, 200);
-    assert_eq!(api(&base, &token, "POST", &versions, Some(json!({ "handler_script": "async function handleEvent() {}\n" }))).0, 201);
+    assert_eq!(
+        api(
+            &base,
+            &token,
+            "PUT",
+            "/v1/application/settings",
+            Some(json!({ "guestUsers": "ENABLED" }))
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        api(
+            &base,
+            &token,
+            "POST",
+            &versions,
+            Some(json!({ "handler_script": "async function handleEvent() {}\n" }))
+        )
+        .0,
+        201
+    );
     assert_eq!(api(&base, &token, "POST", &versions, Some(json!({ "handler_script": "async function handleEvent() { throw new Error('closed by v2'); }\n" }))).0, 201);
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -223,7 +291,8 @@ fn switching_versions_under_load_fails_no_invocation() {
     let current = format!("/v1/functions/{}/current-version", function["id"]);
     for round in 0..6 {
         let number = 1 + round % 2;
-        let (status, body) = api(&base, &token, "PUT", &current, Some(json!({ "version_number": number })));
+        let (status, body) =
+            api(&base, &token, "PUT", &current, Some(json!({ "version_number": number })));
         assert_eq!((status, &body["current_version_number"]), (200, &json!(number)), "{body}");
         std::thread::sleep(std::time::Duration::from_millis(150));
     }
@@ -238,17 +307,37 @@ fn switching_versions_under_load_fails_no_invocation() {
             other => panic!("an attempt failed during the switches: {other:?}"),
         }
     }
-    assert!(allowed > 0 && denied > 0, "both versions answered ({allowed} allowed, {denied} denied)");
+    assert!(
+        allowed > 0 && denied > 0,
+        "both versions answered ({allowed} allowed, {denied} denied)"
+    );
 
     // The last switch was to version 2; version 1 is one PUT away.
     assert_eq!(server.start_session(&json!({ "username": "late" })).1["message"], "closed by v2");
-    let (status, invocations) = api(&base, &token, "GET", &format!("/v1/functions/{}/invocations?size=5", function["id"]), None);
+    let (status, invocations) = api(
+        &base,
+        &token,
+        "GET",
+        &format!("/v1/functions/{}/invocations?size=5", function["id"]),
+        None,
+    );
     assert_eq!(status, 200);
-    assert_eq!(invocations["_embedded"]["invocations"][0]["args"]["username"], "late", "newest first: {invocations}");
-    assert_eq!(invocations["page"]["totalElements"], json!((answers.len() + 1).min(1000)), "every attempt recorded, up to the default retention");
+    assert_eq!(
+        invocations["_embedded"]["invocations"][0]["args"]["username"], "late",
+        "newest first: {invocations}"
+    );
+    assert_eq!(
+        invocations["page"]["totalElements"],
+        json!((answers.len() + 1).min(1000)),
+        "every attempt recorded, up to the default retention"
+    );
     let id = &invocations["_embedded"]["invocations"][0]["id"];
     let (status, one) = api(&base, &token, "GET", &format!("/v1/function-invocations/{id}"), None);
-    assert_eq!((status, &one["result"]["error"]["message"]), (200, &json!("closed by v2")), "{one}");
+    assert_eq!(
+        (status, &one["result"]["error"]["message"]),
+        (200, &json!("closed by v2")),
+        "{one}"
+    );
 }
 
 #[test]
@@ -260,23 +349,51 @@ fn the_app_directory_and_the_api_take_turns_and_the_newest_change_wins() {
         "[app]\nname = \"platform\"\nguest_users = \"ENABLED\"\n[functions]\n\"user.attempted.start_session\" = \"functions/gate.js\"\n",
     )
     .unwrap();
-    let gate = |message: &str| format!("async function handleEvent() {{ throw new Error({message:?}); }}\n");
+    let gate = |message: &str| {
+        format!("async function handleEvent() {{ throw new Error({message:?}); }}\n")
+    };
     std::fs::write(app.path().join("functions/gate.js"), gate("from the file, first")).unwrap();
     let data = tempfile::tempdir().unwrap();
 
     let (server, token) = signed_in(app.path(), data.path());
     let (_, functions) = api(&server.base, &token, "GET", "/v1/runtimes/nodejs/functions", None);
     let function = functions["_embedded"]["functions"][0].clone();
-    assert_eq!((&function["type"], &function["current_version_number"]), (&json!("user.attempted.start_session"), &json!(1)), "{functions}");
+    assert_eq!(
+        (&function["type"], &function["current_version_number"]),
+        (&json!("user.attempted.start_session"), &json!(1)),
+        "{functions}"
+    );
     let versions = format!("/v1/functions/{}/versions", function["id"]);
-    let (status, v2) = api(&server.base, &token, "POST", &versions, Some(json!({ "handler_script": gate("from the API") })));
-    assert_eq!((status, &v2["file"]), (201, &json!("functions/gate.js")), "a version runs as its function's file: {v2}");
+    let (status, v2) = api(
+        &server.base,
+        &token,
+        "POST",
+        &versions,
+        Some(json!({ "handler_script": gate("from the API") })),
+    );
+    assert_eq!(
+        (status, &v2["file"]),
+        (201, &json!("functions/gate.js")),
+        "a version runs as its function's file: {v2}"
+    );
     assert_eq!(server.start_session(&json!({ "username": "a" })).1["message"], "from the API");
 
     // Test invoke: a saved version on an event, over a scratch copy of the users.
-    let v1_id = api(&server.base, &token, "GET", &versions, None).1["_embedded"]["versions"][1]["id"].clone();
-    let (status, tried) = api(&server.base, &token, "POST", &format!("/v1/function-versions/{v1_id}/test"), Some(json!({ "event": { "username": "tester" } })));
-    assert_eq!((status, &tried["decision"]["message"], &tried["version_number"]), (200, &json!("from the file, first"), &json!(1)), "{tried}");
+    let v1_id = api(&server.base, &token, "GET", &versions, None).1["_embedded"]["versions"][1]
+        ["id"]
+        .clone();
+    let (status, tried) = api(
+        &server.base,
+        &token,
+        "POST",
+        &format!("/v1/function-versions/{v1_id}/test"),
+        Some(json!({ "event": { "username": "tester" } })),
+    );
+    assert_eq!(
+        (status, &tried["decision"]["message"], &tried["version_number"]),
+        (200, &json!("from the file, first"), &json!(1)),
+        "{tried}"
+    );
 
     // A restart with the file unchanged keeps the API's version...
     server.stop();
@@ -286,9 +403,17 @@ fn the_app_directory_and_the_api_take_turns_and_the_newest_change_wins() {
     server.stop();
     std::fs::write(app.path().join("functions/gate.js"), gate("from the file, edited")).unwrap();
     let (server, token) = signed_in(app.path(), data.path());
-    assert_eq!(server.start_session(&json!({ "username": "c" })).1["message"], "from the file, edited");
+    assert_eq!(
+        server.start_session(&json!({ "username": "c" })).1["message"],
+        "from the file, edited"
+    );
     let (_, list) = api(&server.base, &token, "GET", &versions, None);
-    let numbers: Vec<_> = list["_embedded"]["versions"].as_array().unwrap().iter().map(|v| v["version_number"].clone()).collect();
+    let numbers: Vec<_> = list["_embedded"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version_number"].clone())
+        .collect();
     assert_eq!(numbers, vec![json!(3), json!(2), json!(1)], "newest first: {list}");
 }
 
@@ -314,28 +439,61 @@ fn apply_makes_a_server_match_a_directory_once_and_export_writes_it_back() {
     std::fs::write(wanted.path().join("functions/gate.ts"), gate).unwrap();
 
     let apply = || {
-        let out = chatfn().args(["apply", "--server", &server.base, "--key", &key, "--app"]).arg(wanted.path()).output().unwrap();
+        let out = chatfn()
+            .args(["apply", "--server", &server.base, "--key", &key, "--app"])
+            .arg(wanted.path())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
     let first = apply();
-    for change in ["guest_users: \"DISABLED\" -> \"ENABLED\"", "environment variables: [\"WORD\"]", "initialization script from init.js", "user.attempted.start_session: function created", "user.attempted.start_session: version 1 from functions/gate.ts"] {
+    for change in [
+        "guest_users: \"DISABLED\" -> \"ENABLED\"",
+        "environment variables: [\"WORD\"]",
+        "initialization script from init.js",
+        "user.attempted.start_session: function created",
+        "user.attempted.start_session: version 1 from functions/gate.ts",
+    ] {
         assert!(first.contains(change), "{change:?} in:\n{first}");
     }
     assert!(!first.contains("please"), "values are not printed:\n{first}");
     assert!(apply().contains("nothing changed"), "a second apply changes nothing");
-    assert_eq!(server.start_session(&json!({ "username": "ann", "authParams": { "word": "please" } })).0, 200);
-    assert_eq!(server.start_session(&json!({ "username": "bob", "authParams": { "word": "now" } })).1["message"], "say please");
+    assert_eq!(
+        server.start_session(&json!({ "username": "ann", "authParams": { "word": "please" } })).0,
+        200
+    );
+    assert_eq!(
+        server.start_session(&json!({ "username": "bob", "authParams": { "word": "now" } })).1
+            ["message"],
+        "say please"
+    );
 
     let exported = tempfile::tempdir().unwrap();
     let target = exported.path().join("copy");
-    let out = chatfn().args(["export", "--server", &server.base, "--key", &key, "--dir"]).arg(&target).output().unwrap();
+    let out = chatfn()
+        .args(["export", "--server", &server.base, "--key", &key, "--dir"])
+        .arg(&target)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(target.join("functions/gate.ts")).unwrap(), gate);
-    assert_eq!(std::fs::read_to_string(target.join("init.js")).unwrap(), "globalThis.word = process.env.WORD;\n");
+    assert_eq!(
+        std::fs::read_to_string(target.join("init.js")).unwrap(),
+        "globalThis.word = process.env.WORD;\n"
+    );
     let toml = std::fs::read_to_string(target.join("chatfn.toml")).unwrap();
-    assert!(toml.contains("guest_users = \"ENABLED\"") && toml.contains("\"WORD\" = \"\"") && toml.contains("\"user.attempted.start_session\" = \"functions/gate.ts\""), "{toml}");
-    let again = chatfn().args(["export", "--server", &server.base, "--key", &key, "--dir"]).arg(&target).output().unwrap();
+    assert!(
+        toml.contains("guest_users = \"ENABLED\"")
+            && toml.contains("\"WORD\" = \"\"")
+            && toml.contains("\"user.attempted.start_session\" = \"functions/gate.ts\""),
+        "{toml}"
+    );
+    let again = chatfn()
+        .args(["export", "--server", &server.base, "--key", &key, "--dir"])
+        .arg(&target)
+        .output()
+        .unwrap();
     assert_eq!(again.status.code(), Some(2), "export does not overwrite an app");
 
     // A function the directory no longer has is removed from the server: with none, guests
@@ -348,7 +506,10 @@ fn apply_makes_a_server_match_a_directory_once_and_export_writes_it_back() {
     let removed = apply();
     assert!(removed.contains("user.attempted.start_session: function removed"), "{removed}");
     assert!(apply().contains("nothing changed"), "removing twice changes nothing");
-    assert_eq!(server.start_session(&json!({ "username": "cat", "authParams": { "word": "anything" } })).0, 200);
+    assert_eq!(
+        server.start_session(&json!({ "username": "cat", "authParams": { "word": "anything" } })).0,
+        200
+    );
 }
 
 #[test]
@@ -366,7 +527,11 @@ fn the_openapi_document_is_valid_openapi() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "19", "every path is in the document");
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "19",
+        "every path is in the document"
+    );
 }
 
 #[test]
@@ -375,7 +540,15 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let flag_url = format!("http://{}/flag", listener.local_addr().unwrap());
     let hits = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
-    let routes = [("/flag".to_string(), (200, vec![("content-type".to_string(), "application/json".to_string())], b"{\"open\": false}".to_vec()))].into();
+    let routes = [(
+        "/flag".to_string(),
+        (
+            200,
+            vec![("content-type".to_string(), "application/json".to_string())],
+            b"{\"open\": false}".to_vec(),
+        ),
+    )]
+    .into();
     crate::harness::serve_routes(listener, routes, hits.clone());
     let flag_hits = || hits.lock().unwrap().get("/flag").copied().unwrap_or(0);
 
@@ -390,9 +563,15 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
     let server = Server::start(app.path(), data.path());
     let token = token(&server.base, &id, &secret).unwrap();
     let base = server.base.clone();
-    let call = |method: &str, path: &str, body: Option<Value>| api(&base, &token, method, path, body);
+    let call =
+        |method: &str, path: &str, body: Option<Value>| api(&base, &token, method, path, body);
 
-    let function = call("POST", "/v1/runtimes/nodejs/functions", Some(json!({ "type": "user.attempted.start_session", "name": "gate" }))).1;
+    let function = call(
+        "POST",
+        "/v1/runtimes/nodejs/functions",
+        Some(json!({ "type": "user.attempted.start_session", "name": "gate" })),
+    )
+    .1;
     let versions = format!("/v1/functions/{}/versions", function["id"]);
     let v1 = "async function handleEvent(event, context) {\n  const flag = await (await fetch(process.env.FLAG_URL)).json();\n  \
               const known = await context.ChatKitty.Users.checkUserExists(event.username).then(() => true, () => false);\n  \
@@ -403,7 +582,8 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
     assert_eq!(flag_hits(), 1);
     let invocations = format!("/v1/functions/{}/invocations", function["id"]);
     let record = call("GET", &invocations, None).1["_embedded"]["invocations"][0].clone();
-    let kinds: Vec<_> = record["tape"]["calls"].as_array().unwrap().iter().map(|c| c["kind"].clone()).collect();
+    let kinds: Vec<_> =
+        record["tape"]["calls"].as_array().unwrap().iter().map(|c| c["kind"].clone()).collect();
     assert_eq!(kinds, vec![json!("http"), json!("users")], "what it saw is kept: {record}");
 
     // The replay gets the same answers and the same clock; the flag server is not asked again.
@@ -411,32 +591,76 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
     let key = format!("{id}:{secret}");
     let replay = |version: Option<&str>| {
         let mut command = chatfn();
-        command.args(["replay", &record["id"].to_string(), "--server", &server.base, "--key", &key]);
+        command.args([
+            "replay",
+            &record["id"].to_string(),
+            "--server",
+            &server.base,
+            "--key",
+            &key,
+        ]);
         if let Some(v) = version {
             command.args(["--version", v]);
         }
         let out = command.output().unwrap();
-        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, same, stderr) = replay(None);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!((&same["same_outcome"], &same["replay"]["decision"]["message"]), (&json!(true), &json!("closed for zed")), "{same}");
-    let logged = |run: &Value| run["invocation"]["logs"][0]["message"].as_str().unwrap_or_default()[..30].to_string();
+    assert_eq!(
+        (&same["same_outcome"], &same["replay"]["decision"]["message"]),
+        (&json!(true), &json!("closed for zed")),
+        "{same}"
+    );
+    let logged = |run: &Value| {
+        run["invocation"]["logs"][0]["message"].as_str().unwrap_or_default()[..30].to_string()
+    };
     let original_log = record["logs"][0]["message"].as_str().unwrap()[..30].to_string();
-    assert_eq!(logged(&same["replay"]), original_log, "the replay reads the recorded clock (to the second)");
+    assert_eq!(
+        logged(&same["replay"]),
+        original_log,
+        "the replay reads the recorded clock (to the second)"
+    );
     assert_eq!(flag_hits(), 1, "the HTTP response came from the tape");
 
     // A fixed version, replayed on the failed invocation, lets zed in: a different outcome.
-    let v2 = v1.replace("if (!flag.open && !known)", "if (!flag.open && !known && !event.username.startsWith('z'))");
+    let v2 = v1.replace(
+        "if (!flag.open && !known)",
+        "if (!flag.open && !known && !event.username.startsWith('z'))",
+    );
     assert_eq!(call("POST", &versions, Some(json!({ "handler_script": v2 }))).0, 201);
     let (code, fixed, stderr) = replay(Some("2"));
     assert_eq!(code, Some(1), "{stderr}");
-    assert_eq!((&fixed["same_outcome"], &fixed["replay"]["decision"]["allowed"], &fixed["replay"]["version_number"]), (&json!(false), &json!(true), &json!(2)), "{fixed}");
+    assert_eq!(
+        (
+            &fixed["same_outcome"],
+            &fixed["replay"]["decision"]["allowed"],
+            &fixed["replay"]["version_number"]
+        ),
+        (&json!(false), &json!(true), &json!(2)),
+        "{fixed}"
+    );
 
     // Version 1 back live, version 2 in shadow: live attempts get v1's answer; their records
     // get v2's outcome, run on what v1 saw.
-    assert_eq!(call("PUT", &format!("/v1/functions/{}/current-version", function["id"]), Some(json!({ "version_number": 1 }))).0, 200);
-    let (status, f) = call("PUT", &format!("/v1/functions/{}/shadow-version", function["id"]), Some(json!({ "version_number": 2 })));
+    assert_eq!(
+        call(
+            "PUT",
+            &format!("/v1/functions/{}/current-version", function["id"]),
+            Some(json!({ "version_number": 1 }))
+        )
+        .0,
+        200
+    );
+    let (status, f) = call(
+        "PUT",
+        &format!("/v1/functions/{}/shadow-version", function["id"]),
+        Some(json!({ "version_number": 2 })),
+    );
     assert_eq!((status, &f["shadow_version_number"]), (200, &json!(2)), "{f}");
     assert_eq!(server.start_session(&json!({ "username": "zoe" })).1["message"], "closed for zoe");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -449,22 +673,37 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
     };
     assert_eq!(shadowed["args"]["username"], "zoe");
     assert_eq!(
-        (&shadowed["shadow"]["version_number"], &shadowed["shadow"]["status"], &shadowed["shadow"]["same_outcome"]),
+        (
+            &shadowed["shadow"]["version_number"],
+            &shadowed["shadow"]["status"],
+            &shadowed["shadow"]["same_outcome"]
+        ),
         (&json!(2), &json!("SUCCEEDED"), &json!(false)),
         "{shadowed}"
     );
     assert_eq!(flag_hits(), 2, "only the live version fetched the flag");
-    let (status, f) = call("PUT", &format!("/v1/functions/{}/shadow-version", function["id"]), Some(json!({ "version_number": null })));
+    let (status, f) = call(
+        "PUT",
+        &format!("/v1/functions/{}/shadow-version", function["id"]),
+        Some(json!({ "version_number": null })),
+    );
     assert_eq!((status, &f["shadow_version_number"]), (200, &Value::Null));
 
     // Credentials are not kept at rest: by default the record keeps authParams empty, and a
     // replay of it says it ran without them.
-    server.start_session(&json!({ "username": "zara", "authParams": { "idToken": "a-bearer-credential" } }));
+    server.start_session(
+        &json!({ "username": "zara", "authParams": { "idToken": "a-bearer-credential" } }),
+    );
     let kept = call("GET", &invocations, None).1["_embedded"]["invocations"][0].clone();
-    assert_eq!((&kept["args"]["username"], &kept["args"]["authParams"]), (&json!("zara"), &json!({})), "{kept}");
+    assert_eq!(
+        (&kept["args"]["username"], &kept["args"]["authParams"]),
+        (&json!("zara"), &json!({})),
+        "{kept}"
+    );
     assert_eq!(kept["result"]["redacted"], json!(["authParams"]), "{kept}");
     assert!(!kept.to_string().contains("a-bearer-credential"), "{kept}");
-    let (status, replayed) = call("POST", &format!("/v1/function-invocations/{}/replay", kept["id"]), None);
+    let (status, replayed) =
+        call("POST", &format!("/v1/function-invocations/{}/replay", kept["id"]), None);
     assert_eq!((status, &replayed["redacted"]), (200, &json!(["authParams"])), "{replayed}");
 }
 
@@ -472,7 +711,11 @@ fn invocations_replay_from_what_they_saw_and_shadow_versions_are_compared() {
 fn a_function_removed_from_the_app_file_is_no_longer_served() {
     let app = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    std::fs::write(app.path().join("gate.js"), "async function handleEvent() { throw new Error('members only'); }\n").unwrap();
+    std::fs::write(
+        app.path().join("gate.js"),
+        "async function handleEvent() { throw new Error('members only'); }\n",
+    )
+    .unwrap();
     std::fs::write(app.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n[functions]\n\"user.attempted.start_session\" = \"gate.js\"\n").unwrap();
     let server = Server::start(app.path(), data.path());
     assert_eq!(server.start_session(&json!({ "username": "ann" })).1["message"], "members only");
@@ -481,5 +724,9 @@ fn a_function_removed_from_the_app_file_is_no_longer_served() {
     std::fs::write(app.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n").unwrap();
     let server = Server::start(app.path(), data.path());
     let (status, answer) = server.start_session(&json!({ "username": "ann" }));
-    assert_eq!((status, &answer["user"]["isGuest"]), (200, &json!(true)), "no function: a guest session: {answer}");
+    assert_eq!(
+        (status, &answer["user"]["isGuest"]),
+        (200, &json!(true)),
+        "no function: a guest session: {answer}"
+    );
 }

@@ -54,7 +54,10 @@ impl Lockfile {
         if lock.lockfile_version != LOCKFILE_VERSION {
             return Err(DepsError::Lockfile {
                 path: path.to_path_buf(),
-                detail: format!("lockfile version {} is not {LOCKFILE_VERSION}; delete it to re-resolve", lock.lockfile_version),
+                detail: format!(
+                    "lockfile version {} is not {LOCKFILE_VERSION}; delete it to re-resolve",
+                    lock.lockfile_version
+                ),
             });
         }
         Ok(Some(lock))

@@ -40,7 +40,9 @@ pub enum DepsError {
     NoMatchingVersion { package: String, range: String, latest: Option<String> },
     #[error("{package}: dependency spec {spec:?} is not supported (chatfn installs registry versions and ranges)")]
     Unsupported { package: String, spec: String },
-    #[error("the tarball of {package} does not match its integrity {expected}; refusing to install it")]
+    #[error(
+        "the tarball of {package} does not match its integrity {expected}; refusing to install it"
+    )]
     Integrity { package: String, expected: String },
     #[error("cannot reach the registry {registry} for {package}: {detail}")]
     Unreachable { registry: String, package: String, detail: String },
@@ -86,7 +88,12 @@ pub struct Options {
 impl Options {
     /// The registry and cache configured for `app` by the environment and `.npmrc`.
     pub fn from_env(app: &App) -> Options {
-        Options { registry: Registry::url_for(&app.root), cache: Cache::from_env(), progress: Progress::hidden(), force: false }
+        Options {
+            registry: Registry::url_for(&app.root),
+            cache: Cache::from_env(),
+            progress: Progress::hidden(),
+            force: false,
+        }
     }
 }
 
@@ -109,15 +116,25 @@ pub async fn install(app: &App, options: Options) -> Result<InstallReport, DepsE
         }
         _ => {
             let packages = resolve::resolve(&registry, &app.dependencies).await?;
-            Lockfile { lockfile_version: LOCKFILE_VERSION, requires: app.dependencies.clone(), packages }
+            Lockfile {
+                lockfile_version: LOCKFILE_VERSION,
+                requires: app.dependencies.clone(),
+                packages,
+            }
         }
     };
     report.packages = lock.packages.len();
-    report.skipped_scripts =
-        lock.packages.values().filter(|p| p.has_install_script).map(|p| format!("{}@{}", p.name, p.version)).collect();
+    report.skipped_scripts = lock
+        .packages
+        .values()
+        .filter(|p| p.has_install_script)
+        .map(|p| format!("{}@{}", p.name, p.version))
+        .collect();
 
     let marker = serde_json::to_string(&lock).expect("a lockfile serializes");
-    if !force && std::fs::read_to_string(node_modules.join(INSTALLED_MARKER)).is_ok_and(|m| m == marker) {
+    if !force
+        && std::fs::read_to_string(node_modules.join(INSTALLED_MARKER)).is_ok_and(|m| m == marker)
+    {
         return Ok(report);
     }
     report.changed = true;
@@ -127,24 +144,30 @@ pub async fn install(app: &App, options: Options) -> Result<InstallReport, DepsE
     let _ = std::fs::remove_dir_all(&staging);
     let cache = Arc::new(cache);
     progress.start(lock.packages.len());
-    let results: Result<Vec<(String, LockedPackage, bool)>, DepsError> = stream::iter(lock.packages.clone())
-        .map(|(path, package)| {
-            let (registry, cache, staging, progress) = (registry.clone(), cache.clone(), staging.clone(), progress.clone());
-            async move {
-                let (bytes, fetched) = fetch(&registry, &cache, &package).await?;
-                let verified = tarball::sha512_integrity(&bytes);
-                let dest = staging.join(path.strip_prefix("node_modules/").unwrap_or(&path));
-                let label = format!("{}@{}", package.name, package.version);
-                tokio::task::spawn_blocking(move || tarball::unpack(&label, &bytes, &dest))
-                    .await
-                    .expect("unpacking does not panic")?;
-                progress.tick(&package.name);
-                Ok((path, LockedPackage { integrity: Some(verified), shasum: None, ..package }, fetched))
-            }
-        })
-        .buffer_unordered(PARALLEL_FETCHES)
-        .try_collect()
-        .await;
+    let results: Result<Vec<(String, LockedPackage, bool)>, DepsError> =
+        stream::iter(lock.packages.clone())
+            .map(|(path, package)| {
+                let (registry, cache, staging, progress) =
+                    (registry.clone(), cache.clone(), staging.clone(), progress.clone());
+                async move {
+                    let (bytes, fetched) = fetch(&registry, &cache, &package).await?;
+                    let verified = tarball::sha512_integrity(&bytes);
+                    let dest = staging.join(path.strip_prefix("node_modules/").unwrap_or(&path));
+                    let label = format!("{}@{}", package.name, package.version);
+                    tokio::task::spawn_blocking(move || tarball::unpack(&label, &bytes, &dest))
+                        .await
+                        .expect("unpacking does not panic")?;
+                    progress.tick(&package.name);
+                    Ok((
+                        path,
+                        LockedPackage { integrity: Some(verified), shasum: None, ..package },
+                        fetched,
+                    ))
+                }
+            })
+            .buffer_unordered(PARALLEL_FETCHES)
+            .try_collect()
+            .await;
     progress.finish();
     let results = match results {
         Ok(r) => r,
@@ -155,10 +178,12 @@ pub async fn install(app: &App, options: Options) -> Result<InstallReport, DepsE
     };
     report.downloaded = results.iter().filter(|(_, _, fetched)| *fetched).count();
     report.from_cache = results.len() - report.downloaded;
-    let packages: BTreeMap<String, LockedPackage> = results.into_iter().map(|(p, l, _)| (p, l)).collect();
+    let packages: BTreeMap<String, LockedPackage> =
+        results.into_iter().map(|(p, l, _)| (p, l)).collect();
     let lock = Lockfile { packages, ..lock };
     let marker = serde_json::to_string(&lock).expect("a lockfile serializes");
-    std::fs::write(staging.join(INSTALLED_MARKER), &marker).map_err(|e| DepsError::io(&staging, e))?;
+    std::fs::write(staging.join(INSTALLED_MARKER), &marker)
+        .map_err(|e| DepsError::io(&staging, e))?;
 
     // Swap the trees, then record the lockfile.
     let old = app.root.join(format!(".node_modules.old-{}", std::process::id()));
@@ -172,7 +197,11 @@ pub async fn install(app: &App, options: Options) -> Result<InstallReport, DepsE
 }
 
 /// The tarball's bytes, from the cache or the registry (then cached); `true` when downloaded.
-async fn fetch(registry: &Registry, cache: &Cache, package: &LockedPackage) -> Result<(Vec<u8>, bool), DepsError> {
+async fn fetch(
+    registry: &Registry,
+    cache: &Cache,
+    package: &LockedPackage,
+) -> Result<(Vec<u8>, bool), DepsError> {
     let label = format!("{}@{}", package.name, package.version);
     if let Some(bytes) = cache.get(package.integrity.as_deref()) {
         if tarball::verify(&label, &bytes, package.integrity.as_deref(), None).is_ok() {
@@ -195,9 +224,11 @@ impl Progress {
         if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} installing [{bar:30}] {pos}/{len} {msg}")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} installing [{bar:30}] {pos}/{len} {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
             );
             Progress(Some(bar))
         } else {

@@ -44,12 +44,18 @@ impl VersionManifest {
             value
                 .get(key)
                 .and_then(Value::as_object)
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let list = |key: &str| -> Vec<String> {
             match value.get(key) {
-                Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                Some(Value::Array(items)) => {
+                    items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+                }
                 Some(Value::String(one)) => vec![one.clone()],
                 _ => Vec::new(),
             }
@@ -64,9 +70,18 @@ impl VersionManifest {
             optional_peers: value
                 .get("peerDependenciesMeta")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().filter(|(_, v)| v.get("optional") == Some(&Value::Bool(true))).map(|(k, _)| k.clone()).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, v)| v.get("optional") == Some(&Value::Bool(true)))
+                        .map(|(k, _)| k.clone())
+                        .collect()
+                })
                 .unwrap_or_default(),
-            dist: Dist { tarball: text(dist.get("tarball"))?, integrity: text(dist.get("integrity")), shasum: text(dist.get("shasum")) },
+            dist: Dist {
+                tarball: text(dist.get("tarball"))?,
+                integrity: text(dist.get("integrity")),
+                shasum: text(dist.get("shasum")),
+            },
             has_install_script: value.get("hasInstallScript") == Some(&Value::Bool(true)),
             os: list("os"),
             cpu: list("cpu"),
@@ -106,21 +121,28 @@ impl Registry {
             .connect_timeout(std::time::Duration::from_secs(15))
             .timeout(std::time::Duration::from_secs(120))
             .build()
-            .map_err(|e| DepsError::Registry { what: "the HTTP client".into(), detail: e.to_string() })?;
+            .map_err(|e| DepsError::Registry {
+                what: "the HTTP client".into(),
+                detail: e.to_string(),
+            })?;
         let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
         Ok(Registry { base, http, packuments: Default::default() })
     }
 
     /// The registry configured for an app directory.
     pub fn url_for(app_root: &Path) -> String {
-        if let Ok(url) = std::env::var("NPM_CONFIG_REGISTRY").or_else(|_| std::env::var("npm_config_registry")) {
+        if let Ok(url) =
+            std::env::var("NPM_CONFIG_REGISTRY").or_else(|_| std::env::var("npm_config_registry"))
+        {
             if !url.trim().is_empty() {
                 return url.trim().to_string();
             }
         }
         let home_npmrc = std::env::var_os("HOME").map(|h| Path::new(&h).join(".npmrc"));
         for npmrc in [Some(app_root.join(".npmrc")), home_npmrc].into_iter().flatten() {
-            if let Some(url) = std::fs::read_to_string(&npmrc).ok().and_then(|text| npmrc_registry(&text)) {
+            if let Some(url) =
+                std::fs::read_to_string(&npmrc).ok().and_then(|text| npmrc_registry(&text))
+            {
                 return url;
             }
         }
@@ -139,17 +161,27 @@ impl Registry {
             .header("accept", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8")
             .send()
             .await
-            .map_err(|e| DepsError::Unreachable { registry: self.base.clone(), package: name.to_string(), detail: e.to_string() })?;
+            .map_err(|e| DepsError::Unreachable {
+                registry: self.base.clone(),
+                package: name.to_string(),
+                detail: e.to_string(),
+            })?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Err(DepsError::UnknownPackage { package: name.to_string(), registry: self.base.clone() });
+            return Err(DepsError::UnknownPackage {
+                package: name.to_string(),
+                registry: self.base.clone(),
+            });
         }
         if !response.status().is_success() {
-            return Err(DepsError::Registry { what: format!("package {name}"), detail: format!("HTTP {}", response.status()) });
+            return Err(DepsError::Registry {
+                what: format!("package {name}"),
+                detail: format!("HTTP {}", response.status()),
+            });
         }
-        let packument: Packument = response
-            .json()
-            .await
-            .map_err(|e| DepsError::Registry { what: format!("package {name}"), detail: format!("unreadable metadata: {e}") })?;
+        let packument: Packument = response.json().await.map_err(|e| DepsError::Registry {
+            what: format!("package {name}"),
+            detail: format!("unreadable metadata: {e}"),
+        })?;
         let packument = Arc::new(packument);
         self.packuments.lock().unwrap().insert(name.to_string(), packument.clone());
         Ok(packument)
@@ -163,7 +195,10 @@ impl Registry {
         };
         let response = self.http.get(url).send().await.map_err(unreachable)?;
         if !response.status().is_success() {
-            return Err(DepsError::Registry { what: format!("the tarball of {package}"), detail: format!("HTTP {} from {url}", response.status()) });
+            return Err(DepsError::Registry {
+                what: format!("the tarball of {package}"),
+                detail: format!("HTTP {} from {url}", response.status()),
+            });
         }
         Ok(response.bytes().await.map_err(unreachable)?.to_vec())
     }
@@ -187,7 +222,10 @@ mod tests {
 
     #[test]
     fn npmrc_registry_lines_are_read() {
-        assert_eq!(npmrc_registry("fund=false\nregistry = http://127.0.0.1:4873/\n"), Some("http://127.0.0.1:4873/".into()));
+        assert_eq!(
+            npmrc_registry("fund=false\nregistry = http://127.0.0.1:4873/\n"),
+            Some("http://127.0.0.1:4873/".into())
+        );
         assert_eq!(npmrc_registry("fund=false\n"), None);
     }
 }

@@ -28,12 +28,19 @@ impl FakeRegistry {
     fn add(&mut self, name: &str, version: &str, deps: Value) {
         let main = format!("module.exports = {{ name: {name:?}, version: {version:?} }};");
         let manifest = json!({ "name": name, "version": version, "main": "index.js" }).to_string();
-        let bytes = tgz(&[("package/package.json", manifest.as_bytes()), ("package/index.js", main.as_bytes())]);
+        let bytes = tgz(&[
+            ("package/package.json", manifest.as_bytes()),
+            ("package/index.js", main.as_bytes()),
+        ]);
         self.packages.entry(name.into()).or_default().insert(version.into(), (deps, bytes, None));
     }
 }
 
-async fn packument(State(reg): State<Shared>, UrlPath(name): UrlPath<String>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+async fn packument(
+    State(reg): State<Shared>,
+    UrlPath(name): UrlPath<String>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     let mut reg = reg.lock().unwrap();
     reg.requests += 1;
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
@@ -57,10 +64,14 @@ async fn packument(State(reg): State<Shared>, UrlPath(name): UrlPath<String>, he
         out.insert(version.clone(), manifest);
     }
     let latest = versions.keys().last().cloned();
-    Json(json!({ "name": name, "dist-tags": { "latest": latest }, "versions": out })).into_response()
+    Json(json!({ "name": name, "dist-tags": { "latest": latest }, "versions": out }))
+        .into_response()
 }
 
-async fn tarball_bytes(State(reg): State<Shared>, UrlPath((name, file)): UrlPath<(String, String)>) -> impl IntoResponse {
+async fn tarball_bytes(
+    State(reg): State<Shared>,
+    UrlPath((name, file)): UrlPath<(String, String)>,
+) -> impl IntoResponse {
     let mut reg = reg.lock().unwrap();
     reg.requests += 1;
     let version = file.trim_end_matches(".tgz");
@@ -90,7 +101,12 @@ fn app_with(dir: &std::path::Path, deps: &[(&str, &str)]) -> App {
 }
 
 fn options(registry: &str, cache: &std::path::Path) -> Options {
-    Options { registry: registry.to_string(), cache: Cache::at(cache), progress: Progress::hidden(), force: false }
+    Options {
+        registry: registry.to_string(),
+        cache: Cache::at(cache),
+        progress: Progress::hidden(),
+        force: false,
+    }
 }
 
 fn standard_registry() -> Shared {
@@ -100,7 +116,11 @@ fn standard_registry() -> Shared {
     reg.add("shared", "1.0.0", json!({}));
     reg.add("shared", "1.2.0", json!({}));
     reg.add("shared", "2.0.0", json!({}));
-    reg.add("builder", "1.0.0", json!({ "hasInstallScript": true, "optionalDependencies": { "native-darwin": "1" } }));
+    reg.add(
+        "builder",
+        "1.0.0",
+        json!({ "hasInstallScript": true, "optionalDependencies": { "native-darwin": "1" } }),
+    );
     reg.add("native-darwin", "1.0.0", json!({ "os": ["darwin"] }));
     Arc::new(Mutex::new(reg))
 }
@@ -111,7 +131,10 @@ async fn installs_npm_layout_writes_the_lockfile_and_reinstalls_offline() {
     let (url, server) = serve(reg.clone()).await;
     let app_dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let app = app_with(app_dir.path(), &[("left", "^1"), ("right", "2"), ("shared", "^2"), ("builder", "*")]);
+    let app = app_with(
+        app_dir.path(),
+        &[("left", "^1"), ("right", "2"), ("shared", "^2"), ("builder", "*")],
+    );
 
     let report = install(&app, options(&url, cache.path())).await.unwrap();
     assert!(report.changed && !report.from_lockfile);
@@ -131,7 +154,11 @@ async fn installs_npm_layout_writes_the_lockfile_and_reinstalls_offline() {
 
     let lock = lockfile::Lockfile::read(&app_dir.path().join("chatfn.lock")).unwrap().unwrap();
     assert_eq!(lock.packages.len(), 6);
-    assert!(lock.packages["node_modules/left/node_modules/shared"].integrity.as_deref().unwrap().starts_with("sha512-"));
+    assert!(lock.packages["node_modules/left/node_modules/shared"]
+        .integrity
+        .as_deref()
+        .unwrap()
+        .starts_with("sha512-"));
 
     // Same lockfile, registry gone, node_modules gone: the cache has everything.
     server.abort();
@@ -153,16 +180,32 @@ async fn registry_failures_name_the_package() {
     let cache = tempfile::tempdir().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let err = install(&app_with(dir.path(), &[("no-such-package", "1")]), options(&url, cache.path())).await.unwrap_err();
+    let err =
+        install(&app_with(dir.path(), &[("no-such-package", "1")]), options(&url, cache.path()))
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("no-such-package does not exist"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
-    let err = install(&app_with(dir.path(), &[("shared", "^3")]), options(&url, cache.path())).await.unwrap_err();
-    assert!(err.to_string().contains("no version of shared matches \"^3\" (latest is 2.0.0)"), "{err}");
+    let err = install(&app_with(dir.path(), &[("shared", "^3")]), options(&url, cache.path()))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no version of shared matches \"^3\" (latest is 2.0.0)"),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    let err = install(&app_with(dir.path(), &[("shared", "1")]), options("http://127.0.0.1:9/", cache.path())).await.unwrap_err();
-    assert!(err.to_string().contains("cannot reach the registry http://127.0.0.1:9/ for shared"), "{err}");
+    let err = install(
+        &app_with(dir.path(), &[("shared", "1")]),
+        options("http://127.0.0.1:9/", cache.path()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot reach the registry http://127.0.0.1:9/ for shared"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -171,18 +214,29 @@ async fn a_tampered_tarball_is_refused_and_the_old_tree_stays() {
     let (url, _server) = serve(reg.clone()).await;
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    install(&app_with(dir.path(), &[("shared", "1.0.0")]), options(&url, cache.path())).await.unwrap();
+    install(&app_with(dir.path(), &[("shared", "1.0.0")]), options(&url, cache.path()))
+        .await
+        .unwrap();
 
     // The registry now serves other bytes than its integrity says.
     reg.lock().unwrap().packages.get_mut("left").unwrap().get_mut("1.0.0").unwrap().2 =
         Some(tarball::sha512_integrity(b"something else"));
-    let err = install(&app_with(dir.path(), &[("left", "1")]), options(&url, cache.path())).await.unwrap_err();
-    assert!(matches!(err, DepsError::Integrity { ref package, .. } if package == "left@1.0.0"), "{err}");
+    let err = install(&app_with(dir.path(), &[("left", "1")]), options(&url, cache.path()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DepsError::Integrity { ref package, .. } if package == "left@1.0.0"),
+        "{err}"
+    );
     let nm = dir.path().join("node_modules");
     assert!(nm.join("shared/index.js").exists(), "the previous node_modules is untouched");
     assert!(!nm.join("left").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(leftovers.iter().all(|n| !n.to_string_lossy().starts_with(".node_modules")), "{leftovers:?}");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        leftovers.iter().all(|n| !n.to_string_lossy().starts_with(".node_modules")),
+        "{leftovers:?}"
+    );
 }
 
 #[tokio::test]
@@ -191,12 +245,17 @@ async fn a_hostile_tarball_installs_nothing() {
     {
         let mut r = reg.lock().unwrap();
         let bytes = tgz(&[("package/index.js", b"1"), ("package/../../../pwned.js", b"x")]);
-        r.packages.entry("evil".into()).or_default().insert("1.0.0".into(), (json!({}), bytes, None));
+        r.packages
+            .entry("evil".into())
+            .or_default()
+            .insert("1.0.0".into(), (json!({}), bytes, None));
     }
     let (url, _server) = serve(reg.clone()).await;
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let err = install(&app_with(dir.path(), &[("evil", "1")]), options(&url, cache.path())).await.unwrap_err();
+    let err = install(&app_with(dir.path(), &[("evil", "1")]), options(&url, cache.path()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, DepsError::BadTarball { .. }), "{err}");
     assert!(!dir.path().join("node_modules").exists());
     assert!(!dir.path().parent().unwrap().join("pwned.js").exists());

@@ -28,12 +28,20 @@ struct Request {
 /// A resolved tree, keyed by install path (`node_modules/a/node_modules/b`).
 pub type Resolved = BTreeMap<String, LockedPackage>;
 
-pub async fn resolve(registry: &Registry, roots: &BTreeMap<String, String>) -> Result<Resolved, DepsError> {
+pub async fn resolve(
+    registry: &Registry,
+    roots: &BTreeMap<String, String>,
+) -> Result<Resolved, DepsError> {
     let mut tree = Tree::default();
     let mut resolved = Resolved::new();
     let mut queue: VecDeque<Request> = roots
         .iter()
-        .map(|(name, spec)| Request { from: Vec::new(), name: name.clone(), spec: spec.clone(), kind: Kind::Required })
+        .map(|(name, spec)| Request {
+            from: Vec::new(),
+            name: name.clone(),
+            spec: spec.clone(),
+            kind: Kind::Required,
+        })
         .collect();
     while let Some(request) = queue.pop_front() {
         let range = match parse_range(&request.name, &request.spec) {
@@ -46,7 +54,9 @@ pub async fn resolve(registry: &Registry, roots: &BTreeMap<String, String>) -> R
         };
         let satisfies = |v: &str| Version::parse(v).is_ok_and(|v| range.satisfies(&v));
         // Already reachable in a satisfying version: nothing to fetch.
-        if let Some(existing) = tree.lookup(&request.from, &request.name).map(|(_, v)| v.to_string()) {
+        if let Some(existing) =
+            tree.lookup(&request.from, &request.name).map(|(_, v)| v.to_string())
+        {
             if satisfies(&existing) {
                 tree.place(&request.from, &request.name, &existing, satisfies);
                 continue;
@@ -61,7 +71,8 @@ pub async fn resolve(registry: &Registry, roots: &BTreeMap<String, String>) -> R
             }
             Err(e) => return Err(e),
         };
-        let location = match tree.place(&request.from, &request.name, &manifest.version, satisfies) {
+        let location = match tree.place(&request.from, &request.name, &manifest.version, satisfies)
+        {
             Placement::Reused(_) => continue,
             Placement::Placed(location) => location,
         };
@@ -85,8 +96,17 @@ pub async fn resolve(registry: &Registry, roots: &BTreeMap<String, String>) -> R
             .map(|(n, s)| (n, s, Kind::Required));
         for (name, spec, kind) in deps.chain(optional).chain(peers) {
             // An optional dependency listed among the regular ones too is optional (npm's rule).
-            let kind = if manifest.optional_dependencies.contains_key(name) { Kind::Optional } else { kind };
-            queue.push_back(Request { from: location.clone(), name: name.clone(), spec: spec.clone(), kind });
+            let kind = if manifest.optional_dependencies.contains_key(name) {
+                Kind::Optional
+            } else {
+                kind
+            };
+            queue.push_back(Request {
+                from: location.clone(),
+                name: name.clone(),
+                spec: spec.clone(),
+                kind,
+            });
         }
     }
     Ok(resolved)
@@ -99,10 +119,18 @@ fn parse_range(name: &str, spec: &str) -> Result<Range, DepsError> {
         return Err(DepsError::Unsupported { package: name.to_string(), spec: spec.to_string() });
     }
     let spec = if spec.is_empty() || spec == "latest" { "*" } else { spec };
-    Range::parse(spec).map_err(|e| DepsError::Unsupported { package: name.to_string(), spec: format!("{spec} ({e})") })
+    Range::parse(spec).map_err(|e| DepsError::Unsupported {
+        package: name.to_string(),
+        spec: format!("{spec} ({e})"),
+    })
 }
 
-async fn choose(registry: &Registry, name: &str, spec: &str, range: &Range) -> Result<VersionManifest, DepsError> {
+async fn choose(
+    registry: &Registry,
+    name: &str,
+    spec: &str,
+    range: &Range,
+) -> Result<VersionManifest, DepsError> {
     let packument = registry.packument(name).await?;
     let latest = packument.dist_tags.get("latest").and_then(|v| Version::parse(v).ok());
     if let Some(latest) = latest.filter(|v| range.satisfies(v)) {
@@ -121,15 +149,18 @@ async fn choose(registry: &Registry, name: &str, spec: &str, range: &Range) -> R
         range: spec.to_string(),
         latest: packument.dist_tags.get("latest").cloned(),
     })?;
-    packument
-        .manifest(&best.to_string())
-        .ok_or_else(|| DepsError::Registry { what: format!("{name}@{best}"), detail: "version listed without a manifest".into() })
+    packument.manifest(&best.to_string()).ok_or_else(|| DepsError::Registry {
+        what: format!("{name}@{best}"),
+        detail: "version listed without a manifest".into(),
+    })
 }
 
 fn fits_platform(m: &VersionManifest) -> bool {
     let allowed = |list: &[String], ours: &str| {
         list.is_empty()
-            || (list.iter().any(|x| x == ours) || (list.iter().all(|x| x.starts_with('!')) && !list.iter().any(|x| x == &format!("!{ours}"))))
+            || (list.iter().any(|x| x == ours)
+                || (list.iter().all(|x| x.starts_with('!'))
+                    && !list.iter().any(|x| x == &format!("!{ours}"))))
     };
     allowed(&m.os, "linux") && allowed(&m.cpu, "x64")
 }

@@ -15,8 +15,16 @@ use super::DepsError;
 pub const MAX_UNPACKED_BYTES: u64 = 512 << 20;
 
 /// Checks `bytes` against an SRI string (`sha512-…`, also `sha256`/`sha1`) or a hex `shasum`.
-pub fn verify(package: &str, bytes: &[u8], integrity: Option<&str>, shasum: Option<&str>) -> Result<(), DepsError> {
-    let mismatch = |expected: &str| DepsError::Integrity { package: package.to_string(), expected: expected.to_string() };
+pub fn verify(
+    package: &str,
+    bytes: &[u8],
+    integrity: Option<&str>,
+    shasum: Option<&str>,
+) -> Result<(), DepsError> {
+    let mismatch = |expected: &str| DepsError::Integrity {
+        package: package.to_string(),
+        expected: expected.to_string(),
+    };
     if let Some(sri) = integrity {
         // An SRI string may list several hashes; the strongest one we know must match.
         let mut best: Option<(u8, &str, &str)> = None;
@@ -33,33 +41,42 @@ pub fn verify(package: &str, bytes: &[u8], integrity: Option<&str>, shasum: Opti
             }
         }
         let Some((_, algo, digest)) = best else {
-            return Err(DepsError::Registry { what: format!("package {package}"), detail: format!("unsupported integrity {sri:?}") });
+            return Err(DepsError::Registry {
+                what: format!("package {package}"),
+                detail: format!("unsupported integrity {sri:?}"),
+            });
         };
         let actual = match algo {
             "sha512" => sha2::Sha512::digest(bytes).to_vec(),
             "sha256" => sha2::Sha256::digest(bytes).to_vec(),
             _ => sha1_digest(bytes),
         };
-        let expected = base64::engine::general_purpose::STANDARD.decode(digest.split('?').next().unwrap_or(""));
+        let expected = base64::engine::general_purpose::STANDARD
+            .decode(digest.split('?').next().unwrap_or(""));
         return if expected.is_ok_and(|e| e == actual) { Ok(()) } else { Err(mismatch(sri)) };
     }
     match shasum {
         Some(hex) if crate::hex::hex(&sha1_digest(bytes)) == hex.to_ascii_lowercase() => Ok(()),
         Some(hex) => Err(mismatch(hex)),
-        None => Err(DepsError::Registry { what: format!("package {package}"), detail: "the registry gave no integrity for it".into() }),
+        None => Err(DepsError::Registry {
+            what: format!("package {package}"),
+            detail: "the registry gave no integrity for it".into(),
+        }),
     }
 }
 
 /// The SRI string chatfn writes in its lockfile for bytes it verified.
 pub fn sha512_integrity(bytes: &[u8]) -> String {
-    format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(bytes)))
+    format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(bytes))
+    )
 }
 
 fn sha1_digest(bytes: &[u8]) -> Vec<u8> {
     use sha1::Digest as _;
     sha1::Sha1::digest(bytes).to_vec()
 }
-
 
 /// Unpacks a `.tgz` into `dest` (created), dropping the tarball's top folder (`package/`).
 pub fn unpack(package: &str, tgz: &[u8], dest: &Path) -> Result<(), DepsError> {
@@ -68,16 +85,21 @@ pub fn unpack(package: &str, tgz: &[u8], dest: &Path) -> Result<(), DepsError> {
 
 fn unpack_limited(package: &str, tgz: &[u8], dest: &Path, max_bytes: u64) -> Result<(), DepsError> {
     let bad = |detail: String| DepsError::BadTarball { package: package.to_string(), detail };
-    std::fs::create_dir_all(dest).map_err(|e| bad(format!("cannot create {}: {e}", dest.display())))?;
+    std::fs::create_dir_all(dest)
+        .map_err(|e| bad(format!("cannot create {}: {e}", dest.display())))?;
     let limited = flate2::read::GzDecoder::new(tgz).take(max_bytes + 1);
     let mut archive = tar::Archive::new(limited);
     let mut total: u64 = 0;
     let entries = archive.entries().map_err(|e| bad(format!("not a tar.gz archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("corrupt archive: {e}")))?;
-        let raw_path = entry.path().map_err(|e| bad(format!("unreadable entry name: {e}")))?.into_owned();
+        let raw_path =
+            entry.path().map_err(|e| bad(format!("unreadable entry name: {e}")))?.into_owned();
         let Some(relative) = inside_package(&raw_path) else {
-            return Err(bad(format!("entry {} would be written outside the package", raw_path.display())));
+            return Err(bad(format!(
+                "entry {} would be written outside the package",
+                raw_path.display()
+            )));
         };
         if relative.as_os_str().is_empty() {
             continue;
@@ -89,25 +111,42 @@ fn unpack_limited(package: &str, tgz: &[u8], dest: &Path, max_bytes: u64) -> Res
             return Err(bad(format!("unpacks to more than {} MB", max_bytes >> 20)));
         }
         if kind.is_dir() {
-            std::fs::create_dir_all(&target).map_err(|e| bad(format!("{}: {e}", relative.display())))?;
+            std::fs::create_dir_all(&target)
+                .map_err(|e| bad(format!("{}: {e}", relative.display())))?;
             continue;
         }
         if kind.is_symlink() || kind.is_hard_link() {
             let link = entry.link_name().ok().flatten().map(|l| l.into_owned()).unwrap_or_default();
-            let resolved = if kind.is_symlink() { relative.parent().unwrap_or(Path::new("")).join(&link) } else { link.clone() };
+            let resolved = if kind.is_symlink() {
+                relative.parent().unwrap_or(Path::new("")).join(&link)
+            } else {
+                link.clone()
+            };
             if link.is_absolute() || inside_package(&resolved).is_none() {
-                return Err(bad(format!("link {} → {} leads outside the package", relative.display(), link.display())));
+                return Err(bad(format!(
+                    "link {} → {} leads outside the package",
+                    relative.display(),
+                    link.display()
+                )));
             }
-        } else if !kind.is_file() && kind != tar::EntryType::Continuous && kind != tar::EntryType::GNUSparse {
+        } else if !kind.is_file()
+            && kind != tar::EntryType::Continuous
+            && kind != tar::EntryType::GNUSparse
+        {
             // Devices, fifos and pax/GNU metadata records carry nothing a package needs.
             continue;
         }
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| bad(format!("{}: {e}", relative.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| bad(format!("{}: {e}", relative.display())))?;
         }
         if kind.is_hard_link() {
-            let source = dest.join(inside_package(&entry.link_name().ok().flatten().unwrap_or_default()).unwrap_or_default());
-            std::fs::copy(&source, &target).map_err(|e| bad(format!("{}: {e}", relative.display())))?;
+            let source = dest.join(
+                inside_package(&entry.link_name().ok().flatten().unwrap_or_default())
+                    .unwrap_or_default(),
+            );
+            std::fs::copy(&source, &target)
+                .map_err(|e| bad(format!("{}: {e}", relative.display())))?;
             continue;
         }
         entry.set_preserve_permissions(false);
@@ -136,7 +175,10 @@ pub mod tests {
     /// Builds a `.tgz` from (path, contents) pairs; `None` contents make a symlink to the
     /// path in `link`.
     pub fn tgz(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
         for (path, data) in entries {
             let mut header = tar::Header::new_gnu();
             header.set_size(data.len() as u64);
@@ -152,7 +194,10 @@ pub mod tests {
     }
 
     pub fn tgz_with_symlink(path: &str, target: &str) -> Vec<u8> {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Symlink);
         header.set_size(0);
@@ -165,7 +210,10 @@ pub mod tests {
         let bytes = b"package bytes";
         let good = sha512_integrity(bytes);
         assert!(verify("p", bytes, Some(&good), None).is_ok());
-        assert!(matches!(verify("p", b"tampered", Some(&good), None), Err(DepsError::Integrity { .. })));
+        assert!(matches!(
+            verify("p", b"tampered", Some(&good), None),
+            Err(DepsError::Integrity { .. })
+        ));
         let sha1 = crate::hex::hex(&sha1_digest(bytes));
         assert!(verify("p", bytes, None, Some(&sha1)).is_ok());
         assert!(verify("p", b"other", None, Some(&sha1)).is_err());
@@ -174,28 +222,44 @@ pub mod tests {
     #[test]
     fn a_package_unpacks_without_its_top_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let archive = tgz(&[("package/package.json", b"{\"name\":\"p\"}"), ("package/lib/index.js", b"module.exports = 1;")]);
+        let archive = tgz(&[
+            ("package/package.json", b"{\"name\":\"p\"}"),
+            ("package/lib/index.js", b"module.exports = 1;"),
+        ]);
         unpack("p", &archive, &dir.path().join("p")).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("p/lib/index.js")).unwrap(), "module.exports = 1;");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("p/lib/index.js")).unwrap(),
+            "module.exports = 1;"
+        );
     }
 
     #[test]
     fn entries_leaving_the_package_are_refused() {
-        for hostile in ["package/../../escape.js", "/etc/chatfn-escape", "package/a/../../../escape.js"] {
+        for hostile in
+            ["package/../../escape.js", "/etc/chatfn-escape", "package/a/../../../escape.js"]
+        {
             let dir = tempfile::tempdir().unwrap();
             let archive = tgz(&[(hostile, b"x")]);
             let err = unpack("p", &archive, &dir.path().join("nm/p")).unwrap_err();
             assert!(matches!(err, DepsError::BadTarball { .. }), "{hostile}: {err}");
-            assert!(!dir.path().join("escape.js").exists() && !dir.path().join("nm/escape.js").exists());
+            assert!(
+                !dir.path().join("escape.js").exists() && !dir.path().join("nm/escape.js").exists()
+            );
         }
     }
 
     #[test]
     fn links_leaving_the_package_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = unpack("p", &tgz_with_symlink("package/evil", "../../../etc/passwd"), &dir.path().join("p")).unwrap_err();
+        let err = unpack(
+            "p",
+            &tgz_with_symlink("package/evil", "../../../etc/passwd"),
+            &dir.path().join("p"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("leads outside the package"), "{err}");
-        let ok = unpack("p", &tgz_with_symlink("package/alias.js", "index.js"), &dir.path().join("q"));
+        let ok =
+            unpack("p", &tgz_with_symlink("package/alias.js", "index.js"), &dir.path().join("q"));
         assert!(ok.is_ok(), "{ok:?}");
     }
 

@@ -43,7 +43,13 @@ impl Tree {
 
     /// Places `name@version` for the package at `from` (`[]` for the app itself), or reuses
     /// what `from` already sees when `satisfies` accepts it.
-    pub fn place(&mut self, from: &[String], name: &str, version: &str, satisfies: impl Fn(&str) -> bool) -> Placement {
+    pub fn place(
+        &mut self,
+        from: &[String],
+        name: &str,
+        version: &str,
+        satisfies: impl Fn(&str) -> bool,
+    ) -> Placement {
         // Walk up from the requester's own folder: the highest folder that is free of `name`
         // (and not reserved for it) with nothing in between that would shadow it.
         let mut chosen = from.len();
@@ -62,7 +68,10 @@ impl Tree {
             }
         }
         let folder = from[..chosen].to_vec();
-        self.placed.entry(folder.clone()).or_default().insert(name.to_string(), version.to_string());
+        self.placed
+            .entry(folder.clone())
+            .or_default()
+            .insert(name.to_string(), version.to_string());
         self.reserve_between(from, chosen, name);
         let mut location = folder;
         location.push(name.to_string());
@@ -98,7 +107,10 @@ mod tests {
     fn packages_are_hoisted_to_the_root_when_free() {
         let mut t = Tree::default();
         assert_eq!(t.place(&[], "a", "1.0.0", exactly("1.0.0")), Placement::Placed(loc(&["a"])));
-        assert_eq!(t.place(&loc(&["a"]), "b", "2.0.0", exactly("2.0.0")), Placement::Placed(loc(&["b"])));
+        assert_eq!(
+            t.place(&loc(&["a"]), "b", "2.0.0", exactly("2.0.0")),
+            Placement::Placed(loc(&["b"]))
+        );
         assert_eq!(install_path(&loc(&["b"])), "node_modules/b");
     }
 
@@ -108,7 +120,10 @@ mod tests {
         t.place(&[], "a", "1.0.0", exactly("1.0.0"));
         t.place(&[], "c", "1.0.0", exactly("1.0.0"));
         t.place(&loc(&["a"]), "b", "2.1.0", exactly("2.1.0"));
-        assert_eq!(t.place(&loc(&["c"]), "b", "2.1.0", |v| v.starts_with("2.")), Placement::Reused(loc(&["b"])));
+        assert_eq!(
+            t.place(&loc(&["c"]), "b", "2.1.0", |v| v.starts_with("2.")),
+            Placement::Reused(loc(&["b"]))
+        );
     }
 
     #[test]
@@ -116,7 +131,10 @@ mod tests {
         let mut t = Tree::default();
         t.place(&[], "b", "1.0.0", exactly("1.0.0"));
         t.place(&[], "a", "1.0.0", exactly("1.0.0"));
-        assert_eq!(t.place(&loc(&["a"]), "b", "2.0.0", exactly("2.0.0")), Placement::Placed(loc(&["a", "b"])));
+        assert_eq!(
+            t.place(&loc(&["a"]), "b", "2.0.0", exactly("2.0.0")),
+            Placement::Placed(loc(&["a", "b"]))
+        );
         assert_eq!(install_path(&loc(&["a", "b"])), "node_modules/a/node_modules/b");
         assert_eq!(t.lookup(&loc(&["a"]), "b"), Some((loc(&["a", "b"]), "2.0.0")));
         assert_eq!(t.lookup(&[], "b"), Some((loc(&["b"]), "1.0.0")));
@@ -129,9 +147,12 @@ mod tests {
         t.place(&[], "a", "1.0.0", exactly("1.0.0"));
         t.place(&[], "c", "1.0.0", exactly("1.0.0"));
         t.place(&loc(&["a"]), "d", "1.0.0", exactly("1.0.0")); // hoisted to root
-        // A dependency of a nested package resolves c@1 from the root through a's folder…
+                                                               // A dependency of a nested package resolves c@1 from the root through a's folder…
         t.place(&loc(&["a", "e"]), "c", "1.0.0", exactly("1.0.0"));
         // …so a later c@2 for a/e's sibling must not land in a's folder, where it would shadow.
-        assert_eq!(t.place(&loc(&["a", "f"]), "c", "2.0.0", exactly("2.0.0")), Placement::Placed(loc(&["a", "f", "c"])));
+        assert_eq!(
+            t.place(&loc(&["a", "f"]), "c", "2.0.0", exactly("2.0.0")),
+            Placement::Placed(loc(&["a", "f", "c"]))
+        );
     }
 }

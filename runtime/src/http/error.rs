@@ -29,10 +29,13 @@ impl From<AttemptError> for ApiError {
 
 fn denial_status(code: DenialCode) -> StatusCode {
     match code {
-        DenialCode::AccessDenied | DenialCode::GuestUsersDisabled | DenialCode::NotAGuest | DenialCode::UserNotFound => {
-            StatusCode::FORBIDDEN
+        DenialCode::AccessDenied
+        | DenialCode::GuestUsersDisabled
+        | DenialCode::NotAGuest
+        | DenialCode::UserNotFound => StatusCode::FORBIDDEN,
+        DenialCode::FunctionLoadError | DenialCode::FunctionCrashed => {
+            StatusCode::INTERNAL_SERVER_ERROR
         }
-        DenialCode::FunctionLoadError | DenialCode::FunctionCrashed => StatusCode::INTERNAL_SERVER_ERROR,
         DenialCode::FunctionTimeout => StatusCode::GATEWAY_TIMEOUT,
         DenialCode::FunctionOutOfMemory => StatusCode::SERVICE_UNAVAILABLE,
     }
@@ -41,7 +44,9 @@ fn denial_status(code: DenialCode) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, "BadRequest".to_string(), message),
+            ApiError::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, "BadRequest".to_string(), message)
+            }
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "NotFound".to_string(), message),
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -53,7 +58,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error while answering a request");
-                (StatusCode::INTERNAL_SERVER_ERROR, "InternalError".into(), "internal error; see the server log".into())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError".into(),
+                    "internal error; see the server log".into(),
+                )
             }
         };
         (status, Json(json!({ "error": code, "message": message }))).into_response()
@@ -74,7 +83,10 @@ pub async fn json_errors(response: Response) -> Response {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 64 << 10).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
     let code = match status {
         StatusCode::BAD_REQUEST => "BadRequest",
         StatusCode::NOT_FOUND => "NotFound",
@@ -84,7 +96,11 @@ pub async fn json_errors(response: Response) -> Response {
         s if s.is_client_error() => "BadRequest",
         _ => "InternalError",
     };
-    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
     let mut json = (status, Json(json!({ "error": code, "message": message }))).into_response();
     // Headers the rejection carried (Allow, WWW-Authenticate...) stay, but not its length/type.
     for (name, value) in parts.headers.iter() {

@@ -63,14 +63,18 @@ pub async fn serve(
     platform: Arc<crate::platform::Platform>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(apps).merge(crate::platform::router(platform)).layer(axum::middleware::map_response(error::json_errors));
+    let app = router(apps)
+        .merge(crate::platform::router(platform))
+        .layer(axum::middleware::map_response(error::json_errors));
     listener.set_nonblocking(true)?;
     let engine = crate::worker::engine::engine();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let open = Arc::new(OpenConnections(engine.serving_threads().map(|_| AtomicUsize::new(0)).collect()));
+    let open =
+        Arc::new(OpenConnections(engine.serving_threads().map(|_| AtomicUsize::new(0)).collect()));
     let mut done = Vec::new();
     for (me, thread) in engine.serving_threads().enumerate() {
-        let (listener, app, stopped, open) = (listener.try_clone()?, app.clone(), stopped.clone(), open.clone());
+        let (listener, app, stopped, open) =
+            (listener.try_clone()?, app.clone(), stopped.clone(), open.clone());
         let (finished, finish) = tokio::sync::oneshot::channel::<()>();
         engine.send(
             thread,
@@ -121,7 +125,13 @@ impl OpenConnections {
 }
 
 /// Accepts connections and serves each on this thread, until `stopped` turns true.
-async fn accept(listener: tokio::net::TcpListener, app: Router, mut stopped: tokio::sync::watch::Receiver<bool>, open: Arc<OpenConnections>, me: usize) {
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    open: Arc<OpenConnections>,
+    me: usize,
+) {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use tower::ServiceExt;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -144,8 +154,14 @@ async fn accept(listener: tokio::net::TcpListener, app: Router, mut stopped: tok
             _ = stopped.wait_for(|stop| *stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(|request: axum::http::Request<hyper::body::Incoming>| request.map(axum::body::Body::new));
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let service =
+            app.clone().map_request(|request: axum::http::Request<hyper::body::Incoming>| {
+                request.map(axum::body::Body::new)
+            });
+        let connection = builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
         let connection = graceful.watch(connection.into_owned());
         open.0[me].fetch_add(1, Ordering::Relaxed);
         let open = open.clone();

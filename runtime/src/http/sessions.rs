@@ -13,7 +13,10 @@ use super::Apps;
 use crate::session::{AttemptRequest, Decision, Session, Sessions};
 use crate::store::User;
 
-pub async fn start_default_app_session(State(apps): State<Arc<Apps>>, body: Bytes) -> Result<Json<SessionStarted>, ApiError> {
+pub async fn start_default_app_session(
+    State(apps): State<Arc<Apps>>,
+    body: Bytes,
+) -> Result<Json<SessionStarted>, ApiError> {
     attempt(&apps.default, &body).await
 }
 
@@ -22,7 +25,10 @@ pub async fn start_session(
     Path(app): Path<String>,
     body: Bytes,
 ) -> Result<Json<SessionStarted>, ApiError> {
-    let sessions = apps.by_name.get(&app).ok_or_else(|| ApiError::NotFound(format!("no app named {app:?} is served here")))?;
+    let sessions = apps
+        .by_name
+        .get(&app)
+        .ok_or_else(|| ApiError::NotFound(format!("no app named {app:?} is served here")))?;
     attempt(sessions, &body).await
 }
 
@@ -56,7 +62,9 @@ pub struct SessionStarted {
 
 fn parse(body: &[u8]) -> Result<AttemptRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("the request body is empty; send {\"username\": ..., \"authParams\": {...}}".into()));
+        return Err(ApiError::BadRequest(
+            "the request body is empty; send {\"username\": ..., \"authParams\": {...}}".into(),
+        ));
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
@@ -105,10 +113,15 @@ mod hostile_input {
 
     fn router() -> (tempfile::TempDir, axum::Router) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("chatfn.toml"), "[app]\nguest_users = \"ENABLED\"\n[limits]\nbody_kb = 4\n").unwrap();
+        std::fs::write(
+            dir.path().join("chatfn.toml"),
+            "[app]\nguest_users = \"ENABLED\"\n[limits]\nbody_kb = 4\n",
+        )
+        .unwrap();
         let app = App::load(dir.path()).unwrap();
         let users = crate::store::open(&dir.path().join("data"), 10).unwrap().users;
-        let worker = crate::worker::Worker::spawn(&app, users.clone(), crate::worker::Start::Warm).unwrap();
+        let worker =
+            crate::worker::Worker::spawn(&app, users.clone(), crate::worker::Start::Warm).unwrap();
         let sessions = Arc::new(Sessions::new(&app, users, worker));
         let router = super::super::router(Arc::new(super::super::Apps::single(sessions)));
         (dir, router)
@@ -121,8 +134,20 @@ mod hostile_input {
             // JSON-shaped text.
             "[{}\\[\\]\":,a-z0-9 \\\\nu\\-]{0,200}".prop_map(String::into_bytes),
             // Start-session bodies with hostile usernames and authParams.
-            (any::<String>(), prop_oneof![Just("null".to_string()), Just("[]".to_string()), Just("{\"k\":1}".to_string()), Just("\"s\"".to_string())])
-                .prop_map(|(name, auth)| format!("{{\"username\": {}, \"authParams\": {auth}}}", serde_json::Value::String(name)).into_bytes()),
+            (
+                any::<String>(),
+                prop_oneof![
+                    Just("null".to_string()),
+                    Just("[]".to_string()),
+                    Just("{\"k\":1}".to_string()),
+                    Just("\"s\"".to_string())
+                ]
+            )
+                .prop_map(|(name, auth)| format!(
+                    "{{\"username\": {}, \"authParams\": {auth}}}",
+                    serde_json::Value::String(name)
+                )
+                .into_bytes()),
             // Too big.
             Just(vec![b' '; 5000]),
         ]

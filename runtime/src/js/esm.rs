@@ -17,8 +17,9 @@ use std::path::Path;
 
 use deno_core::error::ModuleLoaderError;
 use deno_core::{
-    op2, v8, CustomModuleEvaluationKind, FastString, JsRuntime, ModuleLoadOptions, ModuleLoadReferrer, ModuleLoadResponse,
-    ModuleLoader, ModuleResolveResponse, ModuleSource, ModuleSourceCode, ModuleSpecifier, ModuleType, RequestedModuleType, ResolutionKind,
+    op2, v8, CustomModuleEvaluationKind, FastString, JsRuntime, ModuleLoadOptions,
+    ModuleLoadReferrer, ModuleLoadResponse, ModuleLoader, ModuleResolveResponse, ModuleSource,
+    ModuleSourceCode, ModuleSpecifier, ModuleType, RequestedModuleType, ResolutionKind,
 };
 use deno_error::JsErrorBox;
 
@@ -35,8 +36,15 @@ struct EsmHost {
 
 /// Called once by require.js with its import resolver and its `require` for imports.
 #[op2(fast)]
-pub fn op_modules_esm_host(scope: &mut v8::PinScope, resolve: v8::Local<v8::Function>, require: v8::Local<v8::Function>) {
-    let host = EsmHost { resolve: v8::Global::new(scope, resolve), require: v8::Global::new(scope, require) };
+pub fn op_modules_esm_host(
+    scope: &mut v8::PinScope,
+    resolve: v8::Local<v8::Function>,
+    require: v8::Local<v8::Function>,
+) {
+    let host = EsmHost {
+        resolve: v8::Global::new(scope, resolve),
+        require: v8::Global::new(scope, require),
+    };
     JsRuntime::op_state_from(scope).borrow_mut().put(host);
 }
 
@@ -55,21 +63,34 @@ impl EsmLoader {
         if specifier.scheme() == "node" {
             return Ok((Format::CommonJs, specifier.to_string()));
         }
-        let path = specifier
-            .to_file_path()
-            .map_err(|()| JsErrorBox::type_error(format!("chatfn cannot import {specifier}: only files of the app and node: built-ins")))?;
+        let path = specifier.to_file_path().map_err(|()| {
+            JsErrorBox::type_error(format!(
+                "chatfn cannot import {specifier}: only files of the app and node: built-ins"
+            ))
+        })?;
         Ok((Format::of(&path, &self.roots), path.display().to_string()))
     }
 
-    fn load_now(&self, specifier: &ModuleSpecifier, requested: &RequestedModuleType) -> Result<ModuleSource, ModuleLoaderError> {
-        let source = |kind, code: String| ModuleSource::new(kind, ModuleSourceCode::String(code.into()), specifier, None);
+    fn load_now(
+        &self,
+        specifier: &ModuleSpecifier,
+        requested: &RequestedModuleType,
+    ) -> Result<ModuleSource, ModuleLoaderError> {
+        let source = |kind, code: String| {
+            ModuleSource::new(kind, ModuleSourceCode::String(code.into()), specifier, None)
+        };
         if matches!(requested, RequestedModuleType::Other(t) if t == COMMONJS) {
             return Ok(source(ModuleType::Other(COMMONJS.into()), String::new()));
         }
         let (format, name) = self.format(specifier)?;
         match format {
             Format::CommonJs => {
-                let names = self.commonjs_names.borrow().get(specifier.as_str()).cloned().unwrap_or_default();
+                let names = self
+                    .commonjs_names
+                    .borrow()
+                    .get(specifier.as_str())
+                    .cloned()
+                    .unwrap_or_default();
                 Ok(source(ModuleType::JavaScript, commonjs_facade(specifier.as_str(), &names)))
             }
             Format::Json => Ok(source(ModuleType::Json, self.text(&name)?)),
@@ -121,9 +142,15 @@ impl Format {
 }
 
 impl ModuleLoader for EsmLoader {
-    fn resolve(&self, specifier: &str, _referrer: &str, _kind: ResolutionKind) -> ModuleResolveResponse {
+    fn resolve(
+        &self,
+        specifier: &str,
+        _referrer: &str,
+        _kind: ResolutionKind,
+    ) -> ModuleResolveResponse {
         // Without a scope only URLs resolve; everything chatfn loads comes through resolve_with_scope.
-        ModuleSpecifier::parse(specifier).map_err(|e| JsErrorBox::type_error(format!("cannot import {specifier}: {e}")))
+        ModuleSpecifier::parse(specifier)
+            .map_err(|e| JsErrorBox::type_error(format!("cannot import {specifier}: {e}")))
     }
 
     fn resolve_with_scope(
@@ -135,11 +162,18 @@ impl ModuleLoader for EsmLoader {
         import_attributes: &HashMap<String, String>,
     ) -> ModuleResolveResponse {
         let resolve = host(scope, |h| h.resolve.clone())?;
-        let args = [v8::String::new(scope, specifier).unwrap().into(), v8::String::new(scope, referrer).unwrap().into()];
+        let args = [
+            v8::String::new(scope, specifier).unwrap().into(),
+            v8::String::new(scope, referrer).unwrap().into(),
+        ];
         let url = call(scope, &resolve, &args)?.to_rust_string_lossy(scope);
-        let url = ModuleSpecifier::parse(&url).map_err(|e| JsErrorBox::type_error(format!("cannot import {url}: {e}")))?;
+        let url = ModuleSpecifier::parse(&url)
+            .map_err(|e| JsErrorBox::type_error(format!("cannot import {url}: {e}")))?;
         let facade_import = import_attributes.get("type").is_some_and(|t| t == COMMONJS);
-        if !facade_import && self.format(&url)?.0 == Format::CommonJs && !self.commonjs_names.borrow().contains_key(url.as_str()) {
+        if !facade_import
+            && self.format(&url)?.0 == Format::CommonJs
+            && !self.commonjs_names.borrow().contains_key(url.as_str())
+        {
             let exports = module_exports(scope, url.as_str())?;
             let names = own_names(scope, exports);
             self.commonjs_names.borrow_mut().insert(url.to_string(), names);
@@ -147,7 +181,12 @@ impl ModuleLoader for EsmLoader {
         Ok(url)
     }
 
-    fn load(&self, specifier: &ModuleSpecifier, _referrer: Option<&ModuleLoadReferrer>, options: ModuleLoadOptions) -> ModuleLoadResponse {
+    fn load(
+        &self,
+        specifier: &ModuleSpecifier,
+        _referrer: Option<&ModuleLoadReferrer>,
+        options: ModuleLoadOptions,
+    ) -> ModuleLoadResponse {
         ModuleLoadResponse::Sync(self.load_now(specifier, &options.requested_module_type))
     }
 }
@@ -155,7 +194,9 @@ impl ModuleLoader for EsmLoader {
 fn host<T>(scope: &mut v8::PinScope, pick: impl FnOnce(&EsmHost) -> T) -> Result<T, JsErrorBox> {
     let state = JsRuntime::op_state_from(scope);
     let state = state.borrow();
-    state.try_borrow::<EsmHost>().map(pick).ok_or_else(|| JsErrorBox::generic("import() is not available before the runtime has started"))
+    state.try_borrow::<EsmHost>().map(pick).ok_or_else(|| {
+        JsErrorBox::generic("import() is not available before the runtime has started")
+    })
 }
 
 /// Calls `function` with `args`; a JavaScript exception comes back as an error with its message.
@@ -174,7 +215,10 @@ fn call<'s>(
                 Some(exception) if exception.is_object() => {
                     let object = exception.to_object(tc).unwrap();
                     let key = v8::String::new(tc, "message").unwrap();
-                    object.get(tc, key.into()).map(|m| m.to_rust_string_lossy(tc)).unwrap_or_default()
+                    object
+                        .get(tc, key.into())
+                        .map(|m| m.to_rust_string_lossy(tc))
+                        .unwrap_or_default()
                 }
                 Some(exception) => exception.to_rust_string_lossy(tc),
                 None => "execution terminated".to_string(),
@@ -185,14 +229,19 @@ fn call<'s>(
 }
 
 /// Runs a CommonJS file or built-in through `require` (once: its cache is shared).
-fn module_exports<'s>(scope: &mut v8::PinScope<'s, '_>, url: &str) -> Result<v8::Local<'s, v8::Value>, JsErrorBox> {
+fn module_exports<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    url: &str,
+) -> Result<v8::Local<'s, v8::Value>, JsErrorBox> {
     let require = host(scope, |h| h.require.clone())?;
     let url = v8::String::new(scope, url).unwrap().into();
     call(scope, &require, &[url])
 }
 
 fn own_names(scope: &mut v8::PinScope, exports: v8::Local<v8::Value>) -> Vec<String> {
-    let Some(object) = exports.to_object(scope).filter(|_| exports.is_object() || exports.is_function()) else {
+    let Some(object) =
+        exports.to_object(scope).filter(|_| exports.is_object() || exports.is_function())
+    else {
         return Vec::new();
     };
     let Some(names) = object.get_own_property_names(
@@ -205,16 +254,25 @@ fn own_names(scope: &mut v8::PinScope, exports: v8::Local<v8::Value>) -> Vec<Str
     ) else {
         return Vec::new();
     };
-    (0..names.length()).filter_map(|i| names.get_index(scope, i)).map(|n| n.to_rust_string_lossy(scope)).filter(|n| n != "default").collect()
+    (0..names.length())
+        .filter_map(|i| names.get_index(scope, i))
+        .map(|n| n.to_rust_string_lossy(scope))
+        .filter(|n| n != "default")
+        .collect()
 }
 
 /// The ES module standing for a CommonJS file: `module.exports` as default, its properties by name.
 fn commonjs_facade(url: &str, names: &[String]) -> String {
-    let mut source = format!("import m from {} with {{ type: {COMMONJS:?} }};\nexport default m;\n", serde_json::Value::from(url));
+    let mut source = format!(
+        "import m from {} with {{ type: {COMMONJS:?} }};\nexport default m;\n",
+        serde_json::Value::from(url)
+    );
     for (i, name) in names.iter().enumerate() {
         let quoted = serde_json::Value::from(name.as_str()).to_string();
         // A getter that throws (such as a built-in's unsupported part) leaves its export undefined.
-        source.push_str(&format!("let e{i};\ntry {{ e{i} = m[{quoted}]; }} catch {{}}\nexport {{ e{i} as {quoted} }};\n"));
+        source.push_str(&format!(
+            "let e{i};\ntry {{ e{i} = m[{quoted}]; }} catch {{}}\nexport {{ e{i} as {quoted} }};\n"
+        ));
     }
     source
 }
@@ -227,7 +285,9 @@ pub fn evaluate_commonjs(
     _code: ModuleSourceCode,
 ) -> Result<CustomModuleEvaluationKind, JsErrorBox> {
     if module_type != COMMONJS {
-        return Err(JsErrorBox::type_error(format!("chatfn cannot import modules of type {module_type:?}")));
+        return Err(JsErrorBox::type_error(format!(
+            "chatfn cannot import modules of type {module_type:?}"
+        )));
     }
     let exports = module_exports(scope, name.as_str())?;
     Ok(CustomModuleEvaluationKind::Synthetic(v8::Global::new(scope, exports)))

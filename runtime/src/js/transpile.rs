@@ -42,7 +42,12 @@ pub fn strip_types(file: &str, source: String) -> Result<String, TranspileError>
     let cm: Lrc<SourceMap> = Default::default();
     let collected = Collected::default();
     let handler = Handler::with_emitter(true, false, Box::new(collected.clone()));
-    let options = Options { mode: Mode::StripOnly, module: Some(false), filename: Some(file.to_string()), ..Default::default() };
+    let options = Options {
+        mode: Mode::StripOnly,
+        module: Some(false),
+        filename: Some(file.to_string()),
+        ..Default::default()
+    };
     let result = GLOBALS.set(&Default::default(), || operate(&cm, &handler, source, options));
     match result {
         Ok(output) => Ok(output.code),
@@ -72,7 +77,9 @@ mod tests {
         assert_eq!(js.len(), ts.len());
         assert_eq!(js.lines().count(), ts.lines().count());
         assert!(js.starts_with("async function handleEvent(event    , context         )"), "{js}");
-        assert!(!js.contains("Promise<void>") && !js.contains(": number") && !js.contains(" as any"));
+        assert!(
+            !js.contains("Promise<void>") && !js.contains(": number") && !js.contains(" as any")
+        );
         for (a, b) in ts.lines().zip(js.lines()) {
             assert_eq!(a.len(), b.len());
         }
@@ -89,7 +96,8 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_line_and_column() {
-        let err = strip_types("bad.ts", "const a = 1;\nfunction (x: number {\n".into()).unwrap_err();
+        let err =
+            strip_types("bad.ts", "const a = 1;\nfunction (x: number {\n".into()).unwrap_err();
         assert_eq!(err.file, "bad.ts");
         assert_eq!(err.line, 2);
         assert!(err.column > 1, "{err}");

@@ -62,7 +62,12 @@ pub struct NetworkPolicy {
 
 impl NetworkPolicy {
     pub fn new(allow_hosts: impl IntoIterator<Item = String>) -> NetworkPolicy {
-        NetworkPolicy { allow_hosts: allow_hosts.into_iter().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()).collect() }
+        NetworkPolicy {
+            allow_hosts: allow_hosts
+                .into_iter()
+                .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+                .collect(),
+        }
     }
 
     fn allows_name(&self, host: &str) -> bool {
@@ -132,11 +137,13 @@ pub fn internal(ip: IpAddr) -> Option<&'static str> {
                 Some("a multicast address")
             } else if first == 0x64 && v6.segments()[1] == 0xff9b && v6.segments()[2..6] == [0; 4] {
                 // NAT64 (64:ff9b::/96) can reach any IPv4 address, private ones included.
-                internal_v4(Ipv4Addr::from((u128::from(v6) & 0xffff_ffff) as u32)).map(|_| "a NAT64 form of an internal address")
+                internal_v4(Ipv4Addr::from((u128::from(v6) & 0xffff_ffff) as u32))
+                    .map(|_| "a NAT64 form of an internal address")
             } else if first == 0x2002 {
                 // 6to4 (2002::/16) embeds an IPv4 address in its next 32 bits.
                 let s = v6.segments();
-                internal_v4(Ipv4Addr::from(((s[1] as u32) << 16) | s[2] as u32)).map(|_| "a 6to4 form of an internal address")
+                internal_v4(Ipv4Addr::from(((s[1] as u32) << 16) | s[2] as u32))
+                    .map(|_| "a 6to4 form of an internal address")
             } else if special_v6(v6) {
                 Some("a special-purpose address (IANA: not globally reachable)")
             } else {
@@ -249,7 +256,8 @@ impl reqwest::dns::Resolve for PolicyResolver {
         let policy = self.0.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed = policy.filter(&host, addrs)?;
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
@@ -257,7 +265,10 @@ impl reqwest::dns::Resolve for PolicyResolver {
 }
 
 impl Outbound {
-    pub fn new(policy: NetworkPolicy, fixtures: HashMap<String, Fixture>) -> Result<Outbound, NetError> {
+    pub fn new(
+        policy: NetworkPolicy,
+        fixtures: HashMap<String, Fixture>,
+    ) -> Result<Outbound, NetError> {
         crate::deps::registry::install_crypto_provider();
         let policy = Arc::new(policy);
         let redirect_policy = policy.clone();
@@ -276,7 +287,8 @@ impl Outbound {
         let client = builder()
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
-                    return attempt.error(NetError::Failed(format!("more than {MAX_REDIRECTS} redirects")));
+                    return attempt
+                        .error(NetError::Failed(format!("more than {MAX_REDIRECTS} redirects")));
                 }
                 match redirect_policy.check_url(attempt.url()) {
                     Ok(()) => attempt.follow(),
@@ -290,7 +302,10 @@ impl Outbound {
     }
 
     /// Sends `request`; answers the response head and a reader for the body as it arrives.
-    pub async fn open(&self, request: OutboundRequest) -> Result<(OutboundResponse, BodyReader), NetError> {
+    pub async fn open(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<(OutboundResponse, BodyReader), NetError> {
         let url = Url::parse(&request.url).map_err(|_| NetError::BadUrl(request.url.clone()))?;
         if let Some(fixture) = self.fixtures.get(url.as_str()) {
             let head = OutboundResponse {
@@ -298,14 +313,21 @@ impl Outbound {
                 status_text: status_text(fixture.status),
                 url: url.to_string(),
                 redirected: false,
-                headers: fixture.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
+                headers: fixture
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect(),
             };
             return Ok((head, BodyReader::Recorded(Some(fixture.body.clone()))));
         }
         self.policy.check_url(&url)?;
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| NetError::Failed(format!("{:?} is not a valid HTTP method", request.method)))?;
-        let client = if request.follow_redirects { &self.client } else { &self.client_no_redirects };
+            .map_err(|_| {
+                NetError::Failed(format!("{:?} is not a valid HTTP method", request.method))
+            })?;
+        let client =
+            if request.follow_redirects { &self.client } else { &self.client_no_redirects };
         let mut builder = client.request(method, url.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -319,7 +341,9 @@ impl Outbound {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+            })
             .collect();
         let head = OutboundResponse {
             status: status.as_u16(),
@@ -336,7 +360,10 @@ impl Outbound {
 pub enum BodyReader {
     /// A fixture's body: one chunk.
     Recorded(Option<Vec<u8>>),
-    Network { response: reqwest::Response, read: usize },
+    Network {
+        response: reqwest::Response,
+        read: usize,
+    },
 }
 
 impl BodyReader {
@@ -344,16 +371,18 @@ impl BodyReader {
     pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, NetError> {
         match self {
             BodyReader::Recorded(body) => Ok(body.take().filter(|b| !b.is_empty())),
-            BodyReader::Network { response, read } => match response.chunk().await.map_err(describe)? {
-                Some(chunk) => {
-                    *read += chunk.len();
-                    if *read > MAX_RESPONSE_BYTES {
-                        return Err(NetError::TooLarge);
+            BodyReader::Network { response, read } => {
+                match response.chunk().await.map_err(describe)? {
+                    Some(chunk) => {
+                        *read += chunk.len();
+                        if *read > MAX_RESPONSE_BYTES {
+                            return Err(NetError::TooLarge);
+                        }
+                        Ok(Some(chunk.to_vec()))
                     }
-                    Ok(Some(chunk.to_vec()))
+                    None => Ok(None),
                 }
-                None => Ok(None),
-            },
+            }
         }
     }
 }
@@ -388,7 +417,11 @@ fn normalize(url: &str) -> String {
 }
 
 fn status_text(status: u16) -> String {
-    reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("").to_string()
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -398,13 +431,36 @@ mod tests {
     #[test]
     fn internal_addresses_are_recognised() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
-            "255.255.255.255", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
-            "::127.0.0.1", "::10.0.0.1", "::8.8.8.8",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::8.8.8.8",
         ] {
             assert!(internal(ip.parse().unwrap()).is_some(), "{ip} should be internal");
         }
-        for ip in ["8.8.8.8", "142.250.1.1", "2607:f8b0::1", "172.32.0.1", "100.128.0.1", "64:ff9b::808:808"] {
+        for ip in [
+            "8.8.8.8",
+            "142.250.1.1",
+            "2607:f8b0::1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "64:ff9b::808:808",
+        ] {
             assert_eq!(internal(ip.parse().unwrap()), None, "{ip} should be public");
         }
     }
@@ -415,18 +471,61 @@ mod tests {
     #[test]
     fn the_iana_special_purpose_blocks_are_refused_unless_globally_reachable() {
         let not_global = [
-            "0.0.0.1", "10.1.1.1", "100.64.1.1", "127.0.0.2", "169.254.1.1", "172.16.1.1", "192.0.0.1", "192.0.0.170",
-            "192.0.2.1", "192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.1", "198.51.100.1", "203.0.113.1",
-            "240.0.0.1", "255.255.255.255", "::1", "::", "::ffff:10.0.0.1", "64:ff9b:1::1", "100::1", "2001::1",
-            "2001:2::1", "2001:10::1", "2001:db8::1", "2002:a00:1::", "3fff::1", "5f00::1", "fc00::1", "fe80::1",
+            "0.0.0.1",
+            "10.1.1.1",
+            "100.64.1.1",
+            "127.0.0.2",
+            "169.254.1.1",
+            "172.16.1.1",
+            "192.0.0.1",
+            "192.0.0.170",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "::ffff:10.0.0.1",
+            "64:ff9b:1::1",
+            "100::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:db8::1",
+            "2002:a00:1::",
+            "3fff::1",
+            "5f00::1",
+            "fc00::1",
+            "fe80::1",
         ];
         for ip in not_global {
-            assert!(internal(ip.parse().unwrap()).is_some(), "{ip} is not globally reachable: refuse it");
+            assert!(
+                internal(ip.parse().unwrap()).is_some(),
+                "{ip} is not globally reachable: refuse it"
+            );
         }
         let global = [
-            "192.0.0.9", "192.0.0.10", "192.31.196.1", "192.52.193.1", "192.175.48.1", "2001:1::1", "2001:1::2",
-            "2001:3::1", "2001:4:112::1", "2001:20::1", "2001:30::1", "2620:4f:8000::1", "64:ff9b::808:808",
-            "2002:808:808::", "8.8.8.8", "2606:4700::1111",
+            "192.0.0.9",
+            "192.0.0.10",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.175.48.1",
+            "2001:1::1",
+            "2001:1::2",
+            "2001:3::1",
+            "2001:4:112::1",
+            "2001:20::1",
+            "2001:30::1",
+            "2620:4f:8000::1",
+            "64:ff9b::808:808",
+            "2002:808:808::",
+            "8.8.8.8",
+            "2606:4700::1111",
         ];
         for ip in global {
             assert_eq!(internal(ip.parse().unwrap()), None, "{ip} is globally reachable");
@@ -438,7 +537,10 @@ mod tests {
         let policy = NetworkPolicy::new(["localhost".to_string(), "10.0.0.5".to_string()]);
         let check = |u: &str| policy.check_url(&Url::parse(u).unwrap());
         assert!(check("https://example.com/").is_ok());
-        assert!(matches!(check("http://169.254.169.254/latest/meta-data"), Err(NetError::Blocked { .. })));
+        assert!(matches!(
+            check("http://169.254.169.254/latest/meta-data"),
+            Err(NetError::Blocked { .. })
+        ));
         assert!(matches!(check("http://[::1]:8080/"), Err(NetError::Blocked { .. })));
         assert!(check("http://10.0.0.5/").is_ok(), "named in allow_hosts");
         assert!(matches!(check("file:///etc/passwd"), Err(NetError::Scheme(_))));
@@ -447,9 +549,20 @@ mod tests {
     #[test]
     fn resolved_addresses_are_filtered() {
         let policy = NetworkPolicy::new(["db.internal".to_string()]);
-        let addrs = |list: &[&str]| list.iter().map(|a| SocketAddr::new(a.parse().unwrap(), 0)).collect::<Vec<_>>();
-        assert!(matches!(policy.filter("evil.example", addrs(&["127.0.0.1"])), Err(NetError::Blocked { .. })));
-        assert_eq!(policy.filter("mixed.example", addrs(&["10.0.0.1", "93.184.216.34"])).unwrap(), addrs(&["93.184.216.34"]));
-        assert_eq!(policy.filter("db.internal", addrs(&["10.0.0.1"])).unwrap(), addrs(&["10.0.0.1"]));
+        let addrs = |list: &[&str]| {
+            list.iter().map(|a| SocketAddr::new(a.parse().unwrap(), 0)).collect::<Vec<_>>()
+        };
+        assert!(matches!(
+            policy.filter("evil.example", addrs(&["127.0.0.1"])),
+            Err(NetError::Blocked { .. })
+        ));
+        assert_eq!(
+            policy.filter("mixed.example", addrs(&["10.0.0.1", "93.184.216.34"])).unwrap(),
+            addrs(&["93.184.216.34"])
+        );
+        assert_eq!(
+            policy.filter("db.internal", addrs(&["10.0.0.1"])).unwrap(),
+            addrs(&["10.0.0.1"])
+        );
     }
 }

@@ -84,77 +84,137 @@ fn key_pair(format: &str, der: &[u8]) -> Result<RsaKeyPair, JsErrorBox> {
         "pkcs8" => RsaKeyPair::from_pkcs8(der),
         _ => RsaKeyPair::from_der(der),
     }
-    .map_err(|e| invalid(format!("error:1E08010C:DECODER routines::unsupported ({e}); chatfn reads RSA private keys")))
+    .map_err(|e| {
+        invalid(format!(
+            "error:1E08010C:DECODER routines::unsupported ({e}); chatfn reads RSA private keys"
+        ))
+    })
 }
 
 fn private_key(format: &str, der: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
     let pair = key_pair(format, &der)?;
-    Ok(RsaKey { kind: "private".into(), format: format.into(), modulus_length: pair.public().modulus_len() * 8, der })
+    Ok(RsaKey {
+        kind: "private".into(),
+        format: format.into(),
+        modulus_length: pair.public().modulus_len() * 8,
+        der,
+    })
 }
 
 fn public_key(rsa: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
     // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-    let (0x30, body, _) = der(&rsa).ok_or_else(|| invalid("not an RSA public key"))? else { return Err(invalid("not an RSA public key")) };
-    let (0x02, modulus, _) = der(body).ok_or_else(|| invalid("not an RSA public key"))? else { return Err(invalid("not an RSA public key")) };
+    let (0x30, body, _) = der(&rsa).ok_or_else(|| invalid("not an RSA public key"))? else {
+        return Err(invalid("not an RSA public key"));
+    };
+    let (0x02, modulus, _) = der(body).ok_or_else(|| invalid("not an RSA public key"))? else {
+        return Err(invalid("not an RSA public key"));
+    };
     let significant = modulus.iter().skip_while(|b| **b == 0).count();
-    Ok(RsaKey { kind: "public".into(), format: "rsa".into(), modulus_length: significant * 8, der: rsa })
+    Ok(RsaKey {
+        kind: "public".into(),
+        format: "rsa".into(),
+        modulus_length: significant * 8,
+        der: rsa,
+    })
 }
 
 /// Parses key material. `want` is "private" or "public" (a private key also yields its public half).
 #[op2]
 #[serde]
-pub fn op_crypto_key_parse(#[string] want: &str, #[buffer] input: &[u8], #[string] format: &str) -> Result<RsaKey, JsErrorBox> {
+pub fn op_crypto_key_parse(
+    #[string] want: &str,
+    #[buffer] input: &[u8],
+    #[string] format: &str,
+) -> Result<RsaKey, JsErrorBox> {
     let (label, bytes) = match format {
         "pem" => pem(std::str::from_utf8(input).map_err(|_| invalid("a PEM key must be text"))?)
-            .ok_or_else(|| invalid("error:1E08010C:DECODER routines::unsupported (no PEM block found)"))?,
+            .ok_or_else(|| {
+                invalid("error:1E08010C:DECODER routines::unsupported (no PEM block found)")
+            })?,
         // DER: the caller says which structure.
         other => (other.to_ascii_uppercase(), input.to_vec()),
     };
     let private = match label.as_str() {
         "PRIVATE KEY" | "PKCS8" => Some(private_key("pkcs8", bytes.clone())?),
-        "RSA PRIVATE KEY" | "PKCS1" if want == "private" || label == "RSA PRIVATE KEY" => Some(private_key("pkcs1", bytes.clone())?),
+        "RSA PRIVATE KEY" | "PKCS1" if want == "private" || label == "RSA PRIVATE KEY" => {
+            Some(private_key("pkcs1", bytes.clone())?)
+        }
         _ => None,
     };
     match (want, private) {
         ("private", Some(key)) => Ok(key),
-        ("private", None) => Err(invalid(format!("error:1E08010C:DECODER routines::unsupported ({label} is not a private key)"))),
-        (_, Some(key)) => public_key(key_pair(&key.format, &key.der)?.public_key().as_ref().to_vec()),
+        ("private", None) => Err(invalid(format!(
+            "error:1E08010C:DECODER routines::unsupported ({label} is not a private key)"
+        ))),
+        (_, Some(key)) => {
+            public_key(key_pair(&key.format, &key.der)?.public_key().as_ref().to_vec())
+        }
         (_, None) => match label.as_str() {
             "CERTIFICATE" => {
-                let spki = spki_from_certificate(&bytes).ok_or_else(|| invalid("the certificate could not be read"))?;
-                public_key(rsa_from_spki(&spki).ok_or_else(|| invalid("the certificate does not hold an RSA key"))?)
+                let spki = spki_from_certificate(&bytes)
+                    .ok_or_else(|| invalid("the certificate could not be read"))?;
+                public_key(
+                    rsa_from_spki(&spki)
+                        .ok_or_else(|| invalid("the certificate does not hold an RSA key"))?,
+                )
             }
-            "PUBLIC KEY" | "SPKI" => public_key(rsa_from_spki(&bytes).ok_or_else(|| invalid("not an RSA public key"))?),
+            "PUBLIC KEY" | "SPKI" => {
+                public_key(rsa_from_spki(&bytes).ok_or_else(|| invalid("not an RSA public key"))?)
+            }
             "RSA PUBLIC KEY" => public_key(bytes),
-            other => Err(invalid(format!("error:1E08010C:DECODER routines::unsupported ({other})"))),
+            other => {
+                Err(invalid(format!("error:1E08010C:DECODER routines::unsupported ({other})")))
+            }
         },
     }
 }
 
-fn algorithm(name: &str) -> Result<(&'static dyn signature::RsaEncoding, &'static signature::RsaParameters), JsErrorBox> {
+fn algorithm(
+    name: &str,
+) -> Result<(&'static dyn signature::RsaEncoding, &'static signature::RsaParameters), JsErrorBox> {
     Ok(match name.to_ascii_lowercase().replace('-', "").as_str() {
-        "rsasha256" | "sha256" | "sha256withrsaencryption" => (&signature::RSA_PKCS1_SHA256, &signature::RSA_PKCS1_2048_8192_SHA256),
-        "rsasha384" | "sha384" | "sha384withrsaencryption" => (&signature::RSA_PKCS1_SHA384, &signature::RSA_PKCS1_2048_8192_SHA384),
-        "rsasha512" | "sha512" | "sha512withrsaencryption" => (&signature::RSA_PKCS1_SHA512, &signature::RSA_PKCS1_2048_8192_SHA512),
-        _ => return Err(invalid(format!("Invalid digest: {name} (chatfn signs RSA-SHA256, RSA-SHA384 and RSA-SHA512)"))),
+        "rsasha256" | "sha256" | "sha256withrsaencryption" => {
+            (&signature::RSA_PKCS1_SHA256, &signature::RSA_PKCS1_2048_8192_SHA256)
+        }
+        "rsasha384" | "sha384" | "sha384withrsaencryption" => {
+            (&signature::RSA_PKCS1_SHA384, &signature::RSA_PKCS1_2048_8192_SHA384)
+        }
+        "rsasha512" | "sha512" | "sha512withrsaencryption" => {
+            (&signature::RSA_PKCS1_SHA512, &signature::RSA_PKCS1_2048_8192_SHA512)
+        }
+        _ => {
+            return Err(invalid(format!(
+                "Invalid digest: {name} (chatfn signs RSA-SHA256, RSA-SHA384 and RSA-SHA512)"
+            )))
+        }
     })
 }
 
 #[op2]
 #[buffer]
-pub fn op_crypto_sign(#[string] alg: &str, #[serde] key: RsaKey, #[buffer] data: &[u8]) -> Result<Vec<u8>, JsErrorBox> {
+pub fn op_crypto_sign(
+    #[string] alg: &str,
+    #[serde] key: RsaKey,
+    #[buffer] data: &[u8],
+) -> Result<Vec<u8>, JsErrorBox> {
     if key.kind != "private" {
         return Err(invalid("signing needs a private key"));
     }
     let (encoding, _) = algorithm(alg)?;
     let pair = key_pair(&key.format, &key.der)?;
     let mut signature = vec![0; pair.public().modulus_len()];
-    pair.sign(encoding, &ring::rand::SystemRandom::new(), data, &mut signature).map_err(|_| invalid("signing failed"))?;
+    pair.sign(encoding, &ring::rand::SystemRandom::new(), data, &mut signature)
+        .map_err(|_| invalid("signing failed"))?;
     Ok(signature)
 }
 
 #[op2]
-pub fn op_crypto_verify(#[string] alg: &str, #[serde] key: RsaKey, #[buffer] data: &[u8], #[buffer] signature: &[u8]) -> Result<bool, JsErrorBox> {
+pub fn op_crypto_verify(
+    #[string] alg: &str,
+    #[serde] key: RsaKey,
+    #[buffer] data: &[u8],
+    #[buffer] signature: &[u8],
+) -> Result<bool, JsErrorBox> {
     let (_, parameters) = algorithm(alg)?;
     let public = if key.kind == "private" {
         key_pair(&key.format, &key.der)?.public_key().as_ref().to_vec()
@@ -185,28 +245,47 @@ pub fn op_crypto_spki_key(#[buffer] spki: &[u8]) -> Result<Vec<u8>, JsErrorBox> 
 }
 
 fn ec_pair(pkcs8: &[u8]) -> Result<signature::EcdsaKeyPair, JsErrorBox> {
-    signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &ring::rand::SystemRandom::new())
-        .map_err(|e| invalid(format!("not a P-256 PKCS#8 private key ({e})")))
+    signature::EcdsaKeyPair::from_pkcs8(
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8,
+        &ring::rand::SystemRandom::new(),
+    )
+    .map_err(|e| invalid(format!("not a P-256 PKCS#8 private key ({e})")))
 }
 
 /// ECDSA P-256 with SHA-256, the fixed-width r||s signature WebCrypto uses. The key is PKCS#8
 /// DER, or (when `point` is not empty) the raw private scalar and its public point.
 #[op2]
 #[buffer]
-pub fn op_crypto_ec_sign(#[buffer] key: &[u8], #[buffer] point: &[u8], #[buffer] data: &[u8]) -> Result<Vec<u8>, JsErrorBox> {
+pub fn op_crypto_ec_sign(
+    #[buffer] key: &[u8],
+    #[buffer] point: &[u8],
+    #[buffer] data: &[u8],
+) -> Result<Vec<u8>, JsErrorBox> {
     let rng = ring::rand::SystemRandom::new();
     let pair = if point.is_empty() {
         ec_pair(key)?
     } else {
-        signature::EcdsaKeyPair::from_private_key_and_public_key(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, key, point, &rng)
-            .map_err(|e| invalid(format!("not a P-256 key pair ({e})")))?
+        signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            key,
+            point,
+            &rng,
+        )
+        .map_err(|e| invalid(format!("not a P-256 key pair ({e})")))?
     };
     Ok(pair.sign(&rng, data).map_err(|_| invalid("signing failed"))?.as_ref().to_vec())
 }
 
 #[op2(fast)]
-pub fn op_crypto_ec_verify(#[buffer] point: &[u8], #[buffer] data: &[u8], #[buffer] signature: &[u8]) -> bool {
-    UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(data, signature).is_ok()
+pub fn op_crypto_ec_verify(
+    #[buffer] point: &[u8],
+    #[buffer] data: &[u8],
+    #[buffer] signature: &[u8],
+) -> bool {
+    UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+        .verify(data, signature)
+        .is_ok()
 }
 
 /// The public point of a P-256 PKCS#8 private key.

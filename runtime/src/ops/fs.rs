@@ -31,15 +31,25 @@ impl FsError {
     /// A path outside the app directory: as if it did not exist.
     fn outside(syscall: &'static str, path: &str) -> FsError {
         let description = "no such file or directory (chatfn functions only see their app's files)";
-        FsError { code: "ENOENT", errno: -libc::ENOENT, description, syscall, path: path.to_string() }
+        FsError {
+            code: "ENOENT",
+            errno: -libc::ENOENT,
+            description,
+            syscall,
+            path: path.to_string(),
+        }
     }
 
     fn io(syscall: &'static str, path: &str, e: std::io::Error) -> FsError {
         let (code, errno, description) = match e.kind() {
             std::io::ErrorKind::NotFound => ("ENOENT", libc::ENOENT, "no such file or directory"),
             std::io::ErrorKind::PermissionDenied => ("EACCES", libc::EACCES, "permission denied"),
-            _ if e.raw_os_error() == Some(libc::EISDIR) => ("EISDIR", libc::EISDIR, "illegal operation on a directory"),
-            _ if e.raw_os_error() == Some(libc::ENOTDIR) => ("ENOTDIR", libc::ENOTDIR, "not a directory"),
+            _ if e.raw_os_error() == Some(libc::EISDIR) => {
+                ("EISDIR", libc::EISDIR, "illegal operation on a directory")
+            }
+            _ if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                ("ENOTDIR", libc::ENOTDIR, "not a directory")
+            }
             _ => ("EIO", libc::EIO, "i/o error"),
         };
         FsError { code, errno: -errno, description, syscall, path: path.to_string() }
@@ -49,13 +59,18 @@ impl FsError {
 /// The canonical path of `path` if the app may read it. A path that does not resolve gets its
 /// own error (ENOENT, ENOTDIR) only when it is plainly inside the app (no `..`), so a function
 /// cannot tell which files exist elsewhere.
-fn allowed(state: &OpState, syscall: &'static str, path: &str) -> Result<std::path::PathBuf, FsError> {
+fn allowed(
+    state: &OpState,
+    syscall: &'static str,
+    path: &str,
+) -> Result<std::path::PathBuf, FsError> {
     let roots = state.borrow::<ModuleRoots>();
     if let Some(canonical) = roots.allowed(path) {
         return Ok(canonical);
     }
     let lexical = std::path::Path::new(path);
-    let plainly_inside = !lexical.components().any(|c| c == std::path::Component::ParentDir) && roots.contains(lexical);
+    let plainly_inside = !lexical.components().any(|c| c == std::path::Component::ParentDir)
+        && roots.contains(lexical);
     match std::fs::canonicalize(lexical) {
         Err(e) if plainly_inside => Err(FsError::io(syscall, path, e)),
         _ => Err(FsError::outside(syscall, path)),
@@ -85,7 +100,12 @@ pub fn op_fs_stat(state: &mut OpState, #[string] path: String) -> Result<FileSta
         is_symbolic_link: false,
         size: meta.len(),
         mode: meta.permissions().mode() & !0o222,
-        mtime_ms: meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0),
+        mtime_ms: meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or(0.0),
     })
 }
 
@@ -98,12 +118,17 @@ pub fn op_fs_read_file(state: &mut OpState, #[string] path: String) -> Result<Ve
 
 #[op2]
 #[serde]
-pub fn op_fs_read_dir(state: &mut OpState, #[string] path: String) -> Result<Vec<(String, bool)>, FsError> {
+pub fn op_fs_read_dir(
+    state: &mut OpState,
+    #[string] path: String,
+) -> Result<Vec<(String, bool)>, FsError> {
     let canonical = allowed(state, "scandir", &path)?;
     let mut names: Vec<(String, bool)> = std::fs::read_dir(&canonical)
         .map_err(|e| FsError::io("scandir", &path, e))?
         .filter_map(|e| e.ok())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.file_type().is_ok_and(|t| t.is_dir())))
+        .map(|e| {
+            (e.file_name().to_string_lossy().into_owned(), e.file_type().is_ok_and(|t| t.is_dir()))
+        })
         .collect();
     names.sort();
     Ok(names)

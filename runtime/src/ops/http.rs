@@ -50,7 +50,8 @@ pub async fn op_http_open(
     follow_redirects: bool,
 ) -> Result<OpenAnswer, FetchFailed> {
     let outbound = state.borrow().borrow::<Outbound>().clone();
-    let request = OutboundRequest { follow_redirects, method, url, headers, body: has_body.then_some(body) };
+    let request =
+        OutboundRequest { follow_redirects, method, url, headers, body: has_body.then_some(body) };
     let (response, reader) = outbound.open(request).await.map_err(FetchFailed)?;
     let rid = state.borrow_mut().resource_table.add(HttpBody(RefCell::new(Some(reader))));
     Ok(OpenAnswer { response, rid })
@@ -59,9 +60,20 @@ pub async fn op_http_open(
 /// The next chunk of a body, or null at its end (the resource is closed then, and on errors).
 #[op2]
 #[serde]
-pub async fn op_http_read(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceId) -> Result<Option<ToJsBuffer>, JsErrorBox> {
-    let body = state.borrow().resource_table.get::<HttpBody>(rid).map_err(|_| JsErrorBox::type_error("the response body is closed"))?;
-    let mut reader = body.0.borrow_mut().take().ok_or_else(|| JsErrorBox::type_error("the response body is being read already"))?;
+pub async fn op_http_read(
+    state: Rc<RefCell<OpState>>,
+    #[smi] rid: ResourceId,
+) -> Result<Option<ToJsBuffer>, JsErrorBox> {
+    let body = state
+        .borrow()
+        .resource_table
+        .get::<HttpBody>(rid)
+        .map_err(|_| JsErrorBox::type_error("the response body is closed"))?;
+    let mut reader = body
+        .0
+        .borrow_mut()
+        .take()
+        .ok_or_else(|| JsErrorBox::type_error("the response body is being read already"))?;
     let chunk = reader.next_chunk().await;
     match chunk {
         Ok(Some(chunk)) => {

@@ -57,19 +57,29 @@ pub enum ModuleText {
 /// The text of a module file; TypeScript comes back with its types stripped.
 #[op2]
 #[serde]
-pub fn op_modules_read(state: &mut OpState, #[string] path: String) -> Result<ModuleText, JsErrorBox> {
+pub fn op_modules_read(
+    state: &mut OpState,
+    #[string] path: String,
+) -> Result<ModuleText, JsErrorBox> {
     read_module(state.borrow::<ModuleRoots>(), &path)
 }
 
 /// `code` given for the file at `path` (a saved function version), types stripped if TypeScript.
 #[op2]
 #[serde]
-pub fn op_modules_strip(state: &mut OpState, #[string] path: String, #[string] code: String) -> ModuleText {
+pub fn op_modules_strip(
+    state: &mut OpState,
+    #[string] path: String,
+    #[string] code: String,
+) -> ModuleText {
     if !is_typescript(&path) {
         return ModuleText::Code(code);
     }
     let root = state.borrow::<ModuleRoots>().0.first().cloned().unwrap_or_default();
-    let shown = Path::new(&path).strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or(path.clone());
+    let shown = Path::new(&path)
+        .strip_prefix(&root)
+        .map(|p| p.display().to_string())
+        .unwrap_or(path.clone());
     match strip_types(&shown, code) {
         Ok(code) => ModuleText::Code(code),
         Err(e) => ModuleText::SyntaxError(e),
@@ -79,18 +89,32 @@ pub fn op_modules_strip(state: &mut OpState, #[string] path: String, #[string] c
 /// The text of the module file at `path`, if it lies inside the app (for `require` and `import`).
 pub(crate) fn read_module(roots: &ModuleRoots, path: &str) -> Result<ModuleText, JsErrorBox> {
     let Some(canonical) = roots.allowed(path) else {
-        return Err(JsErrorBox::new("Error", format!("chatfn functions can only read files inside their app directory, not {path}")));
+        return Err(JsErrorBox::new(
+            "Error",
+            format!("chatfn functions can only read files inside their app directory, not {path}"),
+        ));
     };
     let size = std::fs::metadata(&canonical).map(|m| m.len()).unwrap_or(0);
     if size > MAX_MODULE_BYTES {
         return Err(JsErrorBox::new(
             "Error",
-            format!("{path} is {} MB; chatfn loads module files of at most {} MB", size >> 20, MAX_MODULE_BYTES >> 20),
+            format!(
+                "{path} is {} MB; chatfn loads module files of at most {} MB",
+                size >> 20,
+                MAX_MODULE_BYTES >> 20
+            ),
         ));
     }
-    let bytes = std::fs::read(&canonical).map_err(|e| JsErrorBox::new("Error", format!("cannot read {path}: {e}")))?;
+    let bytes = std::fs::read(&canonical)
+        .map_err(|e| JsErrorBox::new("Error", format!("cannot read {path}: {e}")))?;
     let source = String::from_utf8(bytes).map_err(|e| {
-        JsErrorBox::new("SyntaxError", format!("{path} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        JsErrorBox::new(
+            "SyntaxError",
+            format!(
+                "{path} is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     if is_typescript(path) {
         let root = roots.0.first().cloned().unwrap_or_default();

@@ -42,14 +42,22 @@ fn parts(url: &Url) -> UrlParts {
 #[op2]
 #[serde]
 pub fn op_url_parse(#[string] href: String, #[string] base: String) -> Option<UrlParts> {
-    let url = if base.is_empty() { Url::parse(&href).ok()? } else { Url::parse(&base).ok()?.join(&href).ok()? };
+    let url = if base.is_empty() {
+        Url::parse(&href).ok()?
+    } else {
+        Url::parse(&base).ok()?.join(&href).ok()?
+    };
     Some(parts(&url))
 }
 
 /// `href` with one part replaced, as the URL setters do; `null` when the result is invalid.
 #[op2]
 #[serde]
-pub fn op_url_set(#[string] href: String, #[string] part: String, #[string] value: String) -> Option<UrlParts> {
+pub fn op_url_set(
+    #[string] href: String,
+    #[string] part: String,
+    #[string] value: String,
+) -> Option<UrlParts> {
     let mut url = Url::parse(&href).ok()?;
     let strip = |v: &str, p: char| v.strip_prefix(p).unwrap_or(v).to_string();
     match part.as_str() {
@@ -61,8 +69,11 @@ pub fn op_url_set(#[string] href: String, #[string] part: String, #[string] valu
         "hostname" => deno_core::url::quirks::set_hostname(&mut url, &value).ok()?,
         "port" => deno_core::url::quirks::set_port(&mut url, &value).ok()?,
         "pathname" => url.set_path(&value),
-        "search" => url.set_query(Some(&strip(&value, '?')).filter(|q| !q.is_empty()).map(|q| q.as_str())),
-        "hash" => url.set_fragment(Some(&strip(&value, '#')).filter(|f| !f.is_empty()).map(|f| f.as_str())),
+        "search" => {
+            url.set_query(Some(&strip(&value, '?')).filter(|q| !q.is_empty()).map(|q| q.as_str()))
+        }
+        "hash" => url
+            .set_fragment(Some(&strip(&value, '#')).filter(|f| !f.is_empty()).map(|f| f.as_str())),
         _ => return None,
     }
     Some(parts(&url))

@@ -72,7 +72,9 @@ fn store(state: &Rc<RefCell<OpState>>) -> UsersStore {
 }
 
 fn parse_id(id: &str) -> Result<u64, StoreError> {
-    id.trim().parse().map_err(|_| StoreError::Invalid(format!("{id:?} is not a user id (ids are numbers)")))
+    id.trim()
+        .parse()
+        .map_err(|_| StoreError::Invalid(format!("{id:?} is not a user id (ids are numbers)")))
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, StoreError> {
@@ -91,7 +93,10 @@ pub fn op_users_check_exists(state: &mut OpState, #[string] name: String) -> Api
 
 #[op2]
 #[serde]
-pub async fn op_users_create(state: Rc<RefCell<OpState>>, #[serde] body: serde_json::Value) -> ApiReply {
+pub async fn op_users_create(
+    state: Rc<RefCell<OpState>>,
+    #[serde] body: serde_json::Value,
+) -> ApiReply {
     let store = store(&state);
     let result = match parse_body::<NewUser>("createUser body", body) {
         Ok(new) => store.create(new).await,
@@ -103,14 +108,19 @@ pub async fn op_users_create(state: Rc<RefCell<OpState>>, #[serde] body: serde_j
 #[op2]
 #[serde]
 pub fn op_users_retrieve(state: &mut OpState, #[string] id: String) -> ApiReply {
-    let result = parse_id(&id)
-        .and_then(|id| state.borrow::<UsersStore>().get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id))));
+    let result = parse_id(&id).and_then(|id| {
+        state.borrow::<UsersStore>().get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id)))
+    });
     ApiReply::from_user(200, result)
 }
 
 #[op2]
 #[serde]
-pub async fn op_users_update(state: Rc<RefCell<OpState>>, #[string] id: String, #[serde] patch: serde_json::Value) -> ApiReply {
+pub async fn op_users_update(
+    state: Rc<RefCell<OpState>>,
+    #[string] id: String,
+    #[serde] patch: serde_json::Value,
+) -> ApiReply {
     let store = store(&state);
     let result = match (parse_id(&id), parse_body::<UserPatch>("updateUser patch", patch)) {
         (Ok(id), Ok(patch)) => store.update(id, patch).await,
@@ -139,7 +149,9 @@ pub fn op_users_list(
     #[serde] name: serde_json::Value,
 ) -> ApiReply {
     let (Some(page), Some(size)) = (page.as_u64(), size.as_u64()) else {
-        return ApiReply::err(&StoreError::Invalid("page and size must be non-negative integers".into()));
+        return ApiReply::err(&StoreError::Invalid(
+            "page and size must be non-negative integers".into(),
+        ));
     };
     let size = size.clamp(1, 1000) as usize;
     match state.borrow::<UsersStore>().list(page as usize, size, name.as_str()) {
@@ -173,7 +185,11 @@ pub async fn op_users_set_secret(
 
 #[op2]
 #[serde]
-pub fn op_users_retrieve_secret(state: &mut OpState, #[string] id: String, #[string] name: String) -> ApiReply {
+pub fn op_users_retrieve_secret(
+    state: &mut OpState,
+    #[string] id: String,
+    #[string] name: String,
+) -> ApiReply {
     match parse_id(&id).and_then(|id| state.borrow::<UsersStore>().get_secret(id, &name)) {
         Ok(secret) => ApiReply::ok(200, json!({ "secret": secret })),
         Err(e) => ApiReply::err(&e),
@@ -182,7 +198,11 @@ pub fn op_users_retrieve_secret(state: &mut OpState, #[string] id: String, #[str
 
 #[op2]
 #[serde]
-pub async fn op_users_remove_secret(state: Rc<RefCell<OpState>>, #[string] id: String, #[string] name: String) -> ApiReply {
+pub async fn op_users_remove_secret(
+    state: Rc<RefCell<OpState>>,
+    #[string] id: String,
+    #[string] name: String,
+) -> ApiReply {
     let store = store(&state);
     let result = match parse_id(&id) {
         Ok(id) => store.remove_secret(id, &name).await,

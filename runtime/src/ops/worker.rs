@@ -66,7 +66,12 @@ pub struct InvocationLogs {
 }
 
 #[op2(fast)]
-pub fn op_worker_log(state: &mut OpState, #[smi] id: u32, #[string] level: &str, #[string] message: &str) {
+pub fn op_worker_log(
+    state: &mut OpState,
+    #[smi] id: u32,
+    #[string] level: &str,
+    #[string] message: &str,
+) {
     let logs = state.borrow_mut::<InvocationLogs>();
     if logs.id == id {
         logs.lines.push(LogLine { level: level.to_string(), message: message.to_string() });

@@ -64,8 +64,16 @@ fn read_all(mut reader: impl Read) -> Result<Vec<u8>, ZlibError> {
 
 #[op2]
 #[buffer]
-pub fn op_zlib_process(#[string] mode: &str, #[buffer] data: &[u8], level: i32) -> Result<Vec<u8>, ZlibError> {
-    let level = if (0..=9).contains(&level) { Compression::new(level as u32) } else { Compression::default() };
+pub fn op_zlib_process(
+    #[string] mode: &str,
+    #[buffer] data: &[u8],
+    level: i32,
+) -> Result<Vec<u8>, ZlibError> {
+    let level = if (0..=9).contains(&level) {
+        Compression::new(level as u32)
+    } else {
+        Compression::default()
+    };
     match mode {
         "gzip" => {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
@@ -86,7 +94,9 @@ pub fn op_zlib_process(#[string] mode: &str, #[buffer] data: &[u8], level: i32) 
         "inflate" => read_all(flate2::read::ZlibDecoder::new(data)),
         "inflateRaw" => read_all(flate2::read::DeflateDecoder::new(data)),
         // unzip: gzip or zlib, by the header.
-        "unzip" if data.starts_with(&[0x1f, 0x8b]) => read_all(flate2::read::MultiGzDecoder::new(data)),
+        "unzip" if data.starts_with(&[0x1f, 0x8b]) => {
+            read_all(flate2::read::MultiGzDecoder::new(data))
+        }
         "unzip" => read_all(flate2::read::ZlibDecoder::new(data)),
         other => Err(ZlibError::Mode(other.to_string())),
     }

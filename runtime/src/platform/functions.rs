@@ -17,7 +17,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{compile_check, json_body, resource_id, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
+use super::{
+    compile_check, json_body, resource_id, Authorized, ErrorBody, Links, OAuthError, Page,
+    PageQuery, PlatformApp, PlatformError,
+};
 use crate::config::Trigger;
 use crate::store::functions::{FunctionRecord, VersionRecord};
 
@@ -108,12 +111,18 @@ pub(super) fn page_of<T>(items: Vec<T>, q: &PageQuery) -> (Vec<T>, usize) {
 }
 
 pub(super) fn function(app: &PlatformApp, id: &str) -> Result<FunctionRecord, PlatformError> {
-    app.store.functions.function(resource_id(id, "function")?)?.ok_or_else(|| PlatformError::NotFound(format!("function {id} not found")))
+    app.store
+        .functions
+        .function(resource_id(id, "function")?)?
+        .ok_or_else(|| PlatformError::NotFound(format!("function {id} not found")))
 }
 
 #[utoipa::path(get, path = "/v1/runtimes/nodejs/functions", tag = "functions", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<Functions>), (status = 401, body = OAuthError)))]
-pub async fn list(Authorized(app): Authorized, Query(q): Query<PageQuery>) -> Result<Json<Page<Functions>>, PlatformError> {
+pub async fn list(
+    Authorized(app): Authorized,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<Functions>>, PlatformError> {
     let (page, total) = page_of(app.store.functions.functions()?, &q);
     let functions = Functions { functions: page.iter().map(FunctionView::from).collect() };
     Ok(Json(Page::new(functions, q.page, q.size(), total, "/v1/runtimes/nodejs/functions")))
@@ -130,22 +139,33 @@ pub struct NewFunction {
 
 #[utoipa::path(post, path = "/v1/runtimes/nodejs/functions", tag = "functions", security(("bearer" = [])), request_body = NewFunction,
     responses((status = 201, body = FunctionView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn create(Authorized(app): Authorized, body: Bytes) -> Result<(StatusCode, Json<FunctionView>), PlatformError> {
+pub async fn create(
+    Authorized(app): Authorized,
+    body: Bytes,
+) -> Result<(StatusCode, Json<FunctionView>), PlatformError> {
     let new: NewFunction = json_body(&body)?;
     if Trigger::from_name(&new.trigger).is_none() {
         let known: Vec<_> = Trigger::ALL.iter().map(|t| t.name()).collect();
-        return Err(PlatformError::BadRequest(format!("chatfn runs functions for {}, not {:?}", known.join(", "), new.trigger)));
+        return Err(PlatformError::BadRequest(format!(
+            "chatfn runs functions for {}, not {:?}",
+            known.join(", "),
+            new.trigger
+        )));
     }
     if new.name.trim().is_empty() {
         return Err(PlatformError::BadRequest("a function needs a name".into()));
     }
-    let function = app.store.functions.create_function(&new.trigger, &new.name, new.description).await?;
+    let function =
+        app.store.functions.create_function(&new.trigger, &new.name, new.description).await?;
     Ok((StatusCode::CREATED, Json(FunctionView::from(&function))))
 }
 
 #[utoipa::path(get, path = "/v1/functions/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = FunctionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn get(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<FunctionView>, PlatformError> {
+pub async fn get(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<Json<FunctionView>, PlatformError> {
     Ok(Json(FunctionView::from(&function(&app, &id)?)))
 }
 
@@ -154,7 +174,10 @@ pub async fn get(Authorized(app): Authorized, Path(id): Path<String>) -> Result<
 /// rules for a trigger with no function.
 #[utoipa::path(delete, path = "/v1/functions/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn delete(Authorized(app): Authorized, Path(id): Path<String>) -> Result<StatusCode, PlatformError> {
+pub async fn delete(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<StatusCode, PlatformError> {
     let f = function(&app, &id)?;
     app.store.functions.delete_function(f.id).await?;
     app.redeploy()?;
@@ -165,7 +188,11 @@ pub async fn delete(Authorized(app): Authorized, Path(id): Path<String>) -> Resu
 /// Newest first.
 #[utoipa::path(get, path = "/v1/functions/{id}/versions", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path), PageQuery),
     responses((status = 200, body = Page<Versions>), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn versions(Authorized(app): Authorized, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Page<Versions>>, PlatformError> {
+pub async fn versions(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<Versions>>, PlatformError> {
     let f = function(&app, &id)?;
     let mut all = app.store.functions.versions(f.id)?;
     all.reverse();
@@ -187,7 +214,11 @@ pub struct NewVersion {
 /// with file, line and column, and nothing changes), then made current.
 #[utoipa::path(post, path = "/v1/functions/{id}/versions", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = NewVersion,
     responses((status = 201, body = VersionView), (status = 400, body = ErrorBody, description = "the code does not compile (`location` says where)"), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn create_version(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<(StatusCode, Json<VersionView>), PlatformError> {
+pub async fn create_version(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<VersionView>), PlatformError> {
     let NewVersion { handler_script, file } = json_body(&body)?;
     let _one_at_a_time = app.changing.lock().await;
     let f = function(&app, &id)?;
@@ -207,7 +238,10 @@ pub async fn create_version(Authorized(app): Authorized, Path(id): Path<String>,
 
 #[utoipa::path(get, path = "/v1/functions/{id}/current-version", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = VersionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn current_version(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<VersionView>, PlatformError> {
+pub async fn current_version(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<Json<VersionView>, PlatformError> {
     let f = function(&app, &id)?;
     let version = app
         .store
@@ -226,7 +260,11 @@ pub struct Activation {
 /// `PUT /v1/functions/{id}/current-version` (chatfn's): makes a saved version current.
 #[utoipa::path(put, path = "/v1/functions/{id}/current-version", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = Activation,
     responses((status = 200, body = FunctionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn activate(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<FunctionView>, PlatformError> {
+pub async fn activate(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<FunctionView>, PlatformError> {
     let Activation { version_number } = json_body(&body)?;
     let _one_at_a_time = app.changing.lock().await;
     let f = function(&app, &id)?;
@@ -248,7 +286,11 @@ pub struct ShadowChange {
 /// and whether it matches. `{"version_number": null}` stops it.
 #[utoipa::path(put, path = "/v1/functions/{id}/shadow-version", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = ShadowChange,
     responses((status = 200, body = FunctionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn set_shadow(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<FunctionView>, PlatformError> {
+pub async fn set_shadow(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<FunctionView>, PlatformError> {
     let ShadowChange { version_number } = json_body(&body)?;
     let _one_at_a_time = app.changing.lock().await;
     let f = function(&app, &id)?;
@@ -260,7 +302,14 @@ pub async fn set_shadow(Authorized(app): Authorized, Path(id): Path<String>, bod
 
 #[utoipa::path(get, path = "/v1/function-versions/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = VersionView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn version(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<VersionView>, PlatformError> {
-    let version = app.store.functions.version(resource_id(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
+pub async fn version(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<Json<VersionView>, PlatformError> {
+    let version = app
+        .store
+        .functions
+        .version(resource_id(&id, "function version")?)?
+        .ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
     Ok(Json(VersionView::from(&version)))
 }

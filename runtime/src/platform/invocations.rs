@@ -15,7 +15,10 @@ use utoipa::ToSchema;
 
 use super::functions::function;
 use super::users::UserView;
-use super::{json_body, resource_id, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp, PlatformError};
+use super::{
+    json_body, resource_id, Authorized, ErrorBody, Links, OAuthError, Page, PageQuery, PlatformApp,
+    PlatformError,
+};
 use crate::config::Trigger;
 use crate::store::functions::VersionRecord;
 use crate::store::invocations::InvocationRecord;
@@ -63,14 +66,17 @@ impl From<&InvocationRecord> for InvocationView {
             result: r.result.clone(),
             logs: r.logs.clone(),
             duration_ms: r.duration_ms,
-            tape: r.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null),
+            tape: r
+                .tape
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(Value::Null),
             shadow: r.shadow.clone(),
             created_time: r.created_time.clone(),
             links: Links::to(format!("/v1/function-invocations/{}", r.id)),
         }
     }
 }
-
 
 #[derive(Serialize, ToSchema)]
 pub struct Invocations {
@@ -80,17 +86,35 @@ pub struct Invocations {
 /// Newest first.
 #[utoipa::path(get, path = "/v1/functions/{id}/invocations", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path), PageQuery),
     responses((status = 200, body = Page<Invocations>), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn invocations(Authorized(app): Authorized, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Page<Invocations>>, PlatformError> {
+pub async fn invocations(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<Invocations>>, PlatformError> {
     let f = function(&app, &id)?;
     let page = app.store.invocations.list(f.id, q.page, q.size())?;
-    let invocations = Invocations { invocations: page.records.iter().map(InvocationView::from).collect() };
-    Ok(Json(Page::new(invocations, q.page, q.size(), page.total, &format!("/v1/functions/{id}/invocations"))))
+    let invocations =
+        Invocations { invocations: page.records.iter().map(InvocationView::from).collect() };
+    Ok(Json(Page::new(
+        invocations,
+        q.page,
+        q.size(),
+        page.total,
+        &format!("/v1/functions/{id}/invocations"),
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/function-invocations/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = InvocationView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn invocation(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<InvocationView>, PlatformError> {
-    let record = app.store.invocations.get(resource_id(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
+pub async fn invocation(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<Json<InvocationView>, PlatformError> {
+    let record = app
+        .store
+        .invocations
+        .get(resource_id(&id, "invocation")?)?
+        .ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
     Ok(Json(InvocationView::from(&record)))
 }
 
@@ -106,25 +130,50 @@ pub struct TestInvocation {
 /// users and the invocation records are left alone.
 #[utoipa::path(post, path = "/v1/function-versions/{id}/test", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = TestInvocation,
     responses((status = 200, body = TestRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn test(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<TestRun>, PlatformError> {
+pub async fn test(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<TestRun>, PlatformError> {
     let TestInvocation { event } = json_body(&body)?;
-    let version = app.store.functions.version(resource_id(&id, "function version")?)?.ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
+    let version = app
+        .store
+        .functions
+        .version(resource_id(&id, "function version")?)?
+        .ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
     Ok(Json(sandboxed(&app, &version, event, None).await?))
 }
 
 /// Runs `version` on `event` in a fresh isolate over a scratch copy of the app's users (with
 /// its Users calls and HTTP requests answered from `replay`, if given).
-async fn sandboxed(app: &PlatformApp, version: &VersionRecord, event: Value, replay: Option<Value>) -> Result<TestRun, PlatformError> {
-    let function = app.store.functions.function(version.function_id)?.ok_or_else(|| PlatformError::NotFound(format!("function {}", version.function_id)))?;
-    let trigger = Trigger::from_name(&function.trigger).ok_or_else(|| PlatformError::BadRequest(format!("{} functions cannot be run", function.trigger)))?;
+async fn sandboxed(
+    app: &PlatformApp,
+    version: &VersionRecord,
+    event: Value,
+    replay: Option<Value>,
+) -> Result<TestRun, PlatformError> {
+    let function = app
+        .store
+        .functions
+        .function(version.function_id)?
+        .ok_or_else(|| PlatformError::NotFound(format!("function {}", version.function_id)))?;
+    let trigger = Trigger::from_name(&function.trigger).ok_or_else(|| {
+        PlatformError::BadRequest(format!("{} functions cannot be run", function.trigger))
+    })?;
     let internal = |e: String| PlatformError::Internal(e);
-    let (mut sandbox_app, _) = crate::deploy::effective_app(&app.app, &app.store).map_err(|e| internal(format!("{e:#}")))?;
+    let (mut sandbox_app, _) = crate::deploy::effective_app(&app.app, &app.store)
+        .map_err(|e| internal(format!("{e:#}")))?;
     sandbox_app.functions.insert(
         trigger,
-        crate::config::SourceFile { path: sandbox_app.root.join(&version.file), display: version.file.clone(), code: Some(version.handler_script.clone()) },
+        crate::config::SourceFile {
+            path: sandbox_app.root.join(&version.file),
+            display: version.file.clone(),
+            code: Some(version.handler_script.clone()),
+        },
     );
 
-    let mut request = crate::session::AttemptRequest::from_event(event.clone()).map_err(PlatformError::BadRequest)?;
+    let mut request = crate::session::AttemptRequest::from_event(event.clone())
+        .map_err(PlatformError::BadRequest)?;
     request.replay = replay;
     let live = app.store.users.list(0, usize::MAX, None)?.users;
     let copies = live
@@ -136,18 +185,54 @@ async fn sandboxed(app: &PlatformApp, version: &VersionRecord, event: Value, rep
             properties: Some(user.properties.clone()),
         })
         .collect();
-    let run = crate::session::scratch_run(&sandbox_app, copies, app.sessions.guest_users(), request).await.map_err(|e| internal(format!("{e:#}")))?;
+    let run =
+        crate::session::scratch_run(&sandbox_app, copies, app.sessions.guest_users(), request)
+            .await
+            .map_err(|e| internal(format!("{e:#}")))?;
     let attempt = run.attempt.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
-    let users_created = run.after.iter().filter(|u| !run.before.iter().any(|b| b.name == u.name)).map(UserView::from).collect();
+    let users_created = run
+        .after
+        .iter()
+        .filter(|u| !run.before.iter().any(|b| b.name == u.name))
+        .map(UserView::from)
+        .collect();
     let decision = match &attempt.decision {
-        crate::session::Decision::Allowed { user, .. } => TestDecision { allowed: true, user: Some(UserView::from(user)), error: None, message: None },
-        crate::session::Decision::Denied(d) => TestDecision { allowed: false, user: None, error: Some(d.code.as_str()), message: Some(d.message.clone()) },
+        crate::session::Decision::Allowed { user, .. } => TestDecision {
+            allowed: true,
+            user: Some(UserView::from(user)),
+            error: None,
+            message: None,
+        },
+        crate::session::Decision::Denied(d) => TestDecision {
+            allowed: false,
+            user: None,
+            error: Some(d.code.as_str()),
+            message: Some(d.message.clone()),
+        },
     };
-    let outcome = attempt.invocation.as_ref().map(|i| serde_json::to_value(&i.outcome).unwrap_or(Value::Null)).unwrap_or(Value::Null);
-    let tape: Value = attempt.invocation.as_ref().and_then(|i| i.tape.as_deref()).and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
+    let outcome = attempt
+        .invocation
+        .as_ref()
+        .map(|i| serde_json::to_value(&i.outcome).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
+    let tape: Value = attempt
+        .invocation
+        .as_ref()
+        .and_then(|i| i.tape.as_deref())
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null);
     let misses = tape["misses"].clone();
     let invocation = serde_json::to_value(&attempt.invocation).unwrap_or(Value::Null);
-    Ok(TestRun { function_id: function.id, version_number: version.version_number, args: event, decision, outcome, invocation, users_created, misses })
+    Ok(TestRun {
+        function_id: function.id,
+        version_number: version.version_number,
+        args: event,
+        decision,
+        outcome,
+        invocation,
+        users_created,
+        misses,
+    })
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -179,19 +264,34 @@ pub struct ReplayRun {
 /// responses it got and its clock; in a fresh isolate over a scratch copy of the users.
 #[utoipa::path(post, path = "/v1/function-invocations/{id}/replay", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)), request_body = ReplayRequest,
     responses((status = 200, body = ReplayRun), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn replay(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<ReplayRun>, PlatformError> {
-    let request: ReplayRequest = if body.is_empty() { ReplayRequest::default() } else { json_body(&body)? };
-    let record = app.store.invocations.get(resource_id(&id, "invocation")?)?.ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
-    let number = request.version_number.unwrap_or(record.version_number);
-    let version = app
+pub async fn replay(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ReplayRun>, PlatformError> {
+    let request: ReplayRequest =
+        if body.is_empty() { ReplayRequest::default() } else { json_body(&body)? };
+    let record = app
         .store
-        .functions
-        .version_by_number(record.function_id, number)?
-        .ok_or_else(|| PlatformError::NotFound(format!("version {number} of function {}", record.function_id)))?;
-    let tape = record.tape.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_else(|| serde_json::json!({ "startTime": 0, "calls": [] }));
+        .invocations
+        .get(resource_id(&id, "invocation")?)?
+        .ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
+    let number = request.version_number.unwrap_or(record.version_number);
+    let version =
+        app.store.functions.version_by_number(record.function_id, number)?.ok_or_else(|| {
+            PlatformError::NotFound(format!("version {number} of function {}", record.function_id))
+        })?;
+    let tape = record
+        .tape
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_else(|| serde_json::json!({ "startTime": 0, "calls": [] }));
     let run = sandboxed(&app, &version, record.args.clone(), Some(tape)).await?;
     let same_outcome = crate::session::same_outcome(&record.result, &run.outcome);
-    let redacted = record.result["redacted"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect()).unwrap_or_default();
+    let redacted = record.result["redacted"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect())
+        .unwrap_or_default();
     Ok(Json(ReplayRun {
         redacted,
         invocation_id: record.id,

@@ -47,7 +47,9 @@ impl KeyFile {
 
     fn read(&self) -> anyhow::Result<KeyFileContents> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{} is not a chatfn key file: {e}", self.path.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!("{} is not a chatfn key file: {e}", self.path.display())
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyFileContents::default()),
             Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", self.path.display())),
         }
@@ -102,7 +104,9 @@ impl KeyFile {
     /// Whether `client_id` is a key of this app, and `secret` its secret.
     pub fn verify(&self, client_id: &str, secret: &str) -> bool {
         let digest = hex(&Sha256::digest(secret.as_bytes()));
-        self.read().map(|c| c.keys.iter().any(|k| k.client_id == client_id && k.secret_sha256 == digest)).unwrap_or(false)
+        self.read()
+            .map(|c| c.keys.iter().any(|k| k.client_id == client_id && k.secret_sha256 == digest))
+            .unwrap_or(false)
     }
 
     pub fn contains(&self, client_id: &str) -> bool {
@@ -130,7 +134,14 @@ impl Tokens {
         let now = Instant::now();
         let mut issued = self.issued.lock().unwrap();
         issued.retain(|_, g| g.expires > now);
-        issued.insert(token.clone(), Grant { app: app.to_string(), client_id: client_id.to_string(), expires: now + TOKEN_LIFETIME });
+        issued.insert(
+            token.clone(),
+            Grant {
+                app: app.to_string(),
+                client_id: client_id.to_string(),
+                expires: now + TOKEN_LIFETIME,
+            },
+        );
         token
     }
 
@@ -157,7 +168,10 @@ mod tests {
         let keys = KeyFile::in_dir(dir.path());
         let (id, secret) = keys.create().unwrap();
         let stored = std::fs::read_to_string(dir.path().join("platform-keys.json")).unwrap();
-        assert!(stored.contains(&id) && !stored.contains(&secret), "only a hash of the secret is stored: {stored}");
+        assert!(
+            stored.contains(&id) && !stored.contains(&secret),
+            "only a hash of the secret is stored: {stored}"
+        );
         assert!(keys.verify(&id, &secret));
         assert!(!keys.verify(&id, "wrong"));
         assert!(!keys.verify("chatfn-other", &secret));
@@ -165,6 +179,9 @@ mod tests {
         assert!(keys.revoke(&id).unwrap());
         assert!(!keys.revoke(&id).unwrap(), "already gone");
         assert!(!keys.verify(&id, &secret));
-        assert_eq!(keys.list().unwrap().iter().map(|k| k.client_id.clone()).collect::<Vec<_>>(), vec![other]);
+        assert_eq!(
+            keys.list().unwrap().iter().map(|k| k.client_id.clone()).collect::<Vec<_>>(),
+            vec![other]
+        );
     }
 }

@@ -57,7 +57,8 @@ impl PlatformApp {
 
     /// Starts an isolate with what the store says now and switches the app's attempts to it.
     pub(crate) fn redeploy(&self) -> Result<(), PlatformError> {
-        crate::deploy::redeploy(&self.app, &self.store, &self.sessions).map_err(|e| PlatformError::Internal(format!("{e:#}")))
+        crate::deploy::redeploy(&self.app, &self.store, &self.sessions)
+            .map_err(|e| PlatformError::Internal(format!("{e:#}")))
     }
 }
 
@@ -68,7 +69,10 @@ pub struct Platform {
 
 impl Platform {
     pub fn new(apps: Vec<PlatformApp>) -> Platform {
-        Platform { apps: apps.into_iter().map(|a| (a.app.name.clone(), Arc::new(a))).collect(), tokens: Tokens::default() }
+        Platform {
+            apps: apps.into_iter().map(|a| (a.app.name.clone(), Arc::new(a))).collect(),
+            tokens: Tokens::default(),
+        }
     }
 }
 
@@ -101,7 +105,12 @@ pub fn router(platform: Arc<Platform>) -> Router {
     let (routes, openapi) = routes();
     let document = Arc::new(openapi.to_pretty_json().expect("the OpenAPI document serializes"));
     routes
-        .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }))
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_owned())
+            }),
+        )
         .with_state(platform)
 }
 
@@ -122,11 +131,17 @@ struct Security;
 
 impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
+        use utoipa::openapi::security::{
+            ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         let flow = Flow::ClientCredentials(ClientCredentials::new("/oauth/token", Scopes::new()));
-        components.add_security_scheme("client_credentials", SecurityScheme::OAuth2(OAuth2::new([flow])));
+        components
+            .add_security_scheme("client_credentials", SecurityScheme::OAuth2(OAuth2::new([flow])));
     }
 }
 
@@ -136,7 +151,10 @@ pub struct Authorized(pub Arc<PlatformApp>);
 impl FromRequestParts<Arc<Platform>> for Authorized {
     type Rejection = PlatformError;
 
-    async fn from_request_parts(parts: &mut Parts, platform: &Arc<Platform>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        platform: &Arc<Platform>,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -172,7 +190,9 @@ impl From<StoreError> for PlatformError {
             StoreError::NotFound(_) => PlatformError::NotFound(e.to_string()),
             StoreError::Conflict(_) => PlatformError::Conflict(e.to_string()),
             StoreError::Invalid(m) => PlatformError::BadRequest(m),
-            StoreError::Storage(_) | StoreError::Corrupt(_) => PlatformError::Internal(e.to_string()),
+            StoreError::Storage(_) | StoreError::Corrupt(_) => {
+                PlatformError::Internal(e.to_string())
+            }
         }
     }
 }
@@ -181,8 +201,17 @@ impl IntoResponse for PlatformError {
     fn into_response(self) -> Response {
         let (status, error, message) = match self {
             PlatformError::Unauthorized => {
-                let body = OAuthError { error: "unauthorized".into(), error_description: "Full authentication is required to access this resource".into() };
-                return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();
+                let body = OAuthError {
+                    error: "unauthorized".into(),
+                    error_description: "Full authentication is required to access this resource"
+                        .into(),
+                };
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer")],
+                    Json(body),
+                )
+                    .into_response();
             }
             PlatformError::BadRequest(m) => (StatusCode::BAD_REQUEST, "InvalidRequestError", m),
             PlatformError::NotFound(m) => (StatusCode::NOT_FOUND, "ResourceNotFoundError", m),
@@ -198,10 +227,19 @@ impl IntoResponse for PlatformError {
             }
             PlatformError::Internal(detail) => {
                 tracing::error!(%detail, "internal error while answering a Platform API request");
-                (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the server log".to_string())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "internal error; see the server log".to_string(),
+                )
             }
         };
-        let body = ErrorBody { error: error.into(), message, timestamp: crate::time::now_rfc3339(), location: None };
+        let body = ErrorBody {
+            error: error.into(),
+            message,
+            timestamp: crate::time::now_rfc3339(),
+            location: None,
+        };
         (status, Json(body)).into_response()
     }
 }
@@ -209,20 +247,26 @@ impl IntoResponse for PlatformError {
 /// A JSON request body; ChatKitty's clients send it as `application/vnd.chatkitty+json` or
 /// `application/json+merge-patch`, so the content type is not checked.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PlatformError> {
-    serde_json::from_slice(body).map_err(|e| PlatformError::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| PlatformError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// Compiles code saved through the API as the file it will run as; nothing is saved if not.
 pub(crate) fn compile_check(file: &str, code: &str) -> Result<(), PlatformError> {
-    crate::js::transpile::strip_types(file, code.to_string()).map(|_| ()).map_err(PlatformError::Compile)
+    crate::js::transpile::strip_types(file, code.to_string())
+        .map(|_| ())
+        .map_err(PlatformError::Compile)
 }
 
 /// A file path given through the API: relative, inside the app directory, `/`-separated.
 pub(crate) fn app_file(file: &str) -> Result<String, PlatformError> {
     let path = std::path::Path::new(file);
-    let inside = !file.is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    let inside =
+        !file.is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
     if !inside {
-        return Err(PlatformError::BadRequest(format!("{file:?} must be a relative path inside the app directory")));
+        return Err(PlatformError::BadRequest(format!(
+            "{file:?} must be a relative path inside the app directory"
+        )));
     }
     Ok(file.to_string())
 }
@@ -271,7 +315,14 @@ pub struct Page<E> {
 impl<E> Page<E> {
     pub fn new(embedded: E, number: usize, size: usize, total: usize, href: &str) -> Page<E> {
         let pages = if size == 0 { 0 } else { total.div_ceil(size) };
-        let page = PageInfo { size, number, total_elements_camel: total, total_pages_camel: pages, total_elements: total, total_pages: pages };
+        let page = PageInfo {
+            size,
+            number,
+            total_elements_camel: total,
+            total_pages_camel: pages,
+            total_elements: total,
+            total_pages: pages,
+        };
         Page { embedded, page, links: Links::to(href) }
     }
 }
@@ -280,7 +331,9 @@ impl<E> Page<E> {
 /// id too large for any resource is simply not found.
 pub(crate) fn resource_id(id: &str, what: &str) -> Result<u64, PlatformError> {
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(PlatformError::BadRequest(format!("{what} ids are decimal numbers, not {id:?}")));
+        return Err(PlatformError::BadRequest(format!(
+            "{what} ids are decimal numbers, not {id:?}"
+        )));
     }
     id.parse().map_err(|_| PlatformError::NotFound(format!("{what} {id} not found")))
 }
@@ -323,9 +376,15 @@ mod tests {
     fn resource_ids_are_plain_decimal_digits() {
         assert!(matches!(super::resource_id("42", "user"), Ok(42)));
         for bad in ["+1", " 1", "1 ", "-1", "1e0", "0x1", "", "١"] {
-            assert!(matches!(super::resource_id(bad, "user"), Err(super::PlatformError::BadRequest(_))), "{bad:?}");
+            assert!(
+                matches!(super::resource_id(bad, "user"), Err(super::PlatformError::BadRequest(_))),
+                "{bad:?}"
+            );
         }
-        assert!(matches!(super::resource_id("99999999999999999999999", "user"), Err(super::PlatformError::NotFound(_))));
+        assert!(matches!(
+            super::resource_id("99999999999999999999999", "user"),
+            Err(super::PlatformError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -376,9 +435,12 @@ mod tests {
         for field in ["display_name", "is_guest", "isGuest", "_links", "properties"] {
             assert!(user.get(field).is_some(), "UserView.{field}: {user}");
         }
-        assert!(doc["components"]["schemas"]["VersionView"]["properties"]["handler_script"].is_object());
+        assert!(
+            doc["components"]["schemas"]["VersionView"]["properties"]["handler_script"].is_object()
+        );
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
-        let list = &paths["/v1/users"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        let list =
+            &paths["/v1/users"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
         assert!(list.to_string().contains("Page"), "{list}");
     }
 }

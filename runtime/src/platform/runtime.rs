@@ -56,9 +56,24 @@ impl RuntimeView {
             kind: "NODEJS",
             id: 1,
             version: "v22.0.0",
-            dependencies: runtime.dependencies.iter().map(|(name, version)| Dependency { name: name.clone(), version: version.clone(), default_dependency: false }).collect(),
-            initialization_script: runtime.initialization_script.as_ref().map(|s| ScriptView { script: s.script.clone(), file: s.file.clone() }),
-            environment_variables: runtime.environment.keys().map(|k| (k.clone(), "********".to_string())).collect(),
+            dependencies: runtime
+                .dependencies
+                .iter()
+                .map(|(name, version)| Dependency {
+                    name: name.clone(),
+                    version: version.clone(),
+                    default_dependency: false,
+                })
+                .collect(),
+            initialization_script: runtime
+                .initialization_script
+                .as_ref()
+                .map(|s| ScriptView { script: s.script.clone(), file: s.file.clone() }),
+            environment_variables: runtime
+                .environment
+                .keys()
+                .map(|k| (k.clone(), "********".to_string()))
+                .collect(),
             revision: runtime.version,
             changed,
             links: Links::to("/v1/runtimes/nodejs"),
@@ -108,32 +123,52 @@ pub struct DependenciesAnswer {
 /// is saved, so a bad package is answered 400 and nothing changes.
 #[utoipa::path(put, path = "/v1/runtimes/nodejs/dependencies", tag = "runtime", security(("bearer" = [])), request_body = Vec<Dependency>,
     responses((status = 200, body = DependenciesAnswer), (status = 400, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn set_dependencies(Authorized(app): Authorized, body: Bytes) -> Result<Json<DependenciesAnswer>, PlatformError> {
+pub async fn set_dependencies(
+    Authorized(app): Authorized,
+    body: Bytes,
+) -> Result<Json<DependenciesAnswer>, PlatformError> {
     let list: Vec<Dependency> = json_body(&body)?;
     let mut wanted = BTreeMap::new();
     for dep in list {
-        crate::config::check_dependency(&dep.name, &dep.version).map_err(PlatformError::BadRequest)?;
+        crate::config::check_dependency(&dep.name, &dep.version)
+            .map_err(PlatformError::BadRequest)?;
         wanted.insert(dep.name, dep.version);
     }
     let _one_at_a_time = app.changing.lock().await;
     let before = app.store.functions.runtime()?.dependencies;
     let changes = DependencyChanges {
-        added: wanted.iter().filter(|(k, _)| !before.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        added: wanted
+            .iter()
+            .filter(|(k, _)| !before.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         removed: before.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect(),
         changed: wanted
             .iter()
-            .filter_map(|(k, v)| before.get(k).filter(|old| *old != v).map(|old| (k.clone(), RangeChange { from: old.clone(), to: v.clone() })))
+            .filter_map(|(k, v)| {
+                before
+                    .get(k)
+                    .filter(|old| *old != v)
+                    .map(|old| (k.clone(), RangeChange { from: old.clone(), to: v.clone() }))
+            })
             .collect(),
     };
     if wanted == before {
         let runtime = app.store.functions.runtime()?;
-        return Ok(Json(DependenciesAnswer { runtime: RuntimeView::of(&runtime, Some(false)), changes, installed: None }));
+        return Ok(Json(DependenciesAnswer {
+            runtime: RuntimeView::of(&runtime, Some(false)),
+            changes,
+            installed: None,
+        }));
     }
-    let (mut candidate, _) = crate::deploy::effective_app(&app.app, &app.store).map_err(|e| PlatformError::Internal(format!("{e:#}")))?;
+    let (mut candidate, _) = crate::deploy::effective_app(&app.app, &app.store)
+        .map_err(|e| PlatformError::Internal(format!("{e:#}")))?;
     candidate.dependencies = wanted.clone();
     let report = crate::deps::install(&candidate, crate::deps::Options::from_env(&candidate))
         .await
-        .map_err(|e| PlatformError::BadRequest(format!("the dependencies were not changed: {e:#}")))?;
+        .map_err(|e| {
+            PlatformError::BadRequest(format!("the dependencies were not changed: {e:#}"))
+        })?;
     let runtime = app.store.functions.update_runtime(|r| r.dependencies = wanted).await?;
     app.redeploy()?;
     tracing::info!(app = %app.app.name, "runtime dependencies changed through the Platform API");
@@ -143,7 +178,11 @@ pub async fn set_dependencies(Authorized(app): Authorized, body: Bytes) -> Resul
         from_cache: report.from_cache,
         skipped_install_scripts: report.skipped_scripts,
     };
-    Ok(Json(DependenciesAnswer { runtime: RuntimeView::of(&runtime, Some(true)), changes, installed: Some(installed) }))
+    Ok(Json(DependenciesAnswer {
+        runtime: RuntimeView::of(&runtime, Some(true)),
+        changes,
+        installed: Some(installed),
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -159,20 +198,28 @@ pub struct InitializationScript {
 /// line and column. The same script again changes nothing.
 #[utoipa::path(put, path = "/v1/runtimes/nodejs/initialization-script", tag = "runtime", security(("bearer" = [])), request_body = InitializationScript,
     responses((status = 200, body = RuntimeView), (status = 400, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn set_initialization_script(Authorized(app): Authorized, body: Bytes) -> Result<Json<RuntimeView>, PlatformError> {
+pub async fn set_initialization_script(
+    Authorized(app): Authorized,
+    body: Bytes,
+) -> Result<Json<RuntimeView>, PlatformError> {
     let InitializationScript { script, file } = json_body(&body)?;
     let _one_at_a_time = app.changing.lock().await;
     let current = app.store.functions.runtime()?;
     let file = match file {
         Some(file) => super::app_file(&file)?,
-        None => current.initialization_script.as_ref().map(|s| s.file.clone()).unwrap_or_else(|| INIT_SCRIPT_FILE.to_string()),
+        None => current
+            .initialization_script
+            .as_ref()
+            .map(|s| s.file.clone())
+            .unwrap_or_else(|| INIT_SCRIPT_FILE.to_string()),
     };
     let wanted = Script { file, script };
     if current.initialization_script.as_ref() == Some(&wanted) {
         return Ok(Json(RuntimeView::of(&current, Some(false))));
     }
     compile_check(&wanted.file, &wanted.script)?;
-    let runtime = app.store.functions.update_runtime(|r| r.initialization_script = Some(wanted)).await?;
+    let runtime =
+        app.store.functions.update_runtime(|r| r.initialization_script = Some(wanted)).await?;
     app.redeploy()?;
     Ok(Json(RuntimeView::of(&runtime, Some(true))))
 }
@@ -181,11 +228,16 @@ pub async fn set_initialization_script(Authorized(app): Authorized, body: Bytes)
 /// same map again changes nothing (values cannot be read back, so this is how to compare).
 #[utoipa::path(put, path = "/v1/runtimes/nodejs/environment-variables", tag = "runtime", security(("bearer" = [])), request_body = BTreeMap<String, String>,
     responses((status = 200, body = RuntimeView), (status = 400, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn set_environment(Authorized(app): Authorized, body: Bytes) -> Result<Json<RuntimeView>, PlatformError> {
+pub async fn set_environment(
+    Authorized(app): Authorized,
+    body: Bytes,
+) -> Result<Json<RuntimeView>, PlatformError> {
     let wanted: BTreeMap<String, String> = json_body(&body)?;
     for name in wanted.keys() {
         if name.is_empty() || name.contains(['=', '\0']) {
-            return Err(PlatformError::BadRequest(format!("{name:?} cannot be an environment variable name")));
+            return Err(PlatformError::BadRequest(format!(
+                "{name:?} cannot be an environment variable name"
+            )));
         }
     }
     let _one_at_a_time = app.changing.lock().await;

@@ -28,7 +28,11 @@ pub struct SettingsChange {
 }
 
 fn view(app: &Authorized) -> Json<SettingsView> {
-    Json(SettingsView { guest_users: app.0.sessions.guest_users(), user_created_channels: "DISABLED", links: Links::to("/v1/application/settings") })
+    Json(SettingsView {
+        guest_users: app.0.sessions.guest_users(),
+        user_created_channels: "DISABLED",
+        links: Links::to("/v1/application/settings"),
+    })
 }
 
 #[utoipa::path(get, path = "/v1/application/settings", tag = "application", security(("bearer" = [])),

@@ -73,7 +73,10 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<Users>), (status = 401, body = OAuthError)))]
-pub async fn list(Authorized(app): Authorized, Query(q): Query<ListQuery>) -> Result<Json<Page<Users>>, PlatformError> {
+pub async fn list(
+    Authorized(app): Authorized,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<Users>>, PlatformError> {
     let paging = PageQuery { page: q.page, size: q.size };
     let page = app.sessions.users().list(q.page, paging.size(), q.name.as_deref())?;
     let users = Users { users: page.users.iter().map(UserView::from).collect() };
@@ -88,8 +91,13 @@ pub struct NameQuery {
 /// `HEAD /v1/users?name=...`: 200 when a user has that name, 404 when none has.
 #[utoipa::path(head, path = "/v1/users", tag = "users", security(("bearer" = [])), params(NameQuery),
     responses((status = 200, description = "a user has this name"), (status = 404, description = "no user has this name"), (status = 401, body = OAuthError)))]
-pub async fn exists(Authorized(app): Authorized, Query(q): Query<NameQuery>) -> Result<StatusCode, PlatformError> {
-    let name = q.name.ok_or_else(|| PlatformError::BadRequest("HEAD /v1/users needs a name query parameter".into()))?;
+pub async fn exists(
+    Authorized(app): Authorized,
+    Query(q): Query<NameQuery>,
+) -> Result<StatusCode, PlatformError> {
+    let name = q.name.ok_or_else(|| {
+        PlatformError::BadRequest("HEAD /v1/users needs a name query parameter".into())
+    })?;
     match app.sessions.users().find_by_name(&name)? {
         Some(_) => Ok(StatusCode::OK),
         None => Err(PlatformError::NotFound(format!("no user is named {name:?}"))),
@@ -98,7 +106,10 @@ pub async fn exists(Authorized(app): Authorized, Query(q): Query<NameQuery>) -> 
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
     responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn create(Authorized(app): Authorized, body: Bytes) -> Result<(StatusCode, Json<UserView>), PlatformError> {
+pub async fn create(
+    Authorized(app): Authorized,
+    body: Bytes,
+) -> Result<(StatusCode, Json<UserView>), PlatformError> {
     let new: NewUser = json_body(&body)?;
     let user = app.sessions.users().create(new).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
@@ -110,21 +121,35 @@ fn user_id(id: &str) -> Result<u64, PlatformError> {
 
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn get(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<UserView>, PlatformError> {
-    let user = app.sessions.users().get(user_id(&id)?)?.ok_or_else(|| PlatformError::NotFound(format!("user {id} not found")))?;
+pub async fn get(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, PlatformError> {
+    let user = app
+        .sessions
+        .users()
+        .get(user_id(&id)?)?
+        .ok_or_else(|| PlatformError::NotFound(format!("user {id} not found")))?;
     Ok(Json(UserView::from(&user)))
 }
 
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path)), request_body = UserPatch,
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn update(Authorized(app): Authorized, Path(id): Path<String>, body: Bytes) -> Result<Json<UserView>, PlatformError> {
+pub async fn update(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<UserView>, PlatformError> {
     let patch: UserPatch = json_body(&body)?;
     Ok(Json(UserView::from(&app.sessions.users().update(user_id(&id)?, patch).await?)))
 }
 
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = UserView, description = "the deleted user"), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn delete(Authorized(app): Authorized, Path(id): Path<String>) -> Result<Json<UserView>, PlatformError> {
+pub async fn delete(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, PlatformError> {
     let user = app.sessions.users().delete(user_id(&id)?).await?;
     Ok(Json(UserView::from(&user)))
 }
@@ -137,19 +162,31 @@ pub struct Secret {
 
 #[utoipa::path(put, path = "/v1/users/{id}/secrets/{name}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path), ("name" = String, Path)), request_body = Secret,
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn set_secret(Authorized(app): Authorized, Path((id, name)): Path<(String, String)>, body: Bytes) -> Result<Json<UserView>, PlatformError> {
+pub async fn set_secret(
+    Authorized(app): Authorized,
+    Path((id, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<UserView>, PlatformError> {
     let body: Secret = json_body(&body)?;
-    Ok(Json(UserView::from(&app.sessions.users().set_secret(user_id(&id)?, &name, &body.secret).await?)))
+    Ok(Json(UserView::from(
+        &app.sessions.users().set_secret(user_id(&id)?, &name, &body.secret).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/users/{id}/secrets/{name}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path), ("name" = String, Path)),
     responses((status = 200, body = Secret), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn get_secret(Authorized(app): Authorized, Path((id, name)): Path<(String, String)>) -> Result<Json<Secret>, PlatformError> {
+pub async fn get_secret(
+    Authorized(app): Authorized,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<Secret>, PlatformError> {
     Ok(Json(Secret { secret: app.sessions.users().get_secret(user_id(&id)?, &name)? }))
 }
 
 #[utoipa::path(delete, path = "/v1/users/{id}/secrets/{name}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path), ("name" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
-pub async fn remove_secret(Authorized(app): Authorized, Path((id, name)): Path<(String, String)>) -> Result<Json<UserView>, PlatformError> {
+pub async fn remove_secret(
+    Authorized(app): Authorized,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<UserView>, PlatformError> {
     Ok(Json(UserView::from(&app.sessions.users().remove_secret(user_id(&id)?, &name).await?)))
 }

@@ -35,7 +35,9 @@ impl fmt::Display for Subject {
             Subject::UserNamed(name) => write!(f, "user named {name:?}"),
             Subject::Secret { user, name } => write!(f, "secret {name:?} of user {user}"),
             Subject::Function(id) => write!(f, "function {id}"),
-            Subject::Version { function, number } => write!(f, "version {number} of function {function}"),
+            Subject::Version { function, number } => {
+                write!(f, "version {number} of function {function}")
+            }
         }
     }
 }

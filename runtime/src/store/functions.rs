@@ -75,7 +75,10 @@ fn id_key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
-fn next_id(meta: &sled::transaction::TransactionalTree, key: &[u8]) -> Result<u64, sled::transaction::UnabortableTransactionError> {
+fn next_id(
+    meta: &sled::transaction::TransactionalTree,
+    key: &[u8],
+) -> Result<u64, sled::transaction::UnabortableTransactionError> {
     let id = match meta.get(key)? {
         Some(v) => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])).max(1),
         None => 1,
@@ -110,7 +113,10 @@ impl FunctionsStore {
     }
 
     /// Saves `change` applied to the current runtime; answers the new record.
-    pub async fn update_runtime(&self, change: impl FnOnce(&mut RuntimeRecord)) -> Result<RuntimeRecord, StoreError> {
+    pub async fn update_runtime(
+        &self,
+        change: impl FnOnce(&mut RuntimeRecord),
+    ) -> Result<RuntimeRecord, StoreError> {
         let mut runtime = self.runtime()?;
         change(&mut runtime);
         runtime.version += 1;
@@ -135,11 +141,18 @@ impl FunctionsStore {
     }
 
     /// A new function for `trigger`, without versions; a trigger has one function at most.
-    pub async fn create_function(&self, trigger: &str, name: &str, description: Option<String>) -> Result<FunctionRecord, StoreError> {
+    pub async fn create_function(
+        &self,
+        trigger: &str,
+        name: &str,
+        description: Option<String>,
+    ) -> Result<FunctionRecord, StoreError> {
         let result = (&self.functions, &self.meta).transaction(|(functions, meta)| {
             let by_trigger = format!("trigger/{trigger}");
             if meta.get(by_trigger.as_bytes())?.is_some() {
-                return Err(ConflictableTransactionError::Abort(StoreError::Conflict(format!("a function for {trigger} already exists"))));
+                return Err(ConflictableTransactionError::Abort(StoreError::Conflict(format!(
+                    "a function for {trigger} already exists"
+                ))));
             }
             let record = FunctionRecord {
                 id: next_id(meta, NEXT_FUNCTION_ID)?,
@@ -151,7 +164,10 @@ impl FunctionsStore {
                 shadow_version_number: None,
                 created_time: now_rfc3339(),
             };
-            functions.insert(&id_key(record.id), serde_json::to_vec(&record).expect("a record serializes"))?;
+            functions.insert(
+                &id_key(record.id),
+                serde_json::to_vec(&record).expect("a record serializes"),
+            )?;
             meta.insert(by_trigger.as_bytes(), &id_key(record.id))?;
             Ok(record)
         });
@@ -164,9 +180,12 @@ impl FunctionsStore {
     pub async fn delete_function(&self, id: u64) -> Result<FunctionRecord, StoreError> {
         let result = (&self.functions, &self.meta).transaction(|(functions, meta)| {
             let Some(bytes) = functions.remove(&id_key(id))? else {
-                return Err(ConflictableTransactionError::Abort(StoreError::NotFound(Subject::Function(id))));
+                return Err(ConflictableTransactionError::Abort(StoreError::NotFound(
+                    Subject::Function(id),
+                )));
             };
-            let record: FunctionRecord = serde_json::from_slice(&bytes).map_err(|e| ConflictableTransactionError::Abort(e.into()))?;
+            let record: FunctionRecord = serde_json::from_slice(&bytes)
+                .map_err(|e| ConflictableTransactionError::Abort(e.into()))?;
             meta.remove(format!("trigger/{}", record.trigger).as_bytes())?;
             Ok(record)
         });
@@ -199,55 +218,103 @@ impl FunctionsStore {
         })
     }
 
-    pub fn version_by_number(&self, function_id: u64, number: u64) -> Result<Option<VersionRecord>, StoreError> {
+    pub fn version_by_number(
+        &self,
+        function_id: u64,
+        number: u64,
+    ) -> Result<Option<VersionRecord>, StoreError> {
         Ok(self.versions(function_id)?.into_iter().find(|v| v.version_number == number))
     }
 
     /// Saves a new version of a function and makes it the current one.
-    pub async fn add_version(&self, function_id: u64, handler_script: &str, file: &str) -> Result<VersionRecord, StoreError> {
-        let result = (&self.functions, &self.versions, &self.meta).transaction(|(functions, versions, meta)| {
-            let Some(bytes) = functions.get(id_key(function_id))? else {
-                return Err(ConflictableTransactionError::Abort(StoreError::NotFound(Subject::Function(function_id))));
-            };
-            let mut function: FunctionRecord = serde_json::from_slice(&bytes).map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
-            let highest = meta.get(format!("highest_version/{function_id}").as_bytes())?.map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))).unwrap_or(0);
-            let version = VersionRecord {
-                id: next_id(meta, NEXT_VERSION_ID)?,
-                function_id,
-                version_number: highest + 1,
-                handler_script: handler_script.to_string(),
-                file: file.to_string(),
-                created_time: now_rfc3339(),
-            };
-            meta.insert(format!("highest_version/{function_id}").as_bytes(), &version.version_number.to_be_bytes())?;
-            versions.insert(&id_key(version.id), serde_json::to_vec(&version).expect("a record serializes"))?;
-            function.current_version_number = version.version_number;
-            functions.insert(&id_key(function_id), serde_json::to_vec(&function).expect("a record serializes"))?;
-            Ok(version)
-        });
+    pub async fn add_version(
+        &self,
+        function_id: u64,
+        handler_script: &str,
+        file: &str,
+    ) -> Result<VersionRecord, StoreError> {
+        let result = (&self.functions, &self.versions, &self.meta).transaction(
+            |(functions, versions, meta)| {
+                let Some(bytes) = functions.get(id_key(function_id))? else {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound(
+                        Subject::Function(function_id),
+                    )));
+                };
+                let mut function: FunctionRecord = serde_json::from_slice(&bytes)
+                    .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
+                let highest = meta
+                    .get(format!("highest_version/{function_id}").as_bytes())?
+                    .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))
+                    .unwrap_or(0);
+                let version = VersionRecord {
+                    id: next_id(meta, NEXT_VERSION_ID)?,
+                    function_id,
+                    version_number: highest + 1,
+                    handler_script: handler_script.to_string(),
+                    file: file.to_string(),
+                    created_time: now_rfc3339(),
+                };
+                meta.insert(
+                    format!("highest_version/{function_id}").as_bytes(),
+                    &version.version_number.to_be_bytes(),
+                )?;
+                versions.insert(
+                    &id_key(version.id),
+                    serde_json::to_vec(&version).expect("a record serializes"),
+                )?;
+                function.current_version_number = version.version_number;
+                functions.insert(
+                    &id_key(function_id),
+                    serde_json::to_vec(&function).expect("a record serializes"),
+                )?;
+                Ok(version)
+            },
+        );
         let version = unwrap_transaction(result)?;
         self.flush().await?;
         Ok(version)
     }
 
     /// Makes an existing version the current one (a rollback, or a roll forward).
-    pub async fn activate(&self, function_id: u64, version_number: u64) -> Result<FunctionRecord, StoreError> {
-        self.point_at(function_id, Some(version_number), |f| f.current_version_number = version_number).await
+    pub async fn activate(
+        &self,
+        function_id: u64,
+        version_number: u64,
+    ) -> Result<FunctionRecord, StoreError> {
+        self.point_at(function_id, Some(version_number), |f| {
+            f.current_version_number = version_number
+        })
+        .await
     }
 
     /// Runs `version_number` in shadow (or nothing, for `None`).
-    pub async fn set_shadow(&self, function_id: u64, version_number: Option<u64>) -> Result<FunctionRecord, StoreError> {
-        self.point_at(function_id, version_number, |f| f.shadow_version_number = version_number).await
+    pub async fn set_shadow(
+        &self,
+        function_id: u64,
+        version_number: Option<u64>,
+    ) -> Result<FunctionRecord, StoreError> {
+        self.point_at(function_id, version_number, |f| f.shadow_version_number = version_number)
+            .await
     }
 
     /// Saves `change` to a function after checking that `version_number` (if any) exists.
-    async fn point_at(&self, function_id: u64, version_number: Option<u64>, change: impl FnOnce(&mut FunctionRecord)) -> Result<FunctionRecord, StoreError> {
+    async fn point_at(
+        &self,
+        function_id: u64,
+        version_number: Option<u64>,
+        change: impl FnOnce(&mut FunctionRecord),
+    ) -> Result<FunctionRecord, StoreError> {
         if let Some(number) = version_number {
             if self.version_by_number(function_id, number)?.is_none() {
-                return Err(StoreError::NotFound(Subject::Version { function: function_id, number }));
+                return Err(StoreError::NotFound(Subject::Version {
+                    function: function_id,
+                    number,
+                }));
             }
         }
-        let mut function = self.function(function_id)?.ok_or_else(|| StoreError::NotFound(Subject::Function(function_id)))?;
+        let mut function = self
+            .function(function_id)?
+            .ok_or_else(|| StoreError::NotFound(Subject::Function(function_id)))?;
         change(&mut function);
         self.functions.insert(id_key(function_id), serde_json::to_vec(&function)?)?;
         self.flush().await?;
@@ -282,12 +349,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let store = FunctionsStore::open(&db).unwrap();
-        let f = store.create_function("user.attempted.start_session", "Start session", None).await.unwrap();
-        let twice = store.create_function("user.attempted.start_session", "again", None).await.unwrap_err();
+        let f = store
+            .create_function("user.attempted.start_session", "Start session", None)
+            .await
+            .unwrap();
+        let twice =
+            store.create_function("user.attempted.start_session", "again", None).await.unwrap_err();
         assert_eq!(twice.to_string(), "a function for user.attempted.start_session already exists");
         assert_eq!(f.current_version_number, 0);
-        let v1 = store.add_version(f.id, "async function handleEvent() {}", "functions/a.js").await.unwrap();
-        let v2 = store.add_version(f.id, "async function handleEvent() { throw new Error('no') }", "functions/a.js").await.unwrap();
+        let v1 = store
+            .add_version(f.id, "async function handleEvent() {}", "functions/a.js")
+            .await
+            .unwrap();
+        let v2 = store
+            .add_version(
+                f.id,
+                "async function handleEvent() { throw new Error('no') }",
+                "functions/a.js",
+            )
+            .await
+            .unwrap();
         assert_eq!((v1.version_number, v2.version_number), (1, 2));
         assert_eq!(store.function(f.id).unwrap().unwrap().current_version_number, 2);
         assert_eq!(store.activate(f.id, 1).await.unwrap().current_version_number, 1);
@@ -297,6 +378,10 @@ mod tests {
         let v3 = store.add_version(f.id, "x", "functions/a.js").await.unwrap();
         assert_eq!(v3.version_number, 3, "numbers never repeat, also after a rollback");
         assert_eq!(store.versions(f.id).unwrap().len(), 3);
-        assert_eq!(store.version(v2.id).unwrap().unwrap().handler_script, v2.handler_script, "versions are kept as saved");
+        assert_eq!(
+            store.version(v2.id).unwrap().unwrap().handler_script,
+            v2.handler_script,
+            "versions are kept as saved"
+        );
     }
 }

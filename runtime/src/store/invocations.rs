@@ -168,7 +168,12 @@ impl InvocationsStore {
     }
 
     /// One page of a function's records, newest first, among the newest `retention` records.
-    pub fn list(&self, function_id: u64, page: usize, size: usize) -> Result<RecordPage, StoreError> {
+    pub fn list(
+        &self,
+        function_id: u64,
+        page: usize,
+        size: usize,
+    ) -> Result<RecordPage, StoreError> {
         self.settle()?;
         let mut records = Vec::new();
         let (mut total, mut seen) = (0, 0);
@@ -231,9 +236,21 @@ mod tests {
         }
         store.record(record(2, 99)).unwrap();
         let page = store.list(1, 0, 3).unwrap();
-        assert_eq!(page.records.iter().map(|r| r.version_number).collect::<Vec<_>>(), vec![8, 7, 6]);
+        assert_eq!(
+            page.records.iter().map(|r| r.version_number).collect::<Vec<_>>(),
+            vec![8, 7, 6]
+        );
         assert_eq!(page.total, 4, "five kept in all, one of them function 2's");
-        assert_eq!(store.list(1, 1, 3).unwrap().records.iter().map(|r| r.version_number).collect::<Vec<_>>(), vec![5]);
+        assert_eq!(
+            store
+                .list(1, 1, 3)
+                .unwrap()
+                .records
+                .iter()
+                .map(|r| r.version_number)
+                .collect::<Vec<_>>(),
+            vec![5]
+        );
         assert!(store.get(ids[0]).unwrap().is_none(), "the oldest is gone");
         assert_eq!(store.get(ids[7]).unwrap().unwrap().args["username"], "u8");
         store.set_shadow(ids[7], serde_json::json!({ "same_outcome": true })).unwrap();
@@ -241,7 +258,10 @@ mod tests {
         // Written records survive a reopen, pages and all.
         drop(store);
         let store = InvocationsStore::open(&db, 5).unwrap();
-        assert_eq!(store.get(ids[7]).unwrap().unwrap().shadow, Some(serde_json::json!({ "same_outcome": true })));
+        assert_eq!(
+            store.get(ids[7]).unwrap().unwrap().shadow,
+            Some(serde_json::json!({ "same_outcome": true }))
+        );
         assert_eq!(store.list(1, 0, 10).unwrap().total, 4);
     }
 }

@@ -10,8 +10,8 @@ pub mod users;
 
 use std::path::Path;
 
-pub use settings::SettingsStore;
 pub use error::{StoreError, Subject};
+pub use settings::SettingsStore;
 pub use users::{NewUser, User, UserPatch, UsersStore};
 
 /// One app's store.

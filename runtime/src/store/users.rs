@@ -19,7 +19,6 @@ use crate::time::now_rfc3339;
 pub const MAX_NAME_LEN: usize = 512;
 const NEXT_ID_KEY: &[u8] = b"next_user_id";
 
-
 /// A stored chat user. Field names follow ChatKitty's platform SDK (`chatkitty-platform-sdk`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -103,7 +102,9 @@ impl UsersStore {
     fn create_unflushed(&self, mut new: NewUser) -> Result<User, StoreError> {
         new.name = normalize_name(&new.name)?;
         let display_name = match new.display_name {
-            Some(d) if d.trim().is_empty() => return Err(StoreError::Invalid("displayName must not be empty".into())),
+            Some(d) if d.trim().is_empty() => {
+                return Err(StoreError::Invalid("displayName must not be empty".into()))
+            }
             Some(d) => d,
             None => new.name.clone(),
         };
@@ -132,7 +133,9 @@ impl UsersStore {
         });
         match result {
             Ok(user) => Ok(user),
-            Err(TransactionError::Abort(())) => Err(StoreError::Conflict(format!("a user named {:?} already exists", new.name))),
+            Err(TransactionError::Abort(())) => {
+                Err(StoreError::Conflict(format!("a user named {:?} already exists", new.name)))
+            }
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
     }
@@ -199,12 +202,17 @@ impl UsersStore {
                     }
                 }
             }
-            users.insert(&id.to_be_bytes(), serde_json::to_vec(&user).expect("a user always serializes"))?;
+            users.insert(
+                &id.to_be_bytes(),
+                serde_json::to_vec(&user).expect("a user always serializes"),
+            )?;
             Ok(user)
         });
         let user = match result {
             Ok(user) => user,
-            Err(TransactionError::Abort(None)) => return Err(StoreError::NotFound(Subject::User(id))),
+            Err(TransactionError::Abort(None)) => {
+                return Err(StoreError::NotFound(Subject::User(id)))
+            }
             Err(TransactionError::Abort(Some(e))) => return Err(e.into()),
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
@@ -215,11 +223,12 @@ impl UsersStore {
     /// Deletes a user, its name and its secrets; returns the deleted record.
     pub async fn delete(&self, id: u64) -> Result<User, StoreError> {
         let user = self.get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id)))?;
-        let result: Result<(), TransactionError<()>> = (&self.users, &self.names).transaction(|(users, names)| {
-            users.remove(&id.to_be_bytes())?;
-            names.remove(user.name.as_bytes())?;
-            Ok(())
-        });
+        let result: Result<(), TransactionError<()>> =
+            (&self.users, &self.names).transaction(|(users, names)| {
+                users.remove(&id.to_be_bytes())?;
+                names.remove(user.name.as_bytes())?;
+                Ok(())
+            });
         if let Err(TransactionError::Storage(e)) = result {
             return Err(e.into());
         }
@@ -231,7 +240,12 @@ impl UsersStore {
     }
 
     /// Users in id order; `page` counts from 0. `name` filters to that exact name.
-    pub fn list(&self, page: usize, size: usize, name: Option<&str>) -> Result<UserPage, StoreError> {
+    pub fn list(
+        &self,
+        page: usize,
+        size: usize,
+        name: Option<&str>,
+    ) -> Result<UserPage, StoreError> {
         if let Some(name) = name {
             let users: Vec<User> = self.find_by_name(name)?.into_iter().collect();
             let total = users.len();
@@ -304,13 +318,18 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
         return Err(StoreError::Invalid("a user name must not be empty".into()));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(StoreError::Invalid(format!("a user name must be at most {MAX_NAME_LEN} bytes")));
+        return Err(StoreError::Invalid(format!(
+            "a user name must be at most {MAX_NAME_LEN} bytes"
+        )));
     }
     if name.chars().any(char::is_control) {
         return Err(StoreError::Invalid("a user name must not contain control characters".into()));
     }
     if let Some(c) = name.chars().find(|c| is_invisible(*c)) {
-        return Err(StoreError::Invalid(format!("a user name must not contain invisible characters (U+{:04X})", c as u32)));
+        return Err(StoreError::Invalid(format!(
+            "a user name must not contain invisible characters (U+{:04X})",
+            c as u32
+        )));
     }
     Ok(())
 }
@@ -325,7 +344,9 @@ fn is_invisible(c: char) -> bool {
 
 fn validate_secret_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(StoreError::Invalid(format!("a secret name must have 1 to {MAX_NAME_LEN} bytes")));
+        return Err(StoreError::Invalid(format!(
+            "a secret name must have 1 to {MAX_NAME_LEN} bytes"
+        )));
     }
     Ok(())
 }
@@ -358,7 +379,14 @@ mod tests {
     async fn create_assigns_sequential_ids_and_defaults() {
         let (_d, s) = store();
         let a = s.create(new_user("alice")).await.unwrap();
-        let b = s.create(NewUser { display_name: Some("Bob B.".into()), is_guest: Some(true), ..new_user("bob") }).await.unwrap();
+        let b = s
+            .create(NewUser {
+                display_name: Some("Bob B.".into()),
+                is_guest: Some(true),
+                ..new_user("bob")
+            })
+            .await
+            .unwrap();
         assert_eq!((a.id, b.id), (1, 2));
         assert_eq!(a.display_name, "alice");
         assert!(!a.is_guest && b.is_guest);
@@ -421,7 +449,17 @@ mod tests {
         let mut patch = Map::new();
         patch.insert("plan".into(), "pro".into());
         patch.insert("team".into(), Value::Null);
-        let u2 = s.update(u.id, UserPatch { properties: Some(patch), display_name: Some("Dave".into()), ..Default::default() }).await.unwrap();
+        let u2 = s
+            .update(
+                u.id,
+                UserPatch {
+                    properties: Some(patch),
+                    display_name: Some("Dave".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(u2.properties.get("plan"), Some(&Value::from("pro")));
         assert!(!u2.properties.contains_key("team"));
         assert_eq!(u2.display_name, "Dave");
@@ -440,9 +478,15 @@ mod tests {
     async fn invalid_names_are_refused() {
         let (_d, s) = store();
         for bad in ["", "   ", "a\nb"] {
-            assert!(matches!(s.create(new_user(bad)).await, Err(StoreError::Invalid(_))), "{bad:?}");
+            assert!(
+                matches!(s.create(new_user(bad)).await, Err(StoreError::Invalid(_))),
+                "{bad:?}"
+            );
         }
-        assert!(matches!(s.create(new_user(&"x".repeat(MAX_NAME_LEN + 1))).await, Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            s.create(new_user(&"x".repeat(MAX_NAME_LEN + 1))).await,
+            Err(StoreError::Invalid(_))
+        ));
     }
 
     #[tokio::test]

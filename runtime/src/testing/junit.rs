@@ -49,7 +49,9 @@ fn escape(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             // Characters XML 1.0 cannot hold at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -64,8 +66,18 @@ mod tests {
     fn junit_escapes_and_counts() {
         let dir = tempfile::tempdir().unwrap();
         let results = vec![
-            TestResult { file: "a.test.json".into(), name: "ok <1>".into(), duration_ms: 5.0, failures: vec![] },
-            TestResult { file: "a.test.json".into(), name: "bad".into(), duration_ms: 7.0, failures: vec!["outcome: \"x\" & \u{1}".into()] },
+            TestResult {
+                file: "a.test.json".into(),
+                name: "ok <1>".into(),
+                duration_ms: 5.0,
+                failures: vec![],
+            },
+            TestResult {
+                file: "a.test.json".into(),
+                name: "bad".into(),
+                duration_ms: 7.0,
+                failures: vec!["outcome: \"x\" & \u{1}".into()],
+            },
         ];
         let path = dir.path().join("junit.xml");
         write_junit(&path, "app", &results).unwrap();

@@ -115,7 +115,8 @@ impl TestResult {
 /// files (or under the app directory when it has no functions), not in `node_modules` or
 /// hidden folders.
 pub fn discover(app: &App) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = app.functions.values().filter_map(|f| f.path.parent().map(Path::to_path_buf)).collect();
+    let mut dirs: Vec<PathBuf> =
+        app.functions.values().filter_map(|f| f.path.parent().map(Path::to_path_buf)).collect();
     if dirs.is_empty() {
         dirs.push(app.root.clone());
     }
@@ -150,18 +151,29 @@ pub async fn run_all(app: &App, files: &[PathBuf]) -> Vec<TestResult> {
         let specs = match read_specs(file) {
             Ok(specs) => specs,
             Err(message) => {
-                results.push(TestResult { file: shown.clone(), name: shown.clone(), duration_ms: 0.0, failures: vec![message] });
+                results.push(TestResult {
+                    file: shown.clone(),
+                    name: shown.clone(),
+                    duration_ms: 0.0,
+                    failures: vec![message],
+                });
                 continue;
             }
         };
         for (i, spec) in specs.into_iter().enumerate() {
-            let name = spec.name.clone().unwrap_or_else(|| format!("{} #{}", file_stem(file), i + 1));
+            let name =
+                spec.name.clone().unwrap_or_else(|| format!("{} #{}", file_stem(file), i + 1));
             let started = Instant::now();
             let failures = match run_one(app, spec).await {
                 Ok(failures) => failures,
                 Err(e) => vec![format!("could not run: {e:#}")],
             };
-            results.push(TestResult { file: shown.clone(), name, duration_ms: started.elapsed().as_secs_f64() * 1e3, failures });
+            results.push(TestResult {
+                file: shown.clone(),
+                name,
+                duration_ms: started.elapsed().as_secs_f64() * 1e3,
+                failures,
+            });
         }
     }
     results
@@ -176,24 +188,33 @@ fn file_stem(file: &Path) -> String {
 }
 
 fn read_specs(file: &Path) -> Result<Vec<TestSpec>, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let value: Value = if file.to_string_lossy().ends_with(".json") {
-        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", file.display()))?
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not valid JSON: {e}", file.display()))?
     } else {
-        serde_yaml::from_str(&text).map_err(|e| format!("{} is not valid YAML: {e}", file.display()))?
+        serde_yaml::from_str(&text)
+            .map_err(|e| format!("{} is not valid YAML: {e}", file.display()))?
     };
     let list = match value {
         Value::Array(items) => items,
         other => vec![other],
     };
     list.into_iter()
-        .map(|v| serde_json::from_value(v).map_err(|e| format!("{}: not a valid test: {e}", file.display())))
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| format!("{}: not a valid test: {e}", file.display()))
+        })
         .collect()
 }
 
 async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
     if spec.trigger != "user.attempted.start_session" {
-        anyhow::bail!("trigger {:?} cannot be tested yet; only user.attempted.start_session", spec.trigger);
+        anyhow::bail!(
+            "trigger {:?} cannot be tested yet; only user.attempted.start_session",
+            spec.trigger
+        );
     }
     // The app as this test sees it.
     let mut app = app.clone();
@@ -218,9 +239,15 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
     let users = spec
         .users
         .into_iter()
-        .map(|u| NewUser { name: u.name, display_name: u.display_name, is_guest: Some(u.is_guest), properties: Some(u.properties) })
+        .map(|u| NewUser {
+            name: u.name,
+            display_name: u.display_name,
+            is_guest: Some(u.is_guest),
+            properties: Some(u.properties),
+        })
         .collect();
-    let ScratchRun { attempt, before, after } = scratch_run(&app, users, app.guest_users, request).await?;
+    let ScratchRun { attempt, before, after } =
+        scratch_run(&app, users, app.guest_users, request).await?;
     let (decision, invocation) = match attempt {
         Ok(a) => (a.decision, a.invocation),
         Err(e) => return Ok(vec![format!("the attempt was refused as a bad request: {e}")]),
@@ -228,15 +255,19 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
     Ok(compare(&spec.expect, &decision, invocation.as_ref(), &before, &after))
 }
 
-fn compare(expect: &Expect, decision: &Decision, invocation: Option<&Invocation>, before: &[User], after: &[User]) -> Vec<String> {
+fn compare(
+    expect: &Expect,
+    decision: &Decision,
+    invocation: Option<&Invocation>,
+    before: &[User],
+    after: &[User],
+) -> Vec<String> {
     let mut failures = Vec::new();
     let (outcome, code, message) = match decision {
         Decision::Allowed { .. } => (ExpectedOutcome::Allowed, None, None),
-        Decision::Denied(d) => (
-            ExpectedOutcome::Denied,
-            Some(d.code.as_str().to_string()),
-            Some(d.message.clone()),
-        ),
+        Decision::Denied(d) => {
+            (ExpectedOutcome::Denied, Some(d.code.as_str().to_string()), Some(d.message.clone()))
+        }
     };
     if outcome != expect.outcome {
         let detail = match (&code, &message) {
@@ -247,38 +278,58 @@ fn compare(expect: &Expect, decision: &Decision, invocation: Option<&Invocation>
     }
     if let Some(expected) = &expect.code {
         if code.as_deref() != Some(expected.as_str()) {
-            failures.push(format!("code: expected {expected}, got {}", code.as_deref().unwrap_or("none (allowed)")));
+            failures.push(format!(
+                "code: expected {expected}, got {}",
+                code.as_deref().unwrap_or("none (allowed)")
+            ));
         }
     }
     if let Some(pattern) = &expect.message {
         match regex::Regex::new(pattern) {
-            Err(e) => failures.push(format!("message: {pattern:?} is not a valid regular expression: {e}")),
+            Err(e) => failures
+                .push(format!("message: {pattern:?} is not a valid regular expression: {e}")),
             Ok(re) if !message.as_deref().is_some_and(|m| re.is_match(m)) => {
-                failures.push(format!("message: expected /{pattern}/, got {:?}", message.as_deref().unwrap_or("none (allowed)")))
+                failures.push(format!(
+                    "message: expected /{pattern}/, got {:?}",
+                    message.as_deref().unwrap_or("none (allowed)")
+                ))
             }
             Ok(_) => {}
         }
     }
     if let Some(expected) = &expect.users_created {
-        let created: Vec<&User> = after.iter().filter(|u| !before.iter().any(|b| b.id == u.id)).collect();
+        let created: Vec<&User> =
+            after.iter().filter(|u| !before.iter().any(|b| b.id == u.id)).collect();
         if created.len() != expected.len() {
             let names: Vec<&str> = created.iter().map(|u| u.name.as_str()).collect();
-            failures.push(format!("usersCreated: expected {} user(s), got {} {names:?}", expected.len(), created.len()));
+            failures.push(format!(
+                "usersCreated: expected {} user(s), got {} {names:?}",
+                expected.len(),
+                created.len()
+            ));
         }
         for (want, got) in expected.iter().zip(&created) {
             let got = serde_json::to_value(got).unwrap_or_default();
             for (field, value) in want {
                 if got.get(field) != Some(value) {
-                    failures.push(format!("usersCreated: {field}: expected {value}, got {}", got.get(field).unwrap_or(&Value::Null)));
+                    failures.push(format!(
+                        "usersCreated: {field}: expected {value}, got {}",
+                        got.get(field).unwrap_or(&Value::Null)
+                    ));
                 }
             }
         }
     }
-    let logs: Vec<&str> = invocation.map(|i| i.logs.iter().map(|l| l.message.as_str()).collect()).unwrap_or_default();
+    let logs: Vec<&str> =
+        invocation.map(|i| i.logs.iter().map(|l| l.message.as_str()).collect()).unwrap_or_default();
     for pattern in &expect.logs {
         match regex::Regex::new(pattern) {
-            Err(e) => failures.push(format!("logs: {pattern:?} is not a valid regular expression: {e}")),
-            Ok(re) if !logs.iter().any(|l| re.is_match(l)) => failures.push(format!("logs: no line matches /{pattern}/; got {logs:?}")),
+            Err(e) => {
+                failures.push(format!("logs: {pattern:?} is not a valid regular expression: {e}"))
+            }
+            Ok(re) if !logs.iter().any(|l| re.is_match(l)) => {
+                failures.push(format!("logs: no line matches /{pattern}/; got {logs:?}"))
+            }
             Ok(_) => {}
         }
     }

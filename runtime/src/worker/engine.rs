@@ -14,10 +14,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::ops::Range;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -83,7 +83,9 @@ pub fn engine() -> &'static Engine {
 /// Two threads per core: one serving, one back (see the module's documentation).
 /// `CHATFN_ISOLATE_THREADS` overrides it.
 fn default_threads() -> usize {
-    if let Some(n) = std::env::var("CHATFN_ISOLATE_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(n) =
+        std::env::var("CHATFN_ISOLATE_THREADS").ok().and_then(|v| v.parse::<usize>().ok())
+    {
         return n.clamp(1, 256);
     }
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) * 2
@@ -100,7 +102,11 @@ impl Engine {
             let (ready, slot) = std::sync::mpsc::channel();
             let serves = index < serving;
             std::thread::Builder::new()
-                .name(if serves { format!("chatfn-serve-{index}") } else { format!("chatfn-back-{index}") })
+                .name(if serves {
+                    format!("chatfn-serve-{index}")
+                } else {
+                    format!("chatfn-back-{index}")
+                })
                 .spawn(move || run_thread(index, serves, inbox, ready))
                 .expect("cannot start an isolate thread");
             let slot = slot.recv().expect("the isolate thread starts");
@@ -172,8 +178,12 @@ impl Engine {
     }
 
     pub fn send(&self, thread: usize, command: Command) {
-        let Err(mpsc::error::SendError(command)) = self.threads[thread].commands.send(command) else { return };
-        if let Command::Run { ticket, .. } | Command::Create { ticket: Some(ticket), .. } = command {
+        let Err(mpsc::error::SendError(command)) = self.threads[thread].commands.send(command)
+        else {
+            return;
+        };
+        if let Command::Run { ticket, .. } | Command::Create { ticket: Some(ticket), .. } = command
+        {
             if let Some(job) = ticket.take() {
                 let _ = job.reply.send(Answer::Crashed("the isolate thread has stopped".into()));
             }
@@ -185,7 +195,9 @@ impl Engine {
 /// separated, for measuring others).
 fn set_v8_flags() {
     let mut flags = vec!["chatfn".to_string()];
-    flags.extend(std::env::var("CHATFN_V8_FLAGS").unwrap_or_default().split_whitespace().map(String::from));
+    flags.extend(
+        std::env::var("CHATFN_V8_FLAGS").unwrap_or_default().split_whitespace().map(String::from),
+    );
     let unknown = deno_core::v8_set_flags(flags);
     if unknown.len() > 1 {
         tracing::warn!("unknown V8 flags in CHATFN_V8_FLAGS: {:?}", &unknown[1..]);
@@ -197,10 +209,18 @@ type Idle = Rc<RefCell<HashMap<u64, Isolate>>>;
 
 static NEXT_ISOLATE: AtomicU64 = AtomicU64::new(1);
 
-fn run_thread(index: usize, serves: bool, mut inbox: mpsc::UnboundedReceiver<Command>, ready: std::sync::mpsc::Sender<Arc<ThreadSlot>>) {
+fn run_thread(
+    index: usize,
+    serves: bool,
+    mut inbox: mpsc::UnboundedReceiver<Command>,
+    ready: std::sync::mpsc::Sender<Arc<ThreadSlot>>,
+) {
     THIS_THREAD.with(|t| t.set(Some(index)));
     let slot = ThreadSlot::for_this_thread(serves);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime for an isolate thread");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for an isolate thread");
     let _ = ready.send(slot.clone());
     // deno_core spawns async ops onto the current tokio runtime, also from synchronous calls.
     let _context = runtime.enter();
@@ -244,7 +264,13 @@ fn run_thread(index: usize, serves: bool, mut inbox: mpsc::UnboundedReceiver<Com
     });
 }
 
-async fn create(thread: usize, slot: Arc<ThreadSlot>, idle: Idle, pool: Arc<Pool>, ticket: Option<Ticket>) {
+async fn create(
+    thread: usize,
+    slot: Arc<ThreadSlot>,
+    idle: Idle,
+    pool: Arc<Pool>,
+    ticket: Option<Ticket>,
+) {
     let id = NEXT_ISOLATE.fetch_add(1, Ordering::Relaxed);
     let started = std::time::Instant::now();
     let built = {

@@ -123,7 +123,11 @@ impl Isolate {
                     };
                     return Ok(isolate);
                 }
-                Ok(_) | Err(_) if retrying => return Err(format!("the isolate cannot start even without the app's code: {function:?}")),
+                Ok(_) | Err(_) if retrying => {
+                    return Err(format!(
+                        "the isolate cannot start even without the app's code: {function:?}"
+                    ))
+                }
                 result => {
                     let kill = watch.kill();
                     tracing::warn!(app = %pool.app.name, ?kill, error = ?result.err(), "loading the app failed");
@@ -144,7 +148,10 @@ impl Isolate {
             return (Some(self), Reply(None)); // the caller gave up while the job waited
         }
         if Instant::now() >= job.deadline {
-            let answer = Answer::Killed(Kill::Wall { limit: self.pool.app.limits.wall, stack: Vec::new() }, Vec::new());
+            let answer = Answer::Killed(
+                Kill::Wall { limit: self.pool.app.limits.wall, stack: Vec::new() },
+                Vec::new(),
+            );
             return (Some(self), Reply(Some((job.reply, answer))));
         }
         self.watch.begin_invocation(job.deadline);
@@ -163,7 +170,10 @@ impl Isolate {
         let (answer, keep) = match settled {
             Ok(Settled::Value(value)) => match self.report(value) {
                 Ok(report) => (Answer::Report(report), true),
-                Err(e) => (Answer::Crashed(format!("the function's report could not be read: {e}")), false),
+                Err(e) => (
+                    Answer::Crashed(format!("the function's report could not be read: {e}")),
+                    false,
+                ),
             },
             Ok(Settled::Stuck) => {
                 // Nothing can settle it any more; the attempt is answered at its deadline, as
@@ -218,7 +228,9 @@ impl Isolate {
                 js_scope!(scope, js);
                 match serde_v8::to_v8(scope, &for_js) {
                     Ok(v) => v8::Global::new(scope, v),
-                    Err(e) => return Err(format!("the event could not be given to JavaScript: {e}")),
+                    Err(e) => {
+                        return Err(format!("the event could not be given to JavaScript: {e}"))
+                    }
                 }
             };
             Ok(js.call_with_args(run, &[arg]))
@@ -304,7 +316,10 @@ fn settled(result: Result<v8::Global<v8::Value>, Box<deno_core::error::JsError>>
     }
 }
 
-fn new_runtime(pool: &Arc<Pool>, init_failure: Option<serde_json::Value>) -> (JsRuntime, Arc<Watch>) {
+fn new_runtime(
+    pool: &Arc<Pool>,
+    init_failure: Option<serde_json::Value>,
+) -> (JsRuntime, Arc<Watch>) {
     let app = &pool.app;
     let roots = ModuleRoots(vec![app.root.clone()]);
     let params = v8::CreateParams::default()
@@ -330,7 +345,11 @@ fn new_runtime(pool: &Arc<Pool>, init_failure: Option<serde_json::Value>) -> (Js
         name: app.name.clone(),
         root: app.root.display().to_string(),
         init_script: app.initialization_script.as_ref().map(CodeView::from),
-        functions: app.functions.iter().map(|(t, f)| (t.name().to_string(), CodeView::from(f))).collect(),
+        functions: app
+            .functions
+            .iter()
+            .map(|(t, f)| (t.name().to_string(), CodeView::from(f)))
+            .collect(),
         triggers: app.functions.keys().map(|t| t.name().to_string()).collect(),
         env: app.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>(),
         init_failure,
@@ -353,7 +372,11 @@ fn new_runtime(pool: &Arc<Pool>, init_failure: Option<serde_json::Value>) -> (Js
 fn for_the_user(app: &App, kill: Kill) -> Kill {
     let root = format!("file://{}/", app.root.display());
     let clean = |stack: Vec<String>| -> Vec<String> {
-        stack.into_iter().filter(|frame| !frame.contains("(ext:")).map(|frame| frame.replace(&root, "")).collect()
+        stack
+            .into_iter()
+            .filter(|frame| !frame.contains("(ext:"))
+            .map(|frame| frame.replace(&root, ""))
+            .collect()
     };
     match kill {
         Kill::Cpu { limit, stack } => Kill::Cpu { limit, stack: clean(stack) },
@@ -365,13 +388,19 @@ fn for_the_user(app: &App, kill: Kill) -> Kill {
 fn startup_failure(app: &App, kill: Option<&Kill>) -> serde_json::Value {
     let message = match kill {
         Some(Kill::Cpu { limit, .. }) => {
-            format!("loading the app ran JavaScript for more than the CPU limit ({} ms)", limit.as_millis())
+            format!(
+                "loading the app ran JavaScript for more than the CPU limit ({} ms)",
+                limit.as_millis()
+            )
         }
         Some(Kill::Heap { limit_bytes, .. }) => {
             format!("loading the app used more than the heap limit ({} MB)", limit_bytes >> 20)
         }
         Some(Kill::Wall { limit, .. }) => {
-            format!("loading the app took longer than the wall time limit ({} ms)", limit.as_millis())
+            format!(
+                "loading the app took longer than the wall time limit ({} ms)",
+                limit.as_millis()
+            )
         }
         None => format!("loading the app {} failed", app.name),
     };

@@ -29,8 +29,11 @@ impl MemoryBudget {
     pub fn take(&self, len: usize) -> bool {
         let mut used = self.used.load(Ordering::Relaxed);
         loop {
-            let Some(next) = used.checked_add(len).filter(|n| *n <= self.limit) else { return false };
-            match self.used.compare_exchange_weak(used, next, Ordering::Relaxed, Ordering::Relaxed) {
+            let Some(next) = used.checked_add(len).filter(|n| *n <= self.limit) else {
+                return false;
+            };
+            match self.used.compare_exchange_weak(used, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(now) => used = now,
             }
@@ -68,7 +71,11 @@ unsafe extern "C" fn allocate_uninitialized(budget: &MemoryBudget, len: usize) -
 }
 
 /// Draws `len` from the budget, then allocates; gives it back if the allocation fails.
-fn take_then(budget: &MemoryBudget, len: usize, alloc: impl FnOnce() -> *mut c_void) -> *mut c_void {
+fn take_then(
+    budget: &MemoryBudget,
+    len: usize,
+    alloc: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
     if !budget.take(len) {
         return refuse();
     }

@@ -91,20 +91,39 @@ impl Worker {
 
     /// Runs the function with its Users calls and HTTP requests answered from `replay`, a tape
     /// recorded by an earlier invocation.
-    pub async fn invoke_with(&self, trigger: Trigger, event: serde_json::Value, replay: Option<serde_json::Value>) -> Invocation {
+    pub async fn invoke_with(
+        &self,
+        trigger: Trigger,
+        event: serde_json::Value,
+        replay: Option<serde_json::Value>,
+    ) -> Invocation {
         let started = Instant::now();
         let deadline = started + self.wall_limit;
-        let wall = || Outcome::TimedOut { limit: "wall", limit_ms: self.wall_limit.as_millis(), stack: Vec::new() };
+        let wall = || Outcome::TimedOut {
+            limit: "wall",
+            limit_ms: self.wall_limit.as_millis(),
+            stack: Vec::new(),
+        };
         let run = async {
             let _slot = match self.slots.try_acquire() {
                 Ok(slot) => slot,
-                Err(_) => match tokio::time::timeout_at(deadline.into(), self.slots.acquire()).await {
-                    Ok(Ok(slot)) => slot,
-                    _ => return (wall(), Vec::new(), None),
-                },
+                Err(_) => {
+                    match tokio::time::timeout_at(deadline.into(), self.slots.acquire()).await {
+                        Ok(Ok(slot)) => slot,
+                        _ => return (wall(), Vec::new(), None),
+                    }
+                }
             };
             let (reply, mut answer) = oneshot::channel();
-            let job = Job { trigger, event: event.clone(), replay, record_tape: self.record_tapes, max_log_bytes: self.log_bytes, deadline, reply };
+            let job = Job {
+                trigger,
+                event: event.clone(),
+                replay,
+                record_tape: self.record_tapes,
+                max_log_bytes: self.log_bytes,
+                deadline,
+                reply,
+            };
             let mut placed = self.pool.0.submit(job, None);
             let queued = matches!(placed, Placed::Queued);
             // While the job waits for a thread stuck in a long slice, move it where it can start
@@ -121,7 +140,8 @@ impl Worker {
                     }
                     _ = tokio::time::sleep(RECLAIM_AFTER) => {}
                 }
-                let stuck = engine::engine().in_slice_for(thread) >= RECLAIM_AFTER && self.pool.0.could_move(thread);
+                let stuck = engine::engine().in_slice_for(thread) >= RECLAIM_AFTER
+                    && self.pool.0.could_move(thread);
                 placed = match stuck {
                     true => match ticket.take() {
                         Some(job) => self.pool.0.submit(job, Some(thread)),
@@ -145,10 +165,25 @@ impl Worker {
                 Ok(Answer::Report(report)) => report.into_outcome(),
                 Ok(Answer::Killed(kill, logs)) => (kill.into_outcome(), logs, None),
                 Ok(Answer::Crashed(message)) => (Outcome::Crashed { message }, Vec::new(), None),
-                Err(_) => (Outcome::Crashed { message: "the app's isolate stopped before answering".into() }, Vec::new(), None),
+                Err(_) => (
+                    Outcome::Crashed {
+                        message: "the app's isolate stopped before answering".into(),
+                    },
+                    Vec::new(),
+                    None,
+                ),
             }
         };
-        let (outcome, logs, tape) = tokio::time::timeout_at((deadline + ANSWER_GRACE).into(), run).await.unwrap_or_else(|_| (wall(), Vec::new(), None));
-        Invocation { trigger, event, outcome, logs, duration_ms: started.elapsed().as_secs_f64() * 1e3, tape }
+        let (outcome, logs, tape) = tokio::time::timeout_at((deadline + ANSWER_GRACE).into(), run)
+            .await
+            .unwrap_or_else(|_| (wall(), Vec::new(), None));
+        Invocation {
+            trigger,
+            event,
+            outcome,
+            logs,
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+            tape,
+        }
     }
 }

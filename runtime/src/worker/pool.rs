@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use super::engine::{this_thread, Command, Engine, BUSY_AFTER};
 use super::memory::MemoryBudget;
-use super::supervisor::Heaviness;
 use super::protocol::{Answer, Job};
+use super::supervisor::Heaviness;
 use super::Start;
 use crate::config::App;
 use crate::net::{NetworkPolicy, Outbound};
@@ -105,9 +105,20 @@ pub enum Release {
 }
 
 impl Pool {
-    pub fn new(engine: &'static Engine, app: &App, users: UsersStore, start: Start) -> anyhow::Result<Arc<Pool>> {
-        let outbound = Outbound::new(NetworkPolicy::new(app.allow_hosts.clone()), app.fixtures.clone())?;
-        let max = app.limits.isolates.unwrap_or(engine.default_isolates()).min(app.limits.concurrent_invocations).max(1);
+    pub fn new(
+        engine: &'static Engine,
+        app: &App,
+        users: UsersStore,
+        start: Start,
+    ) -> anyhow::Result<Arc<Pool>> {
+        let outbound =
+            Outbound::new(NetworkPolicy::new(app.allow_hosts.clone()), app.fixtures.clone())?;
+        let max = app
+            .limits
+            .isolates
+            .unwrap_or(engine.default_isolates())
+            .min(app.limits.concurrent_invocations)
+            .max(1);
         let pool = Arc::new(Pool {
             app: app.clone(),
             users,
@@ -210,7 +221,11 @@ impl Pool {
         let thread = if state.io_score > IO_BOUND_MAX / 2 {
             self.engine.pick_thread(&state.per_thread, None, heavy)
         } else {
-            match self.engine.threads_for(heavy).find(|&t| state.per_thread[t] == 0 && self.is_free(t, None)) {
+            match self
+                .engine
+                .threads_for(heavy)
+                .find(|&t| state.per_thread[t] == 0 && self.is_free(t, None))
+            {
                 Some(t) => t,
                 None => return,
             }
@@ -220,7 +235,12 @@ impl Pool {
     }
 
     /// Hands `job` to the idle isolate at `i` of the idle list.
-    fn send_to_idle(&self, mut state: std::sync::MutexGuard<'_, State>, i: usize, job: Job) -> Placed {
+    fn send_to_idle(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        i: usize,
+        job: Job,
+    ) -> Placed {
         let (thread, id) = state.idle.remove(i);
         drop(state);
         let ticket = Ticket::new(job);
@@ -232,7 +252,11 @@ impl Pool {
     /// timers) than computing.
     pub fn note_invocation(&self, waited: bool) {
         let mut state = self.state.lock().unwrap();
-        state.io_score = if waited { (state.io_score + 2).min(IO_BOUND_MAX) } else { state.io_score.saturating_sub(1) };
+        state.io_score = if waited {
+            (state.io_score + 2).min(IO_BOUND_MAX)
+        } else {
+            state.io_score.saturating_sub(1)
+        };
     }
 
     pub fn heavy(&self) -> bool {
@@ -252,7 +276,8 @@ impl Pool {
         let heavy = self.heavy();
         let belongs = self.engine.threads_for(heavy);
         state.idle.iter().any(|(t, _)| belongs.contains(t) && self.is_free(*t, avoid))
-            || (state.live() < self.max && self.is_free(self.engine.pick_thread(&state.per_thread, avoid, heavy), avoid))
+            || (state.live() < self.max
+                && self.is_free(self.engine.pick_thread(&state.per_thread, avoid, heavy), avoid))
     }
 
     /// Builds one more isolate on `thread`, to run the ticket's job (or to wait idle).
@@ -311,7 +336,11 @@ impl Pool {
         let ticket = next_job(&mut state.waiting).map(Ticket::new);
         if ticket.is_some() || state.idle.is_empty() {
             let heavy = self.heavy();
-            let to = if self.engine.threads_for(heavy).contains(&thread) { thread } else { self.engine.pick_thread(&state.per_thread, None, heavy) };
+            let to = if self.engine.threads_for(heavy).contains(&thread) {
+                thread
+            } else {
+                self.engine.pick_thread(&state.per_thread, None, heavy)
+            };
             self.grow(&mut state, to, ticket);
         }
     }
@@ -344,7 +373,9 @@ impl Pool {
         if last {
             tracing::debug!(app = %self.app.name, "hibernating: the app's last isolate is dropped until its next attempt");
         }
-        let Some(i) = state.idle.iter().position(|&(t, i)| (t, i) == (thread, id)) else { return false };
+        let Some(i) = state.idle.iter().position(|&(t, i)| (t, i) == (thread, id)) else {
+            return false;
+        };
         state.idle.remove(i);
         state.per_thread[thread] -= 1;
         true

@@ -153,7 +153,9 @@ impl JsReport {
             JsStatus::Returned => Outcome::Returned,
             JsStatus::NoFunction => Outcome::NoFunction,
             JsStatus::Threw => Outcome::Threw { error: self.error.unwrap_or_else(missing) },
-            JsStatus::LoadFailed => Outcome::LoadFailed { error: self.error.unwrap_or_else(missing) },
+            JsStatus::LoadFailed => {
+                Outcome::LoadFailed { error: self.error.unwrap_or_else(missing) }
+            }
         };
         (outcome, self.logs, self.tape)
     }
@@ -162,9 +164,15 @@ impl JsReport {
 impl Kill {
     pub fn into_outcome(self) -> Outcome {
         match self {
-            Kill::Cpu { limit, stack } => Outcome::TimedOut { limit: "cpu", limit_ms: limit.as_millis(), stack },
-            Kill::Wall { limit, stack } => Outcome::TimedOut { limit: "wall", limit_ms: limit.as_millis(), stack },
-            Kill::Heap { limit_bytes, stack } => Outcome::OutOfMemory { limit_mb: limit_bytes >> 20, stack },
+            Kill::Cpu { limit, stack } => {
+                Outcome::TimedOut { limit: "cpu", limit_ms: limit.as_millis(), stack }
+            }
+            Kill::Wall { limit, stack } => {
+                Outcome::TimedOut { limit: "wall", limit_ms: limit.as_millis(), stack }
+            }
+            Kill::Heap { limit_bytes, stack } => {
+                Outcome::OutOfMemory { limit_mb: limit_bytes >> 20, stack }
+            }
         }
     }
 }

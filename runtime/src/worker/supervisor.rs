@@ -100,8 +100,17 @@ impl Heaviness {
 }
 
 impl Watch {
-    pub fn new(handle: v8::IsolateHandle, limits: &crate::config::Limits, heavy: Arc<Heaviness>) -> Arc<Watch> {
-        let budget = Budget { cpu_limit: limits.cpu, wall_limit: limits.wall, heap_limit: limits.heap_bytes, ..Budget::default() };
+    pub fn new(
+        handle: v8::IsolateHandle,
+        limits: &crate::config::Limits,
+        heavy: Arc<Heaviness>,
+    ) -> Arc<Watch> {
+        let budget = Budget {
+            cpu_limit: limits.cpu,
+            wall_limit: limits.wall,
+            heap_limit: limits.heap_bytes,
+            ..Budget::default()
+        };
         Arc::new(Watch { handle, budget: Mutex::new(budget), heavy })
     }
 
@@ -124,7 +133,10 @@ impl Watch {
         let at_once = if warming { HEAVY_AFTER_WARMING } else { HEAVY_AT_ONCE };
         let heavy = long >= at_once || (ended && !warming && self.heavy.strike());
         if heavy {
-            tracing::debug!(slice_ms = long.as_secs_f64() * 1e3, "slices held a serving thread too long: the app is heavy");
+            tracing::debug!(
+                slice_ms = long.as_secs_f64() * 1e3,
+                "slices held a serving thread too long: the app is heavy"
+            );
             self.heavy.heavy.store(true, Ordering::Relaxed);
         }
     }
@@ -182,7 +194,9 @@ impl Watch {
             return;
         }
         if let Some((asked_cpu, asked_at, reason)) = b.interrupt_requested {
-            if now.saturating_sub(asked_cpu) > INTERRUPT_GRACE || asked_at.elapsed() > INTERRUPT_WALL_GRACE {
+            if now.saturating_sub(asked_cpu) > INTERRUPT_GRACE
+                || asked_at.elapsed() > INTERRUPT_WALL_GRACE
+            {
                 // The isolate did not reach an interrupt check: stop it without a stack.
                 b.kill = Some(kill_for(&b, reason, Vec::new()));
                 self.handle.terminate_execution();
@@ -280,7 +294,14 @@ impl ThreadSlot {
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
         let demoted = AtomicBool::new(false);
-        Arc::new(ThreadSlot { clock: current_thread_clock(), tid, running: Mutex::new(None), building: Mutex::new(None), demoted, serves })
+        Arc::new(ThreadSlot {
+            clock: current_thread_clock(),
+            tid,
+            running: Mutex::new(None),
+            building: Mutex::new(None),
+            demoted,
+            serves,
+        })
     }
 
     /// How long the thread has been running its current slice of JavaScript, or building an
@@ -320,7 +341,10 @@ impl ThreadSlot {
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
         r.watch.check(r.cpu(seen, cpu_now), cpu_now);
         self.note_slice(&r.watch, r.started.elapsed(), false);
-        if r.started.elapsed() >= DEMOTE_AFTER && can_demote() && !self.demoted.swap(true, Ordering::Relaxed) {
+        if r.started.elapsed() >= DEMOTE_AFTER
+            && can_demote()
+            && !self.demoted.swap(true, Ordering::Relaxed)
+        {
             set_nice(self.tid, DEMOTED_NICE);
         }
     }
@@ -411,9 +435,14 @@ pub struct Slice<'a> {
 }
 
 impl<'a> Slice<'a> {
-    pub fn begin(slot: &'a ThreadSlot, watch: &'a Arc<Watch>, context: &Rc<v8::Global<v8::Context>>) -> Slice<'a> {
+    pub fn begin(
+        slot: &'a ThreadSlot,
+        watch: &'a Arc<Watch>,
+        context: &Rc<v8::Global<v8::Context>>,
+    ) -> Slice<'a> {
         CURRENT.with(|c| *c.borrow_mut() = Some((watch.clone(), context.clone())));
-        *slot.running.lock().unwrap() = Some(Running { watch: watch.clone(), started: Instant::now(), seen: None });
+        *slot.running.lock().unwrap() =
+            Some(Running { watch: watch.clone(), started: Instant::now(), seen: None });
         Slice { slot, watch }
     }
 }
@@ -458,7 +487,9 @@ pub fn start_watchdog(slots: Vec<Arc<ThreadSlot>>) {
 }
 
 fn current_stack(isolate: &mut v8::Isolate) -> Vec<String> {
-    let Some(context) = CURRENT.with(|c| c.borrow().as_ref().map(|(_, ctx)| ctx.clone())) else { return Vec::new() };
+    let Some(context) = CURRENT.with(|c| c.borrow().as_ref().map(|(_, ctx)| ctx.clone())) else {
+        return Vec::new();
+    };
     v8::scope!(let scope, isolate);
     let context = v8::Local::new(scope, &*context);
     let scope = &mut v8::ContextScope::new(scope, context);
@@ -471,7 +502,10 @@ fn current_stack(isolate: &mut v8::Isolate) -> Vec<String> {
                 .map(|n| n.to_rust_string_lossy(scope))
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| "<anonymous>".into());
-            let file = frame.get_script_name(scope).map(|n| n.to_rust_string_lossy(scope)).unwrap_or_default();
+            let file = frame
+                .get_script_name(scope)
+                .map(|n| n.to_rust_string_lossy(scope))
+                .unwrap_or_default();
             format!("at {function} ({file}:{}:{})", frame.get_line_number(), frame.get_column())
         })
         .collect()
@@ -511,7 +545,10 @@ mod tests {
         let start = std::time::Instant::now();
         let mut x = 0u64;
         while cpu_time(clock).unwrap() - before - slept < Duration::from_millis(30) {
-            assert!(start.elapsed() < Duration::from_secs(10), "10 s of busy work did not show 30 ms of CPU");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "10 s of busy work did not show 30 ms of CPU"
+            );
             for _ in 0..10_000 {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
