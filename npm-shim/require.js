@@ -34,6 +34,11 @@ const cache = ObjectCreate(null);
 /** `${directory}\x00${request}` -> the filename it resolved to (see `require`). */
 const resolveCache = ObjectCreate(null);
 
+/** The files of the modules loaded so far (what a snapshot of the isolate depends on). */
+export function loadedFiles() {
+  return ObjectKeys(cache);
+}
+
 /** A module-loading error: Node's code for it, and what it adds (requireStack, path, ...). */
 function moduleError(message, code, extra) {
   return nodeError(Error, code, message, extra);

@@ -87,6 +87,10 @@ pub enum Command {
     },
     /// Print the Platform API's OpenAPI document (the one served at /openapi.json).
     Openapi,
+    /// Internal: takes the V8 snapshot of an app runtime for a running server
+    /// (`worker::snapshot`), reading what to take from stdin.
+    #[command(name = "__snapshot", hide = true)]
+    Snapshot,
     /// Write a running server's app out as an app directory (chatfn.toml and the code).
     Export {
         /// The directory to write; it must not hold a chatfn.toml yet.
@@ -156,6 +160,7 @@ pub enum Validated {
     Apply { app: App, server: String, key: String },
     Export { dir: PathBuf, server: String, key: String },
     Openapi,
+    Snapshot,
     Replay { id: u64, version: Option<u64>, server: String, key: String },
 }
 
@@ -196,6 +201,7 @@ impl Cli {
                 Validated::Keys { app: App::load(&app)?, data, command }
             }
             Command::Openapi => Validated::Openapi,
+            Command::Snapshot => Validated::Snapshot,
             Command::Replay { id, version, server, key } => {
                 Validated::Replay { id, version, server, key: key_or_env(key)? }
             }

@@ -190,6 +190,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(threads) = config.isolate_threads {
         crate::worker::engine::configure(threads);
     }
+    crate::worker::snapshot::configure(config.data.join(".snapshots"));
     // A server of many apps starts them hibernated: each builds its first isolate for its
     // first attempt (about 20 ms for a small app) rather than all at once, each holding one.
     let start = if config.apps.len() > WARM_START_APPS { Start::Hibernated } else { Start::Warm };

@@ -24,6 +24,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Validated::Snapshot = validated {
+        // A child of `chatfn serve`, on a thread of its own (see worker::snapshot).
+        return match chatfn::worker::snapshot::take_from_stdin() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
@@ -40,6 +50,7 @@ fn main() -> ExitCode {
             Validated::Replay { id, version, server, key } => {
                 commands::replay(id, version, &server, &key).await
             }
+            Validated::Snapshot => unreachable!("handled above"),
             Validated::Openapi => {
                 println!(
                     "{}",

@@ -413,7 +413,7 @@ pub async fn scratch_run(
     let sessions = Sessions::new(
         app,
         store.clone(),
-        Worker::spawn(app, store.clone(), crate::worker::Start::Warm)?,
+        Worker::spawn(app, store.clone(), crate::worker::Start::Scratch)?,
     );
     sessions.set_guest_users(guests);
     let attempt = sessions.attempt(request).await;

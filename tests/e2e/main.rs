@@ -14,3 +14,4 @@ mod limits;
 mod network;
 mod npm;
 mod platform;
+mod snapshots;

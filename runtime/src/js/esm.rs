@@ -52,11 +52,17 @@ pub struct EsmLoader {
     roots: ModuleRoots,
     /// The own property names of each imported CommonJS module's `module.exports`, by URL.
     commonjs_names: RefCell<HashMap<String, Vec<String>>>,
+    /// Whether any module was loaded (an isolate that imported one is not snapshotted).
+    loaded_any: std::cell::Cell<bool>,
 }
 
 impl EsmLoader {
     pub fn new(roots: ModuleRoots) -> EsmLoader {
-        EsmLoader { roots, commonjs_names: RefCell::default() }
+        EsmLoader { roots, commonjs_names: RefCell::default(), loaded_any: Default::default() }
+    }
+
+    pub fn loaded_any(&self) -> bool {
+        self.loaded_any.get()
     }
 
     fn format(&self, specifier: &ModuleSpecifier) -> Result<(Format, String), ModuleLoaderError> {
@@ -187,6 +193,7 @@ impl ModuleLoader for EsmLoader {
         _referrer: Option<&ModuleLoadReferrer>,
         options: ModuleLoadOptions,
     ) -> ModuleLoadResponse {
+        self.loaded_any.set(true);
         ModuleLoadResponse::Sync(self.load_now(specifier, &options.requested_module_type))
     }
 }

@@ -10,14 +10,22 @@
 import { core, primordials } from "ext:core/mod.js";
 const {
   FinalizationRegistry, Number, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectValues, Proxy, RangeError,
-  ReflectApply, ReflectConstruct, SafeWeakMap, TypeError,
+  ObjectKeys, ReflectApply, ReflectConstruct, SafeSet, SafeWeakMap, TypeError,
 } = primordials;
 const { op_worker_memory_charge, op_worker_memory_release } = core.ops;
 
+const guards = { ArrayBuffer: () => guardResizable("ArrayBuffer"), SharedArrayBuffer: () => guardResizable("SharedArrayBuffer"), WebAssembly: () => guardWebAssembly() };
+const guarded = new SafeSet();
+
+/** Installs the guards not installed yet. Called before the app's code runs and again when an
+ * isolate restored from a snapshot starts: V8 gives a snapshot-taking context no `WebAssembly`
+ * and no `SharedArrayBuffer`, a restored one gets them back. */
 export function guardExternalMemory() {
-  guardWebAssembly();
-  guardResizable("ArrayBuffer");
-  guardResizable("SharedArrayBuffer");
+  for (const name of ObjectKeys(guards)) {
+    if (guarded.has(name) || globalThis[name] === undefined) continue;
+    guarded.add(name);
+    guards[name]();
+  }
 }
 
 /** What was charged for a memory or buffer, given back when it is collected. */

@@ -7,12 +7,13 @@ import { currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chat
 import { createContext } from "ext:chatfn/chatkitty.js";
 import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { installReplayClock, newTape, tapeRecord } from "ext:chatfn/tape.js";
-import { fileUrl, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
+import { fileUrl, loadedFiles, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { installGlobals } from "ext:chatfn/globals.js";
+import { guardExternalMemory } from "ext:chatfn/memory.js";
 import { setEnv } from "ext:chatfn/process.js";
 import { cancelInvocationTimers, trackInvocationTimers } from "ext:chatfn/timers.js";
 const {
-  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, JSONParse, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
+  ArrayPrototypeFilter, ArrayPrototypeJoin, ErrorPrototype, JSONParse, ObjectDefineProperty, ObjectPrototypeIsPrototypeOf, SafeMap, String, StringPrototypeIncludes,
   StringPrototypeReplaceAll, StringPrototypeSplit, StringPrototypeStartsWith,
 } = primordials;
 const { op_worker_app, op_error_location } = core.ops;
@@ -69,22 +70,31 @@ function describeError(thrown) {
   };
 }
 
-function loadApp(app) {
-  if (app.initFailure) {
-    for (const trigger of app.triggers) loadErrors.set(trigger, app.initFailure);
-    return;
-  }
-  if (app.initScript) {
+/** The initialization script's error, as every trigger reports it; null when it ran. */
+let initError = null;
+
+/** Globals, the app's environment and its initialization script: what a snapshot can hold. */
+function prepare(app) {
+  installGlobals();
+  setEnv(app.env);
+  if (app.initScript && !app.initFailure) {
     try {
       runMain(app.initScript.file, app.initScript.code);
     } catch (e) {
-      const error = describeError(e);
-      error.message = `the initialization script failed: ${error.message}`;
-      for (const trigger of app.triggers) loadErrors.set(trigger, error);
-      return;
+      initError = describeError(e);
+      initError.message = `the initialization script failed: ${initError.message}`;
     }
   }
+}
+
+/** Each trigger's `handleEvent`, or the error its loading (or the app's) ended with. */
+function loadFunctions(app) {
+  const failure = app.initFailure ?? initError;
   for (const trigger of app.triggers) {
+    if (failure) {
+      loadErrors.set(trigger, failure);
+      continue;
+    }
     try {
       handlers.set(trigger, loadHandler(app.functions[trigger].file, app.functions[trigger].code));
     } catch (e) {
@@ -130,20 +140,46 @@ function reportStray(kind, value) {
   else core.ops.op_worker_host_log("error", relative(message));
 }
 
-/** Called once by the Rust side after the runtime is built; answers the function it calls per invocation. */
-globalThis.__chatfnStart = function start() {
-  delete globalThis.__chatfnStart;
-  const app = op_worker_app();
+function setRoot(app) {
   appRootUrl = fileUrl(app.root + "/");
   appRootPath = app.root + "/";
+}
+
+// The Rust side starts an isolate in two steps (runtime/src/worker/isolate.rs): `__chatfnPrepare`
+// (skipped when the isolate is restored from a snapshot taken right after it, see
+// runtime/src/worker/snapshot.rs), then `__chatfnStart`, which loads the functions and answers
+// the function Rust calls per invocation. Each deletes itself.
+
+/** Answers the initialization script's error (null when it ran), and the files it loaded. */
+globalThis.__chatfnPrepare = function prepareApp() {
+  delete globalThis.__chatfnPrepare;
+  const app = op_worker_app();
+  setRoot(app);
+  // The app's code never sees deno_core's `Deno` (installGlobals removes it), but a restored
+  // snapshot needs it back where deno_core looks for it: the snapshot process calls this last.
+  const deno = globalThis.Deno;
+  globalThis.__chatfnBeforeSnapshot = () => {
+    delete globalThis.__chatfnBeforeSnapshot;
+    ObjectDefineProperty(globalThis, "Deno", { value: deno, writable: true, configurable: true, enumerable: false });
+  };
+  prepare(app);
+  return { error: initError?.stack ?? initError?.message ?? null, files: loadedFiles() };
+};
+
+globalThis.__chatfnStart = function start() {
+  delete globalThis.__chatfnStart;
+  delete globalThis.__chatfnBeforeSnapshot;
+  delete globalThis.Deno;
+  const app = op_worker_app();
+  setRoot(app);
+  // Callbacks held by the Rust side, which a snapshot does not keep.
   core.setUnhandledPromiseRejectionHandler((_promise, reason) => {
     reportStray("Unhandled promise rejection", reason);
     return true;
   });
   core.setReportExceptionCallback((error) => reportStray("Uncaught exception", error));
   setMaxPendingOps(app.maxPendingOps);
-  installGlobals();
-  setEnv(app.env);
-  loadApp(app);
+  guardExternalMemory();
+  loadFunctions(app);
   return runJob;
 };

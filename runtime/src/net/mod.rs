@@ -211,7 +211,7 @@ fn special_v6(ip: Ipv6Addr) -> bool {
 }
 
 /// A recorded response for one URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fixture {
     pub status: u16,
     pub headers: BTreeMap<String, String>,

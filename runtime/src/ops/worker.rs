@@ -30,7 +30,7 @@ pub struct AppView {
 }
 
 /// A file to run: its absolute path, and its code when it is not read from there.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CodeView {
     pub file: String,
     pub code: Option<String>,

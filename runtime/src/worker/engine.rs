@@ -193,7 +193,7 @@ impl Engine {
 
 /// V8's flags, set once before the first isolate: chatfn's, then `CHATFN_V8_FLAGS` (space
 /// separated, for measuring others).
-fn set_v8_flags() {
+pub(crate) fn set_v8_flags() {
     let mut flags = vec!["chatfn".to_string()];
     flags.extend(
         std::env::var("CHATFN_V8_FLAGS").unwrap_or_default().split_whitespace().map(String::from),
@@ -278,7 +278,11 @@ async fn create(
         Isolate::build(&pool, &slot, id)
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
-    tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), ms, "built an isolate");
+    if built.as_ref().is_ok_and(|i| i.restored()) {
+        tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), ms, "restored an isolate from its runtime's snapshot");
+    } else {
+        tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), ms, "built an isolate");
+    }
     pool.built(ticket.is_some());
     let job = ticket.and_then(|t| t.take());
     match built {

@@ -16,13 +16,17 @@ use std::time::{Duration, Instant};
 use deno_core::{serde_v8, v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
 use serde::Serialize;
 
+use super::memory::MemoryBudget;
 use super::pool::Pool;
 use super::protocol::{Answer, Job, JsReport, Kill};
+use super::snapshot::Snapshot;
 use super::supervisor::{Slice, ThreadSlot, Watch};
 use crate::config::App;
 use crate::js::esm::{evaluate_commonjs, EsmLoader};
+use crate::net::Outbound;
 use crate::ops::modules::ModuleRoots;
 use crate::ops::worker::{AppView, CodeView, InvocationLogs, StartedAt};
+use crate::store::UsersStore;
 
 /// A handle scope in the main context of `$js` (deno_core keeps its own macro private).
 macro_rules! js_scope {
@@ -61,6 +65,9 @@ pub struct Isolate {
     pub pool: Arc<Pool>,
     pub id: u64,
     pub last_used: Instant,
+    /// The snapshot the isolate was restored from: held because V8 reads
+    /// it while the isolate lives.
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 /// An answer to send once the isolate is back in its pool.
@@ -90,14 +97,22 @@ impl Isolate {
         loop {
             let init_failure = pool.init_failure();
             let retrying = init_failure.is_some();
-            let (mut js, watch) = new_runtime(pool, init_failure);
+            // Restored from the runtime's snapshot (only the functions left to load), or built
+            // and prepared cold (see `snapshot`).
+            let snapshot = if retrying { None } else { pool.snapshot() };
+            let (mut js, watch) = new_runtime(pool, init_failure, snapshot.as_ref());
             let context = Rc::new(js.main_context());
             // Loading runs under the CPU and wall limits of an invocation, so an initialization
             // script that blocks (in `Atomics.wait`, say) cannot hold its thread.
             watch.begin_invocation(Instant::now() + pool.app.limits.wall);
             let started = {
                 let _slice = Slice::begin(slot, &watch, &context);
-                js.execute_script("[chatfn:start]", "globalThis.__chatfnStart()")
+                let script = if snapshot.is_some() {
+                    "globalThis.__chatfnStart()"
+                } else {
+                    "globalThis.__chatfnPrepare(), globalThis.__chatfnStart()"
+                };
+                js.execute_script("[chatfn:start]", script)
             };
             let function = started.map_err(|e| e.to_string()).and_then(|value| {
                 js_scope!(scope, js);
@@ -111,6 +126,9 @@ impl Isolate {
                     // SAFETY: entered when it was created, on this thread; entered again by
                     // every use from now on (`Entered`).
                     unsafe { js.v8_isolate().exit() };
+                    if snapshot.is_none() && !retrying {
+                        pool.snapshot_wanted();
+                    }
                     let isolate = Isolate {
                         js: Some(js),
                         run: Some(run),
@@ -120,8 +138,14 @@ impl Isolate {
                         pool: pool.clone(),
                         id,
                         last_used: Instant::now(),
+                        snapshot,
                     };
                     return Ok(isolate);
+                }
+                Err(error) if snapshot.is_some() && watch.kill().is_none() => {
+                    tracing::warn!(app = %pool.app.name, %error, "an isolate restored from the snapshot did not start; building cold");
+                    pool.discard_snapshot();
+                    drop((context, js));
                 }
                 Ok(_) | Err(_) if retrying => {
                     return Err(format!(
@@ -137,6 +161,11 @@ impl Isolate {
                 }
             }
         }
+    }
+
+    /// Whether the isolate was restored from its runtime's snapshot (rather than built cold).
+    pub fn restored(&self) -> bool {
+        self.snapshot.is_some()
     }
 
     /// Runs one invocation. Gives the isolate back when it can serve another one (`None` when
@@ -319,19 +348,28 @@ fn settled(result: Result<v8::Global<v8::Value>, Box<deno_core::error::JsError>>
 fn new_runtime(
     pool: &Arc<Pool>,
     init_failure: Option<serde_json::Value>,
+    snapshot: Option<&Arc<Snapshot>>,
 ) -> (JsRuntime, Arc<Watch>) {
     let app = &pool.app;
     let roots = ModuleRoots(vec![app.root.clone()]);
     let params = v8::CreateParams::default()
         .heap_limits(0, app.limits.heap_bytes)
         .array_buffer_allocator(super::memory::allocator(pool.memory.clone()));
+    // One isolate is made (deserialized from its snapshot) at a time in the process: a few
+    // milliseconds each. Two made at once from different snapshots once failed a V8 check.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let creating = CREATING.lock().unwrap_or_else(|e| e.into_inner());
     let mut js = JsRuntime::new(RuntimeOptions {
         extensions: vec![crate::js::chatfn::init()],
         module_loader: Some(Rc::new(EsmLoader::new(roots.clone()))),
         custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
         create_params: Some(params),
+        // SAFETY: the isolate built here keeps the snapshot's `Arc` until its runtime is gone
+        // (`Isolate::snapshot`, dropped after `js`; `build` drops a failed runtime first).
+        startup_snapshot: snapshot.map(|s| unsafe { s.startup_data() }),
         ..Default::default()
     });
+    drop(creating);
     let watch = Watch::new(js.v8_isolate().thread_safe_handle(), &app.limits, pool.heavy.clone());
     let watched = watch.clone();
     js.add_near_heap_limit_callback(move |current, _initial| {
@@ -355,17 +393,38 @@ fn new_runtime(
         init_failure,
         max_pending_ops: app.limits.pending_ops,
     };
+    put_op_state(
+        &mut js,
+        view,
+        Some(pool.users.clone()),
+        roots,
+        pool.outbound.clone(),
+        pool.memory.clone(),
+    );
+    (js, watch)
+}
+
+/// What the ops of an app's isolate find in its `OpState` (a snapshot-taking runtime has no
+/// Users store: the initialization script has no `context`).
+pub(super) fn put_op_state(
+    js: &mut JsRuntime,
+    view: AppView,
+    users: Option<UsersStore>,
+    roots: ModuleRoots,
+    outbound: Outbound,
+    memory: Arc<MemoryBudget>,
+) {
     let state = js.op_state();
     let mut state = state.borrow_mut();
     state.put(view);
-    state.put(pool.users.clone());
+    if let Some(users) = users {
+        state.put(users);
+    }
     state.put(StartedAt(Instant::now()));
     state.put(InvocationLogs::default());
     state.put(roots);
-    state.put(pool.outbound.clone());
-    state.put(super::memory::IsolateMemory::new(pool.memory.clone()));
-    drop(state);
-    (js, watch)
+    state.put(outbound);
+    state.put(super::memory::IsolateMemory::new(memory));
 }
 
 /// The stack of a kill as the user reads it: their frames only, files relative to the app.

@@ -11,6 +11,7 @@ mod isolate;
 pub mod memory;
 mod pool;
 pub mod protocol;
+pub mod snapshot;
 mod supervisor;
 
 use std::sync::Arc;
@@ -36,6 +37,9 @@ pub enum Start {
     Warm,
     /// Hibernated: its first attempt builds its first isolate (`chatfn serve` with many apps).
     Hibernated,
+    /// Warm, for one scratch run (`chatfn test`, test invocations, replays): its isolates are
+    /// always built cold, never from or into a snapshot.
+    Scratch,
 }
 
 /// How long a job may wait for a thread that is running a single slice of other JavaScript

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::engine::{this_thread, Command, Engine, BUSY_AFTER};
 use super::memory::MemoryBudget;
 use super::protocol::{Answer, Job};
+use super::snapshot::{self, Snapshot};
 use super::supervisor::Heaviness;
 use super::Start;
 use crate::config::App;
@@ -36,6 +37,19 @@ pub struct Pool {
     max: usize,
     engine: &'static Engine,
     state: Mutex<State>,
+    /// The snapshot of the app's runtime that its isolates are restored from (`snapshot.rs`).
+    snapshot: Mutex<SnapshotSlot>,
+}
+
+/// Where a pool stands with its runtime's snapshot.
+enum SnapshotSlot {
+    /// Not looked for yet (or let go while the app hibernates): the next build reads the file.
+    Unknown,
+    /// None on disk; `true` once one is being taken.
+    Absent(bool),
+    Ready(Arc<Snapshot>),
+    /// Never (`Start::Scratch`, snapshots off, or one did not work for this runtime).
+    Off,
 }
 
 #[derive(Default)]
@@ -128,10 +142,15 @@ impl Pool {
             max,
             engine,
             state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
+            snapshot: Mutex::new(if start != Start::Scratch && snapshot::enabled() {
+                SnapshotSlot::Unknown
+            } else {
+                SnapshotSlot::Off
+            }),
         });
         // The first isolate is built (and the app loaded) in the background right away, unless
         // the app starts hibernated.
-        if start == Start::Warm {
+        if start != Start::Hibernated {
             let mut state = pool.state.lock().unwrap();
             let thread = engine.pick_thread(&state.per_thread, None, false);
             pool.grow(&mut state, thread, None);
@@ -372,6 +391,11 @@ impl Pool {
         }
         if last {
             tracing::debug!(app = %self.app.name, "hibernating: the app's last isolate is dropped until its next attempt");
+            // Its snapshot stays on disk, not in memory.
+            let mut slot = self.snapshot.lock().unwrap();
+            if matches!(*slot, SnapshotSlot::Ready(_)) {
+                *slot = SnapshotSlot::Unknown;
+            }
         }
         let Some(i) = state.idle.iter().position(|&(t, i)| (t, i) == (thread, id)) else {
             return false;
@@ -393,6 +417,48 @@ impl Pool {
             state.per_thread[thread] -= 1;
             self.engine.send(thread, Command::Drop { id });
         }
+    }
+
+    /// The snapshot to restore a new isolate from, read from disk the first time.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        let mut slot = self.snapshot.lock().unwrap();
+        if let SnapshotSlot::Unknown = *slot {
+            *slot = match snapshot::load(&self.app) {
+                Some(s) => SnapshotSlot::Ready(s),
+                None => SnapshotSlot::Absent(false),
+            };
+        }
+        match &*slot {
+            SnapshotSlot::Ready(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// An isolate was built cold: take a snapshot of the runtime for the next ones, unless one
+    /// is on its way.
+    pub fn snapshot_wanted(self: &Arc<Self>) {
+        let mut slot = self.snapshot.lock().unwrap();
+        if !matches!(*slot, SnapshotSlot::Absent(false)) {
+            return;
+        }
+        *slot = SnapshotSlot::Absent(true);
+        let pool = Arc::downgrade(self);
+        snapshot::take_later(&self.app, move |taken| {
+            let Some(pool) = pool.upgrade() else { return };
+            let mut slot = pool.snapshot.lock().unwrap();
+            if matches!(*slot, SnapshotSlot::Absent(true)) {
+                *slot = match taken {
+                    Some(s) => SnapshotSlot::Ready(s),
+                    // This runtime cannot be snapshotted: its isolates keep being built cold.
+                    None => SnapshotSlot::Off,
+                };
+            }
+        });
+    }
+
+    /// A snapshot that did not restore is not tried again for this deployment.
+    pub fn discard_snapshot(&self) {
+        *self.snapshot.lock().unwrap() = SnapshotSlot::Off;
     }
 
     pub fn init_failure(&self) -> Option<serde_json::Value> {

@@ -1,0 +1,407 @@
+//! V8 startup snapshots of an app's runtime: chatfn's bootstrap, the globals, the app's
+//! environment and its initialization script run (firebase-admin required and initialized),
+//! taken once and restored by every later isolate of that runtime instead of building it
+//! again. An isolate restored from one only loads the functions (`__chatfnStart` in
+//! `js/worker.js`); one built cold runs `__chatfnPrepare` first.
+//!
+//! A snapshot is taken in a child process (`chatfn __snapshot`, fed a [`Spec`] on stdin), one at
+//! a time and at a lower priority, so the server never runs V8's snapshot creator beside its
+//! isolates, and an initialization script that misbehaves while it is taken (spins, crashes
+//! V8) costs a child, never the server. It is taken only when the script ran without an error,
+//! left no work pending (timers, requests) once its event loop settled within the wall limit,
+//! and imported no ES module; otherwise the app keeps building its isolates cold.
+//!
+//! Snapshots live in `DATA/.snapshots/<app>.<key>.v8`, where the key hashes everything the
+//! snapshot depends on: this binary (its size and modification time), the V8 flags, the app's
+//! directory, initialization script, environment variables and lockfile. A changed runtime
+//! has another key, so its old snapshot is never used (and is removed when the new one is
+//! written). The file also lists every module the script loaded, with its size and
+//! modification time, and the blob's CRC-32: a snapshot whose files changed or whose bytes do
+//! not check out is not used. V8 reseeds `Math.random` in a restored context; a JavaScript
+//! library that cached random bytes while the script ran keeps them (as in Node's snapshots).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use deno_core::{
+    serde_v8, v8, JsRuntime, JsRuntimeForSnapshot, PollEventLoopOptions, RuntimeOptions,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::App;
+use crate::js::esm::{evaluate_commonjs, EsmLoader};
+use crate::net::{Fixture, NetworkPolicy, Outbound};
+use crate::ops::modules::ModuleRoots;
+use crate::ops::worker::{AppView, CodeView};
+
+const MAGIC: &[u8] = b"chatfn-snapshot-1\n";
+/// The name of the hidden command that takes a snapshot.
+pub const COMMAND: &str = "__snapshot";
+
+/// A V8 startup snapshot of one app runtime.
+pub struct Snapshot {
+    blob: Box<[u8]>,
+}
+
+impl Snapshot {
+    /// The blob, as deno_core takes it.
+    ///
+    /// # Safety
+    /// The caller keeps this `Snapshot` alive for as long as the runtime built from the blob
+    /// (`worker::isolate::Isolate` holds its `Arc` and drops it after its runtime).
+    pub unsafe fn startup_data(&self) -> &'static [u8] {
+        // SAFETY: see above: the bytes outlive every use V8 makes of them.
+        unsafe { &*(&*self.blob as *const [u8]) }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.blob.len()
+    }
+}
+
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Turns snapshots on, kept in `dir` (`chatfn serve`: `DATA/.snapshots`); before the first
+/// isolate. Without it (`chatfn invoke`, `chatfn test`) every isolate is built cold.
+pub fn configure(dir: PathBuf) {
+    let _ = DIR.set(dir);
+}
+
+pub fn enabled() -> bool {
+    DIR.get().is_some()
+}
+
+/// What the child process needs to run an app's initialization script as its isolates would.
+#[derive(Serialize, Deserialize)]
+struct Spec {
+    name: String,
+    root: PathBuf,
+    init_script: Option<CodeView>,
+    env: BTreeMap<String, String>,
+    allow_hosts: Vec<String>,
+    fixtures: Vec<(String, Fixture)>,
+    heap_bytes: usize,
+    wall_ms: u64,
+    max_pending_ops: usize,
+    key: String,
+    out: PathBuf,
+}
+
+/// The file's header: what the blob was taken from.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    key: String,
+    /// The modules the initialization script loaded: path, size, modification time (ns).
+    files: Vec<(String, u64, u128)>,
+    crc: u32,
+    len: usize,
+}
+
+/// This binary, as far as a snapshot is concerned: one taken by another build cannot be used.
+fn binary_identity() -> &'static str {
+    static IDENTITY: OnceLock<String> = OnceLock::new();
+    IDENTITY.get_or_init(|| {
+        let exe = std::env::current_exe().ok();
+        let meta = exe.as_ref().and_then(|e| std::fs::metadata(e).ok());
+        let modified = meta.as_ref().and_then(|m| m.modified().ok()).map(nanos).unwrap_or(0);
+        format!("{} {} {}", env!("CARGO_PKG_VERSION"), meta.map(|m| m.len()).unwrap_or(0), modified)
+    })
+}
+
+fn nanos(time: std::time::SystemTime) -> u128 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+/// The key of an app's runtime: what its snapshot depends on.
+fn key(app: &App) -> String {
+    let mut hash = Sha256::new();
+    let mut put = |part: &[u8]| {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part);
+    };
+    put(binary_identity().as_bytes());
+    put(std::env::var("CHATFN_V8_FLAGS").unwrap_or_default().as_bytes());
+    put(app.name.as_bytes());
+    put(app.root.as_os_str().as_encoded_bytes());
+    if let Some(script) = &app.initialization_script {
+        put(script.path.as_os_str().as_encoded_bytes());
+        put(script.code.as_deref().unwrap_or("\0from the file").as_bytes());
+    }
+    for (name, value) in &app.environment {
+        put(name.as_bytes());
+        put(value.as_bytes());
+    }
+    put(&std::fs::read(crate::deps::lockfile::Lockfile::path_for(&app.file)).unwrap_or_default());
+    crate::hex::hex(&hash.finalize()[..12])
+}
+
+fn file_of(dir: &Path, app: &App, key: &str) -> PathBuf {
+    dir.join(format!("{}.{key}.v8", app.name))
+}
+
+/// The app's snapshot, when one was taken of its current runtime and still holds.
+pub fn load(app: &App) -> Option<Arc<Snapshot>> {
+    let dir = DIR.get()?;
+    let key = key(app);
+    let path = file_of(dir, app, &key);
+    let bytes = std::fs::read(&path).ok()?;
+    match check(&bytes, &key) {
+        Ok(blob) => Some(Arc::new(Snapshot { blob: blob.into() })),
+        Err(why) => {
+            tracing::info!(app = %app.name, file = %path.display(), "not using the snapshot: {why}");
+            let _ = std::fs::remove_file(&path);
+            None
+        }
+    }
+}
+
+/// The blob of a snapshot file, if it is whole and its key and files are as they were.
+fn check<'a>(bytes: &'a [u8], key: &str) -> Result<&'a [u8], String> {
+    let rest = bytes.strip_prefix(MAGIC).ok_or("not a chatfn snapshot")?;
+    let end = rest.iter().position(|&b| b == b'\n').ok_or("no header")?;
+    let header: Header = serde_json::from_slice(&rest[..end]).map_err(|e| e.to_string())?;
+    let blob = &rest[end + 1..];
+    if header.key != key {
+        return Err("taken of another runtime".into());
+    }
+    if blob.len() != header.len || crc32fast::hash(blob) != header.crc {
+        return Err("its bytes do not check out".into());
+    }
+    for (file, len, modified) in &header.files {
+        let now =
+            std::fs::metadata(file).ok().map(|m| (m.len(), m.modified().map(nanos).unwrap_or(0)));
+        if now != Some((*len, *modified)) {
+            return Err(format!("{file} changed since"));
+        }
+    }
+    Ok(blob)
+}
+
+type Done = Box<dyn FnOnce(Option<Arc<Snapshot>>) + Send>;
+
+/// Takes a snapshot of `app`'s runtime in the background, one at a time, and calls `done`
+/// with it (or `None` when the runtime cannot be snapshotted).
+pub fn take_later(app: &App, done: impl FnOnce(Option<Arc<Snapshot>>) + Send + 'static) {
+    static QUEUE: OnceLock<Mutex<mpsc::Sender<(App, Done)>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (send, receive) = mpsc::channel::<(App, Done)>();
+        std::thread::Builder::new()
+            .name("chatfn-snapshots".into())
+            .spawn(move || {
+                for (app, done) in receive {
+                    let started = Instant::now();
+                    let snapshot = match take(&app) {
+                        Ok(()) => load(&app),
+                        Err(why) => {
+                            tracing::info!(app = %app.name, "no snapshot of this runtime: {why}");
+                            None
+                        }
+                    };
+                    if let Some(s) = &snapshot {
+                        let ms = started.elapsed().as_millis();
+                        tracing::debug!(app = %app.name, bytes = s.bytes(), ms, "snapshot taken");
+                    }
+                    done(snapshot);
+                }
+            })
+            .expect("cannot start the snapshot thread");
+        Mutex::new(send)
+    });
+    let _ = queue.lock().unwrap().send((app.clone(), Box::new(done)));
+}
+
+/// Runs the child process that writes the snapshot file of `app`.
+fn take(app: &App) -> Result<(), String> {
+    let dir = DIR.get().ok_or("snapshots are off")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let key = key(app);
+    let spec = Spec {
+        name: app.name.clone(),
+        root: app.root.clone(),
+        init_script: app.initialization_script.as_ref().map(CodeView::from),
+        env: app.environment.clone(),
+        allow_hosts: app.allow_hosts.clone(),
+        fixtures: app.fixtures.iter().map(|(u, f)| (u.clone(), f.clone())).collect(),
+        heap_bytes: app.limits.heap_bytes,
+        wall_ms: app.limits.wall.as_millis() as u64,
+        max_pending_ops: app.limits.pending_ops,
+        out: file_of(dir, app, &key),
+        key,
+    };
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut command = Command::new(exe);
+    command.arg(COMMAND).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    // SAFETY: between fork and exec the closure only makes async-signal-safe system calls.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            // Serving attempts comes first; and the child ends with the server.
+            libc::nice(10);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child =
+        command.spawn().map_err(|e| format!("cannot start the snapshot process: {e}"))?;
+    let input = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
+    child.stdin.take().expect("piped").write_all(&input).map_err(|e| e.to_string())?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_millis(spec.wall_ms) + Duration::from_secs(10);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("the snapshot process took too long".into());
+            }
+        }
+    };
+    let errors = reader.join().unwrap_or_default();
+    if !status.success() {
+        let why = errors.trim();
+        return Err(if why.is_empty() {
+            format!("the snapshot process ended with {status}")
+        } else {
+            why.chars().take(2000).collect()
+        });
+    }
+    // Older snapshots of this app are of runtimes it no longer runs.
+    let prefix = format!("{}.", app.name);
+    let current = spec.out.file_name().map(|n| n.to_os_string());
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let stale = name.to_str().is_some_and(|n| {
+            n.starts_with(&prefix) && n.ends_with(".v8") && n[prefix.len()..n.len() - 3].len() == 24
+        });
+        if stale && Some(&name) != current.as_ref() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// What `__chatfnPrepare` answers.
+#[derive(Deserialize)]
+struct Prepared {
+    error: Option<String>,
+    files: Vec<String>,
+}
+
+/// `chatfn __snapshot`: reads a [`Spec`] from stdin, runs the app's initialization script in a
+/// snapshot-taking runtime, and writes the snapshot file; fails with the reason when the
+/// runtime cannot be snapshotted.
+pub fn take_from_stdin() -> anyhow::Result<()> {
+    let spec: Spec = serde_json::from_reader(std::io::stdin().lock())?;
+    // V8 as the server runs it (not deno_core's predictable mode for snapshots), except that
+    // the snapshot keeps V8's own read-only heap as it is: V8 shares that heap between all the
+    // isolates of a process, so isolates restored from different snapshots, and isolates built
+    // without one, can only live side by side if no snapshot extends it.
+    super::engine::set_v8_flags();
+    let unknown =
+        deno_core::v8_set_flags(vec!["chatfn".into(), "--no-extensible-ro-snapshot".into()]);
+    anyhow::ensure!(unknown.len() == 1, "this V8 does not take {:?}", &unknown[1..]);
+    JsRuntime::init_platform(None);
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let _entered = tokio.enter();
+    let roots = ModuleRoots(vec![spec.root.clone()]);
+    let loader = Rc::new(EsmLoader::new(roots.clone()));
+    let mut js = JsRuntimeForSnapshot::new(RuntimeOptions {
+        extensions: vec![crate::js::chatfn::init()],
+        module_loader: Some(loader.clone()),
+        custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
+        create_params: Some(v8::CreateParams::default().heap_limits(0, spec.heap_bytes)),
+        ..Default::default()
+    });
+    let wall = Duration::from_millis(spec.wall_ms);
+    let isolate = js.v8_isolate().thread_safe_handle();
+    std::thread::spawn(move || {
+        std::thread::sleep(wall);
+        isolate.terminate_execution();
+    });
+    js.add_near_heap_limit_callback(|_, _| {
+        eprintln!("the initialization script reached the heap limit");
+        std::process::exit(2)
+    });
+    let view = AppView {
+        name: spec.name.clone(),
+        root: spec.root.display().to_string(),
+        init_script: spec.init_script.clone(),
+        functions: Default::default(),
+        triggers: Vec::new(),
+        env: spec.env.clone().into_iter().collect(),
+        init_failure: None,
+        max_pending_ops: spec.max_pending_ops,
+    };
+    let outbound = Outbound::new(
+        NetworkPolicy::new(spec.allow_hosts.clone()),
+        spec.fixtures.iter().cloned().collect(),
+    )?;
+    super::isolate::put_op_state(
+        &mut js,
+        view,
+        None,
+        roots,
+        outbound,
+        super::memory::MemoryBudget::new(spec.heap_bytes),
+    );
+
+    let prepared = js
+        .execute_script("[chatfn:prepare]", "globalThis.__chatfnPrepare()")
+        .map_err(|e| anyhow::anyhow!("the initialization script failed: {e}"))?;
+    let prepared: Prepared = {
+        let context = js.main_context();
+        let isolate = &mut *js.v8_isolate();
+        v8::scope!(let scope, isolate);
+        let context = v8::Local::new(scope, context);
+        let scope = &mut v8::ContextScope::new(scope, context);
+        let local = v8::Local::new(scope, prepared);
+        serde_v8::from_v8(scope, local)?
+    };
+    if let Some(error) = prepared.error {
+        anyhow::bail!("{error}");
+    }
+    tokio
+        .block_on(async {
+            tokio::time::timeout(wall, js.run_event_loop(PollEventLoopOptions::default())).await
+        })
+        .map_err(|_| {
+            anyhow::anyhow!("the initialization script left work pending (timers or requests)")
+        })?
+        .map_err(|e| anyhow::anyhow!("the initialization script's pending work failed: {e}"))?;
+    anyhow::ensure!(!loader.loaded_any(), "the initialization script imported ES modules");
+    js.execute_script("[chatfn:snapshot]", "globalThis.__chatfnBeforeSnapshot()")
+        .map_err(|e| anyhow::anyhow!("cannot prepare the snapshot: {e}"))?;
+
+    let files = prepared
+        .files
+        .into_iter()
+        .filter_map(|file| {
+            let meta = std::fs::metadata(&file).ok()?;
+            let modified = meta.modified().map(nanos).unwrap_or(0);
+            Some((file, meta.len(), modified))
+        })
+        .collect();
+    let blob = js.snapshot();
+    let header = Header { key: spec.key, files, crc: crc32fast::hash(&blob), len: blob.len() };
+    let mut bytes = MAGIC.to_vec();
+    serde_json::to_writer(&mut bytes, &header)?;
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&blob);
+    let partial = spec.out.with_extension("partial");
+    std::fs::write(&partial, &bytes)?;
+    std::fs::rename(&partial, &spec.out)?;
+    Ok(())
+}

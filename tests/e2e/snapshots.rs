@@ -1,0 +1,228 @@
+//! V8 snapshots of an app's runtime (`tests/cases/snapshotted`): `chatfn serve` takes one after
+//! an app's first isolate is built cold, and later isolates (after a restart, after
+//! hibernation) are restored from it. A restored isolate must answer as a cold one does: the
+//! same decisions, messages and user writes, with the runtime's state as its initialization
+//! script left it, fresh randomness, and a changed runtime never served from an old snapshot.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::{case_dir, Server};
+
+const RESTORED: &str = "restored an isolate from its runtime's snapshot";
+const BUILT_COLD: &str = "built an isolate";
+const INITIALIZED: &str = "snapshotted app initialized";
+
+/// The snapshot files of the data directory `data`, with their modification times.
+fn snapshots(data: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(data.join(".snapshots"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "v8"))
+        .map(|p| {
+            let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p, modified)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Waits until the data directory holds a snapshot other than `old`.
+fn new_snapshot(data: &Path, old: &[(PathBuf, std::time::SystemTime)]) -> PathBuf {
+    let started = Instant::now();
+    loop {
+        let now = snapshots(data);
+        if let Some((path, _)) = now.iter().find(|f| !old.contains(f)) {
+            return path.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no snapshot was taken: {now:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Run {
+    server: Server,
+    log: PathBuf,
+}
+
+impl Run {
+    fn start(app: &Path, data: &Path, name: &str) -> Run {
+        let log = data.join(format!("{name}.log"));
+        Run { server: Server::start_logged(app, &data.join("store"), &log), log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn attempt(&self, username: &str) -> (u16, Value) {
+        self.server.start_session(&json!({ "username": username }))
+    }
+
+    /// What the isolate answering "probe" sees.
+    fn probe(&self) -> Value {
+        let (status, answer) = self.attempt("probe");
+        assert_eq!(status, 403, "{answer}");
+        serde_json::from_str(answer["message"].as_str().unwrap()).unwrap()
+    }
+}
+
+/// Where the runs below keep their store and snapshots (the snapshots beside the store, as
+/// `chatfn serve --data` keeps them).
+fn snapshot_dir(data: &Path) -> PathBuf {
+    data.join("store")
+}
+
+#[test]
+fn an_isolate_restored_from_the_snapshot_answers_as_a_cold_one() {
+    let data = tempfile::tempdir().unwrap();
+    let app = case_dir("snapshotted");
+
+    // Cold: the initialization script runs in the server.
+    let cold = Run::start(&app, data.path(), "cold");
+    let cold_probe = cold.probe();
+    assert_eq!(
+        cold_probe["globals"],
+        json!(["object", "function", "undefined", "function", "string"])
+    );
+    let (status, ann) = cold.attempt("ann");
+    assert_eq!(status, 200, "{ann}");
+    assert_eq!(
+        (&ann["user"]["displayName"], &ann["user"]["properties"]),
+        (&json!("hello ann"), &json!({ "attempt": 2 }))
+    );
+    let (status, refused) = cold.attempt("mallory");
+    assert_eq!((status, &refused["message"]), (403, &json!("mallory is not a member")));
+    let taken = new_snapshot(&snapshot_dir(data.path()), &[]);
+    assert!(cold.log().contains(INITIALIZED), "{}", cold.log());
+    cold.server.stop();
+
+    // Restored, twice: the script does not run again; the state it left, the environment and
+    // the data file it loaded are there; every decision and write is as before.
+    let mut probes = vec![cold_probe.clone()];
+    for (n, name) in ["restored", "restored-again"].into_iter().enumerate() {
+        let run = Run::start(&app, data.path(), name);
+        let probe = run.probe();
+        let log = run.log();
+        assert!(log.contains(RESTORED), "{name}:\n{log}");
+        assert!(!log.contains(INITIALIZED), "{name}: the initialization script ran again:\n{log}");
+        assert_eq!(probe["greeting"], cold_probe["greeting"]);
+        assert_eq!(probe["attempts"], cold_probe["attempts"], "the state as the script left it");
+        assert_eq!(
+            probe["globals"],
+            json!(["object", "function", "undefined", "function", "string"])
+        );
+        let (status, ann_again) = run.attempt("ann");
+        assert_eq!((status, &ann_again["user"]), (200, &ann["user"]), "ann exists once");
+        let (status, refused_again) = run.attempt("mallory");
+        assert_eq!((status, &refused_again["message"]), (403, &refused["message"]));
+        if n == 0 {
+            // A user created by a restored isolate is written as by a cold one.
+            let (status, bob) = run.attempt("bob");
+            assert_eq!(status, 200, "{bob}");
+            assert_eq!(
+                (&bob["user"]["displayName"], &bob["user"]["properties"]),
+                (&json!("hello bob"), &json!({ "attempt": 4 }))
+            );
+        }
+        probes.push(probe);
+        run.server.stop();
+    }
+    // Randomness is not frozen into the snapshot: each restored isolate draws its own.
+    for field in ["random", "uuid"] {
+        let values: std::collections::BTreeSet<String> =
+            probes.iter().map(|p| p[field].to_string()).collect();
+        assert_eq!(values.len(), probes.len(), "{field}: {probes:?}");
+    }
+    assert_eq!(
+        snapshots(&snapshot_dir(data.path()))[0].0,
+        taken,
+        "the same snapshot served both restarts"
+    );
+}
+
+#[test]
+fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
+    let data = tempfile::tempdir().unwrap();
+    let app = data.path().join("app");
+    std::fs::create_dir_all(app.join("functions")).unwrap();
+    for file in ["chatfn.toml", "init.js", "members.json", "functions/start.js"] {
+        std::fs::copy(case_dir("snapshotted").join(file), app.join(file)).unwrap();
+    }
+    let store = snapshot_dir(data.path());
+
+    let first = Run::start(&app, data.path(), "first");
+    assert_eq!(first.attempt("bob").0, 200);
+    new_snapshot(&store, &[]);
+    first.server.stop();
+    let before = snapshots(&store);
+
+    // A file the initialization script loaded changed: the snapshot no longer holds.
+    std::fs::write(app.join("members.json"), r#"["ann", "carol"]"#).unwrap();
+    let second = Run::start(&app, data.path(), "second");
+    assert_eq!(second.attempt("carol").0, 200, "the new members are read");
+    assert_eq!(second.attempt("bob").0, 403);
+    let log = second.log();
+    assert!(log.contains(BUILT_COLD) && !log.contains(RESTORED), "{log}");
+    new_snapshot(&store, &before);
+    second.server.stop();
+
+    // Another environment is another runtime: a new snapshot, and the old one is removed.
+    let before = snapshots(&store);
+    let config = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
+    std::fs::write(
+        app.join("chatfn.toml"),
+        config.replace("GREETING = \"hello\"", "GREETING = \"welcome\""),
+    )
+    .unwrap();
+    let third = Run::start(&app, data.path(), "third");
+    assert_eq!(third.probe()["greeting"], "welcome");
+    assert!(!third.log().contains(RESTORED), "{}", third.log());
+    let taken = new_snapshot(&store, &before);
+    let started = Instant::now();
+    while snapshots(&store).len() > 1 {
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", snapshots(&store));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(snapshots(&store)[0].0, taken);
+    third.server.stop();
+
+    // And that snapshot serves the next start.
+    let fourth = Run::start(&app, data.path(), "fourth");
+    assert_eq!(fourth.probe()["greeting"], "welcome");
+    assert!(fourth.log().contains(RESTORED), "{}", fourth.log());
+}
+
+#[test]
+fn a_hibernated_app_wakes_from_its_snapshot() {
+    let data = tempfile::tempdir().unwrap();
+    let run = Run::start(&case_dir("snapshotted"), data.path(), "serve");
+    let (status, ann) = run.attempt("ann");
+    assert_eq!(status, 200, "{ann}");
+    new_snapshot(&snapshot_dir(data.path()), &[]);
+    let started = Instant::now();
+    while !run.log().contains("hibernating: the app's last isolate is dropped") {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the app never hibernated:\n{}",
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let probe = run.probe();
+    assert_eq!((&probe["greeting"], &probe["attempts"]), (&json!("hello"), &json!(1)));
+    let (status, ann_again) = run.attempt("ann");
+    assert_eq!((status, &ann_again["user"]), (200, &ann["user"]));
+    let log = run.log();
+    assert!(log.contains(RESTORED), "{log}");
+    assert_eq!(
+        log.matches(INITIALIZED).count(),
+        1,
+        "the script ran once, in the cold isolate:\n{log}"
+    );
+}
