@@ -39,6 +39,17 @@ export function loadedFiles() {
   return ObjectKeys(cache);
 }
 
+/** Loads the module at `filename` into the cache, as a later `require` of it would (a snapshot
+ * being taken loads what the app's functions loaded last time); answers whether it loaded. */
+export function preload(filename) {
+  try {
+    loadModule(filename, undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A module-loading error: Node's code for it, and what it adds (requireStack, path, ...). */
 function moduleError(message, code, extra) {
   return nodeError(Error, code, message, extra);

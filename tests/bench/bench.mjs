@@ -9,7 +9,7 @@
 // and p99 at 1, 16 and 64 connections, cold start (process start to first allowed session),
 // RSS after the load, and each figure's ratio chatfn/Node.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { sign } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -48,9 +48,8 @@ function freePort() {
 const running = new Set();
 process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
 
-async function start(kind, scenario) {
+async function start(kind, scenario, data = mkdtempSync(join(work, "data-"))) {
   const port = await freePort();
-  const data = mkdtempSync(join(work, "data-"));
   // BENCH_SERVER_LOG=file keeps chatfn's log (RUST_LOG, default chatfn=debug) for a look afterwards.
   const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, "a") : "ignore";
   const child = kind === "chatfn"
@@ -61,12 +60,27 @@ async function start(kind, scenario) {
   return { kind, child, port, data };
 }
 
-async function stop({ child, data }) {
+async function stop({ child, data }, keepData = false) {
   if (child.exitCode === null && child.signalCode === null) {
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
   }
-  rmSync(data, { recursive: true, force: true });
+  if (!keepData) rmSync(data, { recursive: true, force: true });
+}
+
+/** Waits (up to 30 s) until chatfn has written the snapshot of the app's runtime into `data`
+ * and is done with it (a second one follows when the first attempt loaded more packages). */
+async function snapshotTaken(data) {
+  const dir = join(data, ".snapshots");
+  const state = () => (existsSync(dir) ? readdirSync(dir).map((f) => `${f}@${statSync(join(dir, f)).mtimeMs}`).join() : "");
+  let last = "";
+  for (let waited = 0; waited < 30000; waited += 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = state();
+    if (now === last && now.includes(".v8") && !now.includes(".partial")) return true;
+    last = now;
+  }
+  return false;
 }
 
 async function firstAnswer(server, body) {
@@ -124,18 +138,32 @@ function wrk(port, bodies, connections, seconds) {
 }
 
 async function measure(kind, scenario) {
+  const median = (xs) => xs.sort((a, b) => a - b)[2];
+  // Cold start: a new data directory each time.
   const colds = [];
   for (let i = 0; i < 5; i++) {
     const server = await start(kind, scenario);
     colds.push(await firstAnswer(server, scenario.first));
     await stop(server);
   }
+  // Restart: the same data directory again, where chatfn left the snapshot of the app's
+  // runtime (Node keeps nothing: its restart is a cold start).
+  const restarts = [];
+  const first = await start(kind, scenario);
+  await firstAnswer(first, scenario.first);
+  const snapshot = kind === "chatfn" ? await snapshotTaken(first.data) : false;
+  await stop(first, true);
+  for (let i = 0; i < 5; i++) {
+    const server = await start(kind, scenario, first.data);
+    restarts.push(await firstAnswer(server, scenario.first));
+    await stop(server, i < 4);
+  }
   const server = await start(kind, scenario);
   await firstAnswer(server, scenario.first);
   // Warm-up: every user's first session (which creates it), then the JITs settle.
   wrk(server.port, scenario.bodies, 1, Math.max(2, Math.ceil(USERS / 500)));
   wrk(server.port, scenario.bodies, 16, 2);
-  const result = { cold: colds.sort((a, b) => a - b)[2] };
+  const result = { cold: median(colds), restart: median(restarts), snapshot };
   for (const c of CONNECTIONS) result[c] = wrk(server.port, scenario.bodies, c, SECONDS);
   result.rss = rssMb(server.child.pid);
   await stop(server);
@@ -221,6 +249,7 @@ for (const scenario of scenarios) {
     row(`  p99 ms c=${c}`, chatfn[c].p99, node[c].p99, 3);
   }
   row("cold start ms", chatfn.cold, node.cold, 1);
+  row(`restart ms${chatfn.snapshot ? "" : " (no snap)"}`, chatfn.restart, node.restart, 1);
   row("RSS MB after load", chatfn.rss, node.rss, 1);
 }
 /** Density: one chatfn serving BENCH_DENSITY_APPS small allow-list apps (default 1,000): how

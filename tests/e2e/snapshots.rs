@@ -3,6 +3,7 @@
 //! hibernation) are restored from it. A restored isolate must answer as a cold one does: the
 //! same decisions, messages and user writes, with the runtime's state as its initialization
 //! script left it, fresh randomness, and a changed runtime never served from an old snapshot.
+//! Packages the functions load lazily (`node_modules/lazy-pkg`) come with the next snapshot.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -98,7 +99,15 @@ fn an_isolate_restored_from_the_snapshot_answers_as_a_cold_one() {
     );
     let (status, refused) = cold.attempt("mallory");
     assert_eq!((status, &refused["message"]), (403, &json!("mallory is not a member")));
-    let taken = new_snapshot(&snapshot_dir(data.path()), &[]);
+    assert_eq!(cold_probe["lazyPackageLoadedDuringAttempt"], 1, "{cold_probe}");
+    new_snapshot(&snapshot_dir(data.path()), &[]);
+    // The first invocation loaded a package the snapshot lacks: a second snapshot loads it too.
+    let started = Instant::now();
+    while cold.log().matches("snapshot taken").count() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(60), "{}", cold.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let taken = snapshots(&snapshot_dir(data.path()))[0].0.clone();
     assert!(cold.log().contains(INITIALIZED), "{}", cold.log());
     cold.server.stop();
 
@@ -113,6 +122,10 @@ fn an_isolate_restored_from_the_snapshot_answers_as_a_cold_one() {
         assert!(!log.contains(INITIALIZED), "{name}: the initialization script ran again:\n{log}");
         assert_eq!(probe["greeting"], cold_probe["greeting"]);
         assert_eq!(probe["attempts"], cold_probe["attempts"], "the state as the script left it");
+        assert_eq!(
+            probe["lazyPackageLoadedDuringAttempt"], 0,
+            "the package came with the snapshot"
+        );
         assert_eq!(
             probe["globals"],
             json!(["object", "function", "undefined", "function", "string"])
@@ -151,7 +164,15 @@ fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
     let data = tempfile::tempdir().unwrap();
     let app = data.path().join("app");
     std::fs::create_dir_all(app.join("functions")).unwrap();
-    for file in ["chatfn.toml", "init.js", "members.json", "functions/start.js"] {
+    std::fs::create_dir_all(app.join("node_modules/lazy-pkg")).unwrap();
+    for file in [
+        "chatfn.toml",
+        "init.js",
+        "members.json",
+        "functions/start.js",
+        "node_modules/lazy-pkg/index.js",
+        "node_modules/lazy-pkg/package.json",
+    ] {
         std::fs::copy(case_dir("snapshotted").join(file), app.join(file)).unwrap();
     }
     let store = snapshot_dir(data.path());

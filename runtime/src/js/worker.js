@@ -7,7 +7,7 @@ import { currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chat
 import { createContext } from "ext:chatfn/chatkitty.js";
 import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { installReplayClock, newTape, tapeRecord } from "ext:chatfn/tape.js";
-import { fileUrl, loadedFiles, loadHandler, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
+import { fileUrl, loadedFiles, loadHandler, preload, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { installGlobals } from "ext:chatfn/globals.js";
 import { guardExternalMemory } from "ext:chatfn/memory.js";
 import { setEnv } from "ext:chatfn/process.js";
@@ -128,6 +128,8 @@ async function runJob(job) {
     cancelInvocationTimers();
   }
   if (log.tape) result.tape = tapeRecord(log.tape);
+  // Asked once per deployment: what the runtime's next snapshot should load (snapshot.rs).
+  if (job.modules) result.modules = loadedFiles();
   return result;
 }
 
@@ -150,7 +152,7 @@ function setRoot(app) {
 // runtime/src/worker/snapshot.rs), then `__chatfnStart`, which loads the functions and answers
 // the function Rust calls per invocation. Each deletes itself.
 
-/** Answers the initialization script's error (null when it ran), and the files it loaded. */
+/** Answers the initialization script's error (null when it ran). */
 globalThis.__chatfnPrepare = function prepareApp() {
   delete globalThis.__chatfnPrepare;
   const app = op_worker_app();
@@ -163,12 +165,20 @@ globalThis.__chatfnPrepare = function prepareApp() {
     ObjectDefineProperty(globalThis, "Deno", { value: deno, writable: true, configurable: true, enumerable: false });
   };
   prepare(app);
-  return { error: initError?.stack ?? initError?.message ?? null, files: loadedFiles() };
+  return initError?.stack ?? initError?.message ?? null;
+};
+
+/** Loads the modules an earlier isolate's functions loaded; answers every file loaded now. */
+globalThis.__chatfnPreload = function preloadModules(files) {
+  delete globalThis.__chatfnPreload;
+  for (const file of files) preload(file);
+  return loadedFiles();
 };
 
 globalThis.__chatfnStart = function start() {
   delete globalThis.__chatfnStart;
   delete globalThis.__chatfnBeforeSnapshot;
+  delete globalThis.__chatfnPreload;
   delete globalThis.Deno;
   const app = op_worker_app();
   setRoot(app);

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -240,13 +240,36 @@ pub struct OutboundResponse {
 }
 
 /// The HTTP client of one app: policy-checking DNS, redirects re-checked, fixtures first.
+/// Its clients are made at its first request that goes out (an app that never makes one, or
+/// only meets fixtures, never pays for them), with the process's one TLS configuration.
 #[derive(Clone)]
 pub struct Outbound {
-    client: reqwest::Client,
-    /// The same, but answering redirects instead of following them.
-    client_no_redirects: reqwest::Client,
+    clients: Arc<OnceLock<Result<Clients, NetError>>>,
     policy: Arc<NetworkPolicy>,
     fixtures: Arc<HashMap<String, Fixture>>,
+}
+
+struct Clients {
+    follow: reqwest::Client,
+    /// The same, but answering redirects instead of following them.
+    no_redirects: reqwest::Client,
+}
+
+/// The TLS configuration of every client: the platform's verifier over the system's roots,
+/// which reads every certificate file, so it is made once per process.
+fn tls_config() -> Result<rustls::ClientConfig, NetError> {
+    static CONFIG: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            crate::deps::registry::install_crypto_provider();
+            use rustls_platform_verifier::ConfigVerifierExt;
+            let mut config =
+                rustls::ClientConfig::with_platform_verifier().map_err(|e| e.to_string())?;
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
+        .map_err(NetError::Failed)
 }
 
 struct PolicyResolver(Arc<NetworkPolicy>);
@@ -269,22 +292,37 @@ impl Outbound {
         policy: NetworkPolicy,
         fixtures: HashMap<String, Fixture>,
     ) -> Result<Outbound, NetError> {
-        crate::deps::registry::install_crypto_provider();
-        let policy = Arc::new(policy);
+        let fixtures = fixtures.into_iter().map(|(url, f)| (normalize(&url), f)).collect();
+        Ok(Outbound {
+            clients: Arc::default(),
+            policy: Arc::new(policy),
+            fixtures: Arc::new(fixtures),
+        })
+    }
+
+    fn clients(&self) -> Result<&Clients, NetError> {
+        self.clients.get_or_init(|| Clients::new(&self.policy)).as_ref().map_err(Clone::clone)
+    }
+}
+
+impl Clients {
+    fn new(policy: &Arc<NetworkPolicy>) -> Result<Clients, NetError> {
+        let tls = tls_config()?;
         let redirect_policy = policy.clone();
         let builder = || {
             reqwest::Client::builder()
                 .user_agent(concat!("chatfn/", env!("CARGO_PKG_VERSION")))
                 .no_proxy()
+                .tls_backend_preconfigured(tls.clone())
                 .dns_resolver(Arc::new(PolicyResolver(policy.clone())))
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(Duration::from_secs(60))
         };
-        let client_no_redirects = builder()
+        let no_redirects = builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NetError::Failed(e.to_string()))?;
-        let client = builder()
+        let follow = builder()
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt
@@ -297,10 +335,11 @@ impl Outbound {
             }))
             .build()
             .map_err(|e| NetError::Failed(e.to_string()))?;
-        let fixtures = fixtures.into_iter().map(|(url, f)| (normalize(&url), f)).collect();
-        Ok(Outbound { client, client_no_redirects, policy, fixtures: Arc::new(fixtures) })
+        Ok(Clients { follow, no_redirects })
     }
+}
 
+impl Outbound {
     /// Sends `request`; answers the response head and a reader for the body as it arrives.
     pub async fn open(
         &self,
@@ -326,8 +365,11 @@ impl Outbound {
             .map_err(|_| {
                 NetError::Failed(format!("{:?} is not a valid HTTP method", request.method))
             })?;
-        let client =
-            if request.follow_redirects { &self.client } else { &self.client_no_redirects };
+        let client = if request.follow_redirects {
+            &self.clients()?.follow
+        } else {
+            &self.clients()?.no_redirects
+        };
         let mut builder = client.request(method, url.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());

@@ -53,6 +53,8 @@ struct JobForJs<'a> {
     replay: Option<&'a serde_json::Value>,
     /// Whether to record a tape.
     tape: bool,
+    /// Whether to report the modules the isolate has loaded (`Pool::wants_modules`).
+    modules: bool,
 }
 
 pub struct Isolate {
@@ -230,6 +232,9 @@ impl Isolate {
         let answer = match answer {
             Answer::Report(mut report) => {
                 report.logs = logs;
+                if let Some(modules) = report.modules.take() {
+                    self.pool.modules_loaded(modules);
+                }
                 Answer::Report(report)
             }
             Answer::Killed(kill, _) => Answer::Killed(kill, logs),
@@ -251,6 +256,7 @@ impl Isolate {
             max_log_bytes: job.max_log_bytes,
             replay: job.replay.as_ref(),
             tape: job.record_tape,
+            modules: self.pool.wants_modules(),
         };
         let call = self.in_slice(|js, run| {
             let arg = {

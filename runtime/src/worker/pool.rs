@@ -39,6 +39,8 @@ pub struct Pool {
     state: Mutex<State>,
     /// The snapshot of the app's runtime that its isolates are restored from (`snapshot.rs`).
     snapshot: Mutex<SnapshotSlot>,
+    /// Whether an invocation was asked for the modules its isolate loaded (once a deployment).
+    modules_asked: std::sync::atomic::AtomicBool,
 }
 
 /// Where a pool stands with its runtime's snapshot.
@@ -147,6 +149,7 @@ impl Pool {
             } else {
                 SnapshotSlot::Off
             }),
+            modules_asked: Default::default(),
         });
         // The first isolate is built (and the app loaded) in the background right away, unless
         // the app starts hibernated.
@@ -443,7 +446,7 @@ impl Pool {
         }
         *slot = SnapshotSlot::Absent(true);
         let pool = Arc::downgrade(self);
-        snapshot::take_later(&self.app, move |taken| {
+        snapshot::take_later(&self.app, Vec::new(), move |taken| {
             let Some(pool) = pool.upgrade() else { return };
             let mut slot = pool.snapshot.lock().unwrap();
             if matches!(*slot, SnapshotSlot::Absent(true)) {
@@ -452,6 +455,40 @@ impl Pool {
                     // This runtime cannot be snapshotted: its isolates keep being built cold.
                     None => SnapshotSlot::Off,
                 };
+            }
+        });
+    }
+
+    /// Whether the invocation about to run should report the modules its isolate loaded: the
+    /// first of a deployment that keeps snapshots does.
+    pub fn wants_modules(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        !matches!(*self.snapshot.lock().unwrap(), SnapshotSlot::Off)
+            && !self.modules_asked.swap(true, Ordering::Relaxed)
+    }
+
+    /// The modules an isolate loaded by the end of its invocation: when its functions loaded
+    /// packages the snapshot does not hold, a new snapshot loads them too.
+    pub fn modules_loaded(self: &Arc<Self>, files: Vec<String>) {
+        let packages: Vec<String> =
+            files.into_iter().filter(|f| f.contains("/node_modules/")).collect();
+        let missing = {
+            let slot = self.snapshot.lock().unwrap();
+            match &*slot {
+                SnapshotSlot::Off => return,
+                SnapshotSlot::Ready(s) => packages.iter().any(|f| !s.holds(f)),
+                _ => !packages.is_empty(),
+            }
+        };
+        if !missing {
+            return;
+        }
+        let pool = Arc::downgrade(self);
+        snapshot::take_later(&self.app, packages, move |taken| {
+            let (Some(pool), Some(taken)) = (pool.upgrade(), taken) else { return };
+            let mut slot = pool.snapshot.lock().unwrap();
+            if !matches!(*slot, SnapshotSlot::Off) {
+                *slot = SnapshotSlot::Ready(taken);
             }
         });
     }

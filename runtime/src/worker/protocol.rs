@@ -91,6 +91,9 @@ pub struct JsReport {
     /// What the invocation saw from outside (`js/tape.js`), as JSON text.
     #[serde(default)]
     pub tape: Option<String>,
+    /// The files of the modules its isolate has loaded, when the job asked (`JobForJs::modules`).
+    #[serde(default)]
+    pub modules: Option<Vec<String>>,
 }
 
 /// How an invocation ended.

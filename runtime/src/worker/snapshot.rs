@@ -47,6 +47,8 @@ pub const COMMAND: &str = "__snapshot";
 /// A V8 startup snapshot of one app runtime.
 pub struct Snapshot {
     blob: Box<[u8]>,
+    /// The modules it holds (their files).
+    files: Vec<String>,
 }
 
 impl Snapshot {
@@ -62,6 +64,11 @@ impl Snapshot {
 
     pub fn bytes(&self) -> usize {
         self.blob.len()
+    }
+
+    /// Whether it holds the module at `file`.
+    pub fn holds(&self, file: &str) -> bool {
+        self.files.iter().any(|f| f == file)
     }
 }
 
@@ -89,6 +96,8 @@ struct Spec {
     heap_bytes: usize,
     wall_ms: u64,
     max_pending_ops: usize,
+    /// Module files to load after the initialization script (see `take_later`).
+    preload: Vec<String>,
     key: String,
     out: PathBuf,
 }
@@ -152,7 +161,7 @@ pub fn load(app: &App) -> Option<Arc<Snapshot>> {
     let path = file_of(dir, app, &key);
     let bytes = std::fs::read(&path).ok()?;
     match check(&bytes, &key) {
-        Ok(blob) => Some(Arc::new(Snapshot { blob: blob.into() })),
+        Ok((blob, files)) => Some(Arc::new(Snapshot { blob: blob.into(), files })),
         Err(why) => {
             tracing::info!(app = %app.name, file = %path.display(), "not using the snapshot: {why}");
             let _ = std::fs::remove_file(&path);
@@ -161,8 +170,9 @@ pub fn load(app: &App) -> Option<Arc<Snapshot>> {
     }
 }
 
-/// The blob of a snapshot file, if it is whole and its key and files are as they were.
-fn check<'a>(bytes: &'a [u8], key: &str) -> Result<&'a [u8], String> {
+/// The blob of a snapshot file and the modules it holds, if it is whole and its key and files
+/// are as they were.
+fn check<'a>(bytes: &'a [u8], key: &str) -> Result<(&'a [u8], Vec<String>), String> {
     let rest = bytes.strip_prefix(MAGIC).ok_or("not a chatfn snapshot")?;
     let end = rest.iter().position(|&b| b == b'\n').ok_or("no header")?;
     let header: Header = serde_json::from_slice(&rest[..end]).map_err(|e| e.to_string())?;
@@ -180,23 +190,31 @@ fn check<'a>(bytes: &'a [u8], key: &str) -> Result<&'a [u8], String> {
             return Err(format!("{file} changed since"));
         }
     }
-    Ok(blob)
+    Ok((blob, header.files.into_iter().map(|(file, _, _)| file).collect()))
 }
 
 type Done = Box<dyn FnOnce(Option<Arc<Snapshot>>) + Send>;
 
 /// Takes a snapshot of `app`'s runtime in the background, one at a time, and calls `done`
-/// with it (or `None` when the runtime cannot be snapshotted).
-pub fn take_later(app: &App, done: impl FnOnce(Option<Arc<Snapshot>>) + Send + 'static) {
-    static QUEUE: OnceLock<Mutex<mpsc::Sender<(App, Done)>>> = OnceLock::new();
+/// with it (or `None` when the runtime cannot be snapshotted). `preload`: module files to
+/// load after the initialization script, as the app's functions loaded them in an earlier
+/// isolate (firebase-admin loads most of itself at the first `auth()`), so that a restored
+/// isolate's first invocation does not load and compile them.
+pub fn take_later(
+    app: &App,
+    preload: Vec<String>,
+    done: impl FnOnce(Option<Arc<Snapshot>>) + Send + 'static,
+) {
+    type Request = (App, Vec<String>, Done);
+    static QUEUE: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
     let queue = QUEUE.get_or_init(|| {
-        let (send, receive) = mpsc::channel::<(App, Done)>();
+        let (send, receive) = mpsc::channel::<Request>();
         std::thread::Builder::new()
             .name("chatfn-snapshots".into())
             .spawn(move || {
-                for (app, done) in receive {
+                for (app, preload, done) in receive {
                     let started = Instant::now();
-                    let snapshot = match take(&app) {
+                    let snapshot = match take(&app, preload) {
                         Ok(()) => load(&app),
                         Err(why) => {
                             tracing::info!(app = %app.name, "no snapshot of this runtime: {why}");
@@ -213,11 +231,11 @@ pub fn take_later(app: &App, done: impl FnOnce(Option<Arc<Snapshot>>) + Send + '
             .expect("cannot start the snapshot thread");
         Mutex::new(send)
     });
-    let _ = queue.lock().unwrap().send((app.clone(), Box::new(done)));
+    let _ = queue.lock().unwrap().send((app.clone(), preload, Box::new(done)));
 }
 
 /// Runs the child process that writes the snapshot file of `app`.
-fn take(app: &App) -> Result<(), String> {
+fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
     let dir = DIR.get().ok_or("snapshots are off")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let key = key(app);
@@ -231,6 +249,7 @@ fn take(app: &App) -> Result<(), String> {
         heap_bytes: app.limits.heap_bytes,
         wall_ms: app.limits.wall.as_millis() as u64,
         max_pending_ops: app.limits.pending_ops,
+        preload,
         out: file_of(dir, app, &key),
         key,
     };
@@ -293,11 +312,18 @@ fn take(app: &App) -> Result<(), String> {
     Ok(())
 }
 
-/// What `__chatfnPrepare` answers.
-#[derive(Deserialize)]
-struct Prepared {
-    error: Option<String>,
-    files: Vec<String>,
+/// A value the snapshot-taking runtime answered, as Rust data.
+fn from_js<T: serde::de::DeserializeOwned>(
+    js: &mut JsRuntime,
+    value: v8::Global<v8::Value>,
+) -> anyhow::Result<T> {
+    let context = js.main_context();
+    let isolate = &mut *js.v8_isolate();
+    v8::scope!(let scope, isolate);
+    let context = v8::Local::new(scope, context);
+    let scope = &mut v8::ContextScope::new(scope, context);
+    let local = v8::Local::new(scope, value);
+    Ok(serde_v8::from_v8(scope, local)?)
 }
 
 /// `chatfn __snapshot`: reads a [`Spec`] from stdin, runs the app's initialization script in a
@@ -358,21 +384,17 @@ pub fn take_from_stdin() -> anyhow::Result<()> {
         super::memory::MemoryBudget::new(spec.heap_bytes),
     );
 
-    let prepared = js
+    let error = js
         .execute_script("[chatfn:prepare]", "globalThis.__chatfnPrepare()")
         .map_err(|e| anyhow::anyhow!("the initialization script failed: {e}"))?;
-    let prepared: Prepared = {
-        let context = js.main_context();
-        let isolate = &mut *js.v8_isolate();
-        v8::scope!(let scope, isolate);
-        let context = v8::Local::new(scope, context);
-        let scope = &mut v8::ContextScope::new(scope, context);
-        let local = v8::Local::new(scope, prepared);
-        serde_v8::from_v8(scope, local)?
-    };
-    if let Some(error) = prepared.error {
+    if let Some(error) = from_js::<Option<String>>(&mut js, error)? {
         anyhow::bail!("{error}");
     }
+    let preload = serde_json::to_string(&spec.preload)?;
+    let files = js
+        .execute_script("[chatfn:preload]", format!("globalThis.__chatfnPreload({preload})"))
+        .map_err(|e| anyhow::anyhow!("loading the modules to preload failed: {e}"))?;
+    let files: Vec<String> = from_js(&mut js, files)?;
     tokio
         .block_on(async {
             tokio::time::timeout(wall, js.run_event_loop(PollEventLoopOptions::default())).await
@@ -385,8 +407,7 @@ pub fn take_from_stdin() -> anyhow::Result<()> {
     js.execute_script("[chatfn:snapshot]", "globalThis.__chatfnBeforeSnapshot()")
         .map_err(|e| anyhow::anyhow!("cannot prepare the snapshot: {e}"))?;
 
-    let files = prepared
-        .files
+    let files = files
         .into_iter()
         .filter_map(|file| {
             let meta = std::fs::metadata(&file).ok()?;

@@ -12,6 +12,7 @@ async function handleEvent(event, context) {
       random: Math.random(),
       uuid: crypto.randomUUID(),
       globals: [typeof WebAssembly, typeof SharedArrayBuffer, typeof Deno, typeof fetch, typeof process.env.GREETING],
+      lazyPackageLoadedDuringAttempt: require("lazy-pkg").loadedDuringAttempt,
     };
     throw new Error(JSON.stringify(seen));
   }
