@@ -135,6 +135,7 @@ impl Pool {
             .unwrap_or(engine.default_isolates())
             .min(app.limits.concurrent_invocations)
             .max(1);
+        let snapshots = start != Start::Scratch && snapshot::enabled();
         let pool = Arc::new(Pool {
             app: app.clone(),
             users,
@@ -144,12 +145,8 @@ impl Pool {
             max,
             engine,
             state: Mutex::new(State { per_thread: vec![0; engine.threads()], ..State::default() }),
-            snapshot: Mutex::new(if start != Start::Scratch && snapshot::enabled() {
-                SnapshotSlot::Unknown
-            } else {
-                SnapshotSlot::Off
-            }),
-            modules_asked: Default::default(),
+            snapshot: Mutex::new(if snapshots { SnapshotSlot::Unknown } else { SnapshotSlot::Off }),
+            modules_asked: std::sync::atomic::AtomicBool::new(!snapshots),
         });
         // The first isolate is built (and the app loaded) in the background right away, unless
         // the app starts hibernated.
@@ -463,7 +460,9 @@ impl Pool {
     /// first of a deployment that keeps snapshots does.
     pub fn wants_modules(&self) -> bool {
         use std::sync::atomic::Ordering;
-        !matches!(*self.snapshot.lock().unwrap(), SnapshotSlot::Off)
+        // (Set from the start for a pool without snapshots: one load per invocation.)
+        !self.modules_asked.load(Ordering::Relaxed)
+            && !matches!(*self.snapshot.lock().unwrap(), SnapshotSlot::Off)
             && !self.modules_asked.swap(true, Ordering::Relaxed)
     }
 
