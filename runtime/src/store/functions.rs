@@ -63,7 +63,7 @@ pub struct VersionRecord {
 
 #[derive(Clone)]
 pub struct FunctionsStore {
-    db: sled::Db,
+    space: super::Space,
     runtime: sled::Tree,
     functions: sled::Tree,
     versions: sled::Tree,
@@ -88,21 +88,19 @@ fn next_id(
 }
 
 impl FunctionsStore {
-    pub fn open(db: &sled::Db) -> Result<FunctionsStore, StoreError> {
+    pub fn open(space: &super::Space) -> Result<FunctionsStore, StoreError> {
         Ok(FunctionsStore {
-            db: db.clone(),
-            runtime: db.open_tree("runtime")?,
-            functions: db.open_tree("functions")?,
-            versions: db.open_tree("function_versions")?,
-            meta: db.open_tree("functions_meta")?,
-            applied: db.open_tree("applied_from_directory")?,
+            space: space.clone(),
+            runtime: space.tree("runtime")?,
+            functions: space.tree("functions")?,
+            versions: space.tree("function_versions")?,
+            meta: space.tree("functions_meta")?,
+            applied: space.tree("applied_from_directory")?,
         })
     }
 
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
-        Ok(())
+        self.space.flush().await
     }
 
     pub fn runtime(&self) -> Result<RuntimeRecord, StoreError> {
@@ -347,8 +345,7 @@ mod tests {
     #[tokio::test]
     async fn versions_are_numbered_per_function_and_activation_switches_between_them() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let store = FunctionsStore::open(&db).unwrap();
+        let store = FunctionsStore::open(&super::super::Space::alone(dir.path())).unwrap();
         let f = store
             .create_function("user.attempted.start_session", "Start session", None)
             .await

@@ -3,11 +3,12 @@
 //! when listed; the oldest are trimmed past the app's `invocation_retention`.
 //!
 //! Recording stays off the answer's path: a record is queued in memory and written to sled
-//! in batches, one entry per batch, by a background thread (or by the next read, which
-//! always sees every record).
+//! in batches, one entry per batch, by one background thread for every app's store (or by
+//! the next read, which always sees every record).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -47,75 +48,94 @@ pub struct RecordPage {
 }
 
 #[derive(Clone)]
-pub struct InvocationsStore {
-    db: sled::Db,
+pub struct InvocationsStore(Arc<Records>);
+
+pub struct Records {
+    space: super::Space,
     /// Pages of records, one per write: key = the first record's id, value = a JSON array.
     /// One sled entry per batch instead of one per record keeps the write cheap.
     tree: sled::Tree,
     retention: usize,
-    queued: Arc<Mutex<Vec<InvocationRecord>>>,
+    queued: Mutex<Vec<InvocationRecord>>,
     /// The pages in the tree, oldest first, with how many records each holds.
-    pages: Arc<Mutex<VecDeque<(u64, usize)>>>,
+    pages: Mutex<VecDeque<(u64, usize)>>,
     /// One writer at a time (the background thread, or a read settling the queue).
-    writing: Arc<Mutex<()>>,
+    writing: Mutex<()>,
+}
+
+impl Deref for InvocationsStore {
+    type Target = Records;
+
+    fn deref(&self) -> &Records {
+        &self.0
+    }
 }
 
 /// How often queued records are written.
 const WRITE_EVERY: Duration = Duration::from_millis(100);
 
+/// Every open store, for the one thread that writes their queues (a store goes when its last
+/// handle does).
+fn writer() -> &'static Mutex<Vec<Weak<Records>>> {
+    static STORES: OnceLock<Mutex<Vec<Weak<Records>>>> = OnceLock::new();
+    STORES.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("chatfn-invocation-records".into())
+            .spawn(|| loop {
+                std::thread::sleep(WRITE_EVERY);
+                let stores: Vec<Arc<Records>> = {
+                    let mut all = writer().lock().unwrap();
+                    all.retain(|s| s.strong_count() > 0);
+                    all.iter().filter_map(Weak::upgrade).collect()
+                };
+                for store in stores {
+                    if let Err(e) = store.write() {
+                        tracing::error!("cannot write invocation records: {e}");
+                    }
+                }
+            })
+            .expect("cannot start the invocation records thread");
+        Mutex::default()
+    })
+}
+
 impl InvocationsStore {
-    pub fn open(db: &sled::Db, retention: usize) -> Result<InvocationsStore, StoreError> {
-        let tree = db.open_tree("invocation_pages")?;
+    pub fn open(space: &super::Space, retention: usize) -> Result<InvocationsStore, StoreError> {
+        let tree = space.tree("invocation_pages")?;
         let mut pages = VecDeque::new();
         for entry in tree.iter() {
             let (key, value) = entry?;
             let count = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&value)?.len();
             pages.push_back((page_id(&key), count));
         }
-        let store = InvocationsStore {
-            db: db.clone(),
+        let store = Arc::new(Records {
+            space: space.clone(),
             tree,
             retention: retention.max(1),
             queued: Default::default(),
-            pages: Arc::new(Mutex::new(pages)),
+            pages: Mutex::new(pages),
             writing: Default::default(),
-        };
-        let writer = Arc::downgrade(&store.queued);
-        let background = store.clone_without_queue();
-        std::thread::Builder::new()
-            .name("chatfn-invocation-records".into())
-            .spawn(move || {
-                // Ends with the last handle to the store.
-                while let Some(queued) = writer.upgrade() {
-                    if let Err(e) = background.write(&queued) {
-                        tracing::error!("cannot write invocation records: {e}");
-                    }
-                    drop(queued);
-                    std::thread::sleep(WRITE_EVERY);
-                }
-            })
-            .map_err(|e| StoreError::Storage(e.into()))?;
-        Ok(store)
-    }
-
-    fn clone_without_queue(&self) -> InvocationsStore {
-        InvocationsStore { queued: Default::default(), ..self.clone() }
+        });
+        writer().lock().unwrap().push(Arc::downgrade(&store));
+        Ok(InvocationsStore(store))
     }
 
     /// Queues `record` under a new id, which it returns.
     pub fn record(&self, mut record: InvocationRecord) -> Result<u64, StoreError> {
         // sled's ids grow monotonically (also across restarts), so key order is age order.
-        record.id = self.db.generate_id()? + 1;
+        record.id = self.space.generate_id()? + 1;
         let id = record.id;
         self.queued.lock().unwrap().push(record);
         Ok(id)
     }
+}
 
+impl Records {
     /// Writes the queued records as one page, then drops the oldest pages that only hold
     /// records past the retention.
-    fn write(&self, queued: &Mutex<Vec<InvocationRecord>>) -> Result<(), StoreError> {
+    fn write(&self) -> Result<(), StoreError> {
         let _one_writer = self.writing.lock().unwrap();
-        let records = std::mem::take(&mut *queued.lock().unwrap());
+        let records = std::mem::take(&mut *self.queued.lock().unwrap());
         let Some(first) = records.first() else { return Ok(()) };
         let key = first.id;
         self.tree.insert(key.to_be_bytes(), serde_json::to_vec(&records)?)?;
@@ -135,7 +155,7 @@ impl InvocationsStore {
 
     /// Reads see every record: the queue is written first.
     fn settle(&self) -> Result<(), StoreError> {
-        self.write(&self.queued)
+        self.write()
     }
 
     /// Adds how the shadow version did to a record (if it is still kept).
@@ -198,7 +218,7 @@ impl InvocationsStore {
     }
 }
 
-fn page_id(key: &[u8]) -> u64 {
+pub(super) fn page_id(key: &[u8]) -> u64 {
     u64::from_be_bytes(key.try_into().unwrap_or([0; 8]))
 }
 
@@ -226,8 +246,8 @@ mod tests {
     #[test]
     fn records_list_newest_first_per_function_and_old_ones_are_trimmed() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let store = InvocationsStore::open(&db, 5).unwrap();
+        let space = super::super::Space::alone(dir.path());
+        let store = InvocationsStore::open(&space, 5).unwrap();
         let mut ids = Vec::new();
         for n in 1..=8 {
             ids.push(store.record(record(1, n)).unwrap());
@@ -257,7 +277,7 @@ mod tests {
 
         // Written records survive a reopen, pages and all.
         drop(store);
-        let store = InvocationsStore::open(&db, 5).unwrap();
+        let store = InvocationsStore::open(&space, 5).unwrap();
         assert_eq!(
             store.get(ids[7]).unwrap().unwrap().shadow,
             Some(serde_json::json!({ "same_outcome": true }))

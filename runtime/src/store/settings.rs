@@ -10,13 +10,13 @@ const GUEST_USERS: &[u8] = b"guest_users";
 
 #[derive(Clone)]
 pub struct SettingsStore {
-    db: sled::Db,
+    space: super::Space,
     tree: sled::Tree,
 }
 
 impl SettingsStore {
-    pub fn open(db: &sled::Db) -> Result<SettingsStore, StoreError> {
-        Ok(SettingsStore { db: db.clone(), tree: db.open_tree("settings")? })
+    pub fn open(space: &super::Space) -> Result<SettingsStore, StoreError> {
+        Ok(SettingsStore { space: space.clone(), tree: space.tree("settings")? })
     }
 
     pub fn guest_users(&self) -> Result<Option<GuestUsers>, StoreError> {
@@ -28,8 +28,6 @@ impl SettingsStore {
 
     pub async fn set_guest_users(&self, value: GuestUsers) -> Result<(), StoreError> {
         self.tree.insert(GUEST_USERS, serde_json::to_vec(&value)?)?;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
-        Ok(())
+        self.space.flush().await
     }
 }

@@ -71,7 +71,7 @@ pub struct UserPage {
 
 #[derive(Clone)]
 pub struct UsersStore {
-    db: sled::Db,
+    space: super::Space,
     /// One flush at a time (see `flush`).
     flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
     users: sled::Tree,
@@ -81,14 +81,14 @@ pub struct UsersStore {
 }
 
 impl UsersStore {
-    pub fn open(db: &sled::Db) -> Result<UsersStore, StoreError> {
+    pub fn open(space: &super::Space) -> Result<UsersStore, StoreError> {
         Ok(UsersStore {
-            db: db.clone(),
+            space: space.clone(),
             flushing: Default::default(),
-            users: db.open_tree("users")?,
-            names: db.open_tree("users_by_name")?,
-            secrets: db.open_tree("user_secrets")?,
-            meta: db.open_tree("meta")?,
+            users: space.tree("users")?,
+            names: space.tree("users_by_name")?,
+            secrets: space.tree("user_secrets")?,
+            meta: space.tree("meta")?,
         })
     }
 
@@ -298,9 +298,7 @@ impl UsersStore {
     /// sled's pool free to write.
     async fn flush(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.flushing.lock().await;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
-        Ok(())
+        self.space.flush().await
     }
 }
 
@@ -367,8 +365,8 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, UsersStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
-        (dir, UsersStore::open(&db).unwrap())
+        let store = UsersStore::open(&super::super::Space::alone(dir.path())).unwrap();
+        (dir, store)
     }
 
     fn new_user(name: &str) -> NewUser {
@@ -493,11 +491,10 @@ mod tests {
     async fn users_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let db = sled::open(dir.path()).unwrap();
-            UsersStore::open(&db).unwrap().create(new_user("erin")).await.unwrap();
+            let space = super::super::Space::alone(dir.path());
+            UsersStore::open(&space).unwrap().create(new_user("erin")).await.unwrap();
         }
-        let db = sled::open(dir.path()).unwrap();
-        let s = UsersStore::open(&db).unwrap();
+        let s = UsersStore::open(&super::super::Space::alone(dir.path())).unwrap();
         assert_eq!(s.find_by_name("erin").unwrap().unwrap().id, 1);
         assert_eq!(s.create(new_user("frank")).await.unwrap().id, 2);
     }
