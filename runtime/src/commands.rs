@@ -17,25 +17,19 @@ use crate::{deploy, deps, http, platform, store, testing};
 /// Store (under `data/<app name>`), isolate thread and session rules of one app. What changed
 /// in the app directory is taken into the store first (`deploy`); then what the store says
 /// runs, its npm dependencies installed first when `install` is set.
-/// The database of the data directory `data`.
-fn open_database(data: &std::path::Path) -> anyhow::Result<store::Database> {
-    store::Database::open(data).with_context(|| {
-        format!(
-            "cannot open the data directory {} (is another chatfn process using it?)",
-            data.display()
-        )
-    })
-}
-
 async fn open_app(
     app: &App,
-    database: &store::Database,
+    data: &std::path::Path,
     install: bool,
     start: Start,
 ) -> anyhow::Result<(Sessions, store::Store)> {
-    let store = database
-        .app(&app.name, app.invocation_retention)
-        .with_context(|| format!("cannot open the store of app {}", app.name))?;
+    let dir = data.join(&app.name);
+    let store = store::open(&dir, app.invocation_retention).with_context(|| {
+        format!(
+            "cannot open the data directory {} (is another chatfn process using it?)",
+            dir.display()
+        )
+    })?;
     let changes = deploy::take_directory(app, &store)
         .await
         .context("taking the app directory into the store")?;
@@ -200,14 +194,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // A server of many apps starts them hibernated: each builds its first isolate for its
     // first attempt (about 20 ms for a small app) rather than all at once, each holding one.
     let start = if config.apps.len() > WARM_START_APPS { Start::Hibernated } else { Start::Warm };
-    let database = open_database(&config.data)?;
     // Opened a few at a time (each waits for its store's flush), in the order given.
     let opened: Vec<_> = futures::stream::iter(config.apps.iter().cloned())
         .map(|app| {
-            let database = database.clone();
+            let data = config.data.clone();
             // A task each: opening a store blocks its thread (files, fsync).
             tokio::spawn(async move {
-                open_app(&app, &database, true, start).await.map(|opened| (app, opened))
+                open_app(&app, &data, true, start).await.map(|opened| (app, opened))
             })
         })
         .buffered(16)
@@ -271,8 +264,7 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
-    let database = open_database(&config.data)?;
-    let (sessions, _) = open_app(&config.app, &database, false, Start::Warm).await?;
+    let (sessions, _) = open_app(&config.app, &config.data, false, Start::Warm).await?;
     let request =
         AttemptRequest::from_event(config.event.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let attempt = sessions.attempt(request).await?;

@@ -89,8 +89,15 @@ fn writer() -> &'static Mutex<Vec<Weak<Records>>> {
                     all.iter().filter_map(Weak::upgrade).collect()
                 };
                 for store in stores {
-                    if let Err(e) = store.write() {
-                        tracing::error!("cannot write invocation records: {e}");
+                    match store.write() {
+                        // What it wrote is made durable here (sled flushes nothing by itself).
+                        Ok(true) => {
+                            if let Err(e) = store.space.flush_now() {
+                                tracing::error!("cannot flush invocation records: {e}");
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::error!("cannot write invocation records: {e}"),
                     }
                 }
             })
@@ -132,11 +139,11 @@ impl InvocationsStore {
 
 impl Records {
     /// Writes the queued records as one page, then drops the oldest pages that only hold
-    /// records past the retention.
-    fn write(&self) -> Result<(), StoreError> {
+    /// records past the retention. Answers whether there were records to write.
+    fn write(&self) -> Result<bool, StoreError> {
         let _one_writer = self.writing.lock().unwrap();
         let records = std::mem::take(&mut *self.queued.lock().unwrap());
-        let Some(first) = records.first() else { return Ok(()) };
+        let Some(first) = records.first() else { return Ok(false) };
         let key = first.id;
         self.tree.insert(key.to_be_bytes(), serde_json::to_vec(&records)?)?;
         let mut pages = self.pages.lock().unwrap();
@@ -150,12 +157,12 @@ impl Records {
             pages.pop_front();
             kept -= n;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Reads see every record: the queue is written first.
     fn settle(&self) -> Result<(), StoreError> {
-        self.write()
+        self.write().map(|_| ())
     }
 
     /// Adds how the shadow version did to a record (if it is still kept).

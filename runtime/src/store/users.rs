@@ -72,8 +72,6 @@ pub struct UserPage {
 #[derive(Clone)]
 pub struct UsersStore {
     space: super::Space,
-    /// One flush at a time (see `flush`).
-    flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
     users: sled::Tree,
     names: sled::Tree,
     secrets: sled::Tree,
@@ -84,7 +82,6 @@ impl UsersStore {
     pub fn open(space: &super::Space) -> Result<UsersStore, StoreError> {
         Ok(UsersStore {
             space: space.clone(),
-            flushing: Default::default(),
             users: space.tree("users")?,
             names: space.tree("users_by_name")?,
             secrets: space.tree("user_secrets")?,
@@ -291,13 +288,8 @@ impl UsersStore {
         Ok(user)
     }
 
-    /// Makes every write so far durable. Not `sled::Db::flush_async`: that parks each caller's
-    /// flush on sled's own small IO pool, and enough concurrent writers fill the pool with
-    /// flushes waiting for an IO buffer that only that pool can write, a deadlock the durability
-    /// test ran into. Flushes run one at a time on tokio's blocking pool instead, which leaves
-    /// sled's pool free to write.
+    /// Makes every write so far durable (see `Space::flush`).
     async fn flush(&self) -> Result<(), StoreError> {
-        let _one_at_a_time = self.flushing.lock().await;
         self.space.flush().await
     }
 }
