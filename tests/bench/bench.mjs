@@ -35,6 +35,57 @@ function post(port, body) {
   });
 }
 
+/** A request to chatfn's Platform API; answers the parsed JSON (and throws on an error status). */
+function api(port, method, path, { body, bearer, basic } = {}) {
+  return new Promise((resolve, reject) => {
+    const headers = {};
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    if (basic) headers.authorization = `Basic ${Buffer.from(basic).toString("base64")}`;
+    if (body !== undefined) headers["content-type"] = typeof body === "string" ? "application/x-www-form-urlencoded" : "application/json";
+    const req = http.request({ host: "127.0.0.1", port, path, method, headers }, (res) => {
+      let text = "";
+      res.on("data", (c) => (text += c)).on("end", () => {
+        if (res.statusCode >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
+        else resolve(text ? JSON.parse(text) : null);
+      });
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
+  });
+}
+
+/** A deploy through the Platform API, five times: from saving a new version of the function
+ * (which deploys it) to the first attempt that version answers; the median in ms. */
+async function deployToFirstAttempt(server, scenario) {
+  const keys = execFileSync(chatfnBin, ["keys", "create", "--app", scenario.app, "--data", server.data], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const [id, secret] = ["client_id", "client_secret"].map((k) => new RegExp(`${k}=(\\S+)`).exec(keys)[1]);
+  const { access_token: bearer } = await api(server.port, "POST", "/oauth/token", { body: "grant_type=client_credentials", basic: `${id}:${secret}` });
+  const listed = await api(server.port, "GET", "/v1/runtimes/nodejs/functions", { bearer });
+  const fn = listed._embedded.functions.find((f) => f.type === "user.attempted.start_session");
+  const code = readFileSync(join(scenario.app, scenario.functionFile), "utf8");
+  const opening = /async function handleEvent\([^)]*\)\s*\{/.exec(code)[0];
+  const times = [];
+  for (let n = 1; n <= 5; n++) {
+    // The new version answers the user "deploy-probe" with its number (and is otherwise the same).
+    const handlerScript = code.replace(opening, `${opening}\n  if (event.username === "deploy-probe") throw new Error("version ${n}");`);
+    const t0 = performance.now();
+    await api(server.port, "POST", `/v1/functions/${fn.id}/versions`, { body: { handlerScript }, bearer });
+    for (;;) {
+      const answer = await new Promise((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port: server.port, path: "/v1/sessions", method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+          let text = "";
+          res.on("data", (c) => (text += c)).on("end", () => resolve(text));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify({ username: "deploy-probe", authParams: {} }));
+      });
+      if (answer.includes(`version ${n}`)) break;
+    }
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[2];
+}
+
 /** A port free now (the OS's pick), for the next server. */
 function freePort() {
   return new Promise((resolve) => {
@@ -166,6 +217,8 @@ async function measure(kind, scenario) {
   const result = { cold: median(colds), restart: median(restarts), snapshot };
   for (const c of CONNECTIONS) result[c] = wrk(server.port, scenario.bodies, c, SECONDS);
   result.rss = rssMb(server.child.pid);
+  // Deploying new code: chatfn saves a version through its Platform API; Node restarts.
+  result.deploy = kind === "chatfn" ? await deployToFirstAttempt(server, scenario) : result.restart;
   await stop(server);
   return result;
 }
@@ -197,7 +250,7 @@ function exampleApp() {
     "[functions]", '"user.attempted.start_session" = "functions/allow-list.ts"',
   ]);
   const bodies = names.map((username) => JSON.stringify({ username, authParams: { passcode: "open-sesame" } }));
-  return { app, bodies: writeBodies("example", bodies), first: bodies[0] };
+  return { app, bodies: writeBodies("example", bodies), first: bodies[0], functionFile: "functions/allow-list.ts" };
 }
 
 /** The Firebase app: the repository's function and init script, a test service account,
@@ -224,7 +277,7 @@ function firebaseApp() {
     const token = `${input}.${sign("sha256", Buffer.from(input), key).toString("base64url")}`;
     return JSON.stringify({ username: uid, authParams: { idToken: token } });
   });
-  return { app, bodies: writeBodies("firebase", bodies), first: bodies[0] };
+  return { app, bodies: writeBodies("firebase", bodies), first: bodies[0], functionFile: "functions/firebase-auth.ts" };
 }
 
 const col = (text, width = 11) => String(text).padStart(width);
@@ -250,6 +303,7 @@ for (const scenario of scenarios) {
   }
   row("cold start ms", chatfn.cold, node.cold, 1);
   row(`restart ms${chatfn.snapshot ? "" : " (no snap)"}`, chatfn.restart, node.restart, 1);
+  row("deploy ms", chatfn.deploy, node.deploy, 1);
   row("RSS MB after load", chatfn.rss, node.rss, 1);
 }
 /** Density: one chatfn serving BENCH_DENSITY_APPS small allow-list apps (default 1,000): how
