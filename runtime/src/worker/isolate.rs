@@ -102,7 +102,15 @@ impl Isolate {
             // Restored from the runtime's snapshot (only the functions left to load), or built
             // and prepared cold (see `snapshot`).
             let snapshot = if retrying { None } else { pool.snapshot() };
-            let (mut js, watch) = new_runtime(pool, init_failure, snapshot.as_ref());
+            let (mut js, watch) = match new_runtime(pool, init_failure, snapshot.as_ref()) {
+                Ok(made) => made,
+                Err(error) if snapshot.is_some() => {
+                    tracing::warn!(app = %pool.app.name, %error, "an isolate could not be restored from the snapshot; building cold");
+                    pool.discard_snapshot();
+                    continue;
+                }
+                Err(error) => return Err(format!("the isolate could not be made: {error}")),
+            };
             let context = Rc::new(js.main_context());
             // Loading runs under the CPU and wall limits of an invocation, so an initialization
             // script that blocks (in `Atomics.wait`, say) cannot hold its thread.
@@ -355,7 +363,7 @@ fn new_runtime(
     pool: &Arc<Pool>,
     init_failure: Option<serde_json::Value>,
     snapshot: Option<&Arc<Snapshot>>,
-) -> (JsRuntime, Arc<Watch>) {
+) -> Result<(JsRuntime, Arc<Watch>), String> {
     let app = &pool.app;
     let roots = ModuleRoots(vec![app.root.clone()]);
     let params = v8::CreateParams::default()
@@ -365,7 +373,9 @@ fn new_runtime(
     // milliseconds each. Two made at once from different snapshots once failed a V8 check.
     static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let creating = CREATING.lock().unwrap_or_else(|e| e.into_inner());
-    let mut js = JsRuntime::new(RuntimeOptions {
+    // (`try_new`: a runtime that cannot start, chatfn's own bug or a snapshot that does not
+    // restore, fails this build instead of panicking its thread.)
+    let made = JsRuntime::try_new(RuntimeOptions {
         extensions: vec![crate::js::chatfn::init()],
         module_loader: Some(Rc::new(EsmLoader::new(roots.clone()))),
         custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
@@ -376,6 +386,7 @@ fn new_runtime(
         ..Default::default()
     });
     drop(creating);
+    let mut js = made.map_err(|e| e.to_string())?;
     let watch = Watch::new(js.v8_isolate().thread_safe_handle(), &app.limits, pool.heavy.clone());
     let watched = watch.clone();
     js.add_near_heap_limit_callback(move |current, _initial| {
@@ -407,7 +418,7 @@ fn new_runtime(
         pool.outbound.clone(),
         pool.memory.clone(),
     );
-    (js, watch)
+    Ok((js, watch))
 }
 
 /// What the ops of an app's isolate find in its `OpState` (a snapshot-taking runtime has no
