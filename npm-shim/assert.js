@@ -47,6 +47,11 @@ Object.assign(assert, {
   deepStrictEqual: (a, b, message) => util.isDeepStrictEqual(a, b) || fail(a, b, message, "deepStrictEqual"),
   notDeepStrictEqual: (a, b, message) => !util.isDeepStrictEqual(a, b) || fail(a, b, message, "notDeepStrictEqual"),
   match: (s, re, message) => re.test(s) || fail(s, re, message, "match"),
+  ifError(value) {
+    if (value === null || value === undefined) return;
+    const what = value instanceof Error ? value.message : inspect(value, 1);
+    throw new AssertionError({ message: `ifError got unwanted exception: ${what}`, actual: value, expected: null, operator: "ifError" });
+  },
   throws(fn, expected, message) {
     try {
       fn();

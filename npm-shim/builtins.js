@@ -50,6 +50,7 @@ const implemented = {
   },
   url,
   util,
+  "util/types": util.types,
   zlib,
 };
 

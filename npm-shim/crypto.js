@@ -29,6 +29,13 @@ class Hash {
     this.#chunks.push(new Uint8Array(toBytes(data, encoding)));
     return this;
   }
+  /** A new Hash with the data so far, to go on separately (Node's `hash.copy()`). */
+  copy() {
+    if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
+    const copy = new Hash(this.#algorithm, this.#key);
+    copy.#chunks = [...this.#chunks];
+    return copy;
+  }
   digest(encoding) {
     if (this.#done) throw nodeError(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
     this.#done = true;

@@ -136,7 +136,8 @@ class EventEmitterMethods {
 
 for (const name of Object.getOwnPropertyNames(EventEmitterMethods.prototype)) {
   if (name !== "constructor") {
-    Object.defineProperty(EventEmitter.prototype, name, { value: EventEmitterMethods.prototype[name], writable: true, configurable: true });
+    // Enumerable, as Node's are: packages copy them onto their own prototypes with for...in.
+    Object.defineProperty(EventEmitter.prototype, name, { value: EventEmitterMethods.prototype[name], writable: true, configurable: true, enumerable: true });
   }
 }
 for (const name of ["_list", "_add", "_onceWrapper"]) {

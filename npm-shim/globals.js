@@ -1,6 +1,6 @@
 // The global scope a chat function sees: Node's globals (process, Buffer, timers, console,
-// global) and the web's (web/: fetch, URL, TextEncoder, AbortController, crypto, ...), as Node
-// 22 has them; deno_core's own globals (Deno, __bootstrap) are taken away. Installed once per
+// global) and the web's (web/: fetch, URL, TextEncoder, AbortController, crypto, performance,
+// MessageChannel, ...), as Node 22 has them; deno_core's own globals (Deno, __bootstrap) are taken away. Installed once per
 // isolate, before the app's code runs.
 import { core, primordials } from "ext:core/mod.js";
 import { Buffer } from "ext:chatfn/buffer.js";
@@ -16,11 +16,14 @@ import { fetch, FormData, Headers, Request, Response } from "ext:chatfn/web/fetc
 import { ReadableStream } from "ext:chatfn/web/streams.js";
 import { CryptoKey, subtle } from "ext:chatfn/web/subtle.js";
 import { URL, URLSearchParams } from "ext:chatfn/web/url.js";
+import { MessageChannel, MessageEvent, MessagePort, WebSocket } from "ext:chatfn/web/messaging.js";
+import { performance, PerformanceEntry } from "ext:chatfn/web/performance.js";
 const { ObjectAssign } = primordials;
 
 const web = {
   AbortController, AbortSignal, atob, Blob, btoa, CryptoKey, DOMException, Event, EventTarget, fetch, File, FormData, Headers,
-  ReadableStream, Request, Response, TextDecoder, TextEncoder, URL, URLSearchParams,
+  MessageChannel, MessageEvent, MessagePort, performance, PerformanceEntry, ReadableStream, Request, Response, TextDecoder,
+  TextEncoder, URL, URLSearchParams, WebSocket,
   crypto: webcrypto,
   structuredClone: (value) => core.structuredClone(value),
 };

@@ -3,16 +3,18 @@
 // few pure helpers packages call at load time (net.isIP, tty.isatty, ...) answer for real.
 import { core } from "ext:core/mod.js";
 import { notAvailable } from "ext:chatfn/internal/errors.js";
+import { MessageChannel, MessagePort } from "ext:chatfn/web/messaging.js";
+import { performance, PerformanceEntry } from "ext:chatfn/web/performance.js";
 
 /** A module whose every function throws; `real` holds the parts that work. */
 function stub(name, real = {}) {
   return new Proxy(real, {
     get(target, key) {
       if (key in target || typeof key === "symbol" || key === "then" || key === "__esModule") return target[key];
-      const fn = () => {
+      // A function, not an arrow: `new net.Socket()` says the same as `net.connect()`.
+      return function unavailable() {
         throw notAvailable(`${name}.${String(key)}()`);
       };
-      return fn;
     },
   });
 }
@@ -69,7 +71,7 @@ export const unsupportedModules = {
   tty: stub("tty", { isatty: () => false }),
   v8: stub("v8"),
   vm: stub("vm"),
-  worker_threads: stub("worker_threads", { isMainThread: true, parentPort: null, workerData: null, threadId: 0 }),
+  worker_threads: stub("worker_threads", { isMainThread: true, parentPort: null, workerData: null, threadId: 0, MessageChannel, MessagePort }),
   async_hooks: stub("async_hooks", { AsyncLocalStorage, AsyncResource: class AsyncResource { constructor(type) { this.type = type; } runInAsyncScope(fn, thisArg, ...args) { return fn.apply(thisArg, args); } bind(fn) { return fn; } emitDestroy() { return this; } static bind(fn) { return fn; } } }),
   diagnostics_channel: stub("diagnostics_channel", {
     channel: (name) => ({ name, hasSubscribers: false, publish() {}, subscribe() {}, unsubscribe() {} }),
@@ -78,7 +80,7 @@ export const unsupportedModules = {
     unsubscribe() {},
     tracingChannel: (name) => ({ name, hasSubscribers: false, traceSync: (fn, _ctx, thisArg, ...args) => fn.apply(thisArg, args), tracePromise: (fn, _ctx, thisArg, ...args) => fn.apply(thisArg, args), subscribe() {}, unsubscribe() {} }),
   }),
-  perf_hooks: stub("perf_hooks", { performance: { now: () => core.ops.op_worker_monotonic_ms(), timeOrigin: Date.now() } }),
+  perf_hooks: stub("perf_hooks", { performance, PerformanceEntry }),
   constants: {},
   punycode,
 };

@@ -4,7 +4,12 @@ import { core, primordials } from "ext:core/mod.js";
 import { format, inspect as inspectValue } from "ext:chatfn/console.js";
 import { TextDecoder, TextEncoder } from "ext:chatfn/web/encoding.js";
 import { invalidArgType } from "ext:chatfn/internal/errors.js";
-const { ObjectDefineProperty, ObjectGetOwnPropertyDescriptors, ObjectGetPrototypeOf, ObjectKeys, ObjectSetPrototypeOf, Promise, ReflectApply, SymbolFor, TypeError } = primordials;
+import { KeyObject } from "ext:chatfn/crypto.js";
+import { CryptoKey } from "ext:chatfn/web/subtle.js";
+const {
+  ObjectDefineProperty, ObjectGetOwnPropertyDescriptors, ObjectGetPrototypeOf, ObjectKeys, ObjectSetPrototypeOf, Promise, ReflectApply, SymbolFor,
+  TypedArrayPrototypeGetSymbolToStringTag, TypeError,
+} = primordials;
 
 const kCustomPromisify = SymbolFor("nodejs.util.promisify.custom");
 
@@ -67,21 +72,29 @@ function isDeepStrictEqual(a, b) {
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && isDeepStrictEqual(a[k], b[k]));
 }
 
+/** The kind of typed array `v` is ("Uint8Array", ...), undefined for anything else. */
+const typedArrayKind = (v) => TypedArrayPrototypeGetSymbolToStringTag(v);
+
+/** node:util/types: V8's own checks (through deno_core), which no prototype trickery fools. */
 const types = {
-  isPromise: (v) => core.isPromise(v),
-  isDate: (v) => core.isDate(v),
-  isRegExp: (v) => core.isRegExp(v),
-  isMap: (v) => core.isMap(v),
-  isSet: (v) => core.isSet(v),
-  isTypedArray: (v) => core.isTypedArray(v),
-  isUint8Array: (v) => core.isTypedArray(v) && v instanceof Uint8Array,
-  isArrayBuffer: (v) => core.isArrayBuffer(v),
-  isAnyArrayBuffer: (v) => core.isAnyArrayBuffer(v),
-  isAsyncFunction: (v) => core.isAsyncFunction(v),
-  isGeneratorFunction: (v) => core.isGeneratorFunction(v),
-  isNativeError: (v) => core.isNativeError(v),
-  isBoxedPrimitive: (v) => core.isBoxedPrimitive(v),
+  isExternal: () => false,
+  isKeyObject: (v) => v instanceof KeyObject,
+  isCryptoKey: (v) => v instanceof CryptoKey,
 };
+for (const check of [
+  "isAnyArrayBuffer", "isArgumentsObject", "isArrayBuffer", "isArrayBufferView", "isAsyncFunction", "isBigIntObject",
+  "isBooleanObject", "isBoxedPrimitive", "isDataView", "isDate", "isGeneratorFunction", "isGeneratorObject", "isMap",
+  "isMapIterator", "isModuleNamespaceObject", "isNativeError", "isNumberObject", "isPromise", "isProxy", "isRegExp", "isSet",
+  "isSetIterator", "isSharedArrayBuffer", "isStringObject", "isSymbolObject", "isTypedArray", "isWeakMap", "isWeakSet",
+]) {
+  types[check] = (v) => core[check](v);
+}
+for (const kind of [
+  "Uint8Array", "Uint8ClampedArray", "Uint16Array", "Uint32Array", "Int8Array", "Int16Array", "Int32Array", "Float16Array",
+  "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
+]) {
+  types[`is${kind}`] = (v) => typedArrayKind(v) === kind;
+}
 
 const util = {
   format,

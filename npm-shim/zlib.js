@@ -59,5 +59,11 @@ for (const [mode, Name] of Object.entries(modes)) {
 for (const name of ["brotliCompress", "brotliDecompress", "brotliCompressSync", "brotliDecompressSync", "createBrotliCompress", "createBrotliDecompress"]) {
   zlib[name] = brotli;
 }
+// Zstandard (Node 22.15+): not available either, said the same way.
+for (const name of ["zstdCompress", "zstdDecompress", "zstdCompressSync", "zstdDecompressSync", "createZstdCompress", "createZstdDecompress"]) {
+  zlib[name] = () => {
+    throw notImplemented("Zstandard is not available in chatfn");
+  };
+}
 
 export default zlib;

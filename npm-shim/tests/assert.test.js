@@ -17,6 +17,11 @@ function fails(fn, operator) {
 }
 
 async function handleEvent() {
+  // ifError: passes null and undefined, throws anything else as an AssertionError.
+  assert.ifError(null);
+  assert.ifError(undefined);
+  assert.throws(() => assert.ifError(new Error("boom")), { code: "ERR_ASSERTION", operator: "ifError", message: "ifError got unwanted exception: boom" });
+  assert.throws(() => assert.ifError("text"), { code: "ERR_ASSERTION" });
   assert(true);
   assert.ok(1);
   fails(() => assert(false));

@@ -6,6 +6,12 @@ assert.strictEqual(require("node:crypto"), require("crypto"));
 
 async function handleEvent() {
   const crypto = require("crypto");
+  // hash.copy(): the data so far, going on separately.
+  const partial = crypto.createHash("sha256").update("a");
+  const copy = partial.copy();
+  assert.strictEqual(partial.update("bc").digest("hex"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  assert.strictEqual(copy.digest("hex"), crypto.createHash("sha256").update("a").digest("hex"));
+  assert.throws(() => partial.copy(), { code: "ERR_CRYPTO_HASH_FINALIZED" });
   assert.strictEqual(crypto.createHash("sha256").update("abc").digest("hex"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert.strictEqual(crypto.createHash("sha1").update("a").update("bc").digest("base64"), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
   assert.strictEqual(crypto.createHash("md5").update("").digest("hex"), "d41d8cd98f00b204e9800998ecf8427e");

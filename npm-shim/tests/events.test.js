@@ -4,6 +4,12 @@ assert.strictEqual(require("node:events"), require("events"));
 async function handleEvent() {
   const EventEmitter = require("events");
   assert.strictEqual(EventEmitter.EventEmitter, EventEmitter);
+  // Its methods are enumerable, as Node's: packages copy them with for...in.
+  const copied = {};
+  for (const key in EventEmitter.prototype) copied[key] = EventEmitter.prototype[key];
+  for (const method of ["on", "once", "emit", "off", "removeAllListeners", "listenerCount"]) {
+    assert.strictEqual(typeof copied[method], "function", method);
+  }
   const e = new EventEmitter();
   const seen = [];
   e.on("x", (a, b) => seen.push(["on", a, b]));

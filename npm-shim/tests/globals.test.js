@@ -25,4 +25,30 @@ async function handleEvent() {
   await new Promise((resolve) => timed.addEventListener("abort", resolve));
   assert.strictEqual(timed.reason.name, "TimeoutError");
   assert.ok(AbortSignal.any([new AbortController().signal, AbortSignal.abort("why")]).aborted);
+
+  // performance: a clock from the isolate's start, marks and measures.
+  const t0 = performance.now();
+  assert.ok(t0 >= 0 && Math.abs(performance.timeOrigin + t0 - Date.now()) < 50, `${performance.timeOrigin} ${t0}`);
+  performance.mark("start");
+  await new Promise((r) => setTimeout(r, 5));
+  const measured = performance.measure("waited", "start");
+  assert.ok(measured.duration >= 4 && measured.entryType === "measure", JSON.stringify(measured));
+  assert.deepStrictEqual(performance.getEntriesByName("start").map((e) => e.entryType), ["mark"]);
+  performance.clearMarks();
+  assert.strictEqual(performance.getEntriesByType("mark").length, 0);
+
+  // MessageChannel: messages are cloned and arrive on the other port, later.
+  const { port1, port2 } = new MessageChannel();
+  const sent = { n: 1, nested: { list: [1, 2] } };
+  const received = new Promise((resolve) => (port2.onmessage = (event) => resolve(event.data)));
+  const viaNode = new Promise((resolve) => port1.on("message", resolve));
+  port1.postMessage(sent);
+  port2.postMessage("back");
+  const got = await received;
+  assert.deepStrictEqual(got, sent);
+  assert.notStrictEqual(got, sent);
+  assert.strictEqual(await viaNode, "back");
+
+  // WebSocket exists, as in Node 22, and says it is not available here.
+  assert.throws(() => new WebSocket("wss://example.com/"), { code: "ERR_CHATFN_NOT_AVAILABLE" });
 }

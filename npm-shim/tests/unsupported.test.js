@@ -13,6 +13,11 @@ async function handleEvent() {
     assert.ok(mod, `${name} loads`);
   }
   assert.throws(() => require("child_process").spawn("ls"), { code: "ERR_CHATFN_NOT_AVAILABLE" });
+  // Constructors of modules chatfn does not host say the same, never "is not a constructor".
+  assert.throws(() => new net.Socket(), { code: "ERR_CHATFN_NOT_AVAILABLE", message: "net.Socket() is not available in chatfn" });
+  const { MessageChannel } = require("worker_threads");
+  assert.strictEqual(MessageChannel, globalThis.MessageChannel);
+  assert.strictEqual(require("perf_hooks").performance, globalThis.performance);
   assert.strictEqual(require("tty").isatty(1), false);
   assert.strictEqual(require("worker_threads").isMainThread, true);
 

@@ -3,6 +3,17 @@ assert.strictEqual(require("node:util"), require("util"));
 
 async function handleEvent() {
   const util = require("util");
+  // node:util/types, the same object as util.types.
+  const types = require("node:util/types");
+  assert.strictEqual(require("util/types"), types);
+  assert.strictEqual(util.types, types);
+  assert.ok(types.isDate(new Date()) && !types.isDate(Date.now()));
+  assert.ok(types.isPromise(Promise.resolve()) && types.isRegExp(/x/) && types.isMap(new Map()));
+  assert.ok(types.isUint8Array(Buffer.alloc(1)) && !types.isUint8Array(new Uint16Array(1)));
+  assert.ok(types.isProxy(new Proxy({}, {})) && !types.isProxy({}));
+  assert.ok(types.isAsyncFunction(async () => {}) && types.isGeneratorObject((function* () {})()));
+  assert.ok(types.isArrayBufferView(new DataView(new ArrayBuffer(1))) && types.isBoxedPrimitive(Object(1)));
+  assert.ok(types.isKeyObject(require("crypto").createSecretKey(Buffer.from("k"))) && !types.isKeyObject({}));
   assert.strictEqual(util.format("%s has %d items: %j", "cart", 3, { a: 1 }), 'cart has 3 items: {"a":1}');
   assert.strictEqual(util.format("100%% sure", "extra"), "100% sure extra");
   const legacy = (x, cb) => setTimeout(() => (x < 0 ? cb(new Error("negative")) : cb(null, x * 2)), 1);

@@ -36,6 +36,9 @@ async function handleEvent() {
   });
   assert.strictEqual(zlib.gunzipSync(compressed).toString(), text);
 
+  for (const name of ["zstdCompressSync", "createZstdCompress", "createZstdDecompress"]) {
+    assert.throws(() => zlib[name]("x"), { code: "ERR_METHOD_NOT_IMPLEMENTED", message: "Zstandard is not available in chatfn" });
+  }
   assert.strictEqual(typeof zlib.constants.Z_BEST_COMPRESSION, "number");
   assert.strictEqual(zlib.Z_BEST_COMPRESSION, zlib.constants.Z_BEST_COMPRESSION);
 }
