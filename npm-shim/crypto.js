@@ -7,6 +7,7 @@ import { core, primordials } from "ext:core/mod.js";
 import { concatBytes, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
 import { DOMException } from "ext:chatfn/web/encoding.js";
 import { Buffer } from "ext:chatfn/buffer.js";
+import { Writable } from "ext:chatfn/stream.js";
 import { invalidArgType, nodeError, notImplemented, outOfRange } from "ext:chatfn/internal/errors.js";
 const { ArrayBufferIsView, Error, RangeError, TypeError, Uint8Array } = primordials;
 const { op_crypto_digest, op_crypto_hmac, op_crypto_random_fill } = core.ops;
@@ -137,10 +138,18 @@ function createPublicKey(key) {
   return asymmetricKey("public", key);
 }
 
-class Sign {
+/** Sign and Verify are writable streams, as Node's: what is written is what `update` takes. */
+class Sign extends Writable {
   #algorithm;
   #chunks = [];
-  constructor(algorithm) { this.#algorithm = String(algorithm); }
+  constructor(algorithm) {
+    super();
+    this.#algorithm = String(algorithm);
+  }
+  _write(chunk, encoding, callback) {
+    this.update(chunk, encoding === "buffer" ? undefined : encoding);
+    callback();
+  }
   update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
   sign(key, encoding) {
     const signature = core.ops.op_crypto_sign(this.#algorithm, keyMaterial(asymmetricKey("private", key)), concatBytes(this.#chunks));
@@ -148,10 +157,17 @@ class Sign {
   }
 }
 
-class Verify {
+class Verify extends Writable {
   #algorithm;
   #chunks = [];
-  constructor(algorithm) { this.#algorithm = String(algorithm); }
+  constructor(algorithm) {
+    super();
+    this.#algorithm = String(algorithm);
+  }
+  _write(chunk, encoding, callback) {
+    this.update(chunk, encoding === "buffer" ? undefined : encoding);
+    callback();
+  }
   update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
   verify(key, signature, encoding) {
     const k = key instanceof KeyObject && key.type === "private" ? key : asymmetricKey("public", key);

@@ -12,6 +12,17 @@ async function handleEvent() {
   assert.strictEqual(partial.update("bc").digest("hex"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert.strictEqual(copy.digest("hex"), crypto.createHash("sha256").update("a").digest("hex"));
   assert.throws(() => partial.copy(), { code: "ERR_CRYPTO_HASH_FINALIZED" });
+  // Sign and Verify are writable streams: write and end feed them like update.
+  const signer = crypto.createSign("SHA256");
+  assert.ok(signer instanceof require("stream").Writable);
+  signer.write("hello ");
+  signer.end("world");
+  const streamed = signer.sign(TEST_KEY);
+  const verifier = crypto.createVerify("SHA256");
+  verifier.write(Buffer.from("hello world"));
+  verifier.end();
+  assert.ok(verifier.verify(TEST_CERT, streamed));
+  assert.ok(crypto.createVerify("SHA256").update("hello ").update("world").verify(TEST_CERT, streamed));
   assert.strictEqual(crypto.createHash("sha256").update("abc").digest("hex"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert.strictEqual(crypto.createHash("sha1").update("a").update("bc").digest("base64"), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
   assert.strictEqual(crypto.createHash("md5").update("").digest("hex"), "d41d8cd98f00b204e9800998ecf8427e");
