@@ -46,7 +46,9 @@ Object.assign(assert, {
   deepEqual: (a, b, message) => util.isDeepStrictEqual(a, b) || fail(a, b, message, "deepEqual"),
   deepStrictEqual: (a, b, message) => util.isDeepStrictEqual(a, b) || fail(a, b, message, "deepStrictEqual"),
   notDeepStrictEqual: (a, b, message) => !util.isDeepStrictEqual(a, b) || fail(a, b, message, "notDeepStrictEqual"),
+  notDeepEqual: (a, b, message) => !util.isDeepStrictEqual(a, b) || fail(a, b, message, "notDeepEqual"),
   match: (s, re, message) => re.test(s) || fail(s, re, message, "match"),
+  doesNotMatch: (s, re, message) => !re.test(s) || fail(s, re, message, "doesNotMatch"),
   ifError(value) {
     if (value === null || value === undefined) return;
     const what = value instanceof Error ? value.message : inspect(value, 1);
@@ -66,6 +68,13 @@ Object.assign(assert, {
       fn();
     } catch (e) {
       fail(e, undefined, message ?? `Got unwanted exception: ${e?.message}`, "doesNotThrow");
+    }
+  },
+  async doesNotReject(promiseOrFn, message) {
+    try {
+      await (typeof promiseOrFn === "function" ? promiseOrFn() : promiseOrFn);
+    } catch (e) {
+      fail(e, undefined, message ?? `Got unwanted rejection: ${e?.message}`, "doesNotReject");
     }
   },
   async rejects(promiseOrFn, expected, message) {

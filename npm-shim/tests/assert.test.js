@@ -22,6 +22,12 @@ async function handleEvent() {
   assert.ifError(undefined);
   assert.throws(() => assert.ifError(new Error("boom")), { code: "ERR_ASSERTION", operator: "ifError", message: "ifError got unwanted exception: boom" });
   assert.throws(() => assert.ifError("text"), { code: "ERR_ASSERTION" });
+  assert.doesNotMatch("abc", /x/);
+  assert.throws(() => assert.doesNotMatch("abc", /b/), { code: "ERR_ASSERTION", operator: "doesNotMatch" });
+  assert.notDeepEqual({ a: 1 }, { a: 2 });
+  assert.throws(() => assert.notDeepEqual({ a: 1 }, { a: 1 }), { code: "ERR_ASSERTION" });
+  await assert.doesNotReject(Promise.resolve(1));
+  await assert.rejects(assert.doesNotReject(Promise.reject(new Error("no"))), { code: "ERR_ASSERTION", operator: "doesNotReject" });
   assert(true);
   assert.ok(1);
   fails(() => assert(false));
