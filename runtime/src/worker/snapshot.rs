@@ -77,6 +77,9 @@ static DIR: OnceLock<PathBuf> = OnceLock::new();
 /// Turns snapshots on, kept in `dir` (`chatfn serve`: `DATA/.snapshots`); before the first
 /// isolate. Without it (`chatfn invoke`, `chatfn test`) every isolate is built cold.
 pub fn configure(dir: PathBuf) {
+    // This binary as it is now: if it is replaced on disk while the server runs, a snapshot
+    // process would run the new one, whose snapshots this process cannot restore.
+    binary_identity();
     let _ = DIR.set(dir);
 }
 
@@ -96,6 +99,8 @@ struct Spec {
     heap_bytes: usize,
     wall_ms: u64,
     max_pending_ops: usize,
+    /// The server's binary (`binary_identity`): the snapshot process must be the same one.
+    binary: String,
     /// Module files to load after the initialization script (see `take_later`).
     preload: Vec<String>,
     key: String,
@@ -249,6 +254,7 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         heap_bytes: app.limits.heap_bytes,
         wall_ms: app.limits.wall.as_millis() as u64,
         max_pending_ops: app.limits.pending_ops,
+        binary: binary_identity().to_string(),
         preload,
         out: file_of(dir, app, &key),
         key,
@@ -330,7 +336,14 @@ fn from_js<T: serde::de::DeserializeOwned>(
 /// snapshot-taking runtime, and writes the snapshot file; fails with the reason when the
 /// runtime cannot be snapshotted.
 pub fn take_from_stdin() -> anyhow::Result<()> {
-    let spec: Spec = serde_json::from_reader(std::io::stdin().lock())?;
+    take_as_asked(serde_json::from_reader(std::io::stdin().lock())?)
+}
+
+fn take_as_asked(spec: Spec) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        spec.binary == binary_identity(),
+        "the chatfn binary was replaced since the server started (restart it to use snapshots)"
+    );
     // V8 as the server runs it (not deno_core's predictable mode for snapshots), except that
     // the snapshot keeps V8's own read-only heap as it is: V8 shares that heap between all the
     // isolates of a process, so isolates restored from different snapshots, and isolates built
@@ -425,4 +438,32 @@ pub fn take_from_stdin() -> anyhow::Result<()> {
     std::fs::write(&partial, &bytes)?;
     std::fs::rename(&partial, &spec.out)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server whose binary was replaced on disk asks the new binary for a snapshot, which it
+    /// could not restore: the snapshot process refuses before it runs anything.
+    #[test]
+    fn a_snapshot_process_of_another_binary_refuses() {
+        let spec = Spec {
+            name: "app".into(),
+            root: "/nonexistent".into(),
+            init_script: None,
+            env: BTreeMap::new(),
+            allow_hosts: Vec::new(),
+            fixtures: Vec::new(),
+            heap_bytes: 64 << 20,
+            wall_ms: 1000,
+            max_pending_ops: 10,
+            binary: "an older chatfn".into(),
+            preload: Vec::new(),
+            key: "0".repeat(24),
+            out: "/nonexistent/app.v8".into(),
+        };
+        let refused = take_as_asked(spec).unwrap_err().to_string();
+        assert!(refused.contains("binary was replaced"), "{refused}");
+    }
 }
