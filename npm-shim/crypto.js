@@ -138,8 +138,12 @@ function createPublicKey(key) {
   return asymmetricKey("public", key);
 }
 
-/** Sign and Verify are writable streams, as Node's: what is written is what `update` takes. */
-class Sign extends Writable {
+/** The algorithm and the data so far of a Sign or Verify, for the one call each ends with. */
+const kInput = Symbol("input");
+
+/** What Sign and Verify share: writable streams, as Node's, where what is written is what
+ * `update` takes. */
+class Signing extends Writable {
   #algorithm;
   #chunks = [];
   constructor(algorithm) {
@@ -151,27 +155,22 @@ class Sign extends Writable {
     callback();
   }
   update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
+  [kInput]() { return [this.#algorithm, concatBytes(this.#chunks)]; }
+}
+
+class Sign extends Signing {
   sign(key, encoding) {
-    const signature = core.ops.op_crypto_sign(this.#algorithm, keyMaterial(asymmetricKey("private", key)), concatBytes(this.#chunks));
+    const [algorithm, data] = this[kInput]();
+    const signature = core.ops.op_crypto_sign(algorithm, keyMaterial(asymmetricKey("private", key)), data);
     return encoding === undefined ? Buffer.from(signature) : fromBytes(signature, encoding);
   }
 }
 
-class Verify extends Writable {
-  #algorithm;
-  #chunks = [];
-  constructor(algorithm) {
-    super();
-    this.#algorithm = String(algorithm);
-  }
-  _write(chunk, encoding, callback) {
-    this.update(chunk, encoding === "buffer" ? undefined : encoding);
-    callback();
-  }
-  update(data, encoding) { this.#chunks.push(new Uint8Array(toBytes(data, encoding))); return this; }
+class Verify extends Signing {
   verify(key, signature, encoding) {
     const k = key instanceof KeyObject && key.type === "private" ? key : asymmetricKey("public", key);
-    return core.ops.op_crypto_verify(this.#algorithm, keyMaterial(k), concatBytes(this.#chunks), new Uint8Array(toBytes(signature, encoding)));
+    const [algorithm, data] = this[kInput]();
+    return core.ops.op_crypto_verify(algorithm, keyMaterial(k), data, new Uint8Array(toBytes(signature, encoding)));
   }
 }
 
