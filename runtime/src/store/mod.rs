@@ -58,18 +58,12 @@ impl Space {
 
     /// Makes every write so far durable.
     async fn flush(&self) -> Result<(), StoreError> {
-        let flusher = &self.flusher;
-        let asked = flusher.started.load(Ordering::SeqCst);
-        let _one = flusher.one_at_a_time.lock().await;
-        // A flush that started after this one was asked for has covered its writes.
-        if flusher.finished.load(Ordering::SeqCst) > asked {
-            return Ok(());
-        }
-        let number = flusher.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush()).await.expect("a flush does not panic")?;
-        flusher.finished.store(number, Ordering::SeqCst);
-        Ok(())
+        let asked = self.flusher.started.load(Ordering::SeqCst);
+        let _one = self.flusher.one_at_a_time.lock().await;
+        let space = self.clone();
+        tokio::task::spawn_blocking(move || space.flush_unless_covered(asked))
+            .await
+            .expect("a flush does not panic")
     }
 
     /// `flush`, from a thread outside tokio (the invocation records thread), through the same
@@ -77,6 +71,12 @@ impl Space {
     fn flush_now(&self) -> Result<(), StoreError> {
         let asked = self.flusher.started.load(Ordering::SeqCst);
         let _one = self.flusher.one_at_a_time.blocking_lock();
+        self.flush_unless_covered(asked)
+    }
+
+    /// With the flusher's lock held, for a flush asked for when `asked` flushes had started:
+    /// one that started after that and finished has covered its writes; otherwise flush.
+    fn flush_unless_covered(&self, asked: u64) -> Result<(), StoreError> {
         if self.flusher.finished.load(Ordering::SeqCst) > asked {
             return Ok(());
         }
