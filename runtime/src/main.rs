@@ -66,6 +66,8 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Whatever the server started ends with it (a snapshot process could hold its files).
+    chatfn::worker::snapshot::stop();
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

@@ -159,10 +159,9 @@ fn an_isolate_restored_from_the_snapshot_answers_as_a_cold_one() {
     );
 }
 
-#[test]
-fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
-    let data = tempfile::tempdir().unwrap();
-    let app = data.path().join("app");
+/// A copy of `tests/cases/snapshotted` under `dir`, to change.
+fn copy_of_the_case(dir: &Path) -> PathBuf {
+    let app = dir.join("app");
     std::fs::create_dir_all(app.join("functions")).unwrap();
     std::fs::create_dir_all(app.join("node_modules/lazy-pkg")).unwrap();
     for file in [
@@ -175,6 +174,13 @@ fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
     ] {
         std::fs::copy(case_dir("snapshotted").join(file), app.join(file)).unwrap();
     }
+    app
+}
+
+#[test]
+fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
+    let data = tempfile::tempdir().unwrap();
+    let app = copy_of_the_case(data.path());
     let store = snapshot_dir(data.path());
 
     let first = Run::start(&app, data.path(), "first");
@@ -246,4 +252,55 @@ fn a_hibernated_app_wakes_from_its_snapshot() {
         1,
         "the script ran once, in the cold isolate:\n{log}"
     );
+}
+
+/// The processes taking snapshots for the server `pid` now.
+fn snapshot_processes(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if parent == Some(&pid.to_string())
+            && String::from_utf8_lossy(&cmdline).contains("__snapshot")
+        {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// A process left behind by a stopped server can hold what the server held: a child forked
+/// before its exec holds the data directory's lock, and a restarted server cannot open it.
+#[test]
+fn a_stopped_server_leaves_no_snapshot_process_behind() {
+    let data = tempfile::tempdir().unwrap();
+    let app = copy_of_the_case(data.path());
+    // An initialization script slow enough to be stopped in the middle of its snapshot.
+    let init = std::fs::read_to_string(app.join("init.js")).unwrap();
+    std::fs::write(
+        app.join("init.js"),
+        format!("{init}\nconst until = Date.now() + 700; while (Date.now() < until) {{}}\n"),
+    )
+    .unwrap();
+    let run = Run::start(&app, data.path(), "serve");
+    let started = Instant::now();
+    let taking = loop {
+        let found = snapshot_processes(run.server.pid());
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no snapshot process:\n{}", run.log());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    run.server.stop();
+    let left: Vec<_> =
+        taking.iter().filter(|p| Path::new(&format!("/proc/{p}")).exists()).collect();
+    assert!(left.is_empty(), "snapshot processes {left:?} outlived their server");
+    // And the data directory opens again right away.
+    let again = Run::start(&app, data.path(), "again");
+    assert_eq!(again.attempt("ann").0, 200, "{}", again.log());
 }

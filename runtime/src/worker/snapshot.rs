@@ -239,6 +239,25 @@ pub fn take_later(
     let _ = queue.lock().unwrap().send((app.clone(), preload, Box::new(done)));
 }
 
+/// The snapshot process running now, if any; and whether the server is stopping.
+struct Running {
+    child: Option<std::process::Child>,
+    stopped: bool,
+}
+
+static RUNNING: Mutex<Running> = Mutex::new(Running { child: None, stopped: false });
+
+/// For a stopping server: ends the snapshot process running now (and waits until it is gone)
+/// and starts no other, so that nothing the server started outlives it.
+pub fn stop() {
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running.stopped = true;
+    if let Some(mut child) = running.child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// Runs the child process that writes the snapshot file of `app`.
 fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
     let dir = DIR.get().ok_or("snapshots are off")?;
@@ -272,11 +291,22 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
             Ok(())
         });
     }
-    let mut child =
-        command.spawn().map_err(|e| format!("cannot start the snapshot process: {e}"))?;
+    let (mut stdin, mut stderr) = {
+        let mut running = RUNNING.lock().unwrap();
+        if running.stopped {
+            return Err("the server is stopping".into());
+        }
+        // Under the lock until the exec is done (spawn returns after it): a stopping server
+        // never exits while a forked child still holds its files, such as a store's lock.
+        let mut child =
+            command.spawn().map_err(|e| format!("cannot start the snapshot process: {e}"))?;
+        let pipes = (child.stdin.take().expect("piped"), child.stderr.take().expect("piped"));
+        running.child = Some(child);
+        pipes
+    };
     let input = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
-    child.stdin.take().expect("piped").write_all(&input).map_err(|e| e.to_string())?;
-    let mut stderr = child.stderr.take().expect("piped");
+    let _ = stdin.write_all(&input);
+    drop(stdin);
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text);
@@ -284,12 +314,23 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
     });
     let deadline = Instant::now() + Duration::from_millis(spec.wall_ms) + Duration::from_secs(10);
     let status = loop {
+        let mut running = RUNNING.lock().unwrap();
+        let Some(child) = running.child.as_mut() else {
+            return Err("the server is stopping".into());
+        };
         match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(Some(status)) => {
+                running.child = None;
+                break status;
+            }
+            Ok(None) if Instant::now() < deadline => {
+                drop(running);
+                std::thread::sleep(Duration::from_millis(10));
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
+                running.child = None;
                 return Err("the snapshot process took too long".into());
             }
         }
