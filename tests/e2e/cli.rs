@@ -40,3 +40,20 @@ fn an_app_file_can_be_named_directly() {
     let err = serve_error(&case_dir("guests-enabled").join("missing.toml"));
     assert!(err.contains("missing.toml"), "{err}");
 }
+
+#[test]
+fn a_data_directory_in_use_by_another_server_is_reported() {
+    let data = tempfile::tempdir().unwrap();
+    let app = case_dir("guests-enabled");
+    let _first = crate::harness::Server::start(&app, data.path());
+    let out = chatfn()
+        .args(["serve", "--listen", "127.0.0.1:0", "--app"])
+        .arg(&app)
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is another chatfn process using it?"), "{err}");
+}

@@ -115,7 +115,19 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     }
     // No sled flusher thread per database (one per app): users, settings and functions flush
     // when they write, and the invocation records thread flushes what it wrote.
-    Ok(sled::Config::new().path(path).cache_capacity(CACHE_BYTES).flush_every_ms(None).open()?)
+    let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES).flush_every_ms(None);
+    // A process that just ended (a server killed a moment ago) may still be letting go of the
+    // database's lock; another one running keeps it, and opening fails after a while.
+    let mut tries = 0;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            opened => return Ok(opened?),
+        }
+    }
 }
 
 /// Opens (or creates) the store under `data_dir`, keeping `retention` invocation records.

@@ -285,8 +285,8 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
     unsafe {
         use std::os::unix::process::CommandExt;
         command.pre_exec(|| {
-            // Serving attempts comes first; and the child ends with the server.
-            libc::nice(10);
+            // The child ends with the server. (It lowers its priority itself, after the exec:
+            // until then it holds the server's files.)
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
@@ -381,6 +381,9 @@ pub fn take_from_stdin() -> anyhow::Result<()> {
 }
 
 fn take_as_asked(spec: Spec) -> anyhow::Result<()> {
+    // Serving attempts comes first.
+    // SAFETY: nice(2) has no preconditions.
+    unsafe { libc::nice(10) };
     anyhow::ensure!(
         spec.binary == binary_identity(),
         "the chatfn binary was replaced since the server started (restart it to use snapshots)"
