@@ -26,7 +26,7 @@ fn answered_users_survive_sigkill() {
     let data = tempfile::tempdir().unwrap();
     let mut acknowledged: Vec<(String, u64)> = Vec::new();
     for round in 0..ROUNDS {
-        let server = Server::start(&app, data.path());
+        let mut server = Server::start(&app, data.path());
         let answered = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..CLIENTS)

@@ -138,19 +138,12 @@ impl Server {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
-    /// Kills the server with SIGKILL, as a crash would, and waits for it to be gone.
-    pub fn kill_now(&self) {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{}/stat", self.child.id())).exists()
-            && !std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-                .unwrap_or_default()
-                .contains(") Z ")
-        {
-            assert!(std::time::Instant::now() < deadline, "chatfn did not die on SIGKILL");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+    /// Kills the server with SIGKILL, as a crash would, and waits until the whole process is
+    /// gone: its last thread too (a process whose main thread has died can still hold files,
+    /// such as the store's lock, until every thread has).
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops the server as an operator would (SIGTERM) and waits for it.
@@ -276,4 +269,59 @@ pub fn npm_tool(spec: &str) -> PathBuf {
         assert!(status.success() && installed.exists(), "npm could not install {spec}");
     }
     prefix
+}
+
+// ---- the Platform API ----------------------------------------------------------------------
+
+/// Client credentials for `app` from `chatfn keys create`: (client id, secret).
+pub fn create_key(app: &Path, data: &Path) -> (String, String) {
+    let out = chatfn()
+        .args(["keys", "create", "--app"])
+        .arg(app)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();
+    (field("client_id="), field("client_secret="))
+}
+
+/// A bearer token for client credentials, from `/oauth/token`.
+pub fn token(base: &str, id: &str, secret: &str) -> Result<String, (u16, Value)> {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    match ureq::post(&format!("{base}/oauth/token"))
+        .set("authorization", &format!("Basic {basic}"))
+        .set("content-type", "application/x-www-form-urlencoded")
+        .send_string("grant_type=client_credentials")
+    {
+        Ok(r) => Ok(r.into_json::<Value>().unwrap()["access_token"].as_str().unwrap().to_string()),
+        Err(ureq::Error::Status(code, r)) => Err((code, r.into_json().unwrap_or(Value::Null))),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// One Platform API call with a bearer token.
+pub fn api(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let request = ureq::request(method, &format!("{base}{path}"))
+        .set("authorization", &format!("Bearer {token}"));
+    let response = match body {
+        Some(body) => request.send_json(body),
+        None => request.call(),
+    };
+    match response {
+        Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("{method} {path}: {e}"),
+    }
+}
+
+/// A server for `app` and a bearer token for it.
+pub fn signed_in(app: &Path, data: &Path) -> (Server, String) {
+    let (id, secret) = create_key(app, data);
+    let server = Server::start(app, data);
+    let token = token(&server.base, &id, &secret).unwrap();
+    (server, token)
 }
