@@ -36,7 +36,7 @@ async fn open_app(
     if !changes.is_empty() {
         tracing::info!(app = %app.name, "from the app directory: {}", changes.join(", "));
     }
-    let (running, version) = deploy::effective_app(app, &store)?;
+    let (running, versions) = deploy::effective_app(app, &store)?;
     if install && !running.dependencies.is_empty() {
         // The same step as `chatfn deps install`: a no-op when node_modules already matches.
         // One at a time: apps opened together may share a directory and its node_modules.
@@ -49,7 +49,7 @@ async fn open_app(
             print_install_report(&report);
         }
     }
-    let deployment = deploy::launch(&running, version, &store, &store.users, start)?;
+    let deployment = deploy::launch(&running, versions, &store, &store.users, start)?;
     let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
     let sessions = Sessions::deployed(app, store.users.clone(), deployment, records);
     if let Some(guests) = store.settings.guest_users()? {
@@ -213,7 +213,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let sessions = Arc::new(sessions);
         apps.push((app.name.clone(), sessions.clone()));
         let keys = platform::keys::KeyFile::in_dir(&config.data.join(&app.name));
-        platform_apps.push(platform::PlatformApp::new(app.clone(), sessions, store, keys));
+        let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
+        let events = crate::events::delivery::Delivery::start(
+            &app,
+            sessions.clone(),
+            store.events.clone(),
+            records,
+        )
+        .with_context(|| format!("starting the event delivery of app {}", app.name))?;
+        platform_apps.push(platform::PlatformApp::new(app.clone(), sessions, store, keys, events));
     }
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;

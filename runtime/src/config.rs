@@ -36,24 +36,78 @@ pub enum GuestUsers {
     Disabled,
 }
 
-/// The chat events a function can handle. Only the session-start hook is blocking today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+/// The chat events a function can handle: the blocking session start, answered while the
+/// client waits, and ChatKitty's non-blocking chat events, which the chat backend reports
+/// (`POST /v1/events`) and chatfn delivers from its queue (`events/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Trigger {
-    #[serde(rename = "user.attempted.start_session")]
     UserAttemptedStartSession,
+    UserReceivedNotification,
+    UserSentMessage,
+    UserStartedChatSession,
+    UserReadMessage,
+    UserReceivedChannelInvite,
+    UserTriggeredEvent,
+    SystemTriggeredEvent,
+    UserReactedToMessage,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 1] = [Trigger::UserAttemptedStartSession];
+    pub const ALL: [Trigger; 9] = [
+        Trigger::UserAttemptedStartSession,
+        Trigger::UserReceivedNotification,
+        Trigger::UserSentMessage,
+        Trigger::UserStartedChatSession,
+        Trigger::UserReadMessage,
+        Trigger::UserReceivedChannelInvite,
+        Trigger::UserTriggeredEvent,
+        Trigger::SystemTriggeredEvent,
+        Trigger::UserReactedToMessage,
+    ];
 
+    /// ChatKitty's name, also the Platform API function `type`.
     pub fn name(self) -> &'static str {
         match self {
             Trigger::UserAttemptedStartSession => "user.attempted.start_session",
+            Trigger::UserReceivedNotification => "user.received.notification",
+            Trigger::UserSentMessage => "user.sent.message",
+            Trigger::UserStartedChatSession => "user.started.chat_session",
+            Trigger::UserReadMessage => "user.read.message",
+            Trigger::UserReceivedChannelInvite => "user.received.channel_invite",
+            Trigger::UserTriggeredEvent => "user.triggered.event",
+            Trigger::SystemTriggeredEvent => "system.triggered.event",
+            Trigger::UserReactedToMessage => "user.reacted.to_message",
+        }
+    }
+
+    /// The name a function made for it gets, as ChatKitty's dashboard shows it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Trigger::UserAttemptedStartSession => "User Attempted Start Session",
+            Trigger::UserReceivedNotification => "User Received Notification",
+            Trigger::UserSentMessage => "User Sent Message",
+            Trigger::UserStartedChatSession => "User Started Chat Session",
+            Trigger::UserReadMessage => "User Read Message",
+            Trigger::UserReceivedChannelInvite => "User Received Channel Invite",
+            Trigger::UserTriggeredEvent => "User Triggered Event",
+            Trigger::SystemTriggeredEvent => "System Triggered Event",
+            Trigger::UserReactedToMessage => "User Reacted To Message",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Trigger> {
         Trigger::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether a caller waits for the function's answer (only the session start).
+    pub fn is_blocking(self) -> bool {
+        self == Trigger::UserAttemptedStartSession
+    }
+}
+
+impl serde::Serialize for Trigger {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -72,6 +126,19 @@ struct RawAppFile {
     limits: RawLimits,
     #[serde(default)]
     network: RawNetwork,
+    #[serde(default)]
+    events: RawEvents,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    max_attempts: Option<u32>,
+    retry_base_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    max_age_s: Option<u64>,
+    max_queue: Option<u64>,
+    concurrency: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -180,6 +247,36 @@ impl Default for Limits {
     }
 }
 
+/// How chat events are delivered (`[events]`): retries with exponential backoff and jitter, the
+/// queue's depth, and how many run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventDelivery {
+    /// Runs of one event before it goes to the dead letters (the first run included).
+    pub max_attempts: u32,
+    /// The delay before the first retry; each retry doubles it, up to `retry_max`, with jitter.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// An event older than this is not retried again.
+    pub max_age: Duration,
+    /// Events queued at most; more are refused with 429 until the queue drains.
+    pub max_queue: usize,
+    /// Events of the app running at once (each a different key).
+    pub concurrency: usize,
+}
+
+impl Default for EventDelivery {
+    fn default() -> Self {
+        EventDelivery {
+            max_attempts: 5,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            max_age: Duration::from_secs(86_400),
+            max_queue: 100_000,
+            concurrency: 2,
+        }
+    }
+}
+
 /// What a blocking trigger does when its function cannot answer (load error, limit, crash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -228,6 +325,7 @@ pub struct App {
     pub allow_hosts: Vec<String>,
     /// URL → recorded response, answered instead of the network.
     pub fixtures: std::collections::HashMap<String, crate::net::Fixture>,
+    pub events: EventDelivery,
 }
 
 /// Whether `name` can be an npm package and `range` a version range for it.
@@ -457,8 +555,35 @@ impl App {
             limits,
             allow_hosts: raw.network.allow_hosts,
             fixtures,
+            events: event_delivery(raw.events).map_err(invalid)?,
         })
     }
+}
+
+fn event_delivery(raw: RawEvents) -> Result<EventDelivery, String> {
+    let defaults = EventDelivery::default();
+    let within = |name: &str, v: Option<u64>, max: u64| match v {
+        Some(n) if n == 0 || n > max => Err(format!("[events] {name} must be between 1 and {max}")),
+        other => Ok(other),
+    };
+    let delivery = EventDelivery {
+        max_attempts: within("max_attempts", raw.max_attempts.map(u64::from), 100)?
+            .map_or(defaults.max_attempts, |n| n as u32),
+        retry_base: within("retry_base_ms", raw.retry_base_ms, 3_600_000)?
+            .map_or(defaults.retry_base, Duration::from_millis),
+        retry_max: within("retry_max_ms", raw.retry_max_ms, 86_400_000)?
+            .map_or(defaults.retry_max, Duration::from_millis),
+        max_age: within("max_age_s", raw.max_age_s, 30 * 86_400)?
+            .map_or(defaults.max_age, Duration::from_secs),
+        max_queue: within("max_queue", raw.max_queue, 10_000_000)?
+            .map_or(defaults.max_queue, |n| n as usize),
+        concurrency: within("concurrency", raw.concurrency, 256)?
+            .map_or(defaults.concurrency, |n| n as usize),
+    };
+    if delivery.retry_max < delivery.retry_base {
+        return Err("[events] retry_max_ms must be at least retry_base_ms".into());
+    }
+    Ok(delivery)
 }
 
 /// App names name URL paths and data folders.
@@ -535,7 +660,10 @@ mod tests {
         let dir = app_dir();
         let cases = [
             ("[app]\nguest_users = \"MAYBE\"", "guest_users"),
-            ("[functions]\n\"user.sent.message\" = \"functions/start.ts\"", "unknown trigger"),
+            ("[functions]\n\"user.sent.messages\" = \"functions/start.ts\"", "unknown trigger"),
+            ("[events]\nmax_attempts = 0", "[events] max_attempts must be between 1 and 100"),
+            ("[events]\nretry_base_ms = 500\nretry_max_ms = 100", "retry_max_ms must be at least"),
+            ("[events]\nqueue = 5", "unknown field"),
             (
                 "[functions]\n\"user.attempted.start_session\" = \"functions/missing.ts\"",
                 "does not exist",

@@ -16,12 +16,8 @@ use crate::store::functions::Script;
 use crate::store::{Store, UsersStore};
 use crate::worker::{Start, Worker};
 
-/// The name a function gets when it is first taken from the directory.
-fn default_name(trigger: Trigger) -> &'static str {
-    match trigger {
-        Trigger::UserAttemptedStartSession => "User Attempted Start Session",
-    }
-}
+/// Per trigger, the stored function (id) and the version number of it that runs.
+pub type Versions = std::collections::BTreeMap<Trigger, (u64, u64)>;
 
 fn digest(value: &impl serde::Serialize) -> String {
     let bytes = serde_json::to_vec(value).expect("serializable");
@@ -82,7 +78,7 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
             let function = match functions.function_for(trigger.name())? {
                 Some(f) => f,
                 None => {
-                    functions.create_function(trigger.name(), default_name(*trigger), None).await?
+                    functions.create_function(trigger.name(), trigger.display_name(), None).await?
                 }
             };
             let version = functions.add_version(function.id, &script.script, &script.file).await?;
@@ -116,7 +112,8 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
 }
 
 /// The app as it runs now: `base` (chatfn.toml) with the stored runtime and current versions.
-pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(u64, u64)>)> {
+/// Also answers, per trigger, the stored function and version number that run.
+pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Versions)> {
     let runtime = store.functions.runtime()?;
     let mut app = base.clone();
     app.dependencies = runtime.dependencies;
@@ -127,7 +124,7 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(
         code: Some(s.script),
     });
     app.functions.clear();
-    let mut running = None;
+    let mut running = Versions::new();
     for function in store.functions.functions()? {
         let Some(trigger) = Trigger::from_name(&function.trigger) else { continue };
         if !function.enabled || function.current_version_number == 0 {
@@ -146,17 +143,13 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Option<(
                 code: Some(version.handler_script),
             },
         );
-        if trigger == Trigger::UserAttemptedStartSession {
-            running = Some((function.id, version.version_number));
-        }
+        running.insert(trigger, (function.id, version.version_number));
     }
     // Directory files that could not be stored run as they are, to report their load error.
     for (trigger, file) in &base.functions {
         if read_script(file)?.is_none() {
             app.functions.insert(*trigger, file.clone());
-            if *trigger == Trigger::UserAttemptedStartSession {
-                running = None;
-            }
+            running.remove(trigger);
         }
     }
     if let Some(file) = &base.initialization_script {
@@ -176,23 +169,18 @@ pub fn start(base: &App, store: &Store, users: &UsersStore) -> anyhow::Result<De
 /// Starts a pool for `app` as `effective_app` gave it (and one for a shadow version), `start`ed.
 pub fn launch(
     app: &App,
-    version: Option<(u64, u64)>,
+    versions: Versions,
     store: &Store,
     users: &UsersStore,
     start: Start,
 ) -> anyhow::Result<Deployment> {
     let worker = Worker::spawn(app, users.clone(), start)
         .context("cannot start the app's isolate thread")?;
-    let shadow = match version {
-        Some((function_id, _)) => start_shadow(app, store, function_id, start)?,
+    let shadow = match versions.get(&Trigger::UserAttemptedStartSession) {
+        Some(&(function_id, _)) => start_shadow(app, store, function_id, start)?,
         None => None,
     };
-    Ok(Deployment {
-        worker,
-        has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
-        version,
-        shadow,
-    })
+    Ok(Deployment { worker, triggers: app.functions.keys().copied().collect(), versions, shadow })
 }
 
 fn start_shadow(

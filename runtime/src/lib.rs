@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod deploy;
 pub mod deps;
+pub mod events;
 pub mod hex;
 pub mod http;
 pub mod js;

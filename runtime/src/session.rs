@@ -144,10 +144,17 @@ pub struct Attempt {
 /// The isolate an app's attempts go to, and what it runs.
 pub struct Deployment {
     pub worker: Worker,
-    pub has_function: bool,
-    /// The session-start function's id and current version number, when they are stored.
-    pub version: Option<(u64, u64)>,
+    /// The triggers it has a function for.
+    pub triggers: std::collections::BTreeSet<Trigger>,
+    /// Per trigger, the function's id and current version number, when they are stored.
+    pub versions: crate::deploy::Versions,
     pub shadow: Option<Shadow>,
+}
+
+impl Deployment {
+    pub fn has_function(&self, trigger: Trigger) -> bool {
+        self.triggers.contains(&trigger)
+    }
 }
 
 /// A version running in shadow: after each live invocation it gets the same event and the
@@ -187,8 +194,8 @@ impl Sessions {
     pub fn new(app: &App, users: UsersStore, worker: Worker) -> Sessions {
         let deployment = Deployment {
             worker,
-            has_function: app.functions.contains_key(&Trigger::UserAttemptedStartSession),
-            version: None,
+            triggers: app.functions.keys().copied().collect(),
+            versions: Default::default(),
             shadow: None,
         };
         Sessions::deployed(app, users, deployment, None)
@@ -212,6 +219,16 @@ impl Sessions {
             redact: app.redact_in_records.clone(),
             locks: NameLocks::default(),
         }
+    }
+
+    /// The deployment new invocations go to.
+    pub fn deployment(&self) -> Arc<Deployment> {
+        self.deployment.read().unwrap().clone()
+    }
+
+    /// `[app] redact_in_records`.
+    pub fn redact(&self) -> &[String] {
+        &self.redact
     }
 
     /// Sends the attempts that start from now on to `deployment`. Attempts in flight finish on
@@ -246,16 +263,14 @@ impl Sessions {
     pub async fn attempt(&self, request: AttemptRequest) -> Result<Attempt, AttemptError> {
         let deployment = self.deployment.read().unwrap().clone();
         let mut attempt = self.decide(request, &deployment).await?;
-        if let (Some(records), Some(invocation), Some((function_id, version_number))) =
-            (&self.records, &attempt.invocation, deployment.version)
-        {
-            let record = invocation_record(
-                invocation,
-                &attempt.decision,
-                function_id,
-                version_number,
-                &self.redact,
-            );
+        if let (Some(records), Some(invocation), Some((function_id, version_number))) = (
+            &self.records,
+            &attempt.invocation,
+            deployment.versions.get(&Trigger::UserAttemptedStartSession).copied(),
+        ) {
+            let mut record =
+                invocation_record(invocation, function_id, version_number, &self.redact);
+            record.result["decision"] = decision_json(&attempt.decision);
             match records.record(record) {
                 Ok(id) => attempt.record_id = Some(id),
                 Err(e) => tracing::error!("cannot record the invocation: {e}"),
@@ -282,7 +297,7 @@ impl Sessions {
         let lock = self.locks.get(&request.username);
         let _one_at_a_time = lock.lock().await;
 
-        if !deployment.has_function {
+        if !deployment.has_function(Trigger::UserAttemptedStartSession) {
             let decision = match self.guest_users() {
                 GuestUsers::Enabled => self.guest_session(&request.username).await?,
                 GuestUsers::Disabled => deny(
@@ -458,21 +473,15 @@ pub fn same_outcome(a: &Value, b: &Value) -> bool {
 
 /// What is kept of an invocation: the event (less the `redact` paths, listed in
 /// `result.redacted` when there were any), the outcome and the decision.
-fn invocation_record(
+/// The record of an invocation of function `function_id` at `version_number`, with the
+/// event's `redact` paths redacted.
+pub fn invocation_record(
     invocation: &Invocation,
-    decision: &Decision,
     function_id: u64,
     version_number: u64,
     redact: &[String],
 ) -> InvocationRecord {
-    let decision = match decision {
-        Decision::Allowed { user, .. } => serde_json::json!({ "allowed": true, "user": user.name }),
-        Decision::Denied(d) => {
-            serde_json::json!({ "allowed": false, "error": d.code, "message": d.message })
-        }
-    };
     let mut result = serde_json::to_value(&invocation.outcome).unwrap_or(Value::Null);
-    result["decision"] = decision;
     let mut args = invocation.event.clone();
     let redacted: Vec<&String> =
         redact.iter().filter(|path| redact_path(&mut args, path)).collect();
@@ -493,6 +502,16 @@ fn invocation_record(
         tape: invocation.tape.clone(),
         shadow: None,
         created_time: now_rfc3339(),
+    }
+}
+
+/// What a session attempt's record says was decided.
+fn decision_json(decision: &Decision) -> Value {
+    match decision {
+        Decision::Allowed { user, .. } => serde_json::json!({ "allowed": true, "user": user.name }),
+        Decision::Denied(d) => {
+            serde_json::json!({ "allowed": false, "error": d.code, "message": d.message })
+        }
     }
 }
 

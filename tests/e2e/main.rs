@@ -6,6 +6,7 @@ mod cases;
 mod cli;
 mod durability;
 mod engine;
+mod events;
 mod example_app;
 mod firebase;
 mod function_tests;

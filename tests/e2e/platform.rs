@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::harness::{chatfn, npm_tool, repo_root, Server};
+use crate::harness::{api, chatfn, create_key, npm_tool, repo_root, signed_in, token, Server};
 
 fn write_app(dir: &Path) {
     std::fs::write(
@@ -15,33 +15,6 @@ fn write_app(dir: &Path) {
         "[app]\nname = \"platform\"\nguest_users = \"DISABLED\"\n[runtime.environment]\nSECRET_TOKEN = \"s3cret-value\"\n",
     )
     .unwrap();
-}
-
-fn create_key(app: &Path, data: &Path) -> (String, String) {
-    let out = chatfn()
-        .args(["keys", "create", "--app"])
-        .arg(app)
-        .arg("--data")
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let field = |name: &str| stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();
-    (field("client_id="), field("client_secret="))
-}
-
-fn token(base: &str, id: &str, secret: &str) -> Result<String, (u16, Value)> {
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    match ureq::post(&format!("{base}/oauth/token"))
-        .set("authorization", &format!("Basic {basic}"))
-        .set("content-type", "application/x-www-form-urlencoded")
-        .send_string("grant_type=client_credentials")
-    {
-        Ok(r) => Ok(r.into_json::<Value>().unwrap()["access_token"].as_str().unwrap().to_string()),
-        Err(ureq::Error::Status(code, r)) => Err((code, r.into_json().unwrap_or(Value::Null))),
-        Err(e) => panic!("{e}"),
-    }
 }
 
 fn get(base: &str, path: &str, bearer: Option<&str>) -> (u16, Value) {
@@ -207,28 +180,6 @@ fn chatkittys_npm_client_manages_settings_and_users() {
         server.start_session(&json!({ "username": "carol" })).1["message"],
         "carol may not chat (v1)"
     );
-}
-
-/// One Platform API call with a bearer token.
-fn api(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let request = ureq::request(method, &format!("{base}{path}"))
-        .set("authorization", &format!("Bearer {token}"));
-    let response = match body {
-        Some(body) => request.send_json(body),
-        None => request.call(),
-    };
-    match response {
-        Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
-        Err(e) => panic!("{method} {path}: {e}"),
-    }
-}
-
-fn signed_in(app: &Path, data: &Path) -> (Server, String) {
-    let (id, secret) = create_key(app, data);
-    let server = Server::start(app, data);
-    let token = token(&server.base, &id, &secret).unwrap();
-    (server, token)
 }
 
 #[test]

@@ -8,9 +8,11 @@
 //! - `users`: `/v1/users` (the platform side of `context.ChatKitty.Users`)
 //! - `runtime`: `/v1/runtimes/nodejs`: dependencies, initialization script, environment
 //! - `functions`: functions per trigger, their immutable versions, and invocation records
+//! - `events`: chat events reported by the chat backend (`/v1/events`), and dead letters
 //!
 //! Every handler carries its `#[utoipa::path]`; `/openapi.json` is generated from them.
 
+mod events;
 mod functions;
 mod invocations;
 pub mod keys;
@@ -46,13 +48,21 @@ pub struct PlatformApp {
     pub sessions: Arc<Sessions>,
     pub store: Store,
     pub keys: KeyFile,
+    /// Its chat events' queue and their delivery.
+    pub events: Arc<crate::events::delivery::Delivery>,
     /// Changes to what the app runs are made one at a time.
     changing: tokio::sync::Mutex<()>,
 }
 
 impl PlatformApp {
-    pub fn new(app: App, sessions: Arc<Sessions>, store: Store, keys: KeyFile) -> PlatformApp {
-        PlatformApp { app, sessions, store, keys, changing: Default::default() }
+    pub fn new(
+        app: App,
+        sessions: Arc<Sessions>,
+        store: Store,
+        keys: KeyFile,
+        events: Arc<crate::events::delivery::Delivery>,
+    ) -> PlatformApp {
+        PlatformApp { app, sessions, store, keys, events, changing: Default::default() }
     }
 
     /// Starts an isolate with what the store says now and switches the app's attempts to it.
@@ -97,6 +107,13 @@ fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
         .routes(routes!(invocations::replay))
         .routes(routes!(users::list, users::create, users::exists))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(events::report))
+        .routes(routes!(events::report_for_app))
+        .routes(routes!(events::stats))
+        .routes(routes!(events::dead_letters))
+        .routes(routes!(events::dead_letter, events::delete_dead_letter))
+        .routes(routes!(events::redrive))
+        .routes(routes!(events::delete_dead_letters))
         .routes(routes!(users::set_secret, users::get_secret, users::remove_secret))
         .split_for_parts()
 }
@@ -123,7 +140,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[openapi(
     info(title = "chatfn Platform API", description = "ChatKitty's Platform API for what chatfn hosts: application settings, the Node.js runtime, functions, versions, invocations and users. Get a token at /oauth/token with client credentials from `chatfn keys create`."),
     modifiers(&Security),
-    tags((name = "auth"), (name = "application"), (name = "runtime"), (name = "functions"), (name = "users"))
+    tags((name = "auth"), (name = "application"), (name = "runtime"), (name = "functions"), (name = "users"), (name = "events"))
 )]
 struct ApiDoc;
 
@@ -179,6 +196,8 @@ pub enum PlatformError {
     BadRequest(String),
     NotFound(String),
     Conflict(String),
+    /// Over a limit that lifts by itself (a full event queue): try again later.
+    TooManyRequests(String),
     /// Code that does not compile, with the place to fix.
     Compile(crate::js::transpile::TranspileError),
     Internal(String),
@@ -216,6 +235,16 @@ impl IntoResponse for PlatformError {
             PlatformError::BadRequest(m) => (StatusCode::BAD_REQUEST, "InvalidRequestError", m),
             PlatformError::NotFound(m) => (StatusCode::NOT_FOUND, "ResourceNotFoundError", m),
             PlatformError::Conflict(m) => (StatusCode::CONFLICT, "DuplicateResourceError", m),
+            PlatformError::TooManyRequests(message) => {
+                let body = ErrorBody {
+                    error: "TooManyRequestsError".into(),
+                    message,
+                    timestamp: crate::time::now_rfc3339(),
+                    location: None,
+                };
+                return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], Json(body))
+                    .into_response();
+            }
             PlatformError::Compile(e) => {
                 let body = ErrorBody {
                     error: "InvalidScriptError".into(),
@@ -423,6 +452,14 @@ mod tests {
             ("/v1/users/{id}/secrets/{name}", "put"),
             ("/v1/users/{id}/secrets/{name}", "get"),
             ("/v1/users/{id}/secrets/{name}", "delete"),
+            ("/v1/events", "post"),
+            ("/v1/apps/{app}/events", "post"),
+            ("/v1/events/stats", "get"),
+            ("/v1/events/dead-letters", "get"),
+            ("/v1/events/dead-letters/{seq}", "get"),
+            ("/v1/events/dead-letters/{seq}", "delete"),
+            ("/v1/events/dead-letters/redrive", "post"),
+            ("/v1/events/dead-letters/delete", "post"),
         ];
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
         assert_eq!(operations, expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());

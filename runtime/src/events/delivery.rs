@@ -1,0 +1,314 @@
+//! Delivery: runs the app's functions for its queued chat events.
+//!
+//! One task per app. It keeps the queue's schedule in memory (loaded from the store at start):
+//! the events of each key in order, and the head of every key whose event is not running,
+//! by the time it may run. It starts due heads, up to `[events] concurrency` at once: events of
+//! one key run one after another, other keys in parallel. A run that returns removes its event
+//! from the queue (flushed: once done, never run again); one that fails or times out is
+//! retried after an exponential backoff with jitter, and goes to the dead letters after
+//! `max_attempts` runs or once older than `max_age`, the key moving on. Every run is an
+//! invocation record. At least once: an event whose run was cut short by a crash runs again.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::config::{EventDelivery, Trigger};
+use crate::session::Sessions;
+use crate::store::events::{EventsStore, Failure, QueuedEvent};
+use crate::store::invocations::InvocationsStore;
+use crate::worker::Outcome;
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The delivery of one app's events.
+pub struct Delivery {
+    app: String,
+    config: EventDelivery,
+    store: EventsStore,
+    records: Option<InvocationsStore>,
+    sessions: Arc<Sessions>,
+    schedule: Mutex<Schedule>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct Schedule {
+    /// Per key, its queued events (sequence number, next run time) in order; the first may be
+    /// running.
+    keys: HashMap<String, VecDeque<(u64, u64)>>,
+    /// The first event of every key that is not running: (next run time, seq, key).
+    heads: BTreeSet<(u64, u64, String)>,
+    running: usize,
+}
+
+impl Schedule {
+    fn add(&mut self, seq: u64, key: &str, next_at: u64) {
+        let queue = self.keys.entry(key.to_string()).or_default();
+        queue.push_back((seq, next_at));
+        if queue.len() == 1 {
+            self.heads.insert((next_at, seq, key.to_string()));
+        }
+    }
+
+    /// A due head to run now, taken off the heads (its key is busy until `finish`).
+    fn take_due(&mut self, now: u64) -> Option<(u64, String)> {
+        let first = self.heads.first()?;
+        if first.0 > now {
+            return None;
+        }
+        let (_, seq, key) = self.heads.pop_first()?;
+        self.running += 1;
+        Some((seq, key))
+    }
+
+    /// The run of `key`'s first event ended: it left the queue (`None`), or runs again at
+    /// `retry_at`.
+    fn finish(&mut self, key: &str, retry_at: Option<u64>) {
+        self.running -= 1;
+        let Some(queue) = self.keys.get_mut(key) else { return };
+        match retry_at {
+            Some(at) => {
+                if let Some(first) = queue.front_mut() {
+                    first.1 = at;
+                    self.heads.insert((at, first.0, key.to_string()));
+                }
+            }
+            None => {
+                queue.pop_front();
+                match queue.front() {
+                    Some(&(seq, at)) => {
+                        self.heads.insert((at, seq, key.to_string()));
+                    }
+                    None => {
+                        self.keys.remove(key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How a run ended, for the schedule.
+enum Ran {
+    /// The event left the queue (delivered, dead-lettered, or gone).
+    Done,
+    RetryAt(u64),
+}
+
+impl Delivery {
+    /// Starts delivering `store`'s queued events to the functions of `sessions`' deployment.
+    pub fn start(
+        app: &crate::config::App,
+        sessions: Arc<Sessions>,
+        store: EventsStore,
+        records: Option<InvocationsStore>,
+    ) -> anyhow::Result<Arc<Delivery>> {
+        let mut schedule = Schedule::default();
+        for (seq, key, next_at) in store.schedule()? {
+            schedule.add(seq, &key, next_at);
+        }
+        let delivery = Arc::new(Delivery {
+            app: app.name.clone(),
+            config: app.events,
+            store,
+            records,
+            sessions,
+            schedule: Mutex::new(schedule),
+            wake: Notify::new(),
+        });
+        tokio::spawn(delivery.clone().run());
+        Ok(delivery)
+    }
+
+    pub fn store(&self) -> &EventsStore {
+        &self.store
+    }
+
+    pub fn config(&self) -> &EventDelivery {
+        &self.config
+    }
+
+    /// Schedules events the store just queued.
+    pub fn queued(&self, events: impl IntoIterator<Item = (u64, String, u64)>) {
+        let mut schedule = self.schedule.lock().unwrap();
+        for (seq, key, next_at) in events {
+            schedule.add(seq, &key, next_at);
+        }
+        drop(schedule);
+        self.wake.notify_one();
+    }
+
+    async fn run(self: Arc<Self>) {
+        loop {
+            let next = {
+                let mut schedule = self.schedule.lock().unwrap();
+                let now = now_ms();
+                while schedule.running < self.config.concurrency {
+                    let Some((seq, key)) = schedule.take_due(now) else { break };
+                    tokio::spawn(self.clone().deliver(seq, key));
+                }
+                match schedule.running < self.config.concurrency {
+                    true => schedule.heads.first().map(|h| h.0),
+                    false => None,
+                }
+            };
+            let sleep = match next {
+                Some(at) => Duration::from_millis(at.saturating_sub(now_ms())),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    async fn deliver(self: Arc<Self>, seq: u64, key: String) {
+        let ran = match self.run_once(seq).await {
+            Ok(ran) => ran,
+            Err(e) => {
+                tracing::error!(app = %self.app, seq, "cannot deliver an event: {e:#}");
+                Ran::RetryAt(now_ms() + self.config.retry_base.as_millis() as u64)
+            }
+        };
+        let retry_at = match ran {
+            Ran::Done => None,
+            Ran::RetryAt(at) => Some(at),
+        };
+        self.schedule.lock().unwrap().finish(&key, retry_at);
+        self.wake.notify_one();
+    }
+
+    /// Runs the function for event `seq` once and settles the queue with its outcome.
+    async fn run_once(&self, seq: u64) -> anyhow::Result<Ran> {
+        let Some(mut event) = self.store.get(seq)? else { return Ok(Ran::Done) };
+        let deployment = self.sessions.deployment();
+        let trigger = Trigger::from_name(&event.trigger)
+            .ok_or_else(|| anyhow::anyhow!("unknown trigger {}", event.trigger))?;
+        if !deployment.has_function(trigger) {
+            // Its function was removed since the event was accepted.
+            tracing::info!(app = %self.app, seq, trigger = trigger.name(), "no function for the event any more; dropped");
+            self.store.delivered(seq).await?;
+            return Ok(Ran::Done);
+        }
+        let attempt = event.runs + 1;
+        let started = now_ms();
+        let delay_ms = started.saturating_sub(event.next_at);
+        let invocation = deployment.worker.invoke(trigger, event.event.clone()).await;
+        let record_id = match (&self.records, deployment.versions.get(&trigger)) {
+            (Some(records), Some(&(function_id, version))) => {
+                let mut record = crate::session::invocation_record(
+                    &invocation,
+                    function_id,
+                    version,
+                    self.sessions.redact(),
+                );
+                record.result["delivery"] = json!({
+                    "eventId": event.id,
+                    "seq": event.seq,
+                    "attempt": attempt,
+                    "delayMs": delay_ms,
+                    "sinceAcceptedMs": started.saturating_sub(event.received_at),
+                });
+                match records.record(record) {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        tracing::error!("cannot record the invocation: {e}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        if invocation.outcome == Outcome::Returned {
+            self.store.delivered(seq).await?;
+            return Ok(Ran::Done);
+        }
+        let now = now_ms();
+        event.runs = attempt;
+        event.failures.push(Failure {
+            attempt,
+            at: crate::time::now_rfc3339(),
+            error: serde_json::to_value(&invocation.outcome)?,
+            record_id,
+        });
+        let too_old =
+            now.saturating_sub(event.received_at) >= self.config.max_age.as_millis() as u64;
+        let dead = attempt >= self.config.max_attempts || too_old;
+        if dead {
+            tracing::warn!(app = %self.app, seq, id = %event.id, attempt, "event dead-lettered after its last run failed");
+            self.store.failed(&event, true).await?;
+            return Ok(Ran::Done);
+        }
+        event.next_at = now + backoff(&self.config, attempt);
+        self.store.failed(&event, false).await?;
+        Ok(Ran::RetryAt(event.next_at))
+    }
+
+    /// Sends dead letters back to the queue; answers them.
+    pub async fn redrive(
+        &self,
+        chosen: &(dyn Fn(&QueuedEvent) -> bool + Sync),
+    ) -> Result<Vec<QueuedEvent>, crate::store::StoreError> {
+        let moved = self.store.redrive(chosen, now_ms()).await?;
+        self.queued(moved.iter().map(|e| (e.seq, e.key.clone(), e.next_at)));
+        Ok(moved)
+    }
+}
+
+/// The delay before the retry after run `attempt` (1-based): `retry_base` doubled per run, at
+/// most `retry_max`, then a random point in its upper half (so retries of many failed events
+/// do not come back together).
+fn backoff(config: &EventDelivery, attempt: u32) -> u64 {
+    let base = config.retry_base.as_millis() as u64;
+    let exp = base.saturating_mul(1u64 << (attempt - 1).min(32));
+    let full = exp.min(config.retry_max.as_millis() as u64).max(1);
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::getrandom(&mut bytes);
+    full / 2 + u64::from_le_bytes(bytes) % (full - full / 2 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_of_a_key_run_one_at_a_time_in_order() {
+        let mut s = Schedule::default();
+        s.add(1, "channel/1", 0);
+        s.add(2, "channel/1", 0);
+        s.add(3, "channel/2", 0);
+        assert_eq!(s.take_due(10), Some((1, "channel/1".into())));
+        assert_eq!(s.take_due(10), Some((3, "channel/2".into())));
+        assert_eq!(s.take_due(10), None, "event 2 waits for event 1");
+        s.finish("channel/1", Some(50));
+        assert_eq!(s.take_due(10), None, "event 1 retries at 50; event 2 still waits");
+        assert_eq!(s.take_due(50), Some((1, "channel/1".into())));
+        s.finish("channel/1", None);
+        assert_eq!(s.take_due(50), Some((2, "channel/1".into())));
+        s.finish("channel/1", None);
+        s.finish("channel/2", None);
+        assert!(s.keys.is_empty() && s.heads.is_empty() && s.running == 0);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let config = EventDelivery {
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_millis(1000),
+            ..EventDelivery::default()
+        };
+        for _ in 0..100 {
+            assert!((50..=100).contains(&backoff(&config, 1)));
+            assert!((200..=400).contains(&backoff(&config, 3)));
+            assert!((500..=1000).contains(&backoff(&config, 10)));
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The app's chat events on their way to its functions: the queue, the idempotency keys seen,
+//! and the dead letters, in one sled tree (one tree rather than three: every tree is a write
+//! to the database's list of trees at its first open, and a server opens thousands of apps).
+//!
+//! Keys: `q/<seq>` a queued event, `d/<seq>` a dead letter, `i/<id>` the sequence number an
+//! event id was accepted as, `n/<counter>` counts. `<seq>` is big-endian, so the queue and the
+//! dead letters iterate in the order the events were accepted (a redriven event gets a new one).
+//! Every change is flushed before it is answered: an accepted event survives a crash, and so
+//! does an event's removal once its run succeeded.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::error::StoreError;
+
+/// One event as queued: what the chat backend sent and how its runs went so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedEvent {
+    pub seq: u64,
+    /// The idempotency key: the sender's `id`, or one chatfn made.
+    pub id: String,
+    /// The trigger's name (`user.sent.message`...).
+    #[serde(rename = "type")]
+    pub trigger: String,
+    /// Events of one key run in order: `channel/<id>` or `user/<id>`.
+    pub key: String,
+    pub event: Value,
+    /// When it was first accepted, in ms since the epoch.
+    pub received_at: u64,
+    /// When its next run may start (ms since the epoch).
+    pub next_at: u64,
+    /// Every failed run, oldest first.
+    pub failures: Vec<Failure>,
+    /// Runs that failed since it was queued or last redriven.
+    #[serde(default)]
+    pub runs: u32,
+    /// Times it was sent back from the dead letters.
+    #[serde(default)]
+    pub redriven: u32,
+}
+
+/// A run that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// The run's number (1 for the first run after the event was queued or redriven).
+    pub attempt: u32,
+    /// When it ended, RFC 3339.
+    pub at: String,
+    /// What went wrong: chatfn's outcome (`status`, `error`, `limit`...).
+    pub error: Value,
+    /// Its invocation record, when one was kept.
+    pub record_id: Option<u64>,
+}
+
+/// An event to accept: its id, trigger, ordering key and body.
+pub struct NewEvent {
+    pub id: String,
+    pub trigger: String,
+    pub key: String,
+    pub event: Value,
+}
+
+/// What became of each event of an accepted batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Accepted {
+    pub id: String,
+    /// Its sequence number; for a duplicate, the one it was first accepted as.
+    pub seq: u64,
+    /// Its id had been accepted before: nothing was queued again.
+    pub duplicate: bool,
+}
+
+/// Counts since the store was created.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventCounts {
+    pub accepted: u64,
+    pub duplicates: u64,
+    /// Accepted for a trigger the app had no function for: counted, not queued.
+    pub unhandled: u64,
+    pub delivered: u64,
+    pub failed_runs: u64,
+    pub dead_lettered: u64,
+    pub redriven: u64,
+    /// In the queue now, and in the dead letters now.
+    pub queued: u64,
+    pub dead_letters: u64,
+}
+
+#[derive(Clone)]
+pub struct EventsStore {
+    space: super::Space,
+    tree: sled::Tree,
+    queued: std::sync::Arc<AtomicUsize>,
+}
+
+const QUEUE: &[u8] = b"q/";
+const DEAD: &[u8] = b"d/";
+const IDS: &[u8] = b"i/";
+const COUNTS: &[u8] = b"n/";
+
+fn key(prefix: &[u8], seq: u64) -> Vec<u8> {
+    [prefix, &seq.to_be_bytes()].concat()
+}
+
+fn count_key(name: &str) -> Vec<u8> {
+    [COUNTS, name.as_bytes()].concat()
+}
+
+/// Adds `by` to a counter inside a transaction.
+fn bump(
+    tree: &sled::transaction::TransactionalTree,
+    name: &str,
+    by: u64,
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    let key = count_key(name);
+    let now =
+        tree.get(&key)?.map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])));
+    tree.insert(key, &(now + by).to_be_bytes())?;
+    Ok(())
+}
+
+impl EventsStore {
+    pub fn open(space: &super::Space) -> Result<EventsStore, StoreError> {
+        let tree = space.tree("events")?;
+        let queued = tree.scan_prefix(QUEUE).count();
+        Ok(EventsStore {
+            space: space.clone(),
+            tree,
+            queued: std::sync::Arc::new(AtomicUsize::new(queued)),
+        })
+    }
+
+    /// Events in the queue now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// Queues every event of `batch` whose id was not accepted before, all or none, and flushes:
+    /// the answer means they are durable. `Conflict` when they would take the queue past
+    /// `max_queue` (then nothing is queued). `unhandled` events are only counted.
+    pub async fn accept(
+        &self,
+        batch: Vec<NewEvent>,
+        unhandled: usize,
+        max_queue: usize,
+        now_ms: u64,
+    ) -> Result<Vec<Accepted>, StoreError> {
+        // sled's ids only grow (also across restarts); numbered from 1.
+        let seqs = (0..batch.len())
+            .map(|_| Ok(self.space.generate_id()? + 1))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let result = self.tree.transaction(|tree| {
+            let mut answers = Vec::with_capacity(batch.len());
+            let mut fresh = 0;
+            for (event, &seq) in batch.iter().zip(&seqs) {
+                let id_key = [IDS, event.id.as_bytes()].concat();
+                // Also a duplicate within this batch: the first one was just inserted.
+                if let Some(first) = tree.get(&id_key)? {
+                    let seq = u64::from_be_bytes(first.as_ref().try_into().unwrap_or([0; 8]));
+                    answers.push(Accepted { id: event.id.clone(), seq, duplicate: true });
+                    continue;
+                }
+                let queued = QueuedEvent {
+                    seq,
+                    id: event.id.clone(),
+                    trigger: event.trigger.clone(),
+                    key: event.key.clone(),
+                    event: event.event.clone(),
+                    received_at: now_ms,
+                    next_at: now_ms,
+                    failures: Vec::new(),
+                    runs: 0,
+                    redriven: 0,
+                };
+                let bytes = serde_json::to_vec(&queued).expect("an event serializes");
+                tree.insert(id_key, &seq.to_be_bytes())?;
+                tree.insert(key(QUEUE, seq), bytes)?;
+                answers.push(Accepted { id: event.id.clone(), seq, duplicate: false });
+                fresh += 1;
+            }
+            if self.queued() + fresh > max_queue {
+                return Err(ConflictableTransactionError::Abort(fresh));
+            }
+            let duplicates = answers.iter().filter(|a| a.duplicate).count() as u64;
+            bump(tree, "accepted", (fresh + unhandled) as u64)?;
+            bump(tree, "duplicates", duplicates)?;
+            bump(tree, "unhandled", unhandled as u64)?;
+            Ok((answers, fresh))
+        });
+        let (answers, fresh) = match result {
+            Ok(done) => done,
+            Err(TransactionError::Abort(fresh)) => {
+                return Err(StoreError::Conflict(format!(
+                    "the app's event queue is full ({} queued, at most {max_queue}; {fresh} more asked for)",
+                    self.queued()
+                )))
+            }
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        };
+        self.queued.fetch_add(fresh, Ordering::SeqCst);
+        self.space.flush().await?;
+        Ok(answers)
+    }
+
+    /// Every queued event's sequence number, key and next run time, in order.
+    pub fn schedule(&self) -> Result<Vec<(u64, String, u64)>, StoreError> {
+        let mut all = Vec::new();
+        for entry in self.tree.scan_prefix(QUEUE) {
+            let (_, value) = entry?;
+            let event: QueuedEvent = serde_json::from_slice(&value)?;
+            all.push((event.seq, event.key, event.next_at));
+        }
+        Ok(all)
+    }
+
+    pub fn get(&self, seq: u64) -> Result<Option<QueuedEvent>, StoreError> {
+        match self.tree.get(key(QUEUE, seq))? {
+            Some(value) => Ok(Some(serde_json::from_slice(&value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The event's run succeeded: it leaves the queue (durably, before this returns).
+    pub async fn delivered(&self, seq: u64) -> Result<(), StoreError> {
+        let removed = self.tree.transaction(|tree| {
+            let removed = tree.remove(key(QUEUE, seq))?.is_some();
+            if removed {
+                bump(tree, "delivered", 1)?;
+            }
+            Ok::<_, ConflictableTransactionError<()>>(removed)
+        });
+        if removed.map_err(transaction_error)? {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.space.flush().await
+    }
+
+    /// The event's run failed: `event` (with the failure added and its next run time) replaces
+    /// the queued one; or, when `dead` is set, it moves to the dead letters.
+    pub async fn failed(&self, event: &QueuedEvent, dead: bool) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(event).expect("an event serializes");
+        let moved = self.tree.transaction(|tree| {
+            let was_queued = tree.remove(key(QUEUE, event.seq))?.is_some();
+            bump(tree, "failed_runs", 1)?;
+            if dead {
+                tree.insert(key(DEAD, event.seq), bytes.clone())?;
+                bump(tree, "dead_lettered", 1)?;
+            } else {
+                tree.insert(key(QUEUE, event.seq), bytes.clone())?;
+            }
+            Ok::<_, ConflictableTransactionError<()>>(was_queued && dead)
+        });
+        if moved.map_err(transaction_error)? {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.space.flush().await
+    }
+
+    /// The dead letters, oldest first: `size` of them from `page * size`, and how many there are.
+    pub fn dead_letters(
+        &self,
+        page: usize,
+        size: usize,
+    ) -> Result<(Vec<QueuedEvent>, usize), StoreError> {
+        let mut total = 0;
+        let mut letters = Vec::new();
+        for entry in self.tree.scan_prefix(DEAD) {
+            let (_, value) = entry?;
+            if total >= page * size && letters.len() < size {
+                letters.push(serde_json::from_slice(&value)?);
+            }
+            total += 1;
+        }
+        Ok((letters, total))
+    }
+
+    pub fn dead_letter(&self, seq: u64) -> Result<Option<QueuedEvent>, StoreError> {
+        match self.tree.get(key(DEAD, seq))? {
+            Some(value) => Ok(Some(serde_json::from_slice(&value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The dead letters `chosen` picks.
+    fn dead_matching(
+        &self,
+        chosen: &(dyn Fn(&QueuedEvent) -> bool + Sync),
+    ) -> Result<Vec<QueuedEvent>, StoreError> {
+        let mut picked = Vec::new();
+        for entry in self.tree.scan_prefix(DEAD) {
+            let (_, value) = entry?;
+            let letter: QueuedEvent = serde_json::from_slice(&value)?;
+            if chosen(&letter) {
+                picked.push(letter);
+            }
+        }
+        Ok(picked)
+    }
+
+    /// Sends the dead letters `chosen` picks back to the queue, each under a new sequence
+    /// number (after the events of its key accepted since), to run now; answers them.
+    pub async fn redrive(
+        &self,
+        chosen: &(dyn Fn(&QueuedEvent) -> bool + Sync),
+        now_ms: u64,
+    ) -> Result<Vec<QueuedEvent>, StoreError> {
+        let letters = self.dead_matching(chosen)?;
+        let mut moved = Vec::new();
+        for letter in letters {
+            let mut event = letter.clone();
+            event.seq = self.space.generate_id()? + 1;
+            event.next_at = now_ms;
+            event.redriven += 1;
+            event.runs = 0;
+            let bytes = serde_json::to_vec(&event).expect("an event serializes");
+            let done = self.tree.transaction(|tree| {
+                if tree.remove(key(DEAD, letter.seq))?.is_none() {
+                    return Ok(false);
+                }
+                tree.insert(key(QUEUE, event.seq), bytes.clone())?;
+                tree.insert([IDS, event.id.as_bytes()].concat(), &event.seq.to_be_bytes())?;
+                bump(tree, "redriven", 1)?;
+                Ok::<_, ConflictableTransactionError<()>>(true)
+            });
+            if done.map_err(transaction_error)? {
+                self.queued.fetch_add(1, Ordering::SeqCst);
+                moved.push(event);
+            }
+        }
+        self.space.flush().await?;
+        Ok(moved)
+    }
+
+    /// Deletes the dead letters `chosen` picks; answers how many.
+    pub async fn delete_dead(
+        &self,
+        chosen: &(dyn Fn(&QueuedEvent) -> bool + Sync),
+    ) -> Result<usize, StoreError> {
+        let letters = self.dead_matching(chosen)?;
+        let mut deleted = 0;
+        for letter in letters {
+            if self.tree.remove(key(DEAD, letter.seq))?.is_some() {
+                deleted += 1;
+            }
+        }
+        self.space.flush().await?;
+        Ok(deleted)
+    }
+
+    pub fn counts(&self) -> Result<EventCounts, StoreError> {
+        let get = |name: &str| -> Result<u64, StoreError> {
+            Ok(self
+                .tree
+                .get(count_key(name))?
+                .map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+        };
+        Ok(EventCounts {
+            accepted: get("accepted")?,
+            duplicates: get("duplicates")?,
+            unhandled: get("unhandled")?,
+            delivered: get("delivered")?,
+            failed_runs: get("failed_runs")?,
+            dead_lettered: get("dead_lettered")?,
+            redriven: get("redriven")?,
+            queued: self.queued() as u64,
+            dead_letters: self.tree.scan_prefix(DEAD).count() as u64,
+        })
+    }
+}
+
+fn transaction_error(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Abort(()) => unreachable!("these transactions do not abort"),
+        TransactionError::Storage(e) => e.into(),
+    }
+}
