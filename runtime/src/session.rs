@@ -403,12 +403,29 @@ impl Sessions {
     }
 }
 
-/// An attempt run apart from an app's live data: a fresh isolate pool of `app` over a scratch
-/// store that holds `users` beforehand. `chatfn test`, the Platform API's test invoke and
-/// replays all run this way.
+/// What to run apart from an app's live data: a session attempt, or a chat event.
+pub enum ScratchRequest {
+    Attempt(AttemptRequest),
+    Event {
+        trigger: Trigger,
+        event: Value,
+        /// A tape to answer its Users calls and HTTP requests from (a replay).
+        replay: Option<Value>,
+    },
+}
+
+/// How a scratch run went: the attempt's decision, or the event's invocation.
+pub enum ScratchResult {
+    Attempt(Result<Attempt, AttemptError>),
+    Event(Invocation),
+}
+
+/// A run apart from an app's live data: a fresh isolate pool of `app` over a scratch store
+/// that holds `users` beforehand. `chatfn test`, the Platform API's test invoke and replays
+/// all run this way.
 pub struct ScratchRun {
-    pub attempt: Result<Attempt, AttemptError>,
-    /// The scratch store's users before and after the attempt.
+    pub result: ScratchResult,
+    /// The scratch store's users before and after the run.
     pub before: Vec<User>,
     pub after: Vec<User>,
 }
@@ -417,7 +434,7 @@ pub async fn scratch_run(
     app: &App,
     users: Vec<NewUser>,
     guests: GuestUsers,
-    request: AttemptRequest,
+    request: ScratchRequest,
 ) -> anyhow::Result<ScratchRun> {
     let scratch = tempfile::tempdir()?;
     let store = crate::store::open(scratch.path(), 1)?.users;
@@ -425,15 +442,19 @@ pub async fn scratch_run(
         store.create(user).await?;
     }
     let before = store.list(0, usize::MAX, None)?.users;
-    let sessions = Sessions::new(
-        app,
-        store.clone(),
-        Worker::spawn(app, store.clone(), crate::worker::Start::Scratch)?,
-    );
-    sessions.set_guest_users(guests);
-    let attempt = sessions.attempt(request).await;
+    let worker = Worker::spawn(app, store.clone(), crate::worker::Start::Scratch)?;
+    let result = match request {
+        ScratchRequest::Attempt(request) => {
+            let sessions = Sessions::new(app, store.clone(), worker);
+            sessions.set_guest_users(guests);
+            ScratchResult::Attempt(sessions.attempt(request).await)
+        }
+        ScratchRequest::Event { trigger, event, replay } => {
+            ScratchResult::Event(worker.invoke_with(trigger, event, replay).await)
+        }
+    };
     let after = store.list(0, usize::MAX, None)?.users;
-    Ok(ScratchRun { attempt, before, after })
+    Ok(ScratchRun { result, before, after })
 }
 
 /// Runs the shadow version on what the live invocation saw, in the background, and adds its

@@ -229,6 +229,33 @@ fn a_poison_event_is_dead_lettered_and_a_redrive_after_a_fix_succeeds() {
         Some(json!({"handlerScript": fixed})),
     );
     assert_eq!(status, 201, "{version}");
+    // The failed run, replayed on the new version from its record, now succeeds.
+    let failed_run = letter["failures"][0]["recordId"].clone();
+    let (status, replay) = app.api(
+        "POST",
+        &format!("/v1/function-invocations/{failed_run}/replay"),
+        Some(json!({"versionNumber": version["version_number"]})),
+    );
+    assert_eq!(status, 200, "{replay}");
+    assert_eq!(
+        (&replay["original_status"], &replay["replay"]["outcome"]["status"]),
+        (&json!("FAILED"), &json!("returned")),
+        "{replay}"
+    );
+    assert!(replay["replay"].get("decision").is_none(), "an event has no decision: {replay}");
+    // And a test invocation of it on another event needs the trigger's shape.
+    let test_path = format!("/v1/function-versions/{}/test", version["id"]);
+    let (status, run) = app.api("POST", &test_path, Some(json!({"event": {"channel": {"id": 1}, "event": {}, "user": {"id": 2}, "test": {"tag": "t"}}})));
+    assert_eq!(
+        (status, &run["invocation"]["logs"][0]["message"]),
+        (200, &json!("fixed: t")),
+        "{run}"
+    );
+    let (status, refused) =
+        app.api("POST", &test_path, Some(json!({"event": {"user": {"id": 2}}})));
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("channel is required"), "{refused}");
+
     let (status, moved) =
         app.api("POST", "/v1/events/dead-letters/redrive", Some(json!({"type": typed})));
     assert_eq!((status, &moved["count"]), (200, &json!(1)), "{moved}");

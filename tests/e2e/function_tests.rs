@@ -70,3 +70,30 @@ fn a_failing_expectation_is_shown_with_its_diff() {
         "{xml}"
     );
 }
+
+#[test]
+fn chat_event_functions_are_tested_like_session_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let (code, out) = run(&case_dir("chat-events"), &junit);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok   a poison event fails with its error"), "{out}");
+    assert!(out.lines().any(|l| l == "2 passed, 0 failed"), "{out}");
+
+    // An event that does not have its trigger's shape is a failed test, saying why.
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("chatfn.toml"),
+        "[functions]\n\"user.read.message\" = \"read.js\"\n",
+    )
+    .unwrap();
+    std::fs::write(app.path().join("read.js"), "async function handleEvent() {}\n").unwrap();
+    std::fs::write(
+        app.path().join("read.test.json"),
+        r#"{"name": "no receipt", "trigger": "user.read.message", "event": {"user": {"id": 1}, "message": {}}, "expect": {"outcome": "succeeded"}}"#,
+    )
+    .unwrap();
+    let (code, out) = run(app.path(), &junit);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("event: receipt is required (an object)"), "{out}");
+}

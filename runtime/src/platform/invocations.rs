@@ -20,6 +20,7 @@ use super::{
     PlatformError,
 };
 use crate::config::Trigger;
+use crate::session::{ScratchRequest, ScratchResult};
 use crate::store::functions::VersionRecord;
 use crate::store::invocations::InvocationRecord;
 use crate::worker::protocol::LogLine;
@@ -172,9 +173,16 @@ async fn sandboxed(
         },
     );
 
-    let mut request = crate::session::AttemptRequest::from_event(event.clone())
-        .map_err(PlatformError::BadRequest)?;
-    request.replay = replay;
+    let request = if trigger.is_blocking() {
+        let mut request = crate::session::AttemptRequest::from_event(event.clone())
+            .map_err(PlatformError::BadRequest)?;
+        request.replay = replay;
+        ScratchRequest::Attempt(request)
+    } else {
+        crate::events::check_shape(trigger, &event)
+            .map_err(|e| PlatformError::BadRequest(format!("{}: {e}", trigger.name())))?;
+        ScratchRequest::Event { trigger, event: event.clone(), replay }
+    };
     let live = app.store.users.list(0, usize::MAX, None)?.users;
     let copies = live
         .iter()
@@ -189,40 +197,44 @@ async fn sandboxed(
         crate::session::scratch_run(&sandbox_app, copies, app.sessions.guest_users(), request)
             .await
             .map_err(|e| internal(format!("{e:#}")))?;
-    let attempt = run.attempt.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
     let users_created = run
         .after
         .iter()
         .filter(|u| !run.before.iter().any(|b| b.name == u.name))
         .map(UserView::from)
         .collect();
-    let decision = match &attempt.decision {
-        crate::session::Decision::Allowed { user, .. } => TestDecision {
-            allowed: true,
-            user: Some(UserView::from(user)),
-            error: None,
-            message: None,
-        },
-        crate::session::Decision::Denied(d) => TestDecision {
-            allowed: false,
-            user: None,
-            error: Some(d.code.as_str()),
-            message: Some(d.message.clone()),
-        },
+    let (decision, invocation) = match run.result {
+        ScratchResult::Attempt(attempt) => {
+            let attempt = attempt.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
+            let decision = match &attempt.decision {
+                crate::session::Decision::Allowed { user, .. } => TestDecision {
+                    allowed: true,
+                    user: Some(UserView::from(user)),
+                    error: None,
+                    message: None,
+                },
+                crate::session::Decision::Denied(d) => TestDecision {
+                    allowed: false,
+                    user: None,
+                    error: Some(d.code.as_str()),
+                    message: Some(d.message.clone()),
+                },
+            };
+            (Some(decision), attempt.invocation)
+        }
+        ScratchResult::Event(invocation) => (None, Some(invocation)),
     };
-    let outcome = attempt
-        .invocation
+    let outcome = invocation
         .as_ref()
         .map(|i| serde_json::to_value(&i.outcome).unwrap_or(Value::Null))
         .unwrap_or(Value::Null);
-    let tape: Value = attempt
-        .invocation
+    let tape: Value = invocation
         .as_ref()
         .and_then(|i| i.tape.as_deref())
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or(Value::Null);
     let misses = tape["misses"].clone();
-    let invocation = serde_json::to_value(&attempt.invocation).unwrap_or(Value::Null);
+    let invocation = serde_json::to_value(&invocation).unwrap_or(Value::Null);
     Ok(TestRun {
         function_id: function.id,
         version_number: version.version_number,
@@ -310,7 +322,9 @@ pub struct TestRun {
     version_number: u64,
     #[schema(value_type = Object)]
     args: Value,
-    decision: TestDecision,
+    /// For a session attempt: what was decided (chat events have no decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<TestDecision>,
     /// How the function ended (`status`, `error`...).
     #[schema(value_type = Object)]
     outcome: Value,

@@ -16,11 +16,13 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{App, GuestUsers};
+use crate::config::{App, GuestUsers, Trigger};
 use crate::net::Fixture;
-use crate::session::{scratch_run, AttemptRequest, Decision, ScratchRun};
+use crate::session::{
+    scratch_run, AttemptRequest, Decision, ScratchRequest, ScratchResult, ScratchRun,
+};
 use crate::store::{NewUser, User};
-use crate::worker::Invocation;
+use crate::worker::{Invocation, Outcome};
 
 pub use junit::write_junit;
 
@@ -91,8 +93,12 @@ struct Expect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum ExpectedOutcome {
+    /// A session attempt's decisions.
     Allowed,
     Denied,
+    /// A chat event's function returned, or did not (threw, hit a limit...).
+    Succeeded,
+    Failed,
 }
 
 /// The result of one test.
@@ -210,12 +216,14 @@ fn read_specs(file: &Path) -> Result<Vec<TestSpec>, String> {
 }
 
 async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
-    if spec.trigger != "user.attempted.start_session" {
-        anyhow::bail!(
-            "trigger {:?} cannot be tested yet; only user.attempted.start_session",
-            spec.trigger
-        );
-    }
+    let Some(trigger) = Trigger::from_name(&spec.trigger) else {
+        let known: Vec<_> = Trigger::ALL.iter().map(|t| t.name()).collect();
+        return Ok(vec![format!(
+            "trigger {:?} is not one chatfn knows; one of {}",
+            spec.trigger,
+            known.join(", ")
+        )]);
+    };
     // The app as this test sees it.
     let mut app = app.clone();
     app.environment.extend(spec.environment);
@@ -231,9 +239,16 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
         app.fixtures.insert(f.url, Fixture { status: f.status, headers: f.headers, body });
     }
 
-    let request = match AttemptRequest::from_event(spec.event.clone()) {
-        Ok(request) => request,
-        Err(e) => return Ok(vec![format!("event: {e}")]),
+    let request = if trigger.is_blocking() {
+        match AttemptRequest::from_event(spec.event.clone()) {
+            Ok(request) => ScratchRequest::Attempt(request),
+            Err(e) => return Ok(vec![format!("event: {e}")]),
+        }
+    } else {
+        if let Err(e) = crate::events::check_shape(trigger, &spec.event) {
+            return Ok(vec![format!("event: {e}")]);
+        }
+        ScratchRequest::Event { trigger, event: spec.event.clone(), replay: None }
     };
     // A scratch store with the users that exist beforehand, and a fresh isolate.
     let users = spec
@@ -246,30 +261,75 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
             properties: Some(u.properties),
         })
         .collect();
-    let ScratchRun { attempt, before, after } =
+    let ScratchRun { result, before, after } =
         scratch_run(&app, users, app.guest_users, request).await?;
-    let (decision, invocation) = match attempt {
-        Ok(a) => (a.decision, a.invocation),
-        Err(e) => return Ok(vec![format!("the attempt was refused as a bad request: {e}")]),
+    let (seen, invocation) = match result {
+        ScratchResult::Attempt(Ok(attempt)) => {
+            (Seen::decided(&attempt.decision), attempt.invocation)
+        }
+        ScratchResult::Attempt(Err(e)) => {
+            return Ok(vec![format!("the attempt was refused as a bad request: {e}")])
+        }
+        ScratchResult::Event(invocation) => (Seen::ran(&invocation), Some(invocation)),
     };
-    Ok(compare(&spec.expect, &decision, invocation.as_ref(), &before, &after))
+    Ok(compare(&spec.expect, &seen, invocation.as_ref(), &before, &after))
+}
+
+/// What a test saw: the outcome as tests name it, with a code and a message when it was not
+/// the happy one.
+struct Seen {
+    outcome: ExpectedOutcome,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl Seen {
+    /// A session attempt: allowed, or denied with its code and message.
+    fn decided(decision: &Decision) -> Seen {
+        match decision {
+            Decision::Allowed { .. } => {
+                Seen { outcome: ExpectedOutcome::Allowed, code: None, message: None }
+            }
+            Decision::Denied(d) => Seen {
+                outcome: ExpectedOutcome::Denied,
+                code: Some(d.code.as_str().to_string()),
+                message: Some(d.message.clone()),
+            },
+        }
+    }
+
+    /// A chat event: the function succeeded, or failed with the outcome's status (`threw`,
+    /// `timed_out`...) and the error's message.
+    fn ran(invocation: &Invocation) -> Seen {
+        if invocation.outcome == Outcome::Returned {
+            return Seen { outcome: ExpectedOutcome::Succeeded, code: None, message: None };
+        }
+        let outcome = serde_json::to_value(&invocation.outcome).unwrap_or_default();
+        Seen {
+            outcome: ExpectedOutcome::Failed,
+            code: outcome["status"].as_str().map(str::to_string),
+            message: outcome["error"]["message"]
+                .as_str()
+                .or(outcome["message"].as_str())
+                .map(str::to_string),
+        }
+    }
 }
 
 fn compare(
     expect: &Expect,
-    decision: &Decision,
+    seen: &Seen,
     invocation: Option<&Invocation>,
     before: &[User],
     after: &[User],
 ) -> Vec<String> {
     let mut failures = Vec::new();
-    let (outcome, code, message) = match decision {
-        Decision::Allowed { .. } => (ExpectedOutcome::Allowed, None, None),
-        Decision::Denied(d) => {
-            (ExpectedOutcome::Denied, Some(d.code.as_str().to_string()), Some(d.message.clone()))
-        }
+    let Seen { outcome, code, message } = seen;
+    let happy = match outcome {
+        ExpectedOutcome::Allowed | ExpectedOutcome::Denied => "none (allowed)",
+        _ => "none (succeeded)",
     };
-    if outcome != expect.outcome {
+    if *outcome != expect.outcome {
         let detail = match (&code, &message) {
             (Some(code), Some(message)) => format!(" ({code}: {message})"),
             _ => String::new(),
@@ -280,7 +340,7 @@ fn compare(
         if code.as_deref() != Some(expected.as_str()) {
             failures.push(format!(
                 "code: expected {expected}, got {}",
-                code.as_deref().unwrap_or("none (allowed)")
+                code.as_deref().unwrap_or(happy)
             ));
         }
     }
@@ -291,7 +351,7 @@ fn compare(
             Ok(re) if !message.as_deref().is_some_and(|m| re.is_match(m)) => {
                 failures.push(format!(
                     "message: expected /{pattern}/, got {:?}",
-                    message.as_deref().unwrap_or("none (allowed)")
+                    message.as_deref().unwrap_or(happy)
                 ))
             }
             Ok(_) => {}
