@@ -416,7 +416,7 @@ pub enum ScratchRequest {
 
 /// How a scratch run went: the attempt's decision, or the event's invocation.
 pub enum ScratchResult {
-    Attempt(Result<Attempt, AttemptError>),
+    Attempt(Box<Result<Attempt, AttemptError>>),
     Event(Invocation),
 }
 
@@ -447,7 +447,7 @@ pub async fn scratch_run(
         ScratchRequest::Attempt(request) => {
             let sessions = Sessions::new(app, store.clone(), worker);
             sessions.set_guest_users(guests);
-            ScratchResult::Attempt(sessions.attempt(request).await)
+            ScratchResult::Attempt(Box::new(sessions.attempt(request).await))
         }
         ScratchRequest::Event { trigger, event, replay } => {
             ScratchResult::Event(worker.invoke_with(trigger, event, replay).await)
