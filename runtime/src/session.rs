@@ -414,9 +414,11 @@ pub enum ScratchRequest {
     },
 }
 
-/// How a scratch run went: the attempt's decision, or the event's invocation.
+/// How a scratch run went: the attempt's decision, or the event's invocation. (One per run,
+/// moved once: its variants' sizes do not matter.)
+#[allow(clippy::large_enum_variant)]
 pub enum ScratchResult {
-    Attempt(Box<Result<Attempt, AttemptError>>),
+    Attempt(Result<Attempt, AttemptError>),
     Event(Invocation),
 }
 
@@ -447,7 +449,7 @@ pub async fn scratch_run(
         ScratchRequest::Attempt(request) => {
             let sessions = Sessions::new(app, store.clone(), worker);
             sessions.set_guest_users(guests);
-            ScratchResult::Attempt(Box::new(sessions.attempt(request).await))
+            ScratchResult::Attempt(sessions.attempt(request).await)
         }
         ScratchRequest::Event { trigger, event, replay } => {
             ScratchResult::Event(worker.invoke_with(trigger, event, replay).await)

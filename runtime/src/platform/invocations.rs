@@ -205,7 +205,7 @@ async fn sandboxed(
         .collect();
     let (decision, invocation) = match run.result {
         ScratchResult::Attempt(attempt) => {
-            let attempt = (*attempt).map_err(|e| PlatformError::BadRequest(e.to_string()))?;
+            let attempt = attempt.map_err(|e| PlatformError::BadRequest(e.to_string()))?;
             let decision = match &attempt.decision {
                 crate::session::Decision::Allowed { user, .. } => TestDecision {
                     allowed: true,

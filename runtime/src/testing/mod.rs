@@ -264,7 +264,7 @@ async fn run_one(app: &App, spec: TestSpec) -> anyhow::Result<Vec<String>> {
     let ScratchRun { result, before, after } =
         scratch_run(&app, users, app.guest_users, request).await?;
     let (seen, invocation) = match result {
-        ScratchResult::Attempt(attempt) => match *attempt {
+        ScratchResult::Attempt(attempt) => match attempt {
             Ok(attempt) => (Seen::decided(&attempt.decision), attempt.invocation),
             Err(e) => return Ok(vec![format!("the attempt was refused as a bad request: {e}")]),
         },
