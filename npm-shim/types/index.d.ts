@@ -10,6 +10,93 @@ interface UserAttemptedStartSessionEvent {
   authParams: { [name: string]: any };
 }
 
+// ---- chat events (non-blocking triggers, reported by the chat backend to POST /v1/events) ----
+
+/** A user as chat events carry it. */
+interface ChatEventUser {
+  id: number | string;
+  name?: string;
+  displayName?: string;
+  isGuest?: boolean;
+  properties?: { [name: string]: any };
+  [field: string]: any;
+}
+
+/** A channel as chat events carry it (`id` orders the deliveries of a channel's events). */
+interface ChatEventChannel {
+  id: number | string;
+  type?: "DIRECT" | "PUBLIC" | "PRIVATE";
+  name?: string;
+  properties?: { [name: string]: any };
+  [field: string]: any;
+}
+
+/** A message as chat events carry it. */
+interface ChatEventMessage {
+  id?: number | string;
+  type?: string;
+  body?: string;
+  channelId?: number | string;
+  properties?: { [name: string]: any };
+  [field: string]: any;
+}
+
+/** `user.received.notification` */
+interface UserReceivedNotificationEvent {
+  user: ChatEventUser;
+  notification: { [field: string]: any };
+  userHasActiveSession: boolean;
+}
+
+/** `user.sent.message` */
+interface UserSentMessageEvent {
+  user: ChatEventUser;
+  channel: ChatEventChannel;
+  message: ChatEventMessage;
+}
+
+/** `user.started.chat_session` */
+interface UserStartedChatSessionEvent {
+  user: ChatEventUser;
+  channel: ChatEventChannel;
+  channelUnread: boolean;
+  channelMessagesCount: number;
+}
+
+/** `user.read.message` */
+interface UserReadMessageEvent {
+  user: ChatEventUser;
+  message: ChatEventMessage;
+  receipt: { [field: string]: any };
+}
+
+/** `user.received.channel_invite` */
+interface UserReceivedChannelInviteEvent {
+  user: ChatEventUser;
+  channel: ChatEventChannel;
+  invitingUser?: ChatEventUser | null;
+}
+
+/** `user.triggered.event`: a custom channel event a user sent. */
+interface UserTriggeredEventEvent {
+  user: ChatEventUser;
+  channel: ChatEventChannel;
+  event: { type?: string; properties?: { [name: string]: any }; [field: string]: any };
+}
+
+/** `system.triggered.event`: a custom channel event the system sent. */
+interface SystemTriggeredEventEvent {
+  channel: ChatEventChannel;
+  event: { type?: string; properties?: { [name: string]: any }; [field: string]: any };
+}
+
+/** `user.reacted.to_message` */
+interface UserReactedToMessageEvent {
+  user: ChatEventUser;
+  message: ChatEventMessage;
+  reaction: { emoji?: string; [field: string]: any };
+}
+
 /** A chat user, as `chatkitty-platform-sdk`'s ChatUserResource. */
 interface ChatUserResource {
   type: "PERSON";
@@ -82,6 +169,13 @@ interface UsersApi {
   removeUserSecret(id: number, name: string): Promise<ApiResponse<ChatUserResource>>;
 }
 
+/**
+ * A namespace chatfn forwards to the app's chat backend (`[chat_backend]` in chatfn.toml), as
+ * `chatkitty-platform-sdk`'s ChannelsApi and MessagesApi call it: each method resolves to an
+ * axios-style `{ data, status }`. Without a backend every call rejects with ERR_CHATFN_NOT_AVAILABLE.
+ */
+type ForwardedApi = { [method: string]: (...args: any[]) => Promise<ApiResponse<any>> };
+
 /** A namespace of the ChatKitty SDK that chatfn does not host: every call throws ERR_CHATFN_NOT_AVAILABLE. */
 type UnavailableApi = { [method: string]: (...args: any[]) => never };
 
@@ -90,12 +184,12 @@ interface Context {
   ChatKitty: {
     Users: UsersApi;
     Application: UnavailableApi;
-    Channels: UnavailableApi;
+    Channels: ForwardedApi;
     Functions: UnavailableApi;
     FunctionVersions: UnavailableApi;
     Imports: UnavailableApi;
     Jobs: UnavailableApi;
-    Messages: UnavailableApi;
+    Messages: ForwardedApi;
     Runtime: UnavailableApi;
     Threads: UnavailableApi;
   };

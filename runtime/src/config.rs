@@ -128,6 +128,18 @@ struct RawAppFile {
     network: RawNetwork,
     #[serde(default)]
     events: RawEvents,
+    chat_backend: Option<RawChatBackend>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChatBackend {
+    base_url: String,
+    token_url: Option<String>,
+    client_id: String,
+    client_secret: Option<String>,
+    /// The name of an environment variable of the chatfn process holding the secret.
+    client_secret_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -247,6 +259,18 @@ impl Default for Limits {
     }
 }
 
+/// The chat backend the app's functions reach through `context.ChatKitty.Channels` and
+/// `.Messages` (`[chat_backend]`): ChatKitty's Platform API shape, client credentials.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatBackend {
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
 /// How chat events are delivered (`[events]`): retries with exponential backoff and jitter, the
 /// queue's depth, and how many run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,6 +350,7 @@ pub struct App {
     /// URL → recorded response, answered instead of the network.
     pub fixtures: std::collections::HashMap<String, crate::net::Fixture>,
     pub events: EventDelivery,
+    pub chat_backend: Option<ChatBackend>,
 }
 
 /// Whether `name` can be an npm package and `range` a version range for it.
@@ -531,6 +556,18 @@ impl App {
                 .filter(|n| valid_app_name(n))
                 .unwrap_or_else(|| "app".into()),
         };
+        let chat_backend = raw.chat_backend.map(chat_backend).transpose().map_err(invalid)?;
+        let mut allow_hosts = raw.network.allow_hosts;
+        // The declared backend is reachable even on a private or loopback address.
+        if let Some(backend) = &chat_backend {
+            for url in [&backend.base_url, &backend.token_url] {
+                if let Some(host) =
+                    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string))
+                {
+                    allow_hosts.push(host.trim_matches(['[', ']']).to_string());
+                }
+            }
+        }
         Ok(App {
             name,
             root: root.to_path_buf(),
@@ -553,11 +590,40 @@ impl App {
             environment: raw.runtime.environment,
             functions,
             limits,
-            allow_hosts: raw.network.allow_hosts,
+            allow_hosts,
             fixtures,
             events: event_delivery(raw.events).map_err(invalid)?,
+            chat_backend,
         })
     }
+}
+
+fn chat_backend(raw: RawChatBackend) -> Result<ChatBackend, String> {
+    let http = |what: &str, url: &str| -> Result<String, String> {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Ok(url.trim_end_matches('/').to_string())
+            }
+            _ => Err(format!("[chat_backend] {what} {url:?} is not an http(s) URL")),
+        }
+    };
+    let base_url = http("base_url", &raw.base_url)?;
+    let token_url = match raw.token_url {
+        Some(url) => http("token_url", &url)?,
+        None => format!("{base_url}/oauth/token"),
+    };
+    let client_secret = match (raw.client_secret, raw.client_secret_env) {
+        (Some(secret), None) => secret,
+        (None, Some(name)) => std::env::var(&name).map_err(|_| {
+            format!("[chat_backend] client_secret_env: the environment variable {name} is not set")
+        })?,
+        _ => {
+            return Err(
+                "[chat_backend] needs client_secret or client_secret_env (one of them)".into()
+            )
+        }
+    };
+    Ok(ChatBackend { base_url, token_url, client_id: raw.client_id, client_secret })
 }
 
 fn event_delivery(raw: RawEvents) -> Result<EventDelivery, String> {

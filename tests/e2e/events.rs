@@ -445,3 +445,80 @@ module.exports = { handleEvent };
         "only the events running at the kill (2 at once) ran twice: {duplicates}"
     );
 }
+
+#[test]
+fn a_bot_reply_reaches_the_chat_backend() {
+    // A fake chat backend in ChatKitty's Platform API shape: a token, and channel messages.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = format!("http://{}", listener.local_addr().unwrap());
+    let json_reply = |status: u16, body: Value| {
+        (
+            status,
+            vec![("content-type".to_string(), "application/json".to_string())],
+            body.to_string().into_bytes(),
+        )
+    };
+    let routes = std::collections::HashMap::from([
+        (
+            "/oauth/token".to_string(),
+            json_reply(
+                200,
+                json!({"access_token": "backend-token", "token_type": "bearer", "expires_in": 3600}),
+            ),
+        ),
+        (
+            "/v1/channels/7/messages".to_string(),
+            json_reply(201, json!({"id": 99, "type": "TEXT", "body": "echo: hi"})),
+        ),
+    ]);
+    let received = crate::harness::serve_recorded(listener, routes);
+
+    let dir = tempfile::tempdir().unwrap();
+    let app_dir = dir.path().join("app");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    std::fs::write(
+        app_dir.join("chatfn.toml"),
+        format!("[functions]\n\"user.sent.message\" = \"bot.js\"\n[chat_backend]\nbase_url = \"{backend}\"\nclient_id = \"bot-client\"\nclient_secret = \"bot-secret\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        app_dir.join("bot.js"),
+        r#"async function handleEvent(event, context) {
+  const reply = await context.ChatKitty.Channels.sendChannelMessage(event.channel.id, { type: "TEXT", body: `echo: ${event.message.body}` });
+  console.log(`replied ${reply.status} ${reply.data.id}`);
+  await context.ChatKitty.Messages.retrieveMessage(12345).catch((e) => console.log(`missing ${e.response.status}`));
+}
+module.exports = { handleEvent };
+"#,
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let (id, secret) = create_key(&app_dir, &data);
+    let server = Server::start(&app_dir, &data);
+    let app = App { token: token(&server.base, &id, &secret).unwrap(), server };
+    assert_eq!(app.report(event("user.sent.message", "m1", 7, json!({}))).0, 202);
+    app.wait_for("delivered", |s| s["delivered"] == 1);
+
+    let received = received.lock().unwrap().clone();
+    let token_request =
+        received.iter().find(|r| r.path == "/oauth/token").expect("a token request");
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("bot-client:bot-secret");
+    assert_eq!(token_request.header("authorization"), Some(format!("Basic {basic}").as_str()));
+    assert_eq!(String::from_utf8_lossy(&token_request.body), "grant_type=client_credentials");
+    let message = received.iter().find(|r| r.path == "/v1/channels/7/messages").expect("the reply");
+    assert_eq!(
+        (message.method.as_str(), message.header("authorization")),
+        ("POST", Some("Bearer backend-token"))
+    );
+    let body: Value = serde_json::from_slice(&message.body).unwrap();
+    assert_eq!(body, json!({"type": "TEXT", "body": "echo: hi"}));
+    let records = app.records("user.sent.message");
+    let logs: Vec<&str> = records[0]["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(logs, ["replied 201 99", "missing 404"], "{}", records[0]);
+}

@@ -193,35 +193,86 @@ pub fn serve_routes(
     routes: std::collections::HashMap<String, Route>,
     hits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 ) {
-    use std::io::Write;
+    serve(listener, routes, move |request| {
+        *hits.lock().unwrap().entry(request.path).or_default() += 1;
+    });
+}
+
+/// A request a test server received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `serve_routes`, keeping every request whole, in the order they came.
+pub fn serve_recorded(
+    listener: std::net::TcpListener,
+    routes: std::collections::HashMap<String, Route>,
+) -> std::sync::Arc<std::sync::Mutex<Vec<Received>>> {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = received.clone();
+    serve(listener, routes, move |request| log.lock().unwrap().push(request));
+    received
+}
+
+fn serve(
+    listener: std::net::TcpListener,
+    routes: std::collections::HashMap<String, Route>,
+    on_request: impl Fn(Received) + Send + Sync + 'static,
+) {
+    use std::io::{Read, Write};
     let routes = std::sync::Arc::new(routes);
+    let on_request = std::sync::Arc::new(on_request);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let (routes, hits) = (routes.clone(), hits.clone());
+            let (routes, on_request) = (routes.clone(), on_request.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut request_line = String::new();
                 reader.read_line(&mut request_line).unwrap_or(0);
-                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut words = request_line.split_whitespace();
+                let method = words.next().unwrap_or("GET").to_string();
+                let path = words.next().unwrap_or("/").to_string();
+                let mut headers = Vec::new();
                 loop {
                     let mut header = String::new();
                     if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
                         break;
                     }
+                    if let Some((name, value)) = header.trim_end().split_once(':') {
+                        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+                    }
                 }
-                *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-                let (status, headers, body) =
+                let length = headers
+                    .iter()
+                    .find(|(n, _)| n == "content-length")
+                    .and_then(|(_, v)| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let (status, reply_headers, reply) =
                     routes.get(&path).cloned().unwrap_or((404, Vec::new(), b"{}".to_vec()));
+                on_request(Received { method, path, headers, body });
                 let mut head = format!(
                     "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                    body.len()
+                    reply.len()
                 );
-                for (k, v) in headers {
+                for (k, v) in reply_headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
                 head.push_str("\r\n");
-                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&reply));
             });
         }
     });

@@ -1,15 +1,21 @@
 // `context.ChatKitty`: the Platform API client a chat function is handed, shaped like
 // `chatkitty-platform-sdk` (axios-style `{ data, status }` answers; rejections carry
 // `response.status`, 404 for a missing user, 409 for a duplicate) so functions written for
-// ChatKitty run unchanged. Each call is a native op over sled, not HTTP.
+// ChatKitty run unchanged. `Users` is chatfn's own: each call a native op over sled, not HTTP.
+// `Channels` and `Messages` are the chat backend's: forwarded over HTTP, in ChatKitty's
+// Platform API shape with its client credentials, to the backend the app declares in
+// `[chat_backend]` (through the network policy and the tape, as `fetch` is).
 import { core, primordials } from "ext:core/mod.js";
 import { track } from "ext:chatfn/pending.js";
 import { usersCall } from "ext:chatfn/tape.js";
 import { notAvailable } from "ext:chatfn/internal/errors.js";
-const { Error, ObjectFreeze, Proxy, PromiseReject, String } = primordials;
+import { fetch } from "ext:chatfn/web/fetch.js";
+import { URLSearchParams } from "ext:chatfn/web/url.js";
+import { btoa } from "ext:chatfn/web/encoding.js";
+const { ArrayIsArray, DateNow, Error, JSONParse, JSONStringify, ObjectFreeze, ObjectFromEntries, Proxy, PromiseReject, String, encodeURIComponent } = primordials;
 const {
   op_users_check_exists, op_users_create, op_users_retrieve, op_users_update, op_users_delete, op_users_list,
-  op_users_set_secret, op_users_retrieve_secret, op_users_remove_secret,
+  op_users_set_secret, op_users_retrieve_secret, op_users_remove_secret, op_chat_backend,
 } = core.ops;
 
 const STATUS_TEXT = { 200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error" };
@@ -69,8 +75,126 @@ function unavailable(namespace) {
     get(_target, method) {
       if (typeof method !== "string" || method === "then") return undefined;
       return () => {
-        throw notAvailable(`context.ChatKitty.${namespace}.${method}()`, ": only context.ChatKitty.Users is hosted");
+        throw notAvailable(`context.ChatKitty.${namespace}.${method}()`, ": chatfn hosts Users, and forwards Channels and Messages to the chat backend");
       };
+    },
+  });
+}
+
+// ---- the chat backend's namespaces --------------------------------------------------------
+
+// Method -> [HTTP method, path, path parameters, query parameters, takes a body], as
+// chatkitty-platform-sdk's ChannelsApi and MessagesApi call ChatKitty's Platform API. Arguments
+// come in that order: path parameters, then the body or the query parameters.
+const PAGED = ["page", "size", "sort"];
+const MESSAGE_QUERY = ["size", "start", "next", "relation", "username", "query"];
+const CHANNELS = {
+  addChannelMember: ["POST", "/v1/channels/{id}/members", ["id"], [], true],
+  addChannelModerator: ["POST", "/v1/channels/{id}/moderators", ["id"], [], true],
+  createChannel: ["POST", "/v1/channels", [], [], true],
+  deleteChannel: ["DELETE", "/v1/channels/{id}", ["id"], [], false],
+  listChannelInvites: ["GET", "/v1/channels/{id}/invites", ["id"], PAGED, false],
+  listChannelMembers: ["GET", "/v1/channels/{id}/members", ["id"], PAGED, false],
+  listChannelMemberships: ["GET", "/v1/channels/{id}/memberships", ["id"], PAGED, false],
+  listChannelMessages: ["GET", "/v1/channels/{id}/messages", ["id"], MESSAGE_QUERY, false],
+  listChannelModerators: ["GET", "/v1/channels/{id}/moderators", ["id"], PAGED, false],
+  listChannelParticipants: ["GET", "/v1/channels/{id}/participants", ["id"], PAGED, false],
+  listChannels: ["GET", "/v1/channels", [], [...PAGED, "type", "members", "startTime", "endTime", "properties"], false],
+  removeChannelMember: ["DELETE", "/v1/channels/{id}/members/{user_id}", ["id", "user_id"], [], false],
+  removeChannelModerator: ["DELETE", "/v1/channels/{id}/moderators/{user_id}", ["id", "user_id"], [], false],
+  retrieveChannel: ["GET", "/v1/channels/{id}", ["id"], [], false],
+  sendChannelEvent: ["POST", "/v1/channels/{id}/events", ["id"], [], true],
+  sendChannelInvite: ["POST", "/v1/channels/{id}/invites", ["id"], [], true],
+  sendChannelKeystrokes: ["POST", "/v1/channels/{id}/keystrokes", ["id"], [], true],
+  sendChannelMessage: ["POST", "/v1/channels/{id}/messages", ["id"], [], true],
+  updateChannel: ["PATCH", "/v1/channels/{id}", ["id"], [], true],
+};
+const MESSAGES = {
+  deleteMessage: ["DELETE", "/v1/messages/{id}", ["id"], [], false],
+  deleteMessages: ["DELETE", "/v1/messages", [], [], false],
+  listMessageReadReceipts: ["GET", "/v1/messages/{id}/read-receipts", ["id"], PAGED, false],
+  listMessages: ["GET", "/v1/messages", [], MESSAGE_QUERY, false],
+  retrieveMessage: ["GET", "/v1/messages/{id}", ["id"], [], false],
+  updateMessage: ["PATCH", "/v1/messages/{id}", ["id"], [], true],
+};
+
+/** The isolate's bearer token for the chat backend, until shortly before it expires. */
+let backendToken = null;
+
+async function accessToken(backend) {
+  if (backendToken && backendToken.clientId === backend.clientId && backendToken.expiresAt > DateNow() + 10_000) {
+    return backendToken.value;
+  }
+  const response = await fetch(backend.tokenUrl, {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${btoa(`${backend.clientId}:${backend.clientSecret}`)}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: "grant_type=client_credentials",
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok || typeof body.access_token !== "string") {
+    throw axiosError(
+      { status: response.status, error: "Unauthorized", message: `the chat backend refused chatfn's client credentials (${response.status})` },
+      "post",
+      backend.tokenUrl,
+    );
+  }
+  backendToken = { clientId: backend.clientId, value: body.access_token, expiresAt: DateNow() + (body.expires_in ?? 3600) * 1000 };
+  return backendToken.value;
+}
+
+async function forward(namespace, method, [verb, path, pathParams, queryParams, hasBody], args) {
+  const backend = op_chat_backend();
+  if (!backend) {
+    throw notAvailable(`context.ChatKitty.${namespace}.${method}()`, ": the app declares no chat backend ([chat_backend] in chatfn.toml)");
+  }
+  let next = 0;
+  let url = path;
+  for (const name of pathParams) {
+    const value = args[next++];
+    if (value === undefined || value === null) throw axiosError({ status: 400, error: "BadRequest", message: `${name} is required` }, verb.toLowerCase(), path);
+    url = url.replace(`{${name}}`, encodeURIComponent(String(value)));
+  }
+  const body = hasBody ? args[next++] : undefined;
+  const query = new URLSearchParams();
+  for (const name of queryParams) {
+    const value = args[next++];
+    if (value === undefined || value === null) continue;
+    const values = ArrayIsArray(value) || value instanceof Set ? [...value] : [value];
+    for (const item of values) query.append(name, item instanceof Date ? item.toISOString() : String(item));
+  }
+  const full = `${backend.baseUrl}${url}${query.size ? `?${query}` : ""}`;
+  const headers = { authorization: `Bearer ${await accessToken(backend)}`, accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = verb === "PATCH" ? "application/json+merge-patch" : "application/json";
+  const response = await fetch(full, { method: verb, headers, body: body === undefined ? undefined : JSONStringify(body) });
+  const text = await response.text();
+  let data = text;
+  try {
+    data = text ? JSONParse(text) : "";
+  } catch {
+    // Not JSON: the text as it is.
+  }
+  if (!response.ok) {
+    throw axiosError({ status: response.status, error: data?.error, message: data?.message ?? text }, verb.toLowerCase(), full);
+  }
+  const config = { method: verb.toLowerCase(), url: full };
+  return { data, status: response.status, statusText: response.statusText, headers: ObjectFromEntries(response.headers), config };
+}
+
+/** A namespace forwarded to the chat backend: its known methods, and a clear error for others. */
+function forwarded(namespace, methods) {
+  return new Proxy({}, {
+    get(_target, method) {
+      if (typeof method !== "string" || method === "then") return undefined;
+      const route = methods[method];
+      if (!route) {
+        return () => {
+          throw notAvailable(`context.ChatKitty.${namespace}.${method}()`, `: not a method of the platform SDK's ${namespace}`);
+        };
+      }
+      return (...args) => forward(namespace, method, route, args);
     },
   });
 }
@@ -78,12 +202,12 @@ function unavailable(namespace) {
 const ChatKitty = ObjectFreeze({
   Users,
   Application: unavailable("Application"),
-  Channels: unavailable("Channels"),
+  Channels: forwarded("Channels", CHANNELS),
   Functions: unavailable("Functions"),
   FunctionVersions: unavailable("FunctionVersions"),
   Imports: unavailable("Imports"),
   Jobs: unavailable("Jobs"),
-  Messages: unavailable("Messages"),
+  Messages: forwarded("Messages", MESSAGES),
   Runtime: unavailable("Runtime"),
   Threads: unavailable("Threads"),
 });

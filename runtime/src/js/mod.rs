@@ -57,6 +57,7 @@ deno_core::extension!(
         ops::modules::op_modules_strip,
         esm::op_modules_esm_host,
         ops::worker::op_worker_app,
+        ops::worker::op_chat_backend,
         ops::worker::op_worker_monotonic_ms,
         ops::worker::op_worker_host_log,
         ops::worker::op_worker_log,

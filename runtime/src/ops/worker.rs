@@ -51,6 +51,15 @@ pub fn op_worker_app(state: &mut OpState) -> AppView {
     state.borrow::<AppView>().clone()
 }
 
+/// The app's `[chat_backend]`, for `context.ChatKitty.Channels` and `.Messages`.
+pub struct ChatBackendView(pub Option<crate::config::ChatBackend>);
+
+#[op2]
+#[serde]
+pub fn op_chat_backend(state: &mut OpState) -> Option<crate::config::ChatBackend> {
+    state.try_borrow::<ChatBackendView>().and_then(|b| b.0.clone())
+}
+
 #[op2(fast)]
 pub fn op_worker_monotonic_ms(state: &mut OpState) -> f64 {
     state.borrow::<StartedAt>().0.elapsed().as_secs_f64() * 1e3

@@ -417,6 +417,7 @@ fn new_runtime(
         roots,
         pool.outbound.clone(),
         pool.memory.clone(),
+        app.chat_backend.clone(),
     );
     Ok((js, watch))
 }
@@ -430,10 +431,12 @@ pub(super) fn put_op_state(
     roots: ModuleRoots,
     outbound: Outbound,
     memory: Arc<MemoryBudget>,
+    chat_backend: Option<crate::config::ChatBackend>,
 ) {
     let state = js.op_state();
     let mut state = state.borrow_mut();
     state.put(view);
+    state.put(crate::ops::worker::ChatBackendView(chat_backend));
     if let Some(users) = users {
         state.put(users);
     }

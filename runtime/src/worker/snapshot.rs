@@ -439,6 +439,7 @@ fn take_as_asked(spec: Spec) -> anyhow::Result<()> {
         roots,
         outbound,
         super::memory::MemoryBudget::new(spec.heap_bytes),
+        None,
     );
 
     let error = js
