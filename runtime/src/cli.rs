@@ -85,6 +85,18 @@ pub enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+    /// A running server's chat events: report some, see the counts, list, redrive or delete
+    /// dead letters (through its Platform API).
+    Events {
+        /// The server, e.g. http://127.0.0.1:8787.
+        #[arg(long, global = true)]
+        server: Option<String>,
+        /// CLIENT_ID:CLIENT_SECRET from `chatfn keys create` (or the CHATFN_KEY variable).
+        #[arg(long, global = true)]
+        key: Option<String>,
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Print the Platform API's OpenAPI document (the one served at /openapi.json).
     Openapi,
     /// Internal: takes the V8 snapshot of an app runtime for a running server
@@ -127,6 +139,43 @@ pub enum DepsCommand {
     },
 }
 
+#[derive(Subcommand, Debug, Clone)]
+pub enum EventsCommand {
+    /// Report the events of a JSON file (one event {"type", "id", "event"}, or an array).
+    Send { file: PathBuf },
+    /// The counts: accepted, delivered, failed runs, queued, dead letters...
+    Stats,
+    /// List the dead letters, oldest first, with each one's last error.
+    DeadLetters,
+    /// Send dead letters back to the queue, to run now.
+    Redrive {
+        #[command(flatten)]
+        filter: DeadLetterFilter,
+    },
+    /// Delete dead letters.
+    Delete {
+        #[command(flatten)]
+        filter: DeadLetterFilter,
+    },
+}
+
+/// Which dead letters: by sequence number, trigger or key, or all.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeadLetterFilter {
+    /// A dead letter's sequence number (repeat for several).
+    #[arg(long)]
+    pub seq: Vec<u64>,
+    /// Those of this trigger, e.g. user.sent.message.
+    #[arg(long = "type")]
+    pub trigger: Option<String>,
+    /// Those of this ordering key, e.g. channel/7 (`--key` is the Platform API key).
+    #[arg(long = "event-key", id = "event_key")]
+    pub key: Option<String>,
+    /// All of them.
+    #[arg(long)]
+    pub all: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Make a new client id and secret; prints them (the secret only this once).
@@ -162,6 +211,7 @@ pub enum Validated {
     Openapi,
     Snapshot,
     Replay { id: u64, version: Option<u64>, server: String, key: String },
+    Events { command: EventsCommand, server: String, key: String },
 }
 
 fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
@@ -201,6 +251,25 @@ impl Cli {
                 Validated::Keys { app: App::load(&app)?, data, command }
             }
             Command::Openapi => Validated::Openapi,
+            Command::Events { server, key, command } => {
+                let filter = match &command {
+                    EventsCommand::Redrive { filter } | EventsCommand::Delete { filter } => {
+                        Some(filter)
+                    }
+                    _ => None,
+                };
+                if filter.is_some_and(|f| {
+                    f.seq.is_empty() && f.trigger.is_none() && f.key.is_none() && !f.all
+                }) {
+                    anyhow::bail!(
+                        "say which dead letters: --seq N, --type TRIGGER, --event-key KEY or --all"
+                    );
+                }
+                let server = server.ok_or_else(|| {
+                    anyhow::anyhow!("give the server with --server, e.g. http://127.0.0.1:8787")
+                })?;
+                Validated::Events { command, server, key: key_or_env(key)? }
+            }
             Command::Snapshot => Validated::Snapshot,
             Command::Replay { id, version, server, key } => {
                 Validated::Replay { id, version, server, key: key_or_env(key)? }

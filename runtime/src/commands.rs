@@ -95,6 +95,90 @@ pub async fn replay(
     Ok(same)
 }
 
+/// `chatfn events ...`: a server's chat events through its Platform API.
+pub async fn events(
+    command: &crate::cli::EventsCommand,
+    server: &str,
+    key: &str,
+) -> anyhow::Result<()> {
+    use crate::cli::EventsCommand;
+    let remote = crate::remote::Remote::connect(server, key).await?;
+    let filter = |f: &crate::cli::DeadLetterFilter| {
+        json!({
+            "seqs": (!f.seq.is_empty()).then_some(&f.seq),
+            "type": f.trigger,
+            "key": f.key,
+            "all": f.all,
+        })
+    };
+    match command {
+        EventsCommand::Send { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let events: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid JSON", file.display()))?;
+            let answer = remote.send(reqwest::Method::POST, "/v1/events", events).await?;
+            for receipt in answer["events"].as_array().into_iter().flatten() {
+                println!(
+                    "{}\t{}\t{}",
+                    receipt["status"].as_str().unwrap_or("?"),
+                    receipt["seq"],
+                    receipt["id"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        EventsCommand::Stats => {
+            println!("{}", serde_json::to_string_pretty(&remote.get("/v1/events/stats").await?)?);
+        }
+        EventsCommand::DeadLetters => {
+            for page in 0.. {
+                let answer =
+                    remote.get(&format!("/v1/events/dead-letters?page={page}&size=1000")).await?;
+                let letters =
+                    answer["_embedded"]["deadLetters"].as_array().cloned().unwrap_or_default();
+                if letters.is_empty() {
+                    break;
+                }
+                for letter in letters {
+                    let last = letter["failures"].as_array().and_then(|f| f.last()).cloned();
+                    let error = last
+                        .as_ref()
+                        .map(|f| {
+                            let e = &f["error"];
+                            e["error"]["message"].as_str().or(e["message"].as_str()).map_or_else(
+                                || e["status"].as_str().unwrap_or("failed").to_string(),
+                                str::to_string,
+                            )
+                        })
+                        .unwrap_or_default();
+                    println!(
+                        "{}\t{}\t{}\t{}\t{} runs\t{}",
+                        letter["seq"],
+                        letter["type"].as_str().unwrap_or("?"),
+                        letter["key"].as_str().unwrap_or("?"),
+                        letter["id"].as_str().unwrap_or("?"),
+                        letter["runs"],
+                        error
+                    );
+                }
+            }
+        }
+        EventsCommand::Redrive { filter: f } => {
+            let answer = remote
+                .send(reqwest::Method::POST, "/v1/events/dead-letters/redrive", filter(f))
+                .await?;
+            println!("redriven: {}", answer["count"]);
+        }
+        EventsCommand::Delete { filter: f } => {
+            let answer = remote
+                .send(reqwest::Method::POST, "/v1/events/dead-letters/delete", filter(f))
+                .await?;
+            println!("deleted: {}", answer["count"]);
+        }
+    }
+    Ok(())
+}
+
 /// `chatfn export`.
 pub async fn export(dir: &std::path::Path, server: &str, key: &str) -> anyhow::Result<()> {
     let remote = crate::remote::Remote::connect(server, key).await?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{api, case_dir, create_key, signed_in, token, Server};
+use crate::harness::{api, case_dir, create_key, token, Server};
 
 /// An event of `trigger` for channel `channel` (or user `user` for user events), tagged.
 fn event(trigger: &str, tag: &str, channel: u64, test: Value) -> Value {
@@ -56,12 +56,42 @@ const TRIGGERS: [&str; 8] = [
 struct App {
     server: Server,
     token: String,
+    /// CLIENT_ID:CLIENT_SECRET, for `chatfn events`.
+    key: String,
 }
 
 impl App {
     fn start(app: &Path, data: &Path) -> App {
-        let (server, token) = signed_in(app, data);
-        App { server, token }
+        let (id, secret) = create_key(app, data);
+        let server = Server::start(app, data);
+        App {
+            token: token(&server.base, &id, &secret).unwrap(),
+            server,
+            key: format!("{id}:{secret}"),
+        }
+    }
+
+    /// A new server on the same app and data, signed in with the same key.
+    fn restart(&self, app: &Path, data: &Path) -> App {
+        let server = Server::start(app, data);
+        let (id, secret) = self.key.split_once(':').unwrap();
+        App { token: token(&server.base, id, secret).unwrap(), server, key: self.key.clone() }
+    }
+
+    /// `chatfn events ARGS` against this server: its exit code and output.
+    fn cli(&self, args: &[&str]) -> (i32, String) {
+        let out = crate::harness::chatfn()
+            .arg("events")
+            .args(args)
+            .args(["--server", &self.server.base, "--key", &self.key])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
     }
 
     fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -256,9 +286,17 @@ fn a_poison_event_is_dead_lettered_and_a_redrive_after_a_fix_succeeds() {
     assert_eq!(status, 400, "{refused}");
     assert!(refused["message"].as_str().unwrap().contains("channel is required"), "{refused}");
 
-    let (status, moved) =
-        app.api("POST", "/v1/events/dead-letters/redrive", Some(json!({"type": typed})));
-    assert_eq!((status, &moved["count"]), (200, &json!(1)), "{moved}");
+    // The dead letters and their redrive through `chatfn events`.
+    let (code, listed) = app.cli(&["dead-letters"]);
+    assert_eq!(code, 0, "{listed}");
+    assert!(
+        listed.contains(&format!("{typed}\tchannel/5\tpoison\t3 runs\tpoison cannot be handled")),
+        "{listed}"
+    );
+    let (code, refused) = app.cli(&["redrive"]);
+    assert!(code == 2 && refused.contains("say which dead letters"), "{refused}");
+    let (code, moved) = app.cli(&["redrive", "--type", typed]);
+    assert_eq!((code, moved.trim()), (0, "redriven: 1"), "{moved}");
     let stats = app.wait_for("redriven", |s| s["delivered"] == 2 && s["deadLetters"] == 0);
     assert_eq!(stats["redriven"], 1, "{stats}");
     let last = app.records(typed).last().unwrap().clone();
@@ -332,9 +370,7 @@ fn a_full_queue_refuses_with_429_and_events_without_a_function_are_only_counted(
     )
     .unwrap();
     let data = dir.path().join("data");
-    let (id, secret) = create_key(&app_dir, &data);
-    let server = Server::start(&app_dir, &data);
-    let app = App { token: token(&server.base, &id, &secret).unwrap(), server };
+    let app = App::start(&app_dir, &data);
     // Two events that fail and wait a minute to retry fill the queue.
     let failing =
         |tag: &str, channel| event("user.sent.message", tag, channel, json!({"failTimes": 5}));
@@ -405,9 +441,7 @@ module.exports = { handleEvent };
     )
     .unwrap();
     let data = dir.path().join("data");
-    let (id, secret) = create_key(&app_dir, &data);
-    let server = Server::start(&app_dir, &data);
-    let app = App { token: token(&server.base, &id, &secret).unwrap(), server };
+    let app = App::start(&app_dir, &data);
     const EVENTS: usize = 5000;
     for batch in 0..EVENTS / 500 {
         let events: Vec<Value> = (batch * 500..(batch + 1) * 500)
@@ -431,8 +465,7 @@ module.exports = { handleEvent };
         "killed after the burst: {before}"
     );
 
-    let server = Server::start(&app_dir, &data);
-    let app = App { token: token(&server.base, &id, &secret).unwrap(), server };
+    let app = app.restart(&app_dir, &data);
     let stats = app.wait_for("delivered all", |s| s["queued"] == 0);
     assert_eq!(stats["deadLetters"], 0, "{stats}");
     let names = user_names(&app);
@@ -493,9 +526,7 @@ module.exports = { handleEvent };
     )
     .unwrap();
     let data = dir.path().join("data");
-    let (id, secret) = create_key(&app_dir, &data);
-    let server = Server::start(&app_dir, &data);
-    let app = App { token: token(&server.base, &id, &secret).unwrap(), server };
+    let app = App::start(&app_dir, &data);
     assert_eq!(app.report(event("user.sent.message", "m1", 7, json!({}))).0, 202);
     app.wait_for("delivered", |s| s["delivered"] == 1);
 
