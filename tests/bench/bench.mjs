@@ -9,7 +9,7 @@
 // and p99 at 1, 16 and 64 connections, cold start (process start to first allowed session),
 // RSS after the load, and each figure's ratio chatfn/Node.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { sign } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -188,6 +188,23 @@ function wrk(port, bodies, connections, seconds) {
   };
 }
 
+/** `wrk` in the background: resolves as `wrk` does, while this process does other work. */
+function wrkAsync(port, bodies, connections, seconds) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", [`-t${Math.min(connections, 2)}`, `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, `http://127.0.0.1:${port}/v1/sessions`], { env: { ...process.env, BENCH_BODIES: bodies } });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.once("exit", (code) => {
+      if (code !== 0) return reject(new Error(`wrk failed (${code})`));
+      resolve({
+        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
+        p50: toMs(/\s50%\s+(\S+)/.exec(out)[1]),
+        p99: toMs(/\s99%\s+(\S+)/.exec(out)[1]),
+      });
+    });
+  });
+}
+
 async function measure(kind, scenario) {
   const median = (xs) => xs.sort((a, b) => a - b)[2];
   // Cold start: a new data directory each time.
@@ -360,6 +377,53 @@ async function density(count) {
   console.log(`${"first attempt of an app, median".padEnd(36)}${col(num(firsts[10], 1))} ms (slowest of 20: ${num(firsts[19], 1)} ms)`);
   console.log(`${"RSS after 20 apps woke".padEnd(36)}${col(num(after, 1))} MB`);
 }
+/** Chat events (chatfn only: Node has no queue to compare with): BENCH_EVENTS events (default
+ * 10,000) for a no-op `user.sent.message` function over 100 channels, reported in batches of
+ * 500 while wrk drives the example app's session attempts at c=16. Prints events delivered per
+ * second, the delay from each event's 202 to its first run, and the attempts' p99 during the
+ * burst against their p99 alone (the target: within 2x). */
+async function chatEvents(count) {
+  const example = exampleApp();
+  const app = join(work, "events");
+  cpSync(example.app, app, { recursive: true });
+  writeFileSync(join(app, "functions/noop.js"), "async function handleEvent(event, context) {}\nmodule.exports = { handleEvent };\n");
+  writeFileSync(join(app, "chatfn.toml"), readFileSync(join(example.app, "chatfn.toml"), "utf8") + '"user.sent.message" = "functions/noop.js"\n');
+  const server = await start("chatfn", { app });
+  await firstAnswer(server, example.first);
+  wrk(server.port, example.bodies, 1, Math.max(2, Math.ceil(USERS / 500)));
+  wrk(server.port, example.bodies, 16, 2);
+  const alone = wrk(server.port, example.bodies, 16, SECONDS);
+  const keys = execFileSync(chatfnBin, ["keys", "create", "--app", app, "--data", server.data], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const [id, secret] = ["client_id", "client_secret"].map((k) => new RegExp(`${k}=(\\S+)`).exec(keys)[1]);
+  const { access_token: bearer } = await api(server.port, "POST", "/oauth/token", { body: "grant_type=client_credentials", basic: `${id}:${secret}` });
+  const user = { id: 1, name: "member1" };
+  const during = wrkAsync(server.port, example.bodies, 16, SECONDS);
+  const t0 = performance.now();
+  for (let from = 0; from < count; from += 500) {
+    const events = [];
+    for (let i = from; i < Math.min(from + 500, count); i++) {
+      const channel = { id: i % 100, type: "PUBLIC", name: `c${i % 100}` };
+      events.push({ type: "user.sent.message", id: `bench-${i}`, event: { user, channel, message: { id: i, type: "TEXT", body: "hi" } } });
+    }
+    await api(server.port, "POST", "/v1/events", { body: { events }, bearer });
+  }
+  let stats;
+  for (;;) {
+    stats = await api(server.port, "GET", "/v1/events/stats", { bearer });
+    if (stats.delivered >= count) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const burst = await during;
+  await stop(server);
+  console.log(`\nchat events: ${count} to a no-op function (100 channels), while wrk runs attempts at c=16`);
+  console.log(`${"events delivered/s".padEnd(36)}${col(num(count / seconds, 0))}`);
+  console.log(`${"202 to first run, p50 / p99".padEnd(36)}${col(num(stats.delay.p50Ms, 0))} / ${num(stats.delay.p99Ms, 0)} ms (of the last ${stats.delay.samples})`);
+  console.log(`${"attempts p99 c=16 alone / in burst".padEnd(36)}${col(num(alone.p99, 3))} / ${num(burst.p99, 3)} ms (${num(burst.p99 / alone.p99, 2)}x; target <= 2x)`);
+  console.log(`${"attempts/s c=16 alone / in burst".padEnd(36)}${col(num(alone.rps, 0))} / ${num(burst.rps, 0)}`);
+}
+if (!process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes("events")) await chatEvents(Number(process.env.BENCH_EVENTS ?? 10000));
+
 if (!process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes("density")) await density(Number(process.env.BENCH_DENSITY_APPS ?? 1000));
 
 if (process.env.BENCH_KEEP) console.log(`\nthe apps and bodies are in ${work}`);

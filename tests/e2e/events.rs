@@ -184,6 +184,7 @@ fn every_trigger_is_delivered_with_its_shape() {
         (Some(8), Some(0)),
         "{stats}"
     );
+    assert_eq!(stats["delay"]["samples"], 8, "each first run's delay since its 202: {stats}");
 }
 
 #[test]

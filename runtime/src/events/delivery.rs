@@ -36,6 +36,21 @@ pub struct Delivery {
     sessions: Arc<Sessions>,
     schedule: Mutex<Schedule>,
     wake: Notify,
+    /// How long after acceptance the latest first runs started, in ms (the last `DELAYS`).
+    delays: Mutex<std::collections::VecDeque<u64>>,
+}
+
+/// First runs whose delay the stats keep.
+const DELAYS: usize = 10_000;
+
+/// Percentiles of the delay from an event's acceptance (its 202) to its first run.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delays {
+    pub samples: usize,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
 }
 
 #[derive(Default)]
@@ -95,6 +110,27 @@ impl Schedule {
     }
 }
 
+/// The runtime every app's delivery runs on: two threads (and its blocking pool, for the
+/// store's flushes) at a lower priority, as the back threads that run the events' functions,
+/// so that a burst of events costs session attempts as little as it can.
+fn background() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("chatfn-events")
+            .on_thread_start(|| {
+                // SAFETY: setpriority on this thread (a nice value is per thread on Linux).
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+                }
+            })
+            .enable_all()
+            .build()
+            .expect("the event delivery runtime starts")
+    })
+}
+
 /// How a run ended, for the schedule.
 enum Ran {
     /// The event left the queue (delivered, dead-lettered, or gone).
@@ -122,8 +158,9 @@ impl Delivery {
             sessions,
             schedule: Mutex::new(schedule),
             wake: Notify::new(),
+            delays: Mutex::default(),
         });
-        tokio::spawn(delivery.clone().run());
+        background().spawn(delivery.clone().run());
         Ok(delivery)
     }
 
@@ -200,8 +237,15 @@ impl Delivery {
         }
         let attempt = event.runs + 1;
         let started = now_ms();
+        if attempt == 1 && event.redriven == 0 {
+            let mut delays = self.delays.lock().unwrap();
+            if delays.len() == DELAYS {
+                delays.pop_front();
+            }
+            delays.push_back(started.saturating_sub(event.received_at));
+        }
         let delay_ms = started.saturating_sub(event.next_at);
-        let invocation = deployment.worker.invoke(trigger, event.event.clone()).await;
+        let invocation = deployment.worker.invoke_in_background(trigger, event.event.clone()).await;
         let record_id = match (&self.records, deployment.versions.get(&trigger)) {
             (Some(records), Some(&(function_id, version))) => {
                 let mut record = crate::session::invocation_record(
@@ -250,6 +294,15 @@ impl Delivery {
         event.next_at = now + backoff(&self.config, attempt);
         self.store.failed(&event, false).await?;
         Ok(Ran::RetryAt(event.next_at))
+    }
+
+    /// The delays of the latest first runs since acceptance.
+    pub fn delays(&self) -> Delays {
+        let mut all: Vec<u64> = self.delays.lock().unwrap().iter().copied().collect();
+        all.sort_unstable();
+        let at =
+            |q: f64| all.get(((all.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0);
+        Delays { samples: all.len(), p50_ms: at(0.5), p99_ms: at(0.99), max_ms: at(1.0) }
     }
 
     /// Sends dead letters back to the queue; answers them.

@@ -124,8 +124,16 @@ async fn accept(
 
 #[utoipa::path(get, path = "/v1/events/stats", tag = "events", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = OAuthError)))]
-pub async fn stats(Authorized(app): Authorized) -> Result<Json<EventCounts>, PlatformError> {
-    Ok(Json(app.events.store().counts()?))
+pub async fn stats(Authorized(app): Authorized) -> Result<Json<Stats>, PlatformError> {
+    Ok(Json(Stats { counts: app.events.store().counts()?, delay: app.events.delays() }))
+}
+
+/// The counts, and how long events waited from their 202 to their first run.
+#[derive(Serialize)]
+pub struct Stats {
+    #[serde(flatten)]
+    counts: EventCounts,
+    delay: crate::events::delivery::Delays,
 }
 
 /// A dead letter: the event, and every failed run with its error and invocation record.

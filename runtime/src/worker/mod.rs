@@ -101,6 +101,26 @@ impl Worker {
         event: serde_json::Value,
         replay: Option<serde_json::Value>,
     ) -> Invocation {
+        self.run(trigger, event, replay, false).await
+    }
+
+    /// `invoke` for work nobody waits for (a chat event's delivery): on a back thread when
+    /// there can be an isolate there, at a lower priority than session attempts.
+    pub async fn invoke_in_background(
+        &self,
+        trigger: Trigger,
+        event: serde_json::Value,
+    ) -> Invocation {
+        self.run(trigger, event, None, true).await
+    }
+
+    async fn run(
+        &self,
+        trigger: Trigger,
+        event: serde_json::Value,
+        replay: Option<serde_json::Value>,
+        background: bool,
+    ) -> Invocation {
         let started = Instant::now();
         let deadline = started + self.wall_limit;
         let wall = || Outcome::TimedOut {
@@ -126,6 +146,7 @@ impl Worker {
                 record_tape: self.record_tapes,
                 max_log_bytes: self.log_bytes,
                 deadline,
+                background,
                 reply,
             };
             let mut placed = self.pool.0.submit(job, None);

@@ -167,6 +167,21 @@ impl Pool {
             return Placed::Queued;
         }
         let heavy = self.heavy();
+        if job.background && !heavy && self.engine.has_back_threads() {
+            // Work nobody waits for goes to the back threads: an idle isolate there, else a new
+            // one built there when the app may have one more; else where its attempts run.
+            let back = self.engine.threads_for(true);
+            let idle = state.idle.iter().rposition(|(t, _)| back.contains(t) && Some(*t) != avoid);
+            if let Some(i) = idle {
+                return self.send_to_idle(state, i, job);
+            }
+            if state.live() < self.max {
+                let thread = self.engine.pick_thread(&state.per_thread, avoid, true);
+                let ticket = Ticket::new(job);
+                self.grow(&mut state, thread, Some(ticket.clone()));
+                return Placed::Sent { thread, ticket };
+            }
+        }
         let belongs = self.engine.threads_for(heavy);
         let usable = |thread: usize| Some(thread) != avoid && belongs.contains(&thread);
         if heavy && state.idle.iter().any(|(t, _)| !belongs.contains(t)) {
@@ -325,7 +340,8 @@ impl Pool {
             state.per_thread[thread] -= 1;
             return Release::Drop;
         }
-        if !self.engine.threads_for(self.heavy()).contains(&thread) {
+        // (A light app's isolates on back threads are there for its background work: kept.)
+        if self.heavy() && !self.engine.threads_for(true).contains(&thread) {
             // The app turned out heavy: this isolate leaves its serving thread, and what waits
             // gets a new one on a back thread.
             tracing::info!(app = %self.app.name, "the app's function holds a thread for long slices: its isolates move to the back threads");

@@ -21,6 +21,9 @@ pub struct Job {
     pub max_log_bytes: usize,
     /// When the invocation must be answered: its JavaScript is stopped then.
     pub deadline: std::time::Instant,
+    /// Work nobody waits for (a chat event's delivery): run on a back thread when the app has
+    /// or may have an isolate there, so session attempts keep the serving threads.
+    pub background: bool,
     pub reply: oneshot::Sender<Answer>,
 }
 

@@ -293,6 +293,11 @@ impl ThreadSlot {
     pub fn for_this_thread(serves: bool) -> Arc<ThreadSlot> {
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
+        if !serves {
+            // Back threads run what may wait (heavy apps, chat events) at a lower priority for
+            // good: the serving threads' session attempts win a contended core first.
+            set_nice(tid, DEMOTED_NICE);
+        }
         let demoted = AtomicBool::new(false);
         Arc::new(ThreadSlot {
             clock: current_thread_clock(),
@@ -341,7 +346,8 @@ impl ThreadSlot {
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
         r.watch.check(r.cpu(seen, cpu_now), cpu_now);
         self.note_slice(&r.watch, r.started.elapsed(), false);
-        if r.started.elapsed() >= DEMOTE_AFTER
+        if self.serves
+            && r.started.elapsed() >= DEMOTE_AFTER
             && can_demote()
             && !self.demoted.swap(true, Ordering::Relaxed)
         {
