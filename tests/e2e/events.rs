@@ -137,6 +137,17 @@ impl App {
     }
 }
 
+/// An app directory `dir/app` with `chatfn.toml` and `files` (path, text).
+fn app_with(dir: &Path, toml: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let app = dir.join("app");
+    for (path, text) in [("chatfn.toml", toml)].iter().chain(files) {
+        let file = app.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    app
+}
+
 /// (tag, status, attempt) of each record.
 fn runs(records: &[Value]) -> Vec<(String, String, u64)> {
     records
@@ -358,18 +369,12 @@ fn a_repeated_id_is_accepted_once_and_bad_events_are_refused() {
 #[test]
 fn a_full_queue_refuses_with_429_and_events_without_a_function_are_only_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let app_dir = dir.path().join("app");
-    std::fs::create_dir_all(app_dir.join("functions")).unwrap();
-    std::fs::copy(
-        case_dir("chat-events").join("functions/chat.js"),
-        app_dir.join("functions/chat.js"),
-    )
-    .unwrap();
-    std::fs::write(
-        app_dir.join("chatfn.toml"),
+    let chat = std::fs::read_to_string(case_dir("chat-events").join("functions/chat.js")).unwrap();
+    let app_dir = app_with(
+        dir.path(),
         "[functions]\n\"user.sent.message\" = \"functions/chat.js\"\n[events]\nmax_queue = 2\nretry_base_ms = 60000\nretry_max_ms = 60000\n",
-    )
-    .unwrap();
+        &[("functions/chat.js", &chat)],
+    );
     let data = dir.path().join("data");
     let app = App::start(&app_dir, &data);
     // Two events that fail and wait a minute to retry fill the queue.
@@ -418,13 +423,9 @@ fn user_names(app: &App) -> Vec<String> {
 #[test]
 fn a_kill_during_a_burst_loses_no_accepted_event() {
     let dir = tempfile::tempdir().unwrap();
-    let app_dir = dir.path().join("app");
-    std::fs::create_dir_all(&app_dir).unwrap();
     // Each event creates its user; a second run of an event (one cut short by the kill) finds
     // the user and marks itself with a `dup-` user instead.
-    std::fs::write(
-        app_dir.join("sent.js"),
-        r#"async function handleEvent(event, context) {
+    let sent = r#"async function handleEvent(event, context) {
   const users = context.ChatKitty.Users;
   const name = event.test.user;
   await users.checkUserExists(name).then(
@@ -433,14 +434,12 @@ fn a_kill_during_a_burst_loses_no_accepted_event() {
   );
 }
 module.exports = { handleEvent };
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        app_dir.join("chatfn.toml"),
+"#;
+    let app_dir = app_with(
+        dir.path(),
         "[functions]\n\"user.sent.message\" = \"sent.js\"\n[events]\nconcurrency = 2\n",
-    )
-    .unwrap();
+        &[("sent.js", sent)],
+    );
     let data = dir.path().join("data");
     let app = App::start(&app_dir, &data);
     const EVENTS: usize = 5000;
@@ -508,24 +507,15 @@ fn a_bot_reply_reaches_the_chat_backend() {
     let received = crate::harness::serve_recorded(listener, routes);
 
     let dir = tempfile::tempdir().unwrap();
-    let app_dir = dir.path().join("app");
-    std::fs::create_dir_all(&app_dir).unwrap();
-    std::fs::write(
-        app_dir.join("chatfn.toml"),
-        format!("[functions]\n\"user.sent.message\" = \"bot.js\"\n[chat_backend]\nbase_url = \"{backend}\"\nclient_id = \"bot-client\"\nclient_secret = \"bot-secret\"\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        app_dir.join("bot.js"),
-        r#"async function handleEvent(event, context) {
+    let toml = format!("[functions]\n\"user.sent.message\" = \"bot.js\"\n[chat_backend]\nbase_url = \"{backend}\"\nclient_id = \"bot-client\"\nclient_secret = \"bot-secret\"\n");
+    let bot = r#"async function handleEvent(event, context) {
   const reply = await context.ChatKitty.Channels.sendChannelMessage(event.channel.id, { type: "TEXT", body: `echo: ${event.message.body}` });
   console.log(`replied ${reply.status} ${reply.data.id}`);
   await context.ChatKitty.Messages.retrieveMessage(12345).catch((e) => console.log(`missing ${e.response.status}`));
 }
 module.exports = { handleEvent };
-"#,
-    )
-    .unwrap();
+"#;
+    let app_dir = app_with(dir.path(), &toml, &[("bot.js", bot)]);
     let data = dir.path().join("data");
     let app = App::start(&app_dir, &data);
     assert_eq!(app.report(event("user.sent.message", "m1", 7, json!({}))).0, 202);
