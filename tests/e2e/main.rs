@@ -4,6 +4,7 @@
 mod builtins;
 mod cases;
 mod cli;
+mod dashboard;
 mod durability;
 mod engine;
 mod events;

@@ -3,6 +3,7 @@
 //! `serve` adds the Platform API (`crate::platform`) beside them. `router` is separate from
 //! `serve` so handlers can be tested without a socket.
 
+mod dashboard;
 mod error;
 mod sessions;
 
@@ -65,6 +66,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(apps)
         .merge(crate::platform::router(platform))
+        .merge(dashboard::router())
         .layer(axum::middleware::map_response(error::json_errors));
     listener.set_nonblocking(true)?;
     let engine = crate::worker::engine::engine();

@@ -48,14 +48,18 @@ pub async fn issue(
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let fields = form_fields(content_type, &body);
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let Some((client_id, secret)) = basic_credentials(&headers)
-        .or_else(|| Some((field("client_id")?, field("client_secret")?)))
+    let basic = basic_credentials(&headers);
+    // The Basic challenge only answers a client that used Basic (RFC 6749 5.2): a browser page
+    // sending the credentials as form fields gets no login dialog on a wrong secret.
+    let challenge = basic.is_some();
+    let Some((client_id, secret)) =
+        basic.or_else(|| Some((field("client_id")?, field("client_secret")?)))
     else {
-        return invalid_client();
+        return invalid_client(true);
     };
     // Which app the key belongs to is part of what the key proves.
     let Some(app) = platform.apps.values().find(|a| a.keys.verify(&client_id, &secret)) else {
-        return invalid_client();
+        return invalid_client(challenge);
     };
     if field("grant_type").as_deref() != Some("client_credentials") {
         let body = OAuthError {
@@ -74,13 +78,19 @@ pub async fn issue(
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-fn invalid_client() -> Response {
+fn invalid_client(challenge: bool) -> Response {
     let body = OAuthError {
         error: "invalid_client".into(),
         error_description: "Bad client credentials".into(),
     };
-    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"chatfn\"")], Json(body))
-        .into_response()
+    let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    if challenge {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"chatfn\""),
+        );
+    }
+    response
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

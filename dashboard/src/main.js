@@ -1,0 +1,317 @@
+// chatfn's dashboard: one more client of the Platform API (same origin). Sign in with an app's
+// client credentials; the token is kept in memory only. Functions (an editor per trigger,
+// Save compiles and deploys, versions and rollback), Invocations (newest first, live) and Test.
+import { EditorView, basicSetup } from "codemirror";
+import { javascript } from "@codemirror/lang-javascript";
+import { setDiagnostics } from "@codemirror/lint";
+
+const app = document.getElementById("app");
+const session = { token: null, clientId: null };
+let stopLive = null;
+
+/** An element: `h("button", { class: "primary", onclick }, "Save")`. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
+class ApiError extends Error {
+  constructor(status, data) {
+    super(data?.message ?? data?.error_description ?? `HTTP ${status}`);
+    this.status = status;
+    this.data = data;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${session.token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { message: text };
+  }
+  if (res.status === 401) {
+    signOut("Your session ended (the token expired or its key was revoked): sign in again.");
+    throw new ApiError(401, data);
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+// ---- sign in -----------------------------------------------------------------------------
+
+function signOut(message) {
+  session.token = null;
+  stopLive?.();
+  showSignIn(message);
+}
+
+function showSignIn(message) {
+  const id = h("input", { id: "client-id", autocomplete: "username", required: true });
+  const secret = h("input", { id: "client-secret", type: "password", autocomplete: "current-password", required: true });
+  const status = h("p", { id: "signin-status", class: "status bad", role: "alert" }, message ?? "");
+  const form = h("form", { class: "signin", onsubmit: async (e) => {
+    e.preventDefault();
+    status.textContent = "";
+    // As form fields, not HTTP Basic: a refused Basic login would make the browser ask itself.
+    const res = await fetch("/oauth/token", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: id.value, client_secret: secret.value }).toString(),
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok || !data.access_token) {
+      status.textContent = "Those credentials were refused. Make a key with `chatfn keys create --app DIR`.";
+      return;
+    }
+    session.token = data.access_token;
+    session.clientId = id.value;
+    showShell();
+  } },
+    h("h1", {}, "chatfn"),
+    h("p", { class: "muted" }, "Sign in with a Platform API key of your app (client id and secret)."),
+    h("label", {}, "Client id", id),
+    h("label", {}, "Client secret", secret),
+    h("button", { id: "sign-in", class: "primary", type: "submit" }, "Sign in"),
+    status,
+  );
+  app.replaceChildren(form);
+  id.focus();
+}
+
+// ---- the shell ---------------------------------------------------------------------------
+
+const views = { Functions: showFunctions, Invocations: showInvocations, Test: showTest };
+const state = { functions: [], selected: null, view: "Functions" };
+
+async function showShell() {
+  const settings = await api("GET", "/v1/application/settings");
+  const main = h("div", { id: "view" });
+  const nav = h("nav", { "aria-label": "Sections" }, Object.keys(views).map((name) =>
+    h("button", { "data-view": name, "aria-current": name === state.view ? "page" : null, onclick: () => go(name) }, name)));
+  app.replaceChildren(
+    h("header", {},
+      h("h1", {}, "chatfn"),
+      nav,
+      h("span", { class: "who", id: "signed-in" }, `signed in as ${session.clientId} · guest users ${settings.guest_users}`),
+      h("button", { id: "sign-out", onclick: () => signOut("Signed out.") }, "Sign out"),
+    ),
+    main,
+  );
+  await loadFunctions();
+  await go(state.view);
+}
+
+async function go(view) {
+  stopLive?.();
+  stopLive = null;
+  state.view = view;
+  for (const b of app.querySelectorAll("nav button")) {
+    if (b.dataset.view === view) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+  await views[view](document.getElementById("view"));
+}
+
+async function loadFunctions() {
+  const page = await api("GET", "/v1/runtimes/nodejs/functions?size=100");
+  state.functions = page._embedded.functions;
+  if (!state.selected || !state.functions.some((f) => f.id === state.selected)) state.selected = state.functions[0]?.id ?? null;
+}
+
+function functionList(onPick) {
+  return h("ul", { class: "list", id: "functions" }, state.functions.map((f) =>
+    h("li", { "data-trigger": f.type, "aria-selected": String(f.id === state.selected) },
+      h("button", { class: "link", onclick: () => { state.selected = f.id; onPick(); } }, f.type),
+      h("span", { class: "muted" }, f.current_version_number ? `v${f.current_version_number}` : "no version"))));
+}
+
+// ---- functions ---------------------------------------------------------------------------
+
+async function showFunctions(root) {
+  const fn = state.functions.find((f) => f.id === state.selected);
+  if (!fn) {
+    root.replaceChildren(h("div", { class: "layout" }, h("p", { class: "panel" }, "This app has no functions yet: name a file per trigger in chatfn.toml's [functions].")));
+    return;
+  }
+  const current = fn.current_version_number ? await api("GET", `/v1/functions/${fn.id}/current-version`) : null;
+  const file = current?.file ?? "function.ts";
+  const status = h("p", { id: "save-status", class: "status", role: "status" });
+  const editorHost = h("div", { class: "editor", id: "editor" });
+  const view = new EditorView({
+    doc: current?.handler_script ?? "async function handleEvent(event, context) {\n}\n",
+    extensions: [basicSetup, javascript({ typescript: /\.[cm]?ts$/.test(file) }), EditorView.lineWrapping],
+    parent: editorHost,
+  });
+  const versions = h("ul", { class: "list", id: "versions" });
+  const save = async () => {
+    status.className = "status";
+    status.textContent = "Saving…";
+    view.dispatch(setDiagnostics(view.state, []));
+    try {
+      const saved = await api("POST", `/v1/functions/${fn.id}/versions`, { handler_script: view.state.doc.toString(), file });
+      status.className = "status good";
+      status.textContent = `Saved and deployed version ${saved.version_number}.`;
+      await loadFunctions();
+      await listVersions();
+      document.querySelector(`#functions li[data-trigger="${fn.type}"] span`).textContent = `v${saved.version_number}`;
+    } catch (e) {
+      status.className = "status bad";
+      const at = e.data?.location;
+      if (at?.line) {
+        const line = view.state.doc.line(Math.min(at.line, view.state.doc.lines));
+        const from = Math.min(line.from + Math.max((at.column ?? 1) - 1, 0), line.to);
+        view.dispatch(setDiagnostics(view.state, [{ from, to: Math.max(from, line.to), severity: "error", message: e.message }]));
+        view.dispatch({ selection: { anchor: from }, scrollIntoView: true });
+        status.textContent = `Not saved: line ${at.line}, column ${at.column}: ${e.message}`;
+      } else {
+        status.textContent = `Not saved: ${e.message}`;
+      }
+    }
+  };
+  const listVersions = async () => {
+    const page = await api("GET", `/v1/functions/${fn.id}/versions?size=50`);
+    const now = state.functions.find((f) => f.id === fn.id)?.current_version_number;
+    versions.replaceChildren(...page._embedded.versions.map((v) =>
+      h("li", { "data-version": v.version_number },
+        h("span", {}, `v${v.version_number} `, h("span", { class: "muted" }, new Date(v.created_time).toLocaleString())),
+        v.version_number === now
+          ? h("span", { class: "tag SUCCEEDED" }, "current")
+          : h("button", { class: "make-current", onclick: async () => {
+            await api("PUT", `/v1/functions/${fn.id}/current-version`, { version_number: v.version_number });
+            status.className = "status good";
+            status.textContent = `Version ${v.version_number} is current now.`;
+            await loadFunctions();
+            await showFunctions(root);
+            document.getElementById("save-status").className = "status good";
+            document.getElementById("save-status").textContent = `Version ${v.version_number} is current now.`;
+          } }, "Make current"))));
+  };
+  root.replaceChildren(h("div", { class: "layout" },
+    h("section", { class: "panel", "aria-label": "Functions" }, h("h2", {}, "Functions"), functionList(() => showFunctions(root))),
+    h("section", { class: "panel", "aria-label": "Editor" },
+      h("h2", {}, `${fn.type} `, h("span", { class: "muted" }, file)),
+      editorHost,
+      h("div", { class: "toolbar" },
+        h("button", { id: "save", class: "primary", onclick: save }, "Save and deploy"),
+        h("span", { class: "muted" }, "Compiled first: nothing changes when it does not compile.")),
+      status,
+      h("h2", {}, "Versions"),
+      versions)));
+  view.contentDOM.addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === "s") {
+      e.preventDefault();
+      save();
+    }
+  });
+  await listVersions();
+}
+
+// ---- invocations -------------------------------------------------------------------------
+
+async function showInvocations(root) {
+  const fn = state.functions.find((f) => f.id === state.selected);
+  const body = h("tbody", { id: "invocations" });
+  const detail = h("div", { id: "invocation-detail" });
+  const live = h("input", { type: "checkbox", id: "live", checked: true });
+  const render = async () => {
+    if (!fn) return;
+    const page = await api("GET", `/v1/functions/${fn.id}/invocations?size=50`);
+    body.replaceChildren(...page._embedded.invocations.map((r) => {
+      const who = r.args?.username ?? r.args?.user?.name ?? r.args?.user?.id ?? "";
+      const error = r.result?.error?.message ?? r.result?.decision?.message ?? "";
+      return h("tr", { "data-id": r.id },
+        h("td", {}, new Date(r.created_time).toLocaleTimeString()),
+        h("td", {}, h("span", { class: `tag ${r.status}` }, r.status)),
+        h("td", {}, `v${r.version_number}`),
+        h("td", {}, String(who)),
+        h("td", {}, `${r.duration_ms.toFixed(1)} ms`),
+        h("td", {}, error),
+        h("td", {}, h("button", { class: "link", onclick: () => showRecord(detail, r) }, "details")));
+    }));
+  };
+  root.replaceChildren(h("div", { class: "layout" },
+    h("section", { class: "panel" }, h("h2", {}, "Functions"), functionList(() => showInvocations(root))),
+    h("section", { class: "panel", "aria-label": "Invocations" },
+      h("h2", {}, `Invocations of ${fn?.type ?? "—"}`),
+      h("div", { class: "toolbar" }, h("label", {}, live, " live (newest first, refreshed every second)")),
+      h("table", {}, h("thead", {}, h("tr", {}, ["time", "status", "version", "user", "duration", "error", ""].map((c) => h("th", {}, c)))), body),
+      detail)));
+  await render();
+  const timer = setInterval(() => live.checked && render().catch(() => {}), 1000);
+  stopLive = () => clearInterval(timer);
+}
+
+function showRecord(root, r) {
+  root.replaceChildren(h("div", { class: "panel" },
+    h("h2", {}, `Invocation ${r.id}`),
+    h("p", {}, `${r.type} · version ${r.version_number} · ${r.status} · ${r.duration_ms.toFixed(1)} ms`),
+    h("h3", {}, "Event"), h("pre", {}, JSON.stringify(r.args, null, 2)),
+    h("h3", {}, "Outcome"), h("pre", {}, JSON.stringify(r.result, null, 2)),
+    h("h3", {}, "Console"), h("pre", { class: "logs" }, r.logs.map((l) => `${l.level}: ${l.message}`).join("\n") || "(nothing)")));
+}
+
+// ---- test --------------------------------------------------------------------------------
+
+const EXAMPLES = {
+  "user.attempted.start_session": { username: "alice", authParams: {} },
+  "user.sent.message": { user: { id: 1, name: "alice" }, channel: { id: 1, type: "PUBLIC" }, message: { id: 1, type: "TEXT", body: "hello" } },
+  "user.received.notification": { user: { id: 1, name: "alice" }, notification: { title: "New message" }, userHasActiveSession: false },
+  "user.started.chat_session": { user: { id: 1, name: "alice" }, channel: { id: 1 }, channelUnread: false, channelMessagesCount: 0 },
+  "user.read.message": { user: { id: 1, name: "alice" }, message: { id: 1 }, receipt: {} },
+  "user.received.channel_invite": { user: { id: 1, name: "alice" }, channel: { id: 1 } },
+  "user.triggered.event": { user: { id: 1, name: "alice" }, channel: { id: 1 }, event: { type: "typing" } },
+  "system.triggered.event": { channel: { id: 1 }, event: { type: "cron" } },
+  "user.reacted.to_message": { user: { id: 1, name: "alice" }, message: { id: 1 }, reaction: { emoji: "👍" } },
+};
+
+async function showTest(root) {
+  const fn = state.functions.find((f) => f.id === state.selected);
+  const event = h("textarea", { id: "test-event", spellcheck: "false", "aria-label": "Event (JSON)" });
+  event.value = JSON.stringify(EXAMPLES[fn?.type] ?? {}, null, 2);
+  const result = h("div", { id: "test-result", role: "status" });
+  const run = async () => {
+    result.replaceChildren(h("p", { class: "muted" }, "Running…"));
+    let parsed;
+    try {
+      parsed = JSON.parse(event.value);
+    } catch (e) {
+      result.replaceChildren(h("p", { class: "status bad" }, `The event is not valid JSON: ${e.message}`));
+      return;
+    }
+    try {
+      const current = await api("GET", `/v1/functions/${fn.id}/current-version`);
+      const run = await api("POST", `/v1/function-versions/${current.id}/test`, { event: parsed });
+      const decision = run.decision
+        ? run.decision.allowed ? `allowed (${run.decision.user?.name})` : `denied: ${run.decision.error}: ${run.decision.message}`
+        : run.outcome.status === "returned" ? "succeeded" : `failed: ${run.outcome.status}`;
+      result.replaceChildren(
+        h("p", { class: `status ${run.outcome.status === "returned" ? "good" : "bad"}`, id: "test-decision" }, `v${run.version_number}: ${decision}`),
+        h("h3", {}, "Outcome"), h("pre", {}, JSON.stringify(run.outcome, null, 2)),
+        h("h3", {}, "Console"), h("pre", {}, (run.invocation?.logs ?? []).map((l) => `${l.level}: ${l.message}`).join("\n") || "(nothing)"),
+        run.users_created.length ? h("p", {}, `Users created (in a scratch copy): ${run.users_created.map((u) => u.name).join(", ")}`) : null);
+    } catch (e) {
+      result.replaceChildren(h("p", { class: "status bad" }, e.message));
+    }
+  };
+  root.replaceChildren(h("div", { class: "layout" },
+    h("section", { class: "panel" }, h("h2", {}, "Functions"), functionList(() => showTest(root))),
+    h("section", { class: "panel", "aria-label": "Test" },
+      h("h2", {}, `Test ${fn?.type ?? ""}`),
+      h("p", { class: "muted" }, "Runs the current version on this event in a fresh isolate, over a scratch copy of the users: nothing live changes."),
+      event,
+      h("div", { class: "toolbar" }, h("button", { id: "run-test", class: "primary", onclick: run }, "Run")),
+      result)));
+}
+
+showSignIn();

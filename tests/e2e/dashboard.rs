@@ -1,0 +1,251 @@
+//! The dashboard in a real headless Chromium (Debian's `chromium`, driven over WebDriver by
+//! `chromedriver`) against a real `chatfn serve`: sign in, break the function and see the error
+//! at its line, fix and save, see a session attempt follow the new version, roll back, watch
+//! the attempt in the live invocation list, run a test. Screenshots go to
+//! `target/screenshots/dashboard-*.png`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::{create_key, repo_root, Server};
+
+/// A chromedriver process and one browser session of it.
+struct Browser {
+    driver: Child,
+    base: String,
+    _profile: tempfile::TempDir,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const KEY_CONTROL: &str = "\u{E009}";
+const KEY_HOME: &str = "\u{E011}";
+const KEY_END: &str = "\u{E010}";
+const KEY_BACKSPACE: &str = "\u{E003}";
+const KEYS_UP: &str = "\u{E000}";
+
+impl Browser {
+    fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; scripts/test installs it)");
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while ureq::get(&format!("{base}/status")).call().is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+        ]
+        .map(String::from)
+        .into_iter()
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}}}});
+        let session = ureq::post(&format!("{base}/session")).send_json(caps).unwrap();
+        let session: Value = session.into_json().unwrap();
+        let id = session["value"]["sessionId"].as_str().unwrap().to_string();
+        Browser { driver, base: format!("{base}/session/{id}"), _profile: profile }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let answer = match method {
+            "GET" => ureq::get(&url).call(),
+            _ => ureq::request(method, &url).send_json(body),
+        };
+        match answer {
+            Ok(r) => r.into_json::<Value>().unwrap()["value"].clone(),
+            Err(ureq::Error::Status(code, r)) => {
+                panic!("WebDriver {method} {path}: {code} {}", r.into_string().unwrap_or_default())
+            }
+            Err(e) => panic!("WebDriver {method} {path}: {e}"),
+        }
+    }
+
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", json!({ "url": url }));
+    }
+
+    /// The elements `css` finds now.
+    fn all(&self, css: &str) -> Vec<String> {
+        let found = self.call("POST", "/elements", json!({"using": "css selector", "value": css}));
+        found.as_array().unwrap().iter().map(|e| e[ELEMENT].as_str().unwrap().to_string()).collect()
+    }
+
+    /// Waits (up to 15 s) for an element `css` finds whose text contains `text`; answers it
+    /// and its whole text.
+    fn wait_for(&self, css: &str, text: &str) -> (String, String) {
+        let started = Instant::now();
+        loop {
+            for element in self.all(css) {
+                let shown = self.text(&element);
+                if shown.contains(text) {
+                    return (element, shown);
+                }
+            }
+            if started.elapsed() > Duration::from_secs(15) {
+                self.screenshot("failure");
+                let seen: Vec<String> = self.all(css).iter().map(|e| self.text(e)).collect();
+                panic!("no {css} showing {text:?}; the page shows {seen:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// An element's text; empty when the page has replaced the element since it was found.
+    fn text(&self, element: &str) -> String {
+        match ureq::get(&format!("{}/element/{element}/text", self.base)).call() {
+            Ok(r) => r.into_json::<Value>().unwrap()["value"].as_str().unwrap_or("").to_string(),
+            Err(_) => String::new(),
+        }
+    }
+
+    fn click(&self, element: &str) {
+        self.call("POST", &format!("/element/{element}/click"), json!({}));
+    }
+
+    fn type_into(&self, element: &str, keys: &str) {
+        self.call("POST", &format!("/element/{element}/value"), json!({ "text": keys }));
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine;
+        let png = self.call("GET", "/screenshot", Value::Null);
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        let dir = repo_root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("dashboard-{name}.png"));
+        std::fs::write(&file, bytes).unwrap();
+        file
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = ureq::delete(&self.base).call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn write_app(dir: &Path) -> PathBuf {
+    let app = dir.join("app");
+    std::fs::create_dir_all(app.join("functions")).unwrap();
+    std::fs::write(
+        app.join("chatfn.toml"),
+        "[app]\nname = \"gate\"\n[functions]\n\"user.attempted.start_session\" = \"functions/gate.js\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("functions/gate.js"),
+        "const VERSION = 1;\nasync function handleEvent(event, context) {\n  throw new Error(`closed ${VERSION}`);\n}\nmodule.exports = { handleEvent };\n",
+    )
+    .unwrap();
+    app
+}
+
+/// The message a session attempt is denied with now.
+fn denial(server: &Server) -> String {
+    let (status, answer) = server.start_session(&json!({"username": "ann"}));
+    assert_eq!(status, 403, "{answer}");
+    answer["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = write_app(dir.path());
+    let data = dir.path().join("data");
+    let (id, secret) = create_key(&app, &data);
+    let server = Server::start(&app, &data);
+    let browser = Browser::start();
+
+    // Signing in: a wrong secret is refused, the right one opens the Functions page.
+    browser.open(&format!("{}/dashboard/", server.base));
+    let field = |css: &str| browser.all(css).pop().unwrap_or_else(|| panic!("no {css}"));
+    browser.type_into(&field("#client-id"), &id);
+    browser.type_into(&field("#client-secret"), "wrong");
+    browser.click(&field("#sign-in"));
+    browser.wait_for("#signin-status", "refused");
+    let secret_field = field("#client-secret");
+    browser.call("POST", &format!("/element/{secret_field}/clear"), json!({}));
+    browser.type_into(&secret_field, &secret);
+    browser.click(&field("#sign-in"));
+    browser.wait_for("#signed-in", &id);
+    browser.wait_for("#editor .cm-content", "closed ${VERSION}");
+    browser.wait_for("#versions li", "v1");
+
+    // Breaking the function: an `=` after line 1. Save refuses it, at its line, in the editor.
+    let code = field("#editor .cm-content");
+    browser.type_into(&code, &format!("{KEY_CONTROL}{KEY_HOME}{KEYS_UP}{KEY_END}="));
+    browser.click(&field("#save"));
+    browser.wait_for("#save-status", "Not saved: line 1, column");
+    assert!(
+        !browser.all("#editor .cm-lintRange-error").is_empty(),
+        "the error is marked in the editor"
+    );
+    browser.screenshot("compile-error");
+    assert_eq!(denial(&server), "closed 1", "nothing was deployed");
+
+    // The fix: `const VERSION = 2;`, saved, deployed: the next attempt runs it.
+    browser.type_into(
+        &code,
+        &format!("{KEY_CONTROL}{KEY_HOME}{KEYS_UP}{KEY_END}{KEY_BACKSPACE}{KEY_BACKSPACE}{KEY_BACKSPACE}2;"),
+    );
+    browser.wait_for("#editor .cm-content", "const VERSION = 2;");
+    browser.click(&field("#save"));
+    browser.wait_for("#save-status", "Saved and deployed version 2");
+    assert_eq!(denial(&server), "closed 2");
+    browser.screenshot("functions");
+
+    // Rolling back to version 1.
+    let (v1, _) = browser.wait_for("#versions li", "v1");
+    let make_current = browser.call(
+        "POST",
+        &format!("/element/{v1}/elements"),
+        json!({"using": "css selector", "value": "button.make-current"}),
+    );
+    browser.click(make_current[0][ELEMENT].as_str().unwrap());
+    browser.wait_for("#save-status", "Version 1 is current now");
+    assert_eq!(denial(&server), "closed 1");
+
+    // The attempts show up in the live invocation list, newest first, with their version.
+    browser.click(&field("nav button[data-view=Invocations]"));
+    let (_, newest) = browser.wait_for("#invocations tr", "closed 1");
+    assert!(newest.contains("v1") && newest.contains("ann"), "{newest}");
+    assert_eq!(denial(&server), "closed 1");
+    let started = Instant::now();
+    while browser.all("#invocations tr").len() < 4 {
+        assert!(started.elapsed() < Duration::from_secs(10), "the live list did not grow");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.screenshot("invocations");
+
+    // A test run of the current version on the prefilled event.
+    browser.click(&field("nav button[data-view=Test]"));
+    browser.click(&field("#run-test"));
+    browser.wait_for("#test-decision", "v1: denied: AccessDenied: closed 1");
+
+    // Signing out forgets the token.
+    browser.click(&field("#sign-out"));
+    browser.wait_for("#signin-status", "Signed out");
+}
