@@ -91,7 +91,7 @@ function showSignIn(message) {
 
 // ---- the shell ---------------------------------------------------------------------------
 
-const views = { Functions: showFunctions, Invocations: showInvocations, Test: showTest };
+const views = { Functions: showFunctions, Invocations: showInvocations, Test: showTest, Runtime: showRuntime, Users: showUsers, Settings: showSettings };
 const state = { functions: [], selected: null, view: "Functions" };
 
 async function showShell() {
@@ -237,7 +237,10 @@ async function showInvocations(root) {
         h("td", {}, String(who)),
         h("td", {}, `${r.duration_ms.toFixed(1)} ms`),
         h("td", {}, error),
-        h("td", {}, h("button", { class: "link", onclick: () => showRecord(detail, r) }, "details")));
+        h("td", {}, h("button", { class: "link", onclick: () => {
+          live.checked = false;
+          showRecord(detail, r);
+        } }, "details")));
     }));
   };
   root.replaceChildren(h("div", { class: "layout" },
@@ -252,10 +255,32 @@ async function showInvocations(root) {
   stopLive = () => clearInterval(timer);
 }
 
-function showRecord(root, r) {
+async function showRecord(root, r) {
+  const versions = (await api("GET", `/v1/functions/${r.function_id}/versions?size=100`))._embedded.versions;
+  const pick = h("select", { id: "replay-version", "aria-label": "Version to replay on" },
+    versions.map((v) => h("option", { value: v.version_number, selected: v.version_number === r.version_number }, `v${v.version_number}`)));
+  const replayed = h("div", { id: "replay-result" });
+  const replay = async () => {
+    replayed.replaceChildren(h("p", { class: "muted" }, "Replaying…"));
+    try {
+      const run = await api("POST", `/v1/function-invocations/${r.id}/replay`, { version_number: Number(pick.value) });
+      const side = (title, status, outcome) => h("div", { class: "panel" }, h("h3", {}, title), h("p", {}, status), h("pre", {}, JSON.stringify(outcome, null, 2)));
+      replayed.replaceChildren(
+        h("p", { id: "replay-verdict", class: `status ${run.same_outcome ? "good" : "bad"}` },
+          run.same_outcome ? "Same outcome as the original." : "A different outcome from the original."),
+        h("div", { class: "sides" },
+          side(`Original (v${run.original_version_number})`, run.original_status, run.original_result),
+          side(`Replay (v${run.replay.version_number})`, run.replay.outcome.status === "returned" ? "SUCCEEDED" : "FAILED", run.replay.outcome)));
+    } catch (e) {
+      replayed.replaceChildren(h("p", { class: "status bad" }, e.message));
+    }
+  };
   root.replaceChildren(h("div", { class: "panel" },
     h("h2", {}, `Invocation ${r.id}`),
     h("p", {}, `${r.type} · version ${r.version_number} · ${r.status} · ${r.duration_ms.toFixed(1)} ms`),
+    h("div", { class: "toolbar" }, h("span", {}, "Replay on"), pick, h("button", { id: "replay", onclick: replay }, "Replay"),
+      h("span", { class: "muted" }, "with the event, Users answers, HTTP responses and clock it had; nothing live changes")),
+    replayed,
     h("h3", {}, "Event"), h("pre", {}, JSON.stringify(r.args, null, 2)),
     h("h3", {}, "Outcome"), h("pre", {}, JSON.stringify(r.result, null, 2)),
     h("h3", {}, "Console"), h("pre", { class: "logs" }, r.logs.map((l) => `${l.level}: ${l.message}`).join("\n") || "(nothing)")));
@@ -312,6 +337,158 @@ async function showTest(root) {
       event,
       h("div", { class: "toolbar" }, h("button", { id: "run-test", class: "primary", onclick: run }, "Run")),
       result)));
+}
+
+// ---- runtime -----------------------------------------------------------------------------
+
+async function showRuntime(root) {
+  const runtime = await api("GET", "/v1/runtimes/nodejs");
+  const status = h("p", { id: "runtime-status", class: "status", role: "status" });
+  const say = (text, good) => {
+    status.className = `status ${good ? "good" : "bad"}`;
+    status.textContent = text;
+  };
+  // Dependencies: the whole list is saved at once, installed first.
+  const rows = h("tbody", { id: "dependencies" });
+  const depRow = (name = "", version = "") => {
+    const row = h("tr", {},
+      h("td", {}, h("input", { class: "dep-name", value: name, "aria-label": "Package", placeholder: "package" })),
+      h("td", {}, h("input", { class: "dep-version", value: version, "aria-label": "Version range", placeholder: "^1" })),
+      h("td", {}, h("button", { class: "link", onclick: () => row.remove() }, "remove")));
+    rows.append(row);
+  };
+  for (const d of runtime.dependencies) depRow(d.name, d.version);
+  const saveDeps = async () => {
+    const list = [...rows.querySelectorAll("tr")]
+      .map((tr) => ({ name: tr.querySelector(".dep-name").value.trim(), version: tr.querySelector(".dep-version").value.trim() }))
+      .filter((d) => d.name);
+    say("Installing…", true);
+    try {
+      const answer = await api("PUT", "/v1/runtimes/nodejs/dependencies", list);
+      const c = answer.changes;
+      const what = [
+        ...Object.entries(c.added).map(([n, v]) => `added ${n}@${v}`),
+        ...c.removed.map((n) => `removed ${n}`),
+        ...Object.entries(c.changed).map(([n, r]) => `changed ${n} ${r.from} -> ${r.to}`),
+      ];
+      const installed = answer.installed ? `; installed ${answer.installed.packages} packages (${answer.installed.downloaded} downloaded)` : "";
+      say(what.length ? `${what.join(", ")}${installed}; deployed.` : "Nothing changed.", true);
+    } catch (e) {
+      say(e.message, false);
+    }
+  };
+  // The initialization script, in the same editor as functions.
+  const initStatus = h("p", { id: "init-status", class: "status", role: "status" });
+  const initHost = h("div", { class: "editor", id: "init-editor" });
+  const initFile = runtime.initialization_script?.file ?? "initialization-script.ts";
+  const init = new EditorView({
+    doc: runtime.initialization_script?.script ?? "",
+    extensions: [basicSetup, javascript({ typescript: /\.[cm]?ts$/.test(initFile) }), EditorView.lineWrapping],
+    parent: initHost,
+  });
+  const saveInit = async () => {
+    init.dispatch(setDiagnostics(init.state, []));
+    try {
+      await api("PUT", "/v1/runtimes/nodejs/initialization-script", { script: init.state.doc.toString(), file: initFile });
+      initStatus.className = "status good";
+      initStatus.textContent = "Saved and deployed.";
+    } catch (e) {
+      initStatus.className = "status bad";
+      const at = e.data?.location;
+      initStatus.textContent = at?.line ? `Not saved: line ${at.line}, column ${at.column}: ${e.message}` : `Not saved: ${e.message}`;
+      if (at?.line) {
+        const line = init.state.doc.line(Math.min(at.line, init.state.doc.lines));
+        init.dispatch(setDiagnostics(init.state, [{ from: line.from, to: line.to, severity: "error", message: e.message }]));
+      }
+    }
+  };
+  // Environment variables: names only; values are written, never read back.
+  const envList = h("ul", { class: "list", id: "environment" });
+  const renderEnv = (names) => envList.replaceChildren(...names.map((name) =>
+    h("li", { "data-name": name }, h("code", {}, name), h("span", { class: "muted" }, "••••••••"),
+      h("button", { class: "link", onclick: async () => {
+        const answer = await api("PATCH", "/v1/runtimes/nodejs/environment-variables", { [name]: null });
+        renderEnv(Object.keys(answer.environment_variables));
+        say(`Removed ${name}; deployed.`, true);
+      } }, "remove"))));
+  renderEnv(Object.keys(runtime.environment_variables));
+  const envName = h("input", { id: "env-name", placeholder: "NAME", "aria-label": "Variable name" });
+  const envValue = h("input", { id: "env-value", type: "password", placeholder: "value", "aria-label": "Value" });
+  const setEnv = async () => {
+    try {
+      const answer = await api("PATCH", "/v1/runtimes/nodejs/environment-variables", { [envName.value]: envValue.value });
+      renderEnv(Object.keys(answer.environment_variables));
+      say(`Set ${envName.value}; deployed.`, true);
+      envName.value = envValue.value = "";
+    } catch (e) {
+      say(e.message, false);
+    }
+  };
+  root.replaceChildren(h("div", { class: "layout halves" },
+    h("section", { class: "panel", "aria-label": "Dependencies" },
+      h("h2", {}, "npm dependencies"),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "package"), h("th", {}, "version"), h("th", {}))), rows),
+      h("div", { class: "toolbar" },
+        h("button", { id: "add-dependency", onclick: () => depRow() }, "Add"),
+        h("button", { id: "save-dependencies", class: "primary", onclick: saveDeps }, "Install and deploy")),
+      status,
+      h("h2", {}, "Environment variables"),
+      envList,
+      h("div", { class: "toolbar" }, envName, envValue, h("button", { id: "set-env", onclick: setEnv }, "Set"))),
+    h("section", { class: "panel", "aria-label": "Initialization script" },
+      h("h2", {}, "Initialization script ", h("span", { class: "muted" }, initFile)),
+      initHost,
+      h("div", { class: "toolbar" }, h("button", { id: "save-init", class: "primary", onclick: saveInit }, "Save and deploy")),
+      initStatus)));
+}
+
+// ---- users -------------------------------------------------------------------------------
+
+async function showUsers(root) {
+  const rows = h("tbody", { id: "users" });
+  const name = h("input", { id: "user-search", placeholder: "exact name", "aria-label": "Find a user by name" });
+  const info = h("p", { class: "muted", id: "users-page" });
+  let page = 0;
+  const render = async () => {
+    const query = name.value.trim() ? `&name=${encodeURIComponent(name.value.trim())}` : "";
+    const answer = await api("GET", `/v1/users?page=${page}&size=25${query}`);
+    rows.replaceChildren(...answer._embedded.users.map((u) => h("tr", { "data-name": u.name },
+      h("td", {}, String(u.id)), h("td", {}, u.name), h("td", {}, u.display_name), h("td", {}, u.is_guest ? "guest" : ""),
+      h("td", {}, h("pre", {}, JSON.stringify(u.properties))),
+      h("td", {}, h("button", { class: "link delete-user", onclick: async () => {
+        if (!confirm(`Delete ${u.name}?`)) return;
+        await api("DELETE", `/v1/users/${u.id}`);
+        await render();
+      } }, "delete")))));
+    info.textContent = `${answer.page.total_elements} users · page ${page + 1} of ${Math.max(answer.page.total_pages, 1)}`;
+  };
+  root.replaceChildren(h("div", { class: "panel", style: "margin: 1rem" },
+    h("h2", {}, "Users"),
+    h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); page = 0; render(); } },
+      name, h("button", { type: "submit" }, "Find"),
+      h("button", { type: "button", onclick: () => { if (page > 0) { page--; render(); } } }, "Previous"),
+      h("button", { type: "button", onclick: () => { page++; render(); } }, "Next"), info),
+    h("table", {}, h("thead", {}, h("tr", {}, ["id", "name", "display name", "", "properties", ""].map((c) => h("th", {}, c)))), rows)));
+  await render();
+}
+
+// ---- settings ----------------------------------------------------------------------------
+
+async function showSettings(root) {
+  const settings = await api("GET", "/v1/application/settings");
+  const guests = h("select", { id: "guest-users", "aria-label": "Guest users" },
+    ["ENABLED", "DISABLED"].map((v) => h("option", { value: v, selected: settings.guest_users === v }, v)));
+  const status = h("p", { id: "settings-status", class: "status", role: "status" });
+  guests.addEventListener("change", async () => {
+    const answer = await api("PATCH", "/v1/application/settings", { guest_users: guests.value });
+    status.className = "status good";
+    status.textContent = `Guest users ${answer.guest_users}: applies to the next attempt.`;
+  });
+  root.replaceChildren(h("div", { class: "panel", style: "margin: 1rem" },
+    h("h2", {}, "Settings"),
+    h("label", {}, "Guest users ", guests),
+    h("p", { class: "muted" }, "ENABLED lets a user in without a function vouching for them (ChatKitty's guest users)."),
+    status));
 }
 
 showSignIn();

@@ -240,10 +240,70 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     }
     browser.screenshot("invocations");
 
+    // Replaying the newest attempt (version 1) on version 2: the two outcomes side by side.
+    let (newest_row, _) = browser.wait_for("#invocations tr", "closed 1");
+    let details = browser.call(
+        "POST",
+        &format!("/element/{newest_row}/elements"),
+        json!({"using": "css selector", "value": "button"}),
+    );
+    browser.click(details[0][ELEMENT].as_str().unwrap());
+    let (pick, _) = browser.wait_for("#replay-version", "v2");
+    browser.type_into(&pick, "v2");
+    browser.click(&field("#replay"));
+    browser.wait_for("#replay-verdict", "A different outcome");
+    browser.wait_for("#replay-result", "closed 2");
+    browser.screenshot("replay");
+
     // A test run of the current version on the prefilled event.
     browser.click(&field("nav button[data-view=Test]"));
     browser.click(&field("#run-test"));
     browser.wait_for("#test-decision", "v1: denied: AccessDenied: closed 1");
+
+    // The runtime: a dependency added is installed from the registry and deployed; an
+    // environment variable is set by name and its value never shown.
+    browser.click(&field("nav button[data-view=Runtime]"));
+    browser.click(&field("#add-dependency"));
+    browser.type_into(&field("#dependencies tr:last-child .dep-name"), "is-number");
+    browser.type_into(&field("#dependencies tr:last-child .dep-version"), "^7");
+    browser.click(&field("#save-dependencies"));
+    browser.wait_for("#runtime-status", "added is-number@^7; installed 1 packages");
+    assert!(app.join("node_modules/is-number/package.json").is_file(), "installed in the app");
+    browser.type_into(&field("#env-name"), "GREETING");
+    browser.type_into(&field("#env-value"), "hello-secret");
+    browser.click(&field("#set-env"));
+    let (_, env) = browser.wait_for("#environment li", "GREETING");
+    assert!(!env.contains("hello-secret"), "{env}");
+    browser.screenshot("runtime");
+
+    // Users: found by name and deleted (after the browser's confirmation).
+    let (status, bob) = crate::harness::api(
+        &server.base,
+        &crate::harness::token(&server.base, &id, &secret).unwrap(),
+        "POST",
+        "/v1/users",
+        Some(json!({"name": "bob", "displayName": "Bob"})),
+    );
+    assert_eq!(status, 201, "{bob}");
+    browser.click(&field("nav button[data-view=Users]"));
+    browser.type_into(&field("#user-search"), "bob\n");
+    let (bob_row, _) = browser.wait_for("#users tr", "Bob");
+    let delete = browser.call(
+        "POST",
+        &format!("/element/{bob_row}/elements"),
+        json!({"using": "css selector", "value": "button.delete-user"}),
+    );
+    browser.click(delete[0][ELEMENT].as_str().unwrap());
+    browser.call("POST", "/alert/accept", json!({}));
+    browser.wait_for("#users-page", "0 users");
+    let (status, _) = crate::harness::api(
+        &server.base,
+        &crate::harness::token(&server.base, &id, &secret).unwrap(),
+        "GET",
+        &format!("/v1/users/{}", bob["id"]),
+        None,
+    );
+    assert_eq!(status, 404, "the user is gone");
 
     // Signing out forgets the token.
     browser.click(&field("#sign-out"));

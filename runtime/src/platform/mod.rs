@@ -94,7 +94,7 @@ fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
         .routes(routes!(runtime::get))
         .routes(routes!(runtime::set_dependencies))
         .routes(routes!(runtime::set_initialization_script))
-        .routes(routes!(runtime::set_environment))
+        .routes(routes!(runtime::set_environment, runtime::patch_environment))
         .routes(routes!(functions::list, functions::create))
         .routes(routes!(functions::get, functions::delete))
         .routes(routes!(functions::versions, functions::create_version))
@@ -452,6 +452,7 @@ mod tests {
             ("/v1/users/{id}/secrets/{name}", "put"),
             ("/v1/users/{id}/secrets/{name}", "get"),
             ("/v1/users/{id}/secrets/{name}", "delete"),
+            ("/v1/runtimes/nodejs/environment-variables", "patch"),
             ("/v1/events", "post"),
             ("/v1/apps/{app}/events", "post"),
             ("/v1/events/stats", "get"),

@@ -10,7 +10,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{compile_check, json_body, Authorized, ErrorBody, Links, OAuthError, PlatformError};
+use super::{
+    compile_check, json_body, Authorized, ErrorBody, Links, OAuthError, PlatformApp, PlatformError,
+};
 use crate::store::functions::{RuntimeRecord, Script};
 
 /// The file an initialization script saved through the API runs as.
@@ -242,8 +244,46 @@ pub async fn set_environment(
     }
     let _one_at_a_time = app.changing.lock().await;
     let current = app.store.functions.runtime()?;
+    save_environment(&app, &current, wanted).await
+}
+
+/// `PATCH /v1/runtimes/nodejs/environment-variables` (chatfn's): sets the variables given and
+/// removes those given as `null`, keeping the others (whose values cannot be read back).
+#[utoipa::path(patch, path = "/v1/runtimes/nodejs/environment-variables", tag = "runtime", security(("bearer" = [])), request_body = BTreeMap<String, Option<String>>,
+    responses((status = 200, body = RuntimeView), (status = 400, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn patch_environment(
+    Authorized(app): Authorized,
+    body: Bytes,
+) -> Result<Json<RuntimeView>, PlatformError> {
+    let patch: BTreeMap<String, Option<String>> = json_body(&body)?;
+    for name in patch.keys() {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(PlatformError::BadRequest(format!(
+                "{name:?} cannot be an environment variable name"
+            )));
+        }
+    }
+    let _one_at_a_time = app.changing.lock().await;
+    let current = app.store.functions.runtime()?;
+    let mut wanted = current.environment.clone();
+    for (name, value) in patch {
+        match value {
+            Some(value) => wanted.insert(name, value),
+            None => wanted.remove(&name),
+        };
+    }
+    save_environment(&app, &current, wanted).await
+}
+
+/// Saves `wanted` as the environment and redeploys, unless it is `current`'s already (the
+/// caller holds the app's change lock).
+async fn save_environment(
+    app: &PlatformApp,
+    current: &RuntimeRecord,
+    wanted: BTreeMap<String, String>,
+) -> Result<Json<RuntimeView>, PlatformError> {
     if current.environment == wanted {
-        return Ok(Json(RuntimeView::of(&current, Some(false))));
+        return Ok(Json(RuntimeView::of(current, Some(false))));
     }
     let names: Vec<&String> = wanted.keys().collect();
     tracing::info!(app = %app.app.name, ?names, "environment variables changed through the Platform API");
