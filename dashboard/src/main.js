@@ -224,35 +224,76 @@ async function showInvocations(root) {
   const body = h("tbody", { id: "invocations" });
   const detail = h("div", { id: "invocation-detail" });
   const live = h("input", { type: "checkbox", id: "live", checked: true });
-  const render = async () => {
-    if (!fn) return;
-    const page = await api("GET", `/v1/functions/${fn.id}/invocations?size=50`);
-    body.replaceChildren(...page._embedded.invocations.map((r) => {
-      const who = r.args?.username ?? r.args?.user?.name ?? r.args?.user?.id ?? "";
-      const error = r.result?.error?.message ?? r.result?.decision?.message ?? "";
-      return h("tr", { "data-id": r.id },
-        h("td", {}, new Date(r.created_time).toLocaleTimeString()),
-        h("td", {}, h("span", { class: `tag ${r.status}` }, r.status)),
-        h("td", {}, `v${r.version_number}`),
-        h("td", {}, String(who)),
-        h("td", {}, `${r.duration_ms.toFixed(1)} ms`),
-        h("td", {}, error),
-        h("td", {}, h("button", { class: "link", onclick: () => {
-          live.checked = false;
-          showRecord(detail, r);
-        } }, "details")));
-    }));
+  const row = (r) => {
+    const who = r.args?.username ?? r.args?.user?.name ?? r.args?.user?.id ?? "";
+    const error = r.result?.error?.message ?? r.result?.decision?.message ?? "";
+    return h("tr", { "data-id": r.id },
+      h("td", {}, new Date(r.created_time).toLocaleTimeString()),
+      h("td", {}, h("span", { class: `tag ${r.status}` }, r.status)),
+      h("td", {}, `v${r.version_number}`),
+      h("td", {}, String(who)),
+      h("td", {}, `${r.duration_ms.toFixed(1)} ms`),
+      h("td", {}, error),
+      h("td", {}, h("button", { class: "link", onclick: () => showRecord(detail, r) }, "details")));
   };
+  const tail = h("span", { class: "muted", id: "tail-state" });
+  // The live tail: server-sent events read through fetch (EventSource cannot send the token).
+  let reading = null;
+  const follow = () => {
+    const stop = new AbortController();
+    reading = stop;
+    tail.textContent = "following";
+    (async () => {
+      const res = await fetch(`/v1/function-invocations/live?function_id=${fn.id}`, {
+        headers: { authorization: `Bearer ${session.token}`, accept: "text/event-stream" },
+        signal: stop.signal,
+      });
+      if (res.status === 401) return signOut("Your session ended: sign in again.");
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let pending = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        pending += value;
+        let end;
+        while ((end = pending.indexOf("\n\n")) >= 0) {
+          const block = pending.slice(0, end);
+          pending = pending.slice(end + 2);
+          const event = /^event: ?(.*)$/m.exec(block)?.[1];
+          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+          if (event === "invocation" && data) {
+            const record = JSON.parse(data);
+            if (!body.querySelector(`tr[data-id="${record.id}"]`)) body.prepend(row(record));
+          } else if (event === "lagged") {
+            tail.textContent = `following (${data} missed: too many at once)`;
+          }
+        }
+      }
+    })().catch(() => {}).finally(() => {
+      if (reading === stop) tail.textContent = "paused";
+    });
+  };
+  const pause = () => {
+    reading?.abort();
+    reading = null;
+    tail.textContent = "paused";
+  };
+  live.addEventListener("change", () => (live.checked ? follow() : pause()));
   root.replaceChildren(h("div", { class: "layout" },
     h("section", { class: "panel" }, h("h2", {}, "Functions"), functionList(() => showInvocations(root))),
     h("section", { class: "panel", "aria-label": "Invocations" },
       h("h2", {}, `Invocations of ${fn?.type ?? "—"}`),
-      h("div", { class: "toolbar" }, h("label", {}, live, " live (newest first, refreshed every second)")),
+      h("div", { class: "toolbar" }, h("label", {}, live, " live tail (newest first)"), tail),
       h("table", {}, h("thead", {}, h("tr", {}, ["time", "status", "version", "user", "duration", "error", ""].map((c) => h("th", {}, c)))), body),
       detail)));
-  await render();
-  const timer = setInterval(() => live.checked && render().catch(() => {}), 1000);
-  stopLive = () => clearInterval(timer);
+  if (!fn) return;
+  // Following first, then the recent ones below what arrived meanwhile: nothing falls between.
+  follow();
+  stopLive = pause;
+  const page = await api("GET", `/v1/functions/${fn.id}/invocations?size=50`);
+  for (const r of page._embedded.invocations) {
+    if (!body.querySelector(`tr[data-id="${r.id}"]`)) body.append(row(r));
+  }
 }
 
 async function showRecord(root, r) {

@@ -97,6 +97,24 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// A running server's invocation records, oldest first, with their console output; with
+    /// --follow, then every new one as it happens.
+    Logs {
+        /// Only this function's (its id, from GET /v1/runtimes/nodejs/functions).
+        #[arg(long)]
+        function: Option<u64>,
+        /// Keep printing new invocations as they happen.
+        #[arg(long, short)]
+        follow: bool,
+        /// How many recent records to print first (per function).
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+        #[arg(long)]
+        server: String,
+        /// CLIENT_ID:CLIENT_SECRET from `chatfn keys create` (or the CHATFN_KEY variable).
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Print the Platform API's OpenAPI document (the one served at /openapi.json).
     Openapi,
     /// Internal: takes the V8 snapshot of an app runtime for a running server
@@ -212,6 +230,7 @@ pub enum Validated {
     Snapshot,
     Replay { id: u64, version: Option<u64>, server: String, key: String },
     Events { command: EventsCommand, server: String, key: String },
+    Logs { function: Option<u64>, follow: bool, last: usize, server: String, key: String },
 }
 
 fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
@@ -251,6 +270,9 @@ impl Cli {
                 Validated::Keys { app: App::load(&app)?, data, command }
             }
             Command::Openapi => Validated::Openapi,
+            Command::Logs { function, follow, last, server, key } => {
+                Validated::Logs { function, follow, last, server, key: key_or_env(key)? }
+            }
             Command::Events { server, key, command } => {
                 let filter = match &command {
                     EventsCommand::Redrive { filter } | EventsCommand::Delete { filter } => {

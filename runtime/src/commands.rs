@@ -95,6 +95,77 @@ pub async fn replay(
     Ok(same)
 }
 
+/// `chatfn logs [--follow]`: a server's invocation records as lines, with their console output.
+pub async fn logs(
+    function: Option<u64>,
+    follow: bool,
+    last: usize,
+    server: &str,
+    key: &str,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let remote = crate::remote::Remote::connect(server, key).await?;
+    let print = |record: &serde_json::Value| {
+        let result = &record["result"];
+        let why = result["error"]["message"]
+            .as_str()
+            .or(result["decision"]["message"].as_str())
+            .or(result["message"].as_str())
+            .unwrap_or("");
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{} {} #{} v{} {} {:.1} ms {}",
+            record["created_time"].as_str().unwrap_or("?"),
+            record["type"].as_str().unwrap_or("?"),
+            record["id"],
+            record["version_number"],
+            record["status"].as_str().unwrap_or("?"),
+            record["duration_ms"].as_f64().unwrap_or(0.0),
+            why
+        );
+        for line in record["logs"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  | {}: {}",
+                line["level"].as_str().unwrap_or("log"),
+                line["message"].as_str().unwrap_or("")
+            );
+        }
+        let _ = out.flush();
+    };
+    let ids: Vec<u64> = match function {
+        Some(id) => vec![id],
+        None => remote.functions().await?.values().filter_map(|f| f["id"].as_u64()).collect(),
+    };
+    let mut recent = Vec::new();
+    for id in ids {
+        let page = remote.get(&format!("/v1/functions/{id}/invocations?size={last}")).await?;
+        recent.extend(page["_embedded"]["invocations"].as_array().cloned().unwrap_or_default());
+    }
+    recent.sort_by_key(|r| r["id"].as_u64().unwrap_or(0));
+    recent.iter().for_each(print);
+    if follow {
+        let path = match function {
+            Some(id) => format!("/v1/function-invocations/live?function_id={id}"),
+            None => "/v1/function-invocations/live".to_string(),
+        };
+        let open = || eprintln!("chatfn: following new invocations (Ctrl-C stops)");
+        remote
+            .follow(&path, open, |event, data| match event {
+                "invocation" => {
+                    if let Ok(record) = serde_json::from_str(data) {
+                        print(&record);
+                    }
+                }
+                "lagged" => eprintln!("chatfn: {data} invocations were missed (too many at once)"),
+                _ => {}
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 /// `chatfn events ...`: a server's chat events through its Platform API.
 pub async fn events(
     command: &crate::cli::EventsCommand,

@@ -61,6 +61,9 @@ fn main() -> ExitCode {
             Validated::Apply { app, server, key } => {
                 commands::apply(&app, &server, &key).await.map(|()| true)
             }
+            Validated::Logs { function, follow, last, server, key } => {
+                commands::logs(function, follow, last, &server, &key).await.map(|()| true)
+            }
             Validated::Events { command, server, key } => {
                 commands::events(&command, &server, &key).await.map(|()| true)
             }

@@ -93,4 +93,46 @@ impl Remote {
             .map(|f| (f["type"].as_str().unwrap_or_default().to_string(), f))
             .collect())
     }
+
+    /// Follows a server-sent event stream at `path`: `on_open` once the server answered (it
+    /// follows from then on), then `on_event(event, data)` for each event until it ends.
+    pub async fn follow(
+        &self,
+        path: &str,
+        on_open: impl FnOnce(),
+        mut on_event: impl FnMut(&str, &str),
+    ) -> anyhow::Result<()> {
+        let mut response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        if !response.status().is_success() {
+            bail!("GET {path}: {}", response.status());
+        }
+        on_open();
+        let mut pending = String::new();
+        while let Some(chunk) = response.chunk().await? {
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = pending.find("\n\n") {
+                let block: String = pending.drain(..end + 2).collect();
+                let mut event = "message";
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(name) = line.strip_prefix("event:") {
+                        event = name.trim();
+                    } else if let Some(text) = line.strip_prefix("data:") {
+                        data.push_str(text.strip_prefix(' ').unwrap_or(text));
+                    }
+                }
+                if !data.is_empty() {
+                    on_event(event, &data);
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -480,7 +480,7 @@ fn the_openapi_document_is_valid_openapi() {
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     assert_eq!(
         String::from_utf8_lossy(&check.stdout).trim(),
-        "26",
+        "27",
         "every path is in the document"
     );
 }
@@ -688,4 +688,59 @@ fn a_function_removed_from_the_app_file_is_no_longer_served() {
         (200, &json!(true)),
         "no function: a guest session: {answer}"
     );
+}
+
+#[test]
+fn chatfn_logs_prints_the_recent_invocations_then_follows_new_ones() {
+    use std::io::BufRead;
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("chatfn.toml"),
+        "[functions]\n\"user.attempted.start_session\" = \"hello.js\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.path().join("hello.js"),
+        "async function handleEvent(event) { console.log(`hello ${event.username}`); }\nmodule.exports = { handleEvent };\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (id, secret) = create_key(app.path(), data.path());
+    let server = Server::start(app.path(), data.path());
+    assert_eq!(server.start_session(&json!({"username": "ann"})).0, 200);
+    let mut logs = chatfn()
+        .args(["logs", "--follow", "--server", &server.base, "--key", &format!("{id}:{secret}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let (stdout, stderr) = (logs.stdout.take().unwrap(), logs.stderr.take().unwrap());
+    let out = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(format!("stderr: {line}"));
+        }
+    });
+    let next = || {
+        received.recv_timeout(std::time::Duration::from_secs(20)).expect("a line from chatfn logs")
+    };
+    // The recent one (on stdout), and the word that it follows now (on stderr), in either order.
+    let mut seen: Vec<String> = (0..3).map(|_| next()).collect();
+    seen.sort();
+    assert_eq!(seen[0], "  | info: hello ann", "{seen:?}");
+    assert!(seen[1].contains("start_session") && seen[1].contains("SUCCEEDED"), "{seen:?}");
+    assert_eq!(seen[2], "stderr: chatfn: following new invocations (Ctrl-C stops)", "{seen:?}");
+    // Followed: an attempt made now is printed as it happens.
+    assert_eq!(server.start_session(&json!({"username": "bob"})).0, 200);
+    let followed = next();
+    assert!(followed.contains("SUCCEEDED"), "{followed}");
+    assert_eq!(next(), "  | info: hello bob");
+    let _ = logs.kill();
+    let _ = logs.wait();
 }

@@ -105,6 +105,46 @@ pub async fn invocations(
     )))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct LiveQuery {
+    /// Only this function's invocations.
+    function_id: Option<u64>,
+}
+
+/// `GET /v1/function-invocations/live` (chatfn's): the app's invocation records as they are
+/// made, as server-sent events (`event: invocation`, the record as JSON; `event: lagged` with
+/// how many a slow reader missed), with a keep-alive comment every 15 s.
+#[utoipa::path(get, path = "/v1/function-invocations/live", tag = "functions", security(("bearer" = [])), params(LiveQuery),
+    responses((status = 200, content_type = "text/event-stream", description = "server-sent events, one per new invocation record"), (status = 401, body = OAuthError)))]
+pub async fn live(
+    Authorized(app): Authorized,
+    Query(q): Query<LiveQuery>,
+) -> axum::response::sse::Sse<
+    impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let receiver = app.store.invocations.follow();
+    let stream = futures::stream::unfold(receiver, move |mut receiver| async move {
+        loop {
+            let event = match receiver.recv().await {
+                Ok(record) if q.function_id.is_none_or(|f| f == record.function_id) => {
+                    let view =
+                        serde_json::to_string(&InvocationView::from(&record)).unwrap_or_default();
+                    Event::default().event("invocation").data(view)
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(missed)) => {
+                    Event::default().event("lagged").data(missed.to_string())
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((Ok(event), receiver));
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+}
+
 #[utoipa::path(get, path = "/v1/function-invocations/{id}", tag = "functions", security(("bearer" = [])), params(("id" = u64, Path)),
     responses((status = 200, body = InvocationView), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
 pub async fn invocation(

@@ -104,6 +104,7 @@ fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
         .routes(routes!(functions::version))
         .routes(routes!(invocations::test))
         .routes(routes!(invocations::invocation))
+        .routes(routes!(invocations::live))
         .routes(routes!(invocations::replay))
         .routes(routes!(users::list, users::create, users::exists))
         .routes(routes!(users::get, users::update, users::delete))
@@ -453,6 +454,7 @@ mod tests {
             ("/v1/users/{id}/secrets/{name}", "get"),
             ("/v1/users/{id}/secrets/{name}", "delete"),
             ("/v1/runtimes/nodejs/environment-variables", "patch"),
+            ("/v1/function-invocations/live", "get"),
             ("/v1/events", "post"),
             ("/v1/apps/{app}/events", "post"),
             ("/v1/events/stats", "get"),

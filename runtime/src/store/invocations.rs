@@ -61,6 +61,8 @@ pub struct Records {
     pages: Mutex<VecDeque<(u64, usize)>>,
     /// One writer at a time (the background thread, or a read settling the queue).
     writing: Mutex<()>,
+    /// Every new record, to whoever follows them (the live tail).
+    live: tokio::sync::broadcast::Sender<InvocationRecord>,
 }
 
 impl Deref for InvocationsStore {
@@ -70,6 +72,9 @@ impl Deref for InvocationsStore {
         &self.0
     }
 }
+
+/// Records a slow follower of the live tail may fall behind by.
+const LIVE_BACKLOG: usize = 1024;
 
 /// How often queued records are written.
 const WRITE_EVERY: Duration = Duration::from_millis(100);
@@ -122,6 +127,7 @@ impl InvocationsStore {
             queued: Default::default(),
             pages: Mutex::new(pages),
             writing: Default::default(),
+            live: tokio::sync::broadcast::channel(LIVE_BACKLOG).0,
         });
         writer().lock().unwrap().push(Arc::downgrade(&store));
         Ok(InvocationsStore(store))
@@ -132,8 +138,17 @@ impl InvocationsStore {
         // sled's ids grow monotonically (also across restarts), so key order is age order.
         record.id = self.space.generate_id()? + 1;
         let id = record.id;
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(record.clone());
+        }
         self.queued.lock().unwrap().push(record);
         Ok(id)
+    }
+
+    /// The records made from now on, as they are made (a follower that falls more than
+    /// `LIVE_BACKLOG` behind is told how many it missed).
+    pub fn follow(&self) -> tokio::sync::broadcast::Receiver<InvocationRecord> {
+        self.live.subscribe()
     }
 }
 
