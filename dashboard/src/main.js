@@ -6,7 +6,9 @@ import { javascript } from "@codemirror/lang-javascript";
 import { setDiagnostics } from "@codemirror/lint";
 
 const app = document.getElementById("app");
-const session = { token: null, clientId: null };
+/** The signed-in apps (name -> {token, clientId}), in memory only, and the one shown. */
+const apps = new Map();
+const session = { token: null, clientId: null, app: null };
 let stopLive = null;
 
 /** An element: `h("button", { class: "primary", onclick }, "Save")`. */
@@ -51,9 +53,20 @@ async function api(method, path, body) {
 // ---- sign in -----------------------------------------------------------------------------
 
 function signOut(message) {
+  if (session.app) apps.delete(session.app);
   session.token = null;
+  session.app = null;
   stopLive?.();
+  const other = apps.keys().next().value;
+  if (other && !message?.startsWith("Your session ended")) return switchTo(other);
   showSignIn(message);
+}
+
+function switchTo(name) {
+  const signedIn = apps.get(name);
+  Object.assign(session, { token: signedIn.token, clientId: signedIn.clientId, app: name });
+  state.selected = null;
+  return showShell();
 }
 
 function showSignIn(message) {
@@ -76,13 +89,16 @@ function showSignIn(message) {
     }
     session.token = data.access_token;
     session.clientId = id.value;
-    showShell();
+    const settings = await api("GET", "/v1/application/settings");
+    apps.set(settings.app, { token: data.access_token, clientId: id.value });
+    await switchTo(settings.app);
   } },
     h("h1", {}, "chatfn"),
     h("p", { class: "muted" }, "Sign in with a Platform API key of your app (client id and secret)."),
     h("label", {}, "Client id", id),
     h("label", {}, "Client secret", secret),
     h("button", { id: "sign-in", class: "primary", type: "submit" }, "Sign in"),
+    apps.size ? h("button", { type: "button", onclick: () => switchTo(apps.keys().next().value) }, "Back") : null,
     status,
   );
   app.replaceChildren(form);
@@ -99,11 +115,16 @@ async function showShell() {
   const main = h("div", { id: "view" });
   const nav = h("nav", { "aria-label": "Sections" }, Object.keys(views).map((name) =>
     h("button", { "data-view": name, "aria-current": name === state.view ? "page" : null, onclick: () => go(name) }, name)));
+  const switcher = h("select", { id: "app-switcher", "aria-label": "App" },
+    [...apps.keys()].map((name) => h("option", { value: name, selected: name === session.app }, name)),
+    h("option", { value: "" }, "Sign in to another app…"));
+  switcher.addEventListener("change", () => (switcher.value ? switchTo(switcher.value) : showSignIn()));
   app.replaceChildren(
     h("header", {},
       h("h1", {}, "chatfn"),
+      switcher,
       nav,
-      h("span", { class: "who", id: "signed-in" }, `signed in as ${session.clientId} · guest users ${settings.guest_users}`),
+      h("span", { class: "who", id: "signed-in" }, `app ${settings.app} · key ${session.clientId}`),
       h("button", { id: "sign-out", onclick: () => signOut("Signed out.") }, "Sign out"),
     ),
     main,
@@ -179,12 +200,43 @@ async function showFunctions(root) {
       }
     }
   };
+  const compared = h("div", { id: "diff" });
+  const shadowInfo = h("p", { id: "shadow-status", class: "muted" });
   const listVersions = async () => {
     const page = await api("GET", `/v1/functions/${fn.id}/versions?size=50`);
-    const now = state.functions.find((f) => f.id === fn.id)?.current_version_number;
+    const current = state.functions.find((f) => f.id === fn.id);
+    const now = current?.current_version_number;
+    const shadow = current?.shadow_version_number;
+    if (shadow) {
+      const recent = (await api("GET", `/v1/functions/${fn.id}/invocations?size=200`))._embedded.invocations.filter((r) => r.shadow);
+      const same = recent.filter((r) => r.shadow.same_outcome).length;
+      shadowInfo.textContent = `v${shadow} runs in shadow: it agreed with the live version on ${same} of the last ${recent.length} invocations.`;
+    } else {
+      shadowInfo.textContent = "No version runs in shadow.";
+    }
+    const byNumber = new Map(page._embedded.versions.map((v) => [v.version_number, v]));
+    const pickA = h("select", { id: "diff-from", "aria-label": "Compare from" }, page._embedded.versions.map((v, i) => h("option", { value: v.version_number, selected: i === 1 }, `v${v.version_number}`)));
+    const pickB = h("select", { id: "diff-to", "aria-label": "Compare to" }, page._embedded.versions.map((v, i) => h("option", { value: v.version_number, selected: i === 0 }, `v${v.version_number}`)));
+    const compare = () => compared.replaceChildren(diffView(byNumber.get(Number(pickA.value)), byNumber.get(Number(pickB.value))));
+    compared.replaceChildren();
+    versions.parentElement?.querySelector(".compare")?.remove();
+    versions.after(h("div", { class: "toolbar compare" }, "Compare ", pickA, " with ", pickB, h("button", { id: "compare", onclick: compare }, "Show the changes")));
     versions.replaceChildren(...page._embedded.versions.map((v) =>
       h("li", { "data-version": v.version_number },
         h("span", {}, `v${v.version_number} `, h("span", { class: "muted" }, new Date(v.created_time).toLocaleString())),
+        v.version_number === shadow
+          ? h("button", { class: "stop-shadow", onclick: async () => {
+            await api("PUT", `/v1/functions/${fn.id}/shadow-version`, { version_number: null });
+            await loadFunctions();
+            await listVersions();
+          } }, "Stop shadow")
+          : v.version_number !== now
+            ? h("button", { class: "shadow", onclick: async () => {
+              await api("PUT", `/v1/functions/${fn.id}/shadow-version`, { version_number: v.version_number });
+              await loadFunctions();
+              await listVersions();
+            } }, "Run in shadow")
+            : null,
         v.version_number === now
           ? h("span", { class: "tag SUCCEEDED" }, "current")
           : h("button", { class: "make-current", onclick: async () => {
@@ -207,7 +259,9 @@ async function showFunctions(root) {
         h("span", { class: "muted" }, "Compiled first: nothing changes when it does not compile.")),
       status,
       h("h2", {}, "Versions"),
-      versions)));
+      shadowInfo,
+      versions,
+      compared)));
   view.contentDOM.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "s") {
       e.preventDefault();
@@ -215,6 +269,35 @@ async function showFunctions(root) {
     }
   });
   await listVersions();
+}
+
+/** The changes from version `a` to `b`, line by line (longest common subsequence). */
+function diffView(a, b) {
+  const x = a.handler_script.split("\n");
+  const y = b.handler_script.split("\n");
+  const n = x.length;
+  const m = y.length;
+  const common = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      common[i][j] = x[i] === y[j] ? common[i + 1][j + 1] + 1 : Math.max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  const lines = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && x[i] === y[j]) {
+      lines.push(h("div", { class: "same" }, `  ${x[i]}`));
+      i++;
+      j++;
+    } else if (j < m && (i === n || common[i][j + 1] >= common[i + 1][j])) {
+      lines.push(h("div", { class: "added" }, `+ ${y[j++]}`));
+    } else {
+      lines.push(h("div", { class: "removed" }, `- ${x[i++]}`));
+    }
+  }
+  return h("div", { class: "panel" }, h("h3", {}, `v${a.version_number} → v${b.version_number}`), h("pre", { class: "diff" }, lines));
 }
 
 // ---- invocations -------------------------------------------------------------------------
@@ -227,7 +310,7 @@ async function showInvocations(root) {
   const row = (r) => {
     const who = r.args?.username ?? r.args?.user?.name ?? r.args?.user?.id ?? "";
     const error = r.result?.error?.message ?? r.result?.decision?.message ?? "";
-    return h("tr", { "data-id": r.id },
+    const tr = h("tr", { "data-id": r.id },
       h("td", {}, new Date(r.created_time).toLocaleTimeString()),
       h("td", {}, h("span", { class: `tag ${r.status}` }, r.status)),
       h("td", {}, `v${r.version_number}`),
@@ -235,8 +318,28 @@ async function showInvocations(root) {
       h("td", {}, `${r.duration_ms.toFixed(1)} ms`),
       h("td", {}, error),
       h("td", {}, h("button", { class: "link", onclick: () => showRecord(detail, r) }, "details")));
+    tr.record = r;
+    tr.hidden = !shown(tr);
+    return tr;
   };
   const tail = h("span", { class: "muted", id: "tail-state" });
+  const byStatus = h("select", { id: "filter-status", "aria-label": "Status" }, ["", "SUCCEEDED", "FAILED"].map((v) => h("option", { value: v }, v || "any status")));
+  const byVersion = h("input", { id: "filter-version", placeholder: "version", size: 7, "aria-label": "Version" });
+  const byUser = h("input", { id: "filter-user", placeholder: "user", size: 10, "aria-label": "User" });
+  const byTime = h("select", { id: "filter-time", "aria-label": "Time" }, [["", "any time"], ["5", "last 5 minutes"], ["60", "last hour"], ["1440", "last day"]].map(([v, t]) => h("option", { value: v }, t)));
+  const shown = (tr) => {
+    const r = tr.record;
+    const who = String(r.args?.username ?? r.args?.user?.name ?? r.args?.user?.id ?? "");
+    return (!byStatus.value || r.status === byStatus.value)
+      && (!byVersion.value.trim() || `v${r.version_number}` === `v${byVersion.value.trim().replace(/^v/, "")}`)
+      && (!byUser.value.trim() || who.includes(byUser.value.trim()))
+      && (!byTime.value || Date.now() - Date.parse(r.created_time) <= Number(byTime.value) * 60_000);
+  };
+  const filter = () => body.querySelectorAll("tr").forEach((tr) => { tr.hidden = !shown(tr); });
+  for (const control of [byStatus, byVersion, byUser, byTime]) {
+    control.addEventListener("input", filter);
+    control.addEventListener("change", filter);
+  }
   // The live tail: server-sent events read through fetch (EventSource cannot send the token).
   let reading = null;
   const follow = () => {
@@ -284,6 +387,7 @@ async function showInvocations(root) {
     h("section", { class: "panel", "aria-label": "Invocations" },
       h("h2", {}, `Invocations of ${fn?.type ?? "—"}`),
       h("div", { class: "toolbar" }, h("label", {}, live, " live tail (newest first)"), tail),
+      h("div", { class: "toolbar", role: "search" }, byStatus, byVersion, byUser, byTime),
       h("table", {}, h("thead", {}, h("tr", {}, ["time", "status", "version", "user", "duration", "error", ""].map((c) => h("th", {}, c)))), body),
       detail)));
   if (!fn) return;
@@ -346,6 +450,22 @@ async function showTest(root) {
   const event = h("textarea", { id: "test-event", spellcheck: "false", "aria-label": "Event (JSON)" });
   event.value = JSON.stringify(EXAMPLES[fn?.type] ?? {}, null, 2);
   const result = h("div", { id: "test-result", role: "status" });
+  const versions = fn ? (await api("GET", `/v1/functions/${fn.id}/versions?size=100`))._embedded.versions : [];
+  const pick = h("select", { id: "test-version", "aria-label": "Version" }, versions.map((v) =>
+    h("option", { value: v.version_number, selected: v.version_number === fn.current_version_number }, `v${v.version_number}${v.version_number === fn.current_version_number ? " (current)" : ""}`)));
+  let lastRun = null;
+  const download = () => {
+    if (!lastRun) return;
+    const { event: ev, run } = lastRun;
+    const outcome = run.decision ? (run.decision.allowed ? "allowed" : "denied") : run.outcome.status === "returned" ? "succeeded" : "failed";
+    const expect = { outcome };
+    const message = run.decision?.message ?? run.outcome?.error?.message;
+    if (message) expect.message = `^${message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
+    const spec = { name: `${fn.type} (v${run.version_number})`, trigger: fn.type, event: ev, expect };
+    const link = h("a", { href: URL.createObjectURL(new Blob([JSON.stringify(spec, null, 2) + "\n"], { type: "application/json" })), download: `${fn.type.replaceAll(".", "-")}.test.json` });
+    link.click();
+    URL.revokeObjectURL(link.href);
+  };
   const run = async () => {
     result.replaceChildren(h("p", { class: "muted" }, "Running…"));
     let parsed;
@@ -356,8 +476,9 @@ async function showTest(root) {
       return;
     }
     try {
-      const current = await api("GET", `/v1/functions/${fn.id}/current-version`);
-      const run = await api("POST", `/v1/function-versions/${current.id}/test`, { event: parsed });
+      const version = versions.find((v) => String(v.version_number) === pick.value) ?? versions[0];
+      const run = await api("POST", `/v1/function-versions/${version.id}/test`, { event: parsed });
+      lastRun = { event: parsed, run };
       const decision = run.decision
         ? run.decision.allowed ? `allowed (${run.decision.user?.name})` : `denied: ${run.decision.error}: ${run.decision.message}`
         : run.outcome.status === "returned" ? "succeeded" : `failed: ${run.outcome.status}`;
@@ -374,9 +495,10 @@ async function showTest(root) {
     h("section", { class: "panel" }, h("h2", {}, "Functions"), functionList(() => showTest(root))),
     h("section", { class: "panel", "aria-label": "Test" },
       h("h2", {}, `Test ${fn?.type ?? ""}`),
-      h("p", { class: "muted" }, "Runs the current version on this event in a fresh isolate, over a scratch copy of the users: nothing live changes."),
+      h("p", { class: "muted" }, "Runs a version on this event in a fresh isolate, over a scratch copy of the users: nothing live changes. Save the case as a test file for `chatfn test`."),
       event,
-      h("div", { class: "toolbar" }, h("button", { id: "run-test", class: "primary", onclick: run }, "Run")),
+      h("div", { class: "toolbar" }, "on ", pick, h("button", { id: "run-test", class: "primary", onclick: run }, "Run"),
+        h("button", { id: "download-test", onclick: download }, "Save as .test.json")),
       result)));
 }
 
@@ -525,11 +647,17 @@ async function showSettings(root) {
     status.className = "status good";
     status.textContent = `Guest users ${answer.guest_users}: applies to the next attempt.`;
   });
+  const limits = Object.entries(settings.limits).map(([name, value]) =>
+    h("tr", {}, h("td", {}, h("code", {}, name)), h("td", { "data-limit": name }, value === null ? "default" : String(value))));
   root.replaceChildren(h("div", { class: "panel", style: "margin: 1rem" },
     h("h2", {}, "Settings"),
     h("label", {}, "Guest users ", guests),
     h("p", { class: "muted" }, "ENABLED lets a user in without a function vouching for them (ChatKitty's guest users)."),
-    status));
+    status,
+    h("p", {}, `Denial reasons reach the client: ${settings.expose_denial_reason ? "yes" : "no (\"Access denied\")"}.`),
+    h("h2", {}, "Limits in effect"),
+    h("p", { class: "muted" }, "From chatfn.toml's [limits]; change them there."),
+    h("table", { id: "limits" }, h("tbody", {}, limits))));
 }
 
 showSignIn();

@@ -228,6 +228,26 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     browser.wait_for("#save-status", "Version 1 is current now");
     assert_eq!(denial(&server), "closed 1");
 
+    // The changes from version 1 to version 2, line by line.
+    browser.click(&field("#compare"));
+    let (_, diff) = browser.wait_for("#diff pre", "+ const VERSION = 2;");
+    assert!(diff.contains("- const VERSION = 1;") && diff.contains("  async function"), "{diff}");
+
+    // Version 2 in shadow: an attempt runs it too, and the page counts how often it agrees.
+    let (v2, _) = browser.wait_for("#versions li", "v2");
+    let shadow = browser.call(
+        "POST",
+        &format!("/element/{v2}/elements"),
+        json!({"using": "css selector", "value": "button.shadow"}),
+    );
+    browser.click(shadow[0][ELEMENT].as_str().unwrap());
+    browser.wait_for("#shadow-status", "v2 runs in shadow");
+    assert_eq!(denial(&server), "closed 1");
+    std::thread::sleep(Duration::from_millis(500));
+    browser.click(&field("nav button[data-view=Functions]"));
+    browser.wait_for("#shadow-status", "agreed with the live version on 0 of the last 1");
+    browser.screenshot("shadow");
+
     // The attempts show up in the live invocation list, newest first, with their version.
     browser.click(&field("nav button[data-view=Invocations]"));
     let (_, newest) = browser.wait_for("#invocations tr", "closed 1");
@@ -239,6 +259,23 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
         std::thread::sleep(Duration::from_millis(100));
     }
     browser.screenshot("invocations");
+    // Filtered by version: only version 2's attempt is left.
+    browser.type_into(&field("#filter-version"), "2");
+    let started = Instant::now();
+    loop {
+        let shown: Vec<String> = browser
+            .all("#invocations tr")
+            .iter()
+            .map(|row| browser.text(row))
+            .filter(|text| !text.is_empty())
+            .collect();
+        if shown.len() == 1 && shown[0].contains("closed 2") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "filtered rows: {shown:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.call("POST", &format!("/element/{}/clear", field("#filter-version")), json!({}));
 
     // Replaying the newest attempt (version 1) on version 2: the two outcomes side by side.
     let (newest_row, _) = browser.wait_for("#invocations tr", "closed 1");
@@ -304,6 +341,10 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
         None,
     );
     assert_eq!(status, 404, "the user is gone");
+
+    // Settings: the limits in effect.
+    browser.click(&field("nav button[data-view=Settings]"));
+    browser.wait_for("#limits td[data-limit=cpu_ms]", "1000");
 
     // Signing out forgets the token.
     browser.click(&field("#sign-out"));
