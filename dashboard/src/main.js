@@ -262,6 +262,21 @@ async function showFunctions(root) {
       shadowInfo,
       versions,
       compared)));
+  if (state.pendingError?.location?.line && state.pendingError.location.file !== file) {
+    const { location, message } = state.pendingError;
+    state.pendingError = null;
+    status.className = "status bad";
+    status.textContent = `The test run threw in ${location.file}, line ${location.line}, column ${location.column}: ${message}`;
+  } else if (state.pendingError?.location?.line) {
+    const { location, message } = state.pendingError;
+    state.pendingError = null;
+    const line = view.state.doc.line(Math.min(location.line, view.state.doc.lines));
+    const from = Math.min(line.from + Math.max((location.column ?? 1) - 1, 0), line.to);
+    view.dispatch(setDiagnostics(view.state, [{ from, to: Math.max(from, line.to), severity: "error", message }]));
+    view.dispatch({ selection: { anchor: from }, scrollIntoView: true });
+    status.className = "status bad";
+    status.textContent = `The test run threw at line ${location.line}, column ${location.column}: ${message}`;
+  }
   view.contentDOM.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "s") {
       e.preventDefault();
@@ -298,6 +313,12 @@ function diffView(a, b) {
     }
   }
   return h("div", { class: "panel" }, h("h3", {}, `v${a.version_number} → v${b.version_number}`), h("pre", { class: "diff" }, lines));
+}
+
+/** Opens the Functions page with `error`'s line (its `location`) marked in the editor. */
+async function showErrorInEditor(error) {
+  state.pendingError = error;
+  await go("Functions");
 }
 
 // ---- invocations -------------------------------------------------------------------------
@@ -450,6 +471,28 @@ async function showTest(root) {
   const event = h("textarea", { id: "test-event", spellcheck: "false", "aria-label": "Event (JSON)" });
   event.value = JSON.stringify(EXAMPLES[fn?.type] ?? {}, null, 2);
   const result = h("div", { id: "test-result", role: "status" });
+  const seed = h("textarea", { id: "test-users", spellcheck: "false", "aria-label": "Users to seed (JSON array)", placeholder: '[{"name": "carol", "displayName": "Carol"}]', style: "min-height: 3rem" });
+  // Saved examples: this browser's, per app and trigger.
+  const examplesKey = `chatfn.examples.${session.app}.${fn?.type}`;
+  const saved = () => JSON.parse(localStorage.getItem(examplesKey) ?? "{}");
+  const examples = h("select", { id: "test-examples", "aria-label": "Saved examples" });
+  const listExamples = () => examples.replaceChildren(h("option", { value: "" }, "saved examples…"), ...Object.keys(saved()).map((n) => h("option", { value: n }, n)));
+  listExamples();
+  examples.addEventListener("change", () => {
+    const chosen = saved()[examples.value];
+    if (chosen) event.value = JSON.stringify(chosen, null, 2);
+  });
+  const saveExample = () => {
+    const name = prompt("Save this event as");
+    if (!name) return;
+    try {
+      localStorage.setItem(examplesKey, JSON.stringify({ ...saved(), [name]: JSON.parse(event.value) }));
+      listExamples();
+      examples.value = name;
+    } catch (e) {
+      result.replaceChildren(h("p", { class: "status bad" }, `The event is not valid JSON: ${e.message}`));
+    }
+  };
   const versions = fn ? (await api("GET", `/v1/functions/${fn.id}/versions?size=100`))._embedded.versions : [];
   const pick = h("select", { id: "test-version", "aria-label": "Version" }, versions.map((v) =>
     h("option", { value: v.version_number, selected: v.version_number === fn.current_version_number }, `v${v.version_number}${v.version_number === fn.current_version_number ? " (current)" : ""}`)));
@@ -475,15 +518,25 @@ async function showTest(root) {
       result.replaceChildren(h("p", { class: "status bad" }, `The event is not valid JSON: ${e.message}`));
       return;
     }
+    let users = [];
+    try {
+      users = seed.value.trim() ? JSON.parse(seed.value) : [];
+    } catch (e) {
+      result.replaceChildren(h("p", { class: "status bad" }, `The users to seed are not valid JSON: ${e.message}`));
+      return;
+    }
     try {
       const version = versions.find((v) => String(v.version_number) === pick.value) ?? versions[0];
-      const run = await api("POST", `/v1/function-versions/${version.id}/test`, { event: parsed });
+      const run = await api("POST", `/v1/function-versions/${version.id}/test`, { event: parsed, users });
       lastRun = { event: parsed, run };
       const decision = run.decision
         ? run.decision.allowed ? `allowed (${run.decision.user?.name})` : `denied: ${run.decision.error}: ${run.decision.message}`
         : run.outcome.status === "returned" ? "succeeded" : `failed: ${run.outcome.status}`;
       result.replaceChildren(
         h("p", { class: `status ${run.outcome.status === "returned" ? "good" : "bad"}`, id: "test-decision" }, `v${run.version_number}: ${decision}`),
+        run.outcome.error?.location?.line
+          ? h("button", { id: "show-error", onclick: () => showErrorInEditor(run.outcome.error) }, `Show line ${run.outcome.error.location.line} in the editor`)
+          : null,
         h("h3", {}, "Outcome"), h("pre", {}, JSON.stringify(run.outcome, null, 2)),
         h("h3", {}, "Console"), h("pre", {}, (run.invocation?.logs ?? []).map((l) => `${l.level}: ${l.message}`).join("\n") || "(nothing)"),
         run.users_created.length ? h("p", {}, `Users created (in a scratch copy): ${run.users_created.map((u) => u.name).join(", ")}`) : null);
@@ -496,7 +549,9 @@ async function showTest(root) {
     h("section", { class: "panel", "aria-label": "Test" },
       h("h2", {}, `Test ${fn?.type ?? ""}`),
       h("p", { class: "muted" }, "Runs a version on this event in a fresh isolate, over a scratch copy of the users: nothing live changes. Save the case as a test file for `chatfn test`."),
+      h("div", { class: "toolbar" }, examples, h("button", { id: "save-example", onclick: saveExample }, "Save example")),
       event,
+      h("label", {}, "Users to seed in the scratch copy (optional, a JSON array)", seed),
       h("div", { class: "toolbar" }, "on ", pick, h("button", { id: "run-test", class: "primary", onclick: run }, "Run"),
         h("button", { id: "download-test", onclick: download }, "Save as .test.json")),
       result)));
@@ -611,12 +666,25 @@ async function showUsers(root) {
   const rows = h("tbody", { id: "users" });
   const name = h("input", { id: "user-search", placeholder: "exact name", "aria-label": "Find a user by name" });
   const info = h("p", { class: "muted", id: "users-page" });
+  const detail = h("div", { id: "user-detail" });
   let page = 0;
   const render = async () => {
     const query = name.value.trim() ? `&name=${encodeURIComponent(name.value.trim())}` : "";
     const answer = await api("GET", `/v1/users?page=${page}&size=25${query}`);
     rows.replaceChildren(...answer._embedded.users.map((u) => h("tr", { "data-name": u.name },
-      h("td", {}, String(u.id)), h("td", {}, u.name), h("td", {}, u.display_name), h("td", {}, u.is_guest ? "guest" : ""),
+      h("td", {}, String(u.id)),
+      h("td", {}, h("button", { class: "link user-name", onclick: async () => {
+        const secrets = await api("GET", `/v1/users/${u.id}/secrets`);
+        detail.replaceChildren(h("div", { class: "panel" },
+          h("h3", {}, `${u.display_name} (${u.name}, id ${u.id})`),
+          h("p", {}, `${u.is_guest ? "Guest" : "Registered"} user since ${new Date(u.created_time).toLocaleString()}.`),
+          h("h3", {}, "Properties"), h("pre", {}, JSON.stringify(u.properties, null, 2)),
+          h("h3", {}, "Secrets"),
+          h("ul", { class: "list", id: "user-secrets" }, secrets.names.length
+            ? secrets.names.map((n) => h("li", {}, h("code", {}, n), h("span", { class: "muted" }, "value not shown")))
+            : [h("li", { class: "muted" }, "none")])));
+      } }, u.name)),
+      h("td", {}, u.display_name), h("td", {}, u.is_guest ? "guest" : ""),
       h("td", {}, h("pre", {}, JSON.stringify(u.properties))),
       h("td", {}, h("button", { class: "link delete-user", onclick: async () => {
         if (!confirm(`Delete ${u.name}?`)) return;
@@ -631,7 +699,8 @@ async function showUsers(root) {
       name, h("button", { type: "submit" }, "Find"),
       h("button", { type: "button", onclick: () => { if (page > 0) { page--; render(); } } }, "Previous"),
       h("button", { type: "button", onclick: () => { page++; render(); } }, "Next"), info),
-    h("table", {}, h("thead", {}, h("tr", {}, ["id", "name", "display name", "", "properties", ""].map((c) => h("th", {}, c)))), rows)));
+    h("table", {}, h("thead", {}, h("tr", {}, ["id", "name", "display name", "", "properties", ""].map((c) => h("th", {}, c)))), rows),
+    detail));
   await render();
 }
 

@@ -296,6 +296,10 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     browser.click(&field("nav button[data-view=Test]"));
     browser.click(&field("#run-test"));
     browser.wait_for("#test-decision", "v1: denied: AccessDenied: closed 1");
+    // Its error's line, marked in the editor.
+    browser.click(&field("#show-error"));
+    browser.wait_for("#save-status", "The test run threw at line 3, column 9: closed 1");
+    assert!(!browser.all("#editor .cm-lintRange-error").is_empty(), "the line is marked");
 
     // The runtime: a dependency added is installed from the registry and deployed; an
     // environment variable is set by name and its value never shown.
@@ -322,8 +326,25 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
         Some(json!({"name": "bob", "displayName": "Bob"})),
     );
     assert_eq!(status, 201, "{bob}");
+    let (status, _) = crate::harness::api(
+        &server.base,
+        &crate::harness::token(&server.base, &id, &secret).unwrap(),
+        "PUT",
+        &format!("/v1/users/{}/secrets/pin", bob["id"]),
+        Some(json!({"secret": "4321"})),
+    );
+    assert_eq!(status, 200);
     browser.click(&field("nav button[data-view=Users]"));
     browser.type_into(&field("#user-search"), "bob\n");
+    let (bob_row, _) = browser.wait_for("#users tr", "Bob");
+    let name = browser.call(
+        "POST",
+        &format!("/element/{bob_row}/elements"),
+        json!({"using": "css selector", "value": "button.user-name"}),
+    );
+    browser.click(name[0][ELEMENT].as_str().unwrap());
+    let (_, secrets) = browser.wait_for("#user-secrets", "pin");
+    assert!(!secrets.contains("4321"), "secret values are not shown: {secrets}");
     let (bob_row, _) = browser.wait_for("#users tr", "Bob");
     let delete = browser.call(
         "POST",

@@ -544,3 +544,36 @@ module.exports = { handleEvent };
         .collect();
     assert_eq!(logs, ["replied 201 99", "missing 404"], "{}", records[0]);
 }
+
+#[test]
+fn a_test_invocation_runs_over_the_users_it_seeds() {
+    let data = tempfile::tempdir().unwrap();
+    let app = App::start(&case_dir("chat-events"), data.path());
+    let (_, functions) = app.api("GET", "/v1/runtimes/nodejs/functions?size=100", None);
+    let sent = functions["_embedded"]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "user.sent.message")
+        .unwrap()
+        .clone();
+    let (_, version) =
+        app.api("GET", &format!("/v1/functions/{}/current-version", sent["id"]), None);
+    let path = format!("/v1/function-versions/{}/test", version["id"]);
+    let event = event("user.sent.message", "seeded", 1, json!({"user": "carol"}))["event"].clone();
+    // The function creates the user the event names: it can, unless a seeded user has the name.
+    let (status, run) = app.api("POST", &path, Some(json!({ "event": event })));
+    assert_eq!((status, &run["outcome"]["status"]), (200, &json!("returned")), "{run}");
+    assert_eq!(run["users_created"][0]["name"], "carol", "{run}");
+    let (status, run) = app.api(
+        "POST",
+        &path,
+        Some(json!({ "event": event, "users": [{"name": "carol", "displayName": "Seeded"}] })),
+    );
+    assert_eq!((status, &run["outcome"]["status"]), (200, &json!("threw")), "{run}");
+    assert_eq!(
+        app.api("GET", "/v1/users?name=carol", None).1["page"]["total_elements"],
+        0,
+        "nothing live"
+    );
+}

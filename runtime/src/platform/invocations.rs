@@ -161,9 +161,14 @@ pub async fn invocation(
 
 #[derive(Deserialize, ToSchema)]
 pub struct TestInvocation {
-    /// The start-session body: `{"username", "authParams"}`.
+    /// The start-session body: `{"username", "authParams"}`, or a chat event's body.
     #[schema(value_type = Object)]
     event: Value,
+    /// chatfn's: users to add to the scratch copy before the run (`{name, displayName?,
+    /// isGuest?, properties?}`), as a test's `users`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    users: Vec<crate::store::NewUser>,
 }
 
 /// `POST /v1/function-versions/{id}/test` (chatfn's): runs a saved version on an event in a
@@ -176,22 +181,23 @@ pub async fn test(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<TestRun>, PlatformError> {
-    let TestInvocation { event } = json_body(&body)?;
+    let TestInvocation { event, users } = json_body(&body)?;
     let version = app
         .store
         .functions
         .version(resource_id(&id, "function version")?)?
         .ok_or_else(|| PlatformError::NotFound(format!("function version {id} not found")))?;
-    Ok(Json(sandboxed(&app, &version, event, None).await?))
+    Ok(Json(sandboxed(&app, &version, event, None, users).await?))
 }
 
-/// Runs `version` on `event` in a fresh isolate over a scratch copy of the app's users (with
-/// its Users calls and HTTP requests answered from `replay`, if given).
+/// Runs `version` on `event` in a fresh isolate over a scratch copy of the app's users and
+/// `seed` (with its Users calls and HTTP requests answered from `replay`, if given).
 async fn sandboxed(
     app: &PlatformApp,
     version: &VersionRecord,
     event: Value,
     replay: Option<Value>,
+    seed: Vec<crate::store::NewUser>,
 ) -> Result<TestRun, PlatformError> {
     let function = app
         .store
@@ -224,14 +230,17 @@ async fn sandboxed(
         ScratchRequest::Event { trigger, event: event.clone(), replay }
     };
     let live = app.store.users.list(0, usize::MAX, None)?.users;
+    let seeded: Vec<String> = seed.iter().map(|s| s.name.clone()).collect();
     let copies = live
         .iter()
+        .filter(|user| !seeded.contains(&user.name))
         .map(|user| crate::store::NewUser {
             name: user.name.clone(),
             display_name: Some(user.display_name.clone()),
             is_guest: Some(user.is_guest),
             properties: Some(user.properties.clone()),
         })
+        .chain(seed)
         .collect();
     let run =
         crate::session::scratch_run(&sandbox_app, copies, app.sessions.guest_users(), request)
@@ -338,7 +347,7 @@ pub async fn replay(
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_else(|| serde_json::json!({ "startTime": 0, "calls": [] }));
-    let run = sandboxed(&app, &version, record.args.clone(), Some(tape)).await?;
+    let run = sandboxed(&app, &version, record.args.clone(), Some(tape), Vec::new()).await?;
     let same_outcome = crate::session::same_outcome(&record.result, &run.outcome);
     let redacted = record.result["redacted"]
         .as_array()

@@ -116,6 +116,7 @@ fn routes() -> (Router<Arc<Platform>>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::redrive))
         .routes(routes!(events::delete_dead_letters))
         .routes(routes!(users::set_secret, users::get_secret, users::remove_secret))
+        .routes(routes!(users::secret_names))
         .split_for_parts()
 }
 
@@ -455,6 +456,7 @@ mod tests {
             ("/v1/users/{id}/secrets/{name}", "delete"),
             ("/v1/runtimes/nodejs/environment-variables", "patch"),
             ("/v1/function-invocations/live", "get"),
+            ("/v1/users/{id}/secrets", "get"),
             ("/v1/events", "post"),
             ("/v1/apps/{app}/events", "post"),
             ("/v1/events/stats", "get"),

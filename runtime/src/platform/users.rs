@@ -173,6 +173,21 @@ pub async fn set_secret(
     )))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SecretNames {
+    names: Vec<String>,
+}
+
+/// `GET /v1/users/{id}/secrets` (chatfn's): the names of the user's secrets, not their values.
+#[utoipa::path(get, path = "/v1/users/{id}/secrets", tag = "users", security(("bearer" = [])), params(("id" = u64, Path)),
+    responses((status = 200, body = SecretNames), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
+pub async fn secret_names(
+    Authorized(app): Authorized,
+    Path(id): Path<String>,
+) -> Result<Json<SecretNames>, PlatformError> {
+    Ok(Json(SecretNames { names: app.sessions.users().secret_names(user_id(&id)?)? }))
+}
+
 #[utoipa::path(get, path = "/v1/users/{id}/secrets/{name}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path), ("name" = String, Path)),
     responses((status = 200, body = Secret), (status = 404, body = ErrorBody), (status = 401, body = OAuthError)))]
 pub async fn get_secret(

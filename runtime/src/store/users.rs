@@ -279,6 +279,18 @@ impl UsersStore {
         }
     }
 
+    /// The names of a user's secrets (their values stay unread).
+    pub fn secret_names(&self, id: u64) -> Result<Vec<String>, StoreError> {
+        if self.get(id)?.is_none() {
+            return Err(StoreError::NotFound(Subject::User(id)));
+        }
+        self.secrets
+            .scan_prefix(id.to_be_bytes())
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?[8..]).into_owned()))
+            .collect()
+    }
+
     pub async fn remove_secret(&self, id: u64, name: &str) -> Result<User, StoreError> {
         let user = self.get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id)))?;
         if self.secrets.remove(secret_key(id, name))?.is_none() {
