@@ -61,8 +61,9 @@ pub struct Records {
     pages: Mutex<VecDeque<(u64, usize)>>,
     /// One writer at a time (the background thread, or a read settling the queue).
     writing: Mutex<()>,
-    /// Every new record, to whoever follows them (the live tail).
-    live: tokio::sync::broadcast::Sender<InvocationRecord>,
+    /// Every new record, to whoever follows them (the live tail); made at the first follower
+    /// (its buffer is allocated whole, and most apps are never followed).
+    live: OnceLock<tokio::sync::broadcast::Sender<InvocationRecord>>,
 }
 
 impl Deref for InvocationsStore {
@@ -127,7 +128,7 @@ impl InvocationsStore {
             queued: Default::default(),
             pages: Mutex::new(pages),
             writing: Default::default(),
-            live: tokio::sync::broadcast::channel(LIVE_BACKLOG).0,
+            live: OnceLock::new(),
         });
         writer().lock().unwrap().push(Arc::downgrade(&store));
         Ok(InvocationsStore(store))
@@ -138,8 +139,8 @@ impl InvocationsStore {
         // sled's ids grow monotonically (also across restarts), so key order is age order.
         record.id = self.space.generate_id()? + 1;
         let id = record.id;
-        if self.live.receiver_count() > 0 {
-            let _ = self.live.send(record.clone());
+        if let Some(live) = self.live.get().filter(|live| live.receiver_count() > 0) {
+            let _ = live.send(record.clone());
         }
         self.queued.lock().unwrap().push(record);
         Ok(id)
@@ -148,7 +149,7 @@ impl InvocationsStore {
     /// The records made from now on, as they are made (a follower that falls more than
     /// `LIVE_BACKLOG` behind is told how many it missed).
     pub fn follow(&self) -> tokio::sync::broadcast::Receiver<InvocationRecord> {
-        self.live.subscribe()
+        self.live.get_or_init(|| tokio::sync::broadcast::channel(LIVE_BACKLOG).0).subscribe()
     }
 }
 
