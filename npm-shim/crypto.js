@@ -51,8 +51,9 @@ function createHash(algorithm) {
 }
 
 /**
- * Key material: secret keys hold bytes; RSA private and public keys hold what Rust parsed
- * (`{ type, format, der, modulusLength }`, see runtime/src/ops/crypto_keys.rs).
+ * Key material: secret keys hold bytes; RSA and EC private and public keys hold what Rust
+ * parsed (`{ type, keyType, format, der, modulusLength, namedCurve, point }`, see
+ * runtime/src/ops/crypto_keys.rs).
  */
 export class KeyObject {
   #type;
@@ -63,13 +64,17 @@ export class KeyObject {
   }
   get type() { return this.#type; }
   get symmetricKeySize() { return this.#type === "secret" ? this.#material.length : undefined; }
-  get asymmetricKeyType() { return this.#type === "secret" ? undefined : "rsa"; }
+  get asymmetricKeyType() { return this.#type === "secret" ? undefined : this.#material.keyType; }
   get asymmetricKeyDetails() {
-    return this.#type === "secret" ? undefined : { modulusLength: this.#material.modulusLength, publicExponent: 65537n };
+    if (this.#type === "secret") return undefined;
+    if (this.#material.keyType === "ec") return { namedCurve: this.#material.namedCurve };
+    return { modulusLength: this.#material.modulusLength, publicExponent: 65537n };
   }
   export(options = {}) {
-    if (this.#type === "secret") return Buffer.from(this.#material);
+    if (this.#type === "secret") return options.format === "jwk" ? { kty: "oct", k: Buffer.from(this.#material).toString("base64url") } : Buffer.from(this.#material);
     const { format = "pem", type } = options;
+    if (this.#material.keyType === "ec") return exportEc(this.#type, this.#material, format, type);
+    if (format === "jwk") missing("KeyObject.export({ format: \"jwk\" }) of an RSA key")();
     let der = Buffer.from(this.#material.der);
     let label;
     if (this.#type === "public") {
@@ -82,16 +87,52 @@ export class KeyObject {
       if ((type ?? "pkcs8") !== this.#material.format) missing(`KeyObject.export({ type: "${type}" }) of a ${this.#material.format} key`)();
       label = this.#material.format === "pkcs8" ? "PRIVATE KEY" : "RSA PRIVATE KEY";
     }
-    if (format === "der") return der;
-    const body = der.toString("base64").replace(/.{1,64}/g, "$&\n");
-    return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+    return derOrPem(der, format, label);
   }
   equals(other) {
     if (!(other instanceof KeyObject) || other.type !== this.type) return false;
-    return this.#type === "secret" ? timingSafeEqual(this.#material, other.export()) : keyMaterial(this).der.join() === keyMaterial(other).der.join();
+    if (this.#type === "secret") return timingSafeEqual(this.#material, other.export());
+    const [a, b] = [keyMaterial(this), keyMaterial(other)];
+    return a.keyType === b.keyType && a.der.join() === b.der.join() && (a.point ?? []).join() === (b.point ?? []).join();
   }
   static from() { return missing("KeyObject.from")(); }
   static _material(key) { return key.#material; }
+}
+
+function derOrPem(der, format, label) {
+  if (format === "der") return der;
+  const body = der.toString("base64").replace(/.{1,64}/g, "$&\n");
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+}
+
+const JWK_CURVES = { prime256v1: "P-256", secp384r1: "P-384" };
+
+/** An EC key as a JWK, or as PKCS#8, SEC1 or SPKI in DER or PEM. */
+function exportEc(kind, material, format, type) {
+  const point = Buffer.from(material.point);
+  const half = (point.length - 1) / 2;
+  if (format === "jwk") {
+    const jwk = { kty: "EC", crv: JWK_CURVES[material.namedCurve], x: point.subarray(1, 1 + half).toString("base64url"), y: point.subarray(1 + half).toString("base64url") };
+    if (kind === "private") jwk.d = Buffer.from(material.der).toString("base64url");
+    return jwk;
+  }
+  const structure = kind === "public" ? (type ?? "spki") : (type ?? "pkcs8");
+  const der = Buffer.from(core.ops.op_crypto_ec_export(material, structure));
+  const label = structure === "sec1" ? "EC PRIVATE KEY" : structure === "pkcs8" ? "PRIVATE KEY" : "PUBLIC KEY";
+  return derOrPem(der, format, label);
+}
+
+/** A KeyObject from a JWK (EC keys; RSA and oct go through their own paths). */
+function keyFromJwk(want, jwk) {
+  if (jwk === null || typeof jwk !== "object") throw invalidArgType("key.key", "object", jwk);
+  if (jwk.kty === "oct") return new KeyObject("secret", new Uint8Array(Buffer.from(jwk.k ?? "", "base64url")));
+  if (jwk.kty !== "EC") missing(`JWK keys of kty ${jwk.kty}`)();
+  const x = Buffer.from(String(jwk.x ?? ""), "base64url");
+  const y = Buffer.from(String(jwk.y ?? ""), "base64url");
+  const point = new Uint8Array([4, ...x, ...y]);
+  const d = want === "private" ? new Uint8Array(Buffer.from(String(jwk.d ?? ""), "base64url")) : new Uint8Array(0);
+  if (want === "private" && d.length === 0) throw new TypeError("The JWK does not hold a private key (d)");
+  return new KeyObject(want, core.ops.op_crypto_ec_key(String(jwk.crv), point, d));
 }
 
 const keyMaterial = (key) => KeyObject._material(key);
@@ -116,15 +157,20 @@ function asymmetricKey(want, key) {
   if (key instanceof KeyObject) {
     if (key.type === "secret") throw new TypeError(`Invalid key object type secret, expected ${want}.`);
     if (want === "private" && key.type !== "private") throw new TypeError("Invalid key object type public, expected private.");
-    return want === "public" && key.type === "private" ? new KeyObject("public", core.ops.op_crypto_key_parse("public", new Uint8Array(keyMaterial(key).der), keyMaterial(key).format)) : key;
+    if (want === "public" && key.type === "private") {
+      const m = keyMaterial(key);
+      return new KeyObject("public", m.keyType === "ec" ? { ...m, type: "public", der: m.point } : core.ops.op_crypto_key_parse("public", new Uint8Array(m.der), m.format));
+    }
+    return key;
   }
   let input = key;
   let format = "pem";
   if (key !== null && typeof key === "object" && !ArrayBufferIsView(key) && "key" in key) {
     if (key.passphrase !== undefined) missing("encrypted private keys")();
     if (key.key instanceof KeyObject) return asymmetricKey(want, key.key);
+    if (key.format === "jwk") return keyFromJwk(want, key.key);
     input = key.key;
-    format = key.format === "der" ? (key.type === "pkcs1" ? "pkcs1" : key.type === "spki" ? "spki" : "pkcs8") : "pem";
+    format = key.format === "der" ? ({ pkcs1: "pkcs1", spki: "spki", sec1: "sec1" }[key.type] ?? "pkcs8") : "pem";
   }
   const bytes = typeof input === "string" ? core.encode(input) : toBytes(input);
   return new KeyObject(want, core.ops.op_crypto_key_parse(want, bytes, format));
@@ -158,10 +204,17 @@ class Signing extends Writable {
   [kInput]() { return [this.#algorithm, concatBytes(this.#chunks)]; }
 }
 
+/** `dsaEncoding` of a signing key given as `{ key, dsaEncoding }`: "der" (Node's default) or "ieee-p1363". */
+function dsaEncoding(key) {
+  const encoding = key !== null && typeof key === "object" && !(key instanceof KeyObject) && "dsaEncoding" in key ? key.dsaEncoding : "der";
+  if (encoding !== "der" && encoding !== "ieee-p1363") throw nodeError(TypeError, "ERR_INVALID_ARG_VALUE", `The property 'options.dsaEncoding' is invalid. Received '${encoding}'`);
+  return encoding;
+}
+
 class Sign extends Signing {
   sign(key, encoding) {
     const [algorithm, data] = this[kInput]();
-    const signature = core.ops.op_crypto_sign(algorithm, keyMaterial(asymmetricKey("private", key)), data);
+    const signature = core.ops.op_crypto_sign(algorithm, keyMaterial(asymmetricKey("private", key)), data, dsaEncoding(key));
     return encoding === undefined ? Buffer.from(signature) : fromBytes(signature, encoding);
   }
 }
@@ -170,7 +223,7 @@ class Verify extends Signing {
   verify(key, signature, encoding) {
     const k = key instanceof KeyObject && key.type === "private" ? key : asymmetricKey("public", key);
     const [algorithm, data] = this[kInput]();
-    return core.ops.op_crypto_verify(algorithm, keyMaterial(k), data, new Uint8Array(toBytes(signature, encoding)));
+    return core.ops.op_crypto_verify(algorithm, keyMaterial(k), data, new Uint8Array(toBytes(signature, encoding)), dsaEncoding(key));
   }
 }
 

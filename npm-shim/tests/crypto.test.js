@@ -4,6 +4,26 @@ const TEST_KEY = require("fs").readFileSync(`${__dirname}/fixtures/test-key.pem`
 const TEST_CERT = require("fs").readFileSync(`${__dirname}/fixtures/test-cert.pem`, "utf8");
 assert.strictEqual(require("node:crypto"), require("crypto"));
 
+// EC keys made by Node 20 (throwaway), with signatures Node made with them: chatfn must read
+// the keys, verify Node's signatures, and make signatures Node's checks accept (DER by default).
+const EC = {
+  "p256Sec1": "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEILA2A6w58YxW7iuIMDw/qyo9ED0K9gMu9YlL2jISo0mNoAoGCCqGSM49\nAwEHoUQDQgAEX0yI7Dl+/XEgocImVEEZtAaarB0imjBFq2CEIBgpuvIjABwG+pJ7\nlgWP/3WLpg4EdsxfcZA5tA0+WnCRtH8cRA==\n-----END EC PRIVATE KEY-----\n",
+  "p256Spki": "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEX0yI7Dl+/XEgocImVEEZtAaarB0i\nmjBFq2CEIBgpuvIjABwG+pJ7lgWP/3WLpg4EdsxfcZA5tA0+WnCRtH8cRA==\n-----END PUBLIC KEY-----\n",
+  "p256Pkcs8": "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgsDYDrDnxjFbuK4gw\nPD+rKj0QPQr2Ay71iUvaMhKjSY2hRANCAARfTIjsOX79cSChwiZUQRm0BpqsHSKa\nMEWrYIQgGCm68iMAHAb6knuWBY//dYumDgR2zF9xkDm0DT5acJG0fxxE\n-----END PRIVATE KEY-----\n",
+  "p256Jwk": {
+    "kty": "EC",
+    "x": "X0yI7Dl-_XEgocImVEEZtAaarB0imjBFq2CEIBgpuvI",
+    "y": "IwAcBvqSe5YFj_91i6YOBHbMX3GQObQNPlpwkbR_HEQ",
+    "crv": "P-256",
+    "d": "sDYDrDnxjFbuK4gwPD-rKj0QPQr2Ay71iUvaMhKjSY0"
+  },
+  "p256SigDer": "MEYCIQCuZgkj+g8SpQWgMJsKHymwZ2go99IBcl8/1nHji5l4ZQIhALaxhjn7+NCttxXNlJC3NP5K0h+bvvGblmU7UEjDo58n",
+  "p256SigP1363": "gKFdaygCfiCVQ5N3Z2HSTZK1dRy+csRKMNGYDfeKU9u9TTFP98XK95jmLmmwtcL49/7NYest7e2SQSpiIR/I8g==",
+  "p384Pkcs8": "-----BEGIN PRIVATE KEY-----\nMIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDBzLYgv8JA9u3dJPfvW\npkCv89n78G2bwZBbTdNAc4vIUTSTfJmw9ytm01cOtw+fyIahZANiAAQyTRt1tIlD\nbVqTGosF+Fw1yYmY5sD7wdY2u28D8H7LZSpq86khI02bvuqnkyHAUFoLBYzzOCkA\nug1Fq35+DQ7A0c3+s2BfM+XX3Furp2f224lXpGXU5Y3tArsdJVPf8CM=\n-----END PRIVATE KEY-----\n",
+  "p384Spki": "-----BEGIN PUBLIC KEY-----\nMHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEMk0bdbSJQ21akxqLBfhcNcmJmObA+8HW\nNrtvA/B+y2UqavOpISNNm77qp5MhwFBaCwWM8zgpALoNRat+fg0OwNHN/rNgXzPl\n19xbq6dn9tuJV6Rl1OWN7QK7HSVT3/Aj\n-----END PUBLIC KEY-----\n",
+  "p384SigDer": "MGYCMQCMuv07D8r/PhGsAXapmyxKJzF1Thktictx+m3xPzsOwMaWEmm16wznbc1LaU0lwtcCMQC9XnCRhWpA3Yh5dcMBp2qczC9GGIhBPP0Qy/AVskx7/qs/VW5ri9RHqbJK8m5KI5I="
+};
+
 async function handleEvent() {
   const crypto = require("crypto");
   // hash.copy(): the data so far, going on separately.
@@ -68,6 +88,38 @@ async function handleEvent() {
   assert.ok(crypto.createPublicKey(privateKey).equals(publicKey), "the public half of the private key is the certificate's key");
   assert.throws(() => crypto.createPrivateKey("not a key"), /DECODER/);
   assert.throws(() => crypto.createCipheriv("aes-256-gcm", Buffer.alloc(32), Buffer.alloc(12)), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
+  // EC: P-256 from SEC1, PKCS#8 and SPKI PEM, and JWK; P-384 from PKCS#8.
+  const ecPrivate = crypto.createPrivateKey(EC.p256Sec1);
+  assert.strictEqual(ecPrivate.asymmetricKeyType, "ec");
+  assert.deepStrictEqual(ecPrivate.asymmetricKeyDetails, { namedCurve: "prime256v1" });
+  assert.ok(crypto.createPrivateKey(EC.p256Pkcs8).equals(ecPrivate), "PKCS#8 and SEC1 hold the same key");
+  const ecPublic = crypto.createPublicKey(EC.p256Spki);
+  assert.ok(crypto.createPublicKey(ecPrivate).equals(ecPublic), "the public half of the private key");
+  assert.ok(crypto.createVerify("SHA256").update("signed by node").verify(ecPublic, EC.p256SigDer, "base64"), "Node's DER signature verifies");
+  assert.ok(crypto.verify("sha256", Buffer.from("signed by node"), { key: ecPublic, dsaEncoding: "ieee-p1363" }, Buffer.from(EC.p256SigP1363, "base64")), "Node's IEEE P1363 signature verifies");
+  assert.ok(!crypto.createVerify("SHA256").update("signed by nobody").verify(ecPublic, EC.p256SigDer, "base64"), "other data fails");
+  const ecSignature = crypto.createSign("SHA256").update("signed by chatfn").sign(EC.p256Sec1);
+  assert.strictEqual(ecSignature[0], 0x30, "a DER SEQUENCE by default");
+  assert.ok(crypto.verify("sha256", Buffer.from("signed by chatfn"), EC.p256Spki, ecSignature));
+  const fixed = crypto.sign("sha256", Buffer.from("x"), { key: ecPrivate, dsaEncoding: "ieee-p1363" });
+  assert.strictEqual(fixed.length, 64, "r || s");
+  // JWK: exported as Node exports it, and read back.
+  assert.deepStrictEqual(ecPrivate.export({ format: "jwk" }), EC.p256Jwk);
+  const { d, ...publicJwk } = EC.p256Jwk;
+  assert.deepStrictEqual(ecPublic.export({ format: "jwk" }), publicJwk);
+  assert.ok(crypto.createPublicKey({ key: publicJwk, format: "jwk" }).equals(ecPublic));
+  const fromJwk = crypto.createPrivateKey({ key: EC.p256Jwk, format: "jwk" });
+  assert.ok(crypto.verify("sha256", Buffer.from("y"), ecPublic, crypto.sign("sha256", Buffer.from("y"), fromJwk)));
+  // PEM out, as Node writes it.
+  assert.strictEqual(ecPublic.export({ format: "pem", type: "spki" }), EC.p256Spki);
+  assert.strictEqual(ecPrivate.export({ format: "pem", type: "pkcs8" }), EC.p256Pkcs8);
+  assert.strictEqual(ecPrivate.export({ format: "pem", type: "sec1" }), EC.p256Sec1);
+  // P-384 with SHA-384.
+  const p384 = crypto.createPrivateKey(EC.p384Pkcs8);
+  assert.deepStrictEqual(p384.asymmetricKeyDetails, { namedCurve: "secp384r1" });
+  assert.ok(crypto.createVerify("SHA384").update("signed by node").verify(EC.p384Spki, EC.p384SigDer, "base64"));
+  assert.ok(crypto.createVerify("SHA384").update("z").verify(EC.p384Spki, crypto.createSign("SHA384").update("z").sign(p384)));
+  assert.throws(() => crypto.createSign("SHA512").update("z").sign(p384), /chatfn signs with P-256 and SHA-256 or P-384 and SHA-384/);
   const key = crypto.createSecretKey(Buffer.from("key"));
   assert.strictEqual(key.type, "secret");
   assert.strictEqual(key.symmetricKeySize, 3);

@@ -126,7 +126,7 @@ export const subtle = {
     let out;
     switch (key.algorithm.name) {
       case "HMAC": out = ops.op_crypto_hmac(key.algorithm.hash.name.replace("-", ""), m, input); break;
-      case "RSASSA-PKCS1-v1_5": out = ops.op_crypto_sign("RSA-" + key.algorithm.hash.name.replace("-", ""), m, input); break;
+      case "RSASSA-PKCS1-v1_5": out = ops.op_crypto_sign("RSA-" + key.algorithm.hash.name.replace("-", ""), m, input, "der"); break;
       case "ECDSA":
         if (hashName(normalize(algorithm).hash) !== "SHA-256") throw notSupported("ECDSA with a hash other than SHA-256");
         out = m.pkcs8 ? ops.op_crypto_ec_sign(m.pkcs8, new Uint8Array(0), input) : ops.op_crypto_ec_sign(m.d, m.point, input);
@@ -145,7 +145,7 @@ export const subtle = {
         const expected = ops.op_crypto_hmac(key.algorithm.hash.name.replace("-", ""), m, input);
         return expected.length === sig.length && timingSafeEqual(expected, sig);
       }
-      case "RSASSA-PKCS1-v1_5": return ops.op_crypto_verify("RSA-" + key.algorithm.hash.name.replace("-", ""), m, input, sig);
+      case "RSASSA-PKCS1-v1_5": return ops.op_crypto_verify("RSA-" + key.algorithm.hash.name.replace("-", ""), m, input, sig, "der");
       case "ECDSA":
         if (hashName(normalize(algorithm).hash) !== "SHA-256") throw notSupported("ECDSA with a hash other than SHA-256");
         return ops.op_crypto_ec_verify(m.point, input, sig);

@@ -21,6 +21,9 @@ const checks = {
     const token = jwt.sign({ sub: "ann" }, "s3cret", { algorithm: "HS256", expiresIn: 60 });
     assert.strictEqual(jwt.verify(token, "s3cret").sub, "ann");
     assert.throws(() => jwt.verify(token, "wrong"), /invalid signature/);
+    // ES256 (ECDSA P-256), as Apple's and many identity providers' tokens are signed.
+    const es256 = jwt.sign({ sub: "ann" }, EC_PRIVATE, { algorithm: "ES256" });
+    assert.strictEqual(jwt.verify(es256, EC_PUBLIC, { algorithms: ["ES256"] }).sub, "ann");
   },
   jose: async () => {
     const jose = require("jose");
@@ -54,3 +57,7 @@ async function handleEvent(event) {
   if (!check) throw new Error(`no compatibility check named ${event.username}`);
   await check();
 }
+
+// A throwaway P-256 key pair (made by Node) for the ES256 checks.
+const EC_PRIVATE = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEILA2A6w58YxW7iuIMDw/qyo9ED0K9gMu9YlL2jISo0mNoAoGCCqGSM49\nAwEHoUQDQgAEX0yI7Dl+/XEgocImVEEZtAaarB0imjBFq2CEIBgpuvIjABwG+pJ7\nlgWP/3WLpg4EdsxfcZA5tA0+WnCRtH8cRA==\n-----END EC PRIVATE KEY-----\n";
+const EC_PUBLIC = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEX0yI7Dl+/XEgocImVEEZtAaarB0i\nmjBFq2CEIBgpuvIjABwG+pJ7lgWP/3WLpg4EdsxfcZA5tA0+WnCRtH8cRA==\n-----END PUBLIC KEY-----\n";
