@@ -7,7 +7,7 @@ import { core, primordials } from "ext:core/mod.js";
 import { concatBytes, fromBytes, hexEncode, toBytes } from "ext:chatfn/internal/bytes.js";
 import { DOMException } from "ext:chatfn/web/encoding.js";
 import { Buffer } from "ext:chatfn/buffer.js";
-import { Writable } from "ext:chatfn/stream.js";
+import { Transform, Writable } from "ext:chatfn/stream.js";
 import { invalidArgType, nodeError, notImplemented, outOfRange } from "ext:chatfn/internal/errors.js";
 const { ArrayBufferIsView, Error, RangeError, TypeError, Uint8Array } = primordials;
 const { op_crypto_digest, op_crypto_hmac, op_crypto_random_fill } = core.ops;
@@ -312,6 +312,89 @@ export function timingSafeEqual(a, b) {
 }
 
 /** A crypto function chatfn does not have yet: calling it throws ERR_METHOD_NOT_IMPLEMENTED. */
+/**
+ * createCipheriv / createDecipheriv: AES-CBC and AES-GCM (runtime/src/ops/crypto_ciphers.rs).
+ * What `update` is given is gathered and run whole at `final` (so `update` answers an empty
+ * buffer, and `final` all of it: the concatenation is what Node's would be).
+ */
+class CipherBase extends Transform {
+  #name;
+  #decrypt;
+  #key;
+  #iv;
+  #chunks = [];
+  #aad = new Uint8Array(0);
+  #tag = null;
+  #tagLength;
+  #padding = true;
+  #done = false;
+  constructor(name, key, iv, options, decrypt) {
+    super();
+    this.#name = String(name).toLowerCase();
+    this.#decrypt = decrypt;
+    this.#key = keyBytes(key);
+    this.#iv = iv === null ? new Uint8Array(0) : new Uint8Array(toBytes(iv));
+    core.ops.op_crypto_cipher_check(this.#name, this.#key.length, this.#iv.length);
+    this.#tagLength = options?.authTagLength ?? 16;
+  }
+  #gcm() { return this.#name.includes("gcm"); }
+  update(data, inputEncoding, outputEncoding) {
+    if (this.#done) throw nodeError(Error, "ERR_CRYPTO_INVALID_STATE", "Invalid state for operation update");
+    this.#chunks.push(new Uint8Array(toBytes(data, inputEncoding)));
+    const none = Buffer.alloc(0);
+    return outputEncoding === undefined || outputEncoding === "buffer" ? none : "";
+  }
+  final(outputEncoding) {
+    if (this.#done) throw nodeError(Error, "ERR_CRYPTO_INVALID_STATE", "Invalid state for operation final");
+    this.#done = true;
+    if (this.#decrypt && this.#gcm() && this.#tag === null) throw new Error("Unsupported state or unable to authenticate data");
+    let out = core.ops.op_crypto_cipher(this.#name, this.#decrypt, this.#key, this.#iv, concatBytes(this.#chunks), this.#aad,
+      this.#tag ?? new Uint8Array(0), this.#padding, this.#tagLength);
+    if (!this.#decrypt && this.#gcm()) {
+      this.#tag = Buffer.from(out.subarray(out.length - this.#tagLength));
+      out = out.subarray(0, out.length - this.#tagLength);
+    }
+    return outputEncoding === undefined || outputEncoding === "buffer" ? Buffer.from(out) : fromBytes(out, outputEncoding);
+  }
+  setAAD(data) {
+    if (!this.#gcm()) throw nodeError(Error, "ERR_CRYPTO_INVALID_STATE", "Invalid state for operation setAAD");
+    this.#aad = new Uint8Array(toBytes(data));
+    return this;
+  }
+  setAutoPadding(pad = true) { this.#padding = Boolean(pad); return this; }
+  getAuthTag() {
+    if (this.#decrypt || !this.#gcm() || !this.#done) throw nodeError(Error, "ERR_CRYPTO_INVALID_STATE", "Invalid state for operation getAuthTag");
+    return this.#tag;
+  }
+  setAuthTag(tag) {
+    if (!this.#decrypt || !this.#gcm() || this.#done) throw nodeError(Error, "ERR_CRYPTO_INVALID_STATE", "Invalid state for operation setAuthTag");
+    this.#tag = new Uint8Array(toBytes(tag));
+    return this;
+  }
+  _transform(chunk, encoding, callback) {
+    this.update(chunk, encoding === "buffer" ? undefined : encoding);
+    callback();
+  }
+  _flush(callback) {
+    try {
+      this.push(this.final());
+      callback();
+    } catch (e) {
+      callback(e);
+    }
+  }
+}
+
+class Cipheriv extends CipherBase {
+  constructor(name, key, iv, options) { super(name, key, iv, options, false); }
+}
+
+class Decipheriv extends CipherBase {
+  constructor(name, key, iv, options) { super(name, key, iv, options, true); }
+}
+
+const CIPHERS = ["aes-128-cbc", "aes-128-gcm", "aes-192-cbc", "aes-192-gcm", "aes-256-cbc", "aes-256-gcm"];
+
 function missing(name) {
   return () => {
     throw notImplemented(`crypto.${name} is not implemented in chatfn yet`);
@@ -357,10 +440,12 @@ const crypto = {
   privateDecrypt: missing("privateDecrypt"),
   createECDH: missing("createECDH"),
   diffieHellman: missing("diffieHellman"),
-  getCiphers: () => [],
-  getCurves: () => [],
-  createCipheriv: missing("createCipheriv"),
-  createDecipheriv: missing("createDecipheriv"),
+  getCiphers: () => [...CIPHERS],
+  getCurves: () => ["prime256v1", "secp384r1"],
+  createCipheriv: (name, key, iv, options) => new Cipheriv(name, key, iv, options),
+  createDecipheriv: (name, key, iv, options) => new Decipheriv(name, key, iv, options),
+  Cipheriv,
+  Decipheriv,
   pbkdf2: missing("pbkdf2"),
   pbkdf2Sync: missing("pbkdf2Sync"),
   scrypt: missing("scrypt"),

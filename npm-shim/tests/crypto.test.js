@@ -87,7 +87,34 @@ async function handleEvent() {
   assert.ok(crypto.verify("sha256", Buffer.from("x"), spkiPem, crypto.sign("sha256", Buffer.from("x"), TEST_KEY)), "one-shot sign/verify through an exported SPKI");
   assert.ok(crypto.createPublicKey(privateKey).equals(publicKey), "the public half of the private key is the certificate's key");
   assert.throws(() => crypto.createPrivateKey("not a key"), /DECODER/);
-  assert.throws(() => crypto.createCipheriv("aes-256-gcm", Buffer.alloc(32), Buffer.alloc(12)), { code: "ERR_METHOD_NOT_IMPLEMENTED" });
+  // AES-GCM and AES-CBC, against what Node 20 made with the same keys.
+  const gcmKey = Buffer.alloc(32, 7);
+  const gcmIv = Buffer.alloc(12, 9);
+  const sealer = crypto.createCipheriv("aes-256-gcm", gcmKey, gcmIv);
+  sealer.setAAD(Buffer.from("header"));
+  const sealed = Buffer.concat([sealer.update("secret message", "utf8"), sealer.final()]);
+  assert.strictEqual(sealed.toString("base64"), "VODn5tuE4QzFEbhZgY8=");
+  assert.strictEqual(sealer.getAuthTag().toString("base64"), "wyzKO9VR2v9ZSK6PYx0e6A==");
+  const opener = crypto.createDecipheriv("aes-256-gcm", gcmKey, gcmIv);
+  opener.setAAD(Buffer.from("header"));
+  opener.setAuthTag(Buffer.from("wyzKO9VR2v9ZSK6PYx0e6A==", "base64"));
+  assert.strictEqual(opener.update(sealed, undefined, "utf8") + opener.final("utf8"), "secret message");
+  const forged = crypto.createDecipheriv("aes-256-gcm", gcmKey, gcmIv);
+  forged.setAAD(Buffer.from("other header"));
+  forged.setAuthTag(Buffer.from("wyzKO9VR2v9ZSK6PYx0e6A==", "base64"));
+  forged.update(sealed);
+  assert.throws(() => forged.final(), /unable to authenticate data/);
+  const cbc = crypto.createCipheriv("aes-128-cbc", Buffer.alloc(16, 1), Buffer.alloc(16, 2));
+  const cbcHex = cbc.update("hello cbc world, more than a block", "utf8", "hex") + cbc.final("hex");
+  assert.strictEqual(cbcHex, "c077c500fede215ee8bfe3e96aa960f250e0c1c585afbae3d3d5413523be0cc3809617c7d5cabac907fc6026f4007a1f");
+  const uncbc = crypto.createDecipheriv("aes-128-cbc", Buffer.alloc(16, 1), Buffer.alloc(16, 2));
+  assert.strictEqual(uncbc.update(cbcHex, "hex", "utf8") + uncbc.final("utf8"), "hello cbc world, more than a block");
+  const wrongKey = crypto.createDecipheriv("aes-128-cbc", Buffer.alloc(16, 3), Buffer.alloc(16, 2));
+  wrongKey.update(cbcHex, "hex");
+  assert.throws(() => wrongKey.final(), /bad decrypt/);
+  assert.throws(() => crypto.createCipheriv("aes-256-gcm", Buffer.alloc(16), gcmIv), /Invalid key length/);
+  assert.throws(() => crypto.createCipheriv("chacha20-poly1305", Buffer.alloc(32), gcmIv), /Unknown cipher/);
+  assert.ok(crypto.getCiphers().includes("aes-256-gcm"));
   // EC: P-256 from SEC1, PKCS#8 and SPKI PEM, and JWK; P-384 from PKCS#8.
   const ecPrivate = crypto.createPrivateKey(EC.p256Sec1);
   assert.strictEqual(ecPrivate.asymmetricKeyType, "ec");

@@ -44,6 +44,8 @@ deno_core::extension!(
         ops::crypto_keys::op_crypto_ec_verify,
         ops::crypto_keys::op_crypto_ec_public,
         ops::crypto_keys::op_crypto_ec_export,
+        ops::crypto_ciphers::op_crypto_cipher,
+        ops::crypto_ciphers::op_crypto_cipher_check,
         ops::crypto_keys::op_crypto_ec_key,
         ops::fs::op_fs_stat,
         ops::fs::op_fs_read_file,

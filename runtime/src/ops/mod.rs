@@ -2,6 +2,7 @@
 //! `chatfn` extension in `js/mod.rs`.
 
 pub mod crypto;
+pub mod crypto_ciphers;
 pub mod crypto_keys;
 pub mod fs;
 pub mod http;
