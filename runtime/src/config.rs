@@ -151,6 +151,7 @@ struct RawEvents {
     max_age_s: Option<u64>,
     max_queue: Option<u64>,
     concurrency: Option<u64>,
+    dedupe_window_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -286,6 +287,9 @@ pub struct EventDelivery {
     pub max_queue: usize,
     /// Events of the app running at once (each a different key).
     pub concurrency: usize,
+    /// How long an event's id is remembered after it was accepted (a re-sent event within it
+    /// is a duplicate; after it, a new event).
+    pub dedupe_window: Duration,
 }
 
 impl Default for EventDelivery {
@@ -297,6 +301,7 @@ impl Default for EventDelivery {
             max_age: Duration::from_secs(86_400),
             max_queue: 100_000,
             concurrency: 2,
+            dedupe_window: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -645,6 +650,8 @@ fn event_delivery(raw: RawEvents) -> Result<EventDelivery, String> {
             .map_or(defaults.max_queue, |n| n as usize),
         concurrency: within("concurrency", raw.concurrency, 256)?
             .map_or(defaults.concurrency, |n| n as usize),
+        dedupe_window: within("dedupe_window_s", raw.dedupe_window_s, 365 * 86_400)?
+            .map_or(defaults.dedupe_window, Duration::from_secs),
     };
     if delivery.retry_max < delivery.retry_base {
         return Err("[events] retry_max_ms must be at least retry_base_ms".into());

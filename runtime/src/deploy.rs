@@ -176,16 +176,19 @@ pub fn launch(
 ) -> anyhow::Result<Deployment> {
     let worker = Worker::spawn(app, users.clone(), start)
         .context("cannot start the app's isolate thread")?;
-    let shadow = match versions.get(&Trigger::UserAttemptedStartSession) {
-        Some(&(function_id, _)) => start_shadow(app, store, function_id, start)?,
-        None => None,
-    };
-    Ok(Deployment { worker, triggers: app.functions.keys().copied().collect(), versions, shadow })
+    let mut shadows = std::collections::BTreeMap::new();
+    for (&trigger, &(function_id, _)) in &versions {
+        if let Some(shadow) = start_shadow(app, store, trigger, function_id, start)? {
+            shadows.insert(trigger, shadow);
+        }
+    }
+    Ok(Deployment { worker, triggers: app.functions.keys().copied().collect(), versions, shadows })
 }
 
 fn start_shadow(
     app: &App,
     store: &Store,
+    trigger: Trigger,
     function_id: u64,
     start: Start,
 ) -> anyhow::Result<Option<Shadow>> {
@@ -197,7 +200,7 @@ fn start_shadow(
     let mut shadow_app = app.clone();
     shadow_app.name = format!("{}-shadow", app.name);
     shadow_app.functions.insert(
-        Trigger::UserAttemptedStartSession,
+        trigger,
         SourceFile {
             path: app.root.join(&version.file),
             display: version.file.clone(),

@@ -148,7 +148,8 @@ pub struct Deployment {
     pub triggers: std::collections::BTreeSet<Trigger>,
     /// Per trigger, the function's id and current version number, when they are stored.
     pub versions: crate::deploy::Versions,
-    pub shadow: Option<Shadow>,
+    /// Per trigger, the version running in shadow, if one is.
+    pub shadows: std::collections::BTreeMap<Trigger, Shadow>,
 }
 
 impl Deployment {
@@ -196,7 +197,7 @@ impl Sessions {
             worker,
             triggers: app.functions.keys().copied().collect(),
             versions: Default::default(),
-            shadow: None,
+            shadows: Default::default(),
         };
         Sessions::deployed(app, users, deployment, None)
     }
@@ -275,7 +276,7 @@ impl Sessions {
                 Ok(id) => attempt.record_id = Some(id),
                 Err(e) => tracing::error!("cannot record the invocation: {e}"),
             }
-            if let (Some(id), Some(_)) = (attempt.record_id, &deployment.shadow) {
+            if let Some(id) = attempt.record_id {
                 shadow_run(deployment.clone(), records.clone(), id, invocation.clone());
             }
         }
@@ -459,16 +460,19 @@ pub async fn scratch_run(
     Ok(ScratchRun { result, before, after })
 }
 
-/// Runs the shadow version on what the live invocation saw, in the background, and adds its
-/// outcome to the live record.
-fn shadow_run(
+/// Runs the trigger's shadow version, if there is one, on what the live invocation saw, in the
+/// background, and adds its outcome to the live record.
+pub fn shadow_run(
     deployment: Arc<Deployment>,
     records: InvocationsStore,
     record_id: u64,
     live: Invocation,
 ) {
+    if !deployment.shadows.contains_key(&live.trigger) {
+        return;
+    }
     tokio::spawn(async move {
-        let Some(shadow) = &deployment.shadow else { return };
+        let Some(shadow) = deployment.shadows.get(&live.trigger) else { return };
         let tape = live.tape.as_deref().and_then(|t| serde_json::from_str(t).ok());
         let run = shadow.worker.invoke_with(live.trigger, live.event.clone(), tape).await;
         let live_outcome = serde_json::to_value(&live.outcome).unwrap_or(Value::Null);

@@ -577,3 +577,55 @@ fn a_test_invocation_runs_over_the_users_it_seeds() {
         "nothing live"
     );
 }
+
+#[test]
+fn a_shadow_version_runs_on_delivered_events_too() {
+    let data = tempfile::tempdir().unwrap();
+    let app = App::start(&case_dir("chat-events"), data.path());
+    let (_, functions) = app.api("GET", "/v1/runtimes/nodejs/functions?size=100", None);
+    let id = functions["_embedded"]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "user.reacted.to_message")
+        .unwrap()["id"]
+        .clone();
+    // Version 2 throws; version 1 stays live and version 2 runs in its shadow.
+    let failing = "async function handleEvent() { throw new Error('v2 fails'); }\nmodule.exports = { handleEvent };\n";
+    let (status, _) = app.api(
+        "POST",
+        &format!("/v1/functions/{id}/versions"),
+        Some(json!({"handler_script": failing})),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = app.api(
+        "PUT",
+        &format!("/v1/functions/{id}/current-version"),
+        Some(json!({"version_number": 1})),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = app.api(
+        "PUT",
+        &format!("/v1/functions/{id}/shadow-version"),
+        Some(json!({"version_number": 2})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(app.report(event("user.reacted.to_message", "r1", 1, json!({}))).0, 202);
+    app.wait_for("delivered", |s| s["delivered"] == 1);
+    let started = Instant::now();
+    let record = loop {
+        let records = app.records("user.reacted.to_message");
+        if let Some(r) = records.iter().find(|r| !r["shadow"].is_null()) {
+            break r.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no shadow outcome: {records:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        (&record["status"], &record["version_number"]),
+        (&json!("SUCCEEDED"), &json!(1)),
+        "{record}"
+    );
+    assert_eq!(record["shadow"]["version_number"], 2, "{record}");
+    assert_eq!(record["shadow"]["same_outcome"], false, "{record}");
+}

@@ -40,6 +40,9 @@ pub struct Delivery {
     delays: Mutex<std::collections::VecDeque<u64>>,
 }
 
+/// How often ids past the dedupe window are forgotten.
+const FORGET_EVERY: Duration = Duration::from_secs(3600);
+
 /// First runs whose delay the stats keep.
 const DELAYS: usize = 10_000;
 
@@ -183,7 +186,18 @@ impl Delivery {
     }
 
     async fn run(self: Arc<Self>) {
+        let mut next_forget = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_forget {
+                // Ids past the dedupe window, once an hour.
+                next_forget += FORGET_EVERY;
+                let before = now_ms().saturating_sub(self.config.dedupe_window.as_millis() as u64);
+                match self.store.forget_ids(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(app = %self.app, n, "forgot the ids of old events"),
+                    Err(e) => tracing::error!(app = %self.app, "cannot forget old event ids: {e}"),
+                }
+            }
             let next = {
                 let mut schedule = self.schedule.lock().unwrap();
                 let now = now_ms();
@@ -198,8 +212,9 @@ impl Delivery {
             };
             let sleep = match next {
                 Some(at) => Duration::from_millis(at.saturating_sub(now_ms())),
-                None => Duration::from_secs(3600),
-            };
+                None => FORGET_EVERY,
+            }
+            .min(next_forget.saturating_duration_since(tokio::time::Instant::now()));
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
@@ -246,35 +261,21 @@ impl Delivery {
         }
         let delay_ms = started.saturating_sub(event.next_at);
         let invocation = deployment.worker.invoke_in_background(trigger, event.event.clone()).await;
-        let record_id = match (&self.records, deployment.versions.get(&trigger)) {
-            (Some(records), Some(&(function_id, version))) => {
-                let mut record = crate::session::invocation_record(
-                    &invocation,
-                    function_id,
-                    version,
-                    self.sessions.redact(),
-                );
-                record.result["delivery"] = json!({
-                    "eventId": event.id,
-                    "seq": event.seq,
-                    "attempt": attempt,
-                    "delayMs": delay_ms,
-                    "sinceAcceptedMs": started.saturating_sub(event.received_at),
-                });
-                match records.record(record) {
-                    Ok(id) => Some(id),
-                    Err(e) => {
-                        tracing::error!("cannot record the invocation: {e}");
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
+        let delivery = json!({
+            "eventId": event.id,
+            "seq": event.seq,
+            "attempt": attempt,
+            "delayMs": delay_ms,
+            "sinceAcceptedMs": started.saturating_sub(event.received_at),
+        });
         if invocation.outcome == Outcome::Returned {
+            // Out of the queue (flushed) before its record is made: a success on record is
+            // never run again, even after a crash.
             self.store.delivered(seq).await?;
+            self.record(&deployment, &invocation, delivery);
             return Ok(Ran::Done);
         }
+        let record_id = self.record(&deployment, &invocation, delivery);
         let now = now_ms();
         event.runs = attempt;
         event.failures.push(Failure {
@@ -294,6 +295,40 @@ impl Delivery {
         event.next_at = now + backoff(&self.config, attempt);
         self.store.failed(&event, false).await?;
         Ok(Ran::RetryAt(event.next_at))
+    }
+
+    /// Records a run (when the app keeps records and the function is stored), with how the
+    /// delivery went; runs the trigger's shadow version on it, if there is one.
+    fn record(
+        &self,
+        deployment: &Arc<crate::session::Deployment>,
+        invocation: &crate::worker::Invocation,
+        delivery: serde_json::Value,
+    ) -> Option<u64> {
+        let records = self.records.as_ref()?;
+        let &(function_id, version) = deployment.versions.get(&invocation.trigger)?;
+        let mut record = crate::session::invocation_record(
+            invocation,
+            function_id,
+            version,
+            self.sessions.redact(),
+        );
+        record.result["delivery"] = delivery;
+        match records.record(record) {
+            Ok(id) => {
+                crate::session::shadow_run(
+                    deployment.clone(),
+                    records.clone(),
+                    id,
+                    invocation.clone(),
+                );
+                Some(id)
+            }
+            Err(e) => {
+                tracing::error!("cannot record the invocation: {e}");
+                None
+            }
+        }
     }
 
     /// The delays of the latest first runs since acceptance.

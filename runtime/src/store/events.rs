@@ -108,6 +108,14 @@ fn key(prefix: &[u8], seq: u64) -> Vec<u8> {
     [prefix, &seq.to_be_bytes()].concat()
 }
 
+/// An id's entry: the sequence number it was accepted (or last redriven) as, and when.
+fn id_entry(value: &[u8]) -> (u64, u64) {
+    let number = |range: std::ops::Range<usize>| {
+        value.get(range).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes)
+    };
+    (number(0..8), number(8..16))
+}
+
 fn count_key(name: &str) -> Vec<u8> {
     [COUNTS, name.as_bytes()].concat()
 }
@@ -162,7 +170,7 @@ impl EventsStore {
                 let id_key = [IDS, event.id.as_bytes()].concat();
                 // Also a duplicate within this batch: the first one was just inserted.
                 if let Some(first) = tree.get(&id_key)? {
-                    let seq = u64::from_be_bytes(first.as_ref().try_into().unwrap_or([0; 8]));
+                    let seq = id_entry(&first).0;
                     answers.push(Accepted { id: event.id.clone(), seq, duplicate: true });
                     continue;
                 }
@@ -179,7 +187,7 @@ impl EventsStore {
                     redriven: 0,
                 };
                 let bytes = serde_json::to_vec(&queued).expect("an event serializes");
-                tree.insert(id_key, &seq.to_be_bytes())?;
+                tree.insert(id_key, [seq.to_be_bytes(), now_ms.to_be_bytes()].concat())?;
                 tree.insert(key(QUEUE, seq), bytes)?;
                 answers.push(Accepted { id: event.id.clone(), seq, duplicate: false });
                 fresh += 1;
@@ -324,7 +332,8 @@ impl EventsStore {
                     return Ok(false);
                 }
                 tree.insert(key(QUEUE, event.seq), bytes.clone())?;
-                tree.insert([IDS, event.id.as_bytes()].concat(), &event.seq.to_be_bytes())?;
+                let entry = [event.seq.to_be_bytes(), now_ms.to_be_bytes()].concat();
+                tree.insert([IDS, event.id.as_bytes()].concat(), entry)?;
                 bump(tree, "redriven", 1)?;
                 Ok::<_, ConflictableTransactionError<()>>(true)
             });
@@ -353,6 +362,26 @@ impl EventsStore {
         Ok(deleted)
     }
 
+    /// Forgets the ids of events accepted before `before_ms` (ms since the epoch) that are no
+    /// longer queued or dead-lettered: an event re-sent after that is new. Answers how many.
+    pub async fn forget_ids(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let mut forgotten = 0;
+        for entry in self.tree.scan_prefix(IDS) {
+            let (id_key, value) = entry?;
+            let (seq, accepted) = id_entry(&value);
+            let settled = !self.tree.contains_key(key(QUEUE, seq))?
+                && !self.tree.contains_key(key(DEAD, seq))?;
+            if accepted < before_ms && settled {
+                self.tree.remove(id_key)?;
+                forgotten += 1;
+            }
+        }
+        if forgotten > 0 {
+            self.space.flush().await?;
+        }
+        Ok(forgotten)
+    }
+
     pub fn counts(&self) -> Result<EventCounts, StoreError> {
         let get = |name: &str| -> Result<u64, StoreError> {
             Ok(self
@@ -378,5 +407,34 @@ fn transaction_error(e: TransactionError<()>) -> StoreError {
     match e {
         TransactionError::Abort(()) => unreachable!("these transactions do not abort"),
         TransactionError::Storage(e) => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> NewEvent {
+        NewEvent {
+            id: id.into(),
+            trigger: "user.sent.message".into(),
+            key: "channel/1".into(),
+            event: serde_json::json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_are_remembered_for_the_window_and_while_their_event_is_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventsStore::open(&super::super::Space::alone(dir.path())).unwrap();
+        let first = store.accept(vec![event("a"), event("b")], 0, 10, 1_000).await.unwrap();
+        store.delivered(first[0].seq).await.unwrap();
+        let again = store.accept(vec![event("a")], 0, 10, 2_000).await.unwrap();
+        assert!(again[0].duplicate, "within the window, a re-sent event is a duplicate");
+        // Past the window: "a" (delivered) is forgotten; "b" is still queued, so it is not.
+        assert_eq!(store.forget_ids(1_500).await.unwrap(), 1);
+        let later = store.accept(vec![event("a"), event("b")], 0, 10, 3_000).await.unwrap();
+        assert_eq!(later.iter().map(|a| a.duplicate).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(store.queued(), 2);
     }
 }
