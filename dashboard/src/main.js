@@ -449,7 +449,10 @@ async function showRecord(root, r) {
     replayed,
     h("h3", {}, "Event"), h("pre", {}, JSON.stringify(r.args, null, 2)),
     h("h3", {}, "Outcome"), h("pre", {}, JSON.stringify(r.result, null, 2)),
-    h("h3", {}, "Console"), h("pre", { class: "logs" }, r.logs.map((l) => `${l.level}: ${l.message}`).join("\n") || "(nothing)")));
+    h("h3", {}, "Console"), h("pre", { class: "logs" }, r.logs.map((l) => `${l.level}: ${l.message}`).join("\n") || "(nothing)"),
+    h("h3", {}, "Tape"),
+    h("p", { class: "muted" }, "What it saw from outside (its clock, Users answers, HTTP responses), as a replay gives them back."),
+    h("pre", { class: "tape" }, JSON.stringify(r.tape, null, 2))));
 }
 
 // ---- test --------------------------------------------------------------------------------
@@ -534,6 +537,7 @@ async function showTest(root) {
         : run.outcome.status === "returned" ? "succeeded" : `failed: ${run.outcome.status}`;
       result.replaceChildren(
         h("p", { class: `status ${run.outcome.status === "returned" ? "good" : "bad"}`, id: "test-decision" }, `v${run.version_number}: ${decision}`),
+        h("p", { class: "muted", id: "test-duration" }, `${(run.invocation?.durationMs ?? 0).toFixed(1)} ms`),
         run.outcome.error?.location?.line
           ? h("button", { id: "show-error", onclick: () => showErrorInEditor(run.outcome.error) }, `Show line ${run.outcome.error.location.line} in the editor`)
           : null,
