@@ -181,7 +181,17 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
 
     // Signing in: a wrong secret is refused, the right one opens the Functions page.
     browser.open(&format!("{}/dashboard/", server.base));
-    let field = |css: &str| browser.all(css).pop().unwrap_or_else(|| panic!("no {css}"));
+    // The element `css` finds, once the page shows one (pages render after their requests).
+    let field = |css: &str| {
+        let started = Instant::now();
+        loop {
+            if let Some(element) = browser.all(css).pop() {
+                return element;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "no {css}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    };
     browser.type_into(&field("#client-id"), &id);
     browser.type_into(&field("#client-secret"), "wrong");
     browser.click(&field("#sign-in"));
