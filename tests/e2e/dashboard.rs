@@ -118,6 +118,16 @@ impl Browser {
         }
     }
 
+    /// The first element `css` finds inside `element`.
+    fn inside(&self, element: &str, css: &str) -> String {
+        let found = self.call(
+            "POST",
+            &format!("/element/{element}/elements"),
+            json!({"using": "css selector", "value": css}),
+        );
+        found[0][ELEMENT].as_str().unwrap_or_else(|| panic!("no {css} inside")).to_string()
+    }
+
     fn click(&self, element: &str) {
         self.call("POST", &format!("/element/{element}/click"), json!({}));
     }
@@ -229,12 +239,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
 
     // Rolling back to version 1.
     let (v1, _) = browser.wait_for("#versions li", "v1");
-    let make_current = browser.call(
-        "POST",
-        &format!("/element/{v1}/elements"),
-        json!({"using": "css selector", "value": "button.make-current"}),
-    );
-    browser.click(make_current[0][ELEMENT].as_str().unwrap());
+    browser.click(&browser.inside(&v1, "button.make-current"));
     browser.wait_for("#save-status", "Version 1 is current now");
     assert_eq!(denial(&server), "closed 1");
 
@@ -245,12 +250,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
 
     // Version 2 in shadow: an attempt runs it too, and the page counts how often it agrees.
     let (v2, _) = browser.wait_for("#versions li", "v2");
-    let shadow = browser.call(
-        "POST",
-        &format!("/element/{v2}/elements"),
-        json!({"using": "css selector", "value": "button.shadow"}),
-    );
-    browser.click(shadow[0][ELEMENT].as_str().unwrap());
+    browser.click(&browser.inside(&v2, "button.shadow"));
     browser.wait_for("#shadow-status", "v2 runs in shadow");
     assert_eq!(denial(&server), "closed 1");
     std::thread::sleep(Duration::from_millis(500));
@@ -289,12 +289,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
 
     // Replaying the newest attempt (version 1) on version 2: the two outcomes side by side.
     let (newest_row, _) = browser.wait_for("#invocations tr", "closed 1");
-    let details = browser.call(
-        "POST",
-        &format!("/element/{newest_row}/elements"),
-        json!({"using": "css selector", "value": "button"}),
-    );
-    browser.click(details[0][ELEMENT].as_str().unwrap());
+    browser.click(&browser.inside(&newest_row, "button"));
     let (pick, _) = browser.wait_for("#replay-version", "v2");
     browser.type_into(&pick, "v2");
     browser.click(&field("#replay"));
@@ -347,21 +342,11 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     browser.click(&field("nav button[data-view=Users]"));
     browser.type_into(&field("#user-search"), "bob\n");
     let (bob_row, _) = browser.wait_for("#users tr", "Bob");
-    let name = browser.call(
-        "POST",
-        &format!("/element/{bob_row}/elements"),
-        json!({"using": "css selector", "value": "button.user-name"}),
-    );
-    browser.click(name[0][ELEMENT].as_str().unwrap());
+    browser.click(&browser.inside(&bob_row, "button.user-name"));
     let (_, secrets) = browser.wait_for("#user-secrets", "pin");
     assert!(!secrets.contains("4321"), "secret values are not shown: {secrets}");
     let (bob_row, _) = browser.wait_for("#users tr", "Bob");
-    let delete = browser.call(
-        "POST",
-        &format!("/element/{bob_row}/elements"),
-        json!({"using": "css selector", "value": "button.delete-user"}),
-    );
-    browser.click(delete[0][ELEMENT].as_str().unwrap());
+    browser.click(&browser.inside(&bob_row, "button.delete-user"));
     browser.call("POST", "/alert/accept", json!({}));
     browser.wait_for("#users-page", "0 users");
     let (status, _) = crate::harness::api(

@@ -119,16 +119,21 @@ impl App {
         }
     }
 
-    /// The function of `trigger`'s invocation records, oldest first.
-    fn records(&self, trigger: &str) -> Vec<Value> {
+    /// The app's function for `trigger`.
+    fn function(&self, trigger: &str) -> Value {
         let (_, functions) = self.api("GET", "/v1/runtimes/nodejs/functions?size=100", None);
-        let function = functions["_embedded"]["functions"]
+        functions["_embedded"]["functions"]
             .as_array()
             .unwrap()
             .iter()
             .find(|f| f["type"] == trigger)
             .unwrap_or_else(|| panic!("no function for {trigger}: {functions}"))
-            .clone();
+            .clone()
+    }
+
+    /// The function of `trigger`'s invocation records, oldest first.
+    fn records(&self, trigger: &str) -> Vec<Value> {
+        let function = self.function(trigger);
         let path = format!("/v1/functions/{}/invocations?size=1000", function["id"]);
         let (_, page) = self.api("GET", &path, None);
         let mut records = page["_embedded"]["invocations"].as_array().unwrap().clone();
@@ -256,14 +261,7 @@ fn a_poison_event_is_dead_lettered_and_a_redrive_after_a_fix_succeeds() {
     assert_eq!(runs(&app.records(typed)).last().unwrap().0, "after", "the key moved on");
 
     // Redriving without a fix fails again; after a new version of the function, it succeeds.
-    let (_, functions) = app.api("GET", "/v1/runtimes/nodejs/functions?size=100", None);
-    let id = functions["_embedded"]["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["type"] == typed)
-        .unwrap()["id"]
-        .clone();
+    let id = app.function(typed)["id"].clone();
     let fixed = "async function handleEvent(event) { console.log(`fixed: ${event.test.tag}`); }\nmodule.exports = { handleEvent };\n";
     let (status, version) = app.api(
         "POST",
@@ -549,14 +547,7 @@ module.exports = { handleEvent };
 fn a_test_invocation_runs_over_the_users_it_seeds() {
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&case_dir("chat-events"), data.path());
-    let (_, functions) = app.api("GET", "/v1/runtimes/nodejs/functions?size=100", None);
-    let sent = functions["_embedded"]["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["type"] == "user.sent.message")
-        .unwrap()
-        .clone();
+    let sent = app.function("user.sent.message");
     let (_, version) =
         app.api("GET", &format!("/v1/functions/{}/current-version", sent["id"]), None);
     let path = format!("/v1/function-versions/{}/test", version["id"]);
@@ -582,14 +573,7 @@ fn a_test_invocation_runs_over_the_users_it_seeds() {
 fn a_shadow_version_runs_on_delivered_events_too() {
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&case_dir("chat-events"), data.path());
-    let (_, functions) = app.api("GET", "/v1/runtimes/nodejs/functions?size=100", None);
-    let id = functions["_embedded"]["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["type"] == "user.reacted.to_message")
-        .unwrap()["id"]
-        .clone();
+    let id = app.function("user.reacted.to_message")["id"].clone();
     // Version 2 throws; version 1 stays live and version 2 runs in its shadow.
     let failing = "async function handleEvent() { throw new Error('v2 fails'); }\nmodule.exports = { handleEvent };\n";
     let (status, _) = app.api(
