@@ -131,6 +131,19 @@ impl App {
             .clone()
     }
 
+    /// The function of `trigger`'s invocation records, oldest first, once there are at least
+    /// `count` (a run's record is made just after its event leaves the queue).
+    fn records_when(&self, trigger: &str, count: usize) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let records = self.records(trigger);
+            if records.len() >= count || started.elapsed() > Duration::from_secs(10) {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// The function of `trigger`'s invocation records, oldest first.
     fn records(&self, trigger: &str) -> Vec<Value> {
         let function = self.function(trigger);
@@ -179,7 +192,7 @@ fn every_trigger_is_delivered_with_its_shape() {
     assert!(receipts.iter().all(|r| r["status"] == "QUEUED"), "{receipts:?}");
     app.wait_for("delivered all", |s| s["delivered"] == 8);
     for (trigger, sent) in TRIGGERS.iter().zip(&batch) {
-        let records = app.records(trigger);
+        let records = app.records_when(trigger, 1);
         assert_eq!(records.len(), 1, "{trigger}: {records:?}");
         let record = &records[0];
         assert_eq!(record["status"], "SUCCEEDED", "{record}");
@@ -217,7 +230,7 @@ fn a_failing_run_is_retried_until_it_succeeds_and_order_per_key_holds() {
     assert_eq!(app.report(batch).0, 202);
     let stats = app.wait_for("delivered all", |s| s["delivered"] == 4);
     assert_eq!(stats["failedRuns"], 2, "{stats}");
-    let runs = runs(&app.records(sent));
+    let runs = runs(&app.records_when(sent, 6));
     let channel_1: Vec<_> = runs.iter().filter(|r| r.0 != "d").cloned().collect();
     let expected = [
         ("a", "FAILED", 1),
@@ -258,7 +271,7 @@ fn a_poison_event_is_dead_lettered_and_a_redrive_after_a_fix_succeeds() {
         failures.iter().all(|f| f["error"]["error"]["message"] == "poison cannot be handled"),
         "{letter}"
     );
-    assert_eq!(runs(&app.records(typed)).last().unwrap().0, "after", "the key moved on");
+    assert_eq!(runs(&app.records_when(typed, 4)).last().unwrap().0, "after", "the key moved on");
 
     // Redriving without a fix fails again; after a new version of the function, it succeeds.
     let id = app.function(typed)["id"].clone();
@@ -309,7 +322,7 @@ fn a_poison_event_is_dead_lettered_and_a_redrive_after_a_fix_succeeds() {
     assert_eq!((code, moved.trim()), (0, "redriven: 1"), "{moved}");
     let stats = app.wait_for("redriven", |s| s["delivered"] == 2 && s["deadLetters"] == 0);
     assert_eq!(stats["redriven"], 1, "{stats}");
-    let last = app.records(typed).last().unwrap().clone();
+    let last = app.records_when(typed, 5).last().unwrap().clone();
     assert_eq!(
         (&last["status"], &last["logs"][0]["message"]),
         (&json!("SUCCEEDED"), &json!("fixed: poison")),
@@ -329,7 +342,7 @@ fn a_repeated_id_is_accepted_once_and_bad_events_are_refused() {
     assert_eq!((status, &again["events"][0]["status"]), (202, &json!("DUPLICATE")), "{again}");
     assert_eq!(again["events"][0]["seq"], first["events"][0]["seq"]);
     app.wait_for("delivered", |s| s["delivered"] == 1);
-    assert_eq!(app.records("user.reacted.to_message").len(), 1, "one run");
+    assert_eq!(app.records_when("user.reacted.to_message", 1).len(), 1, "one run");
     assert_eq!(app.stats()["duplicates"], 1);
 
     // The Idempotency-Key header names an event that has no id.
@@ -533,7 +546,7 @@ module.exports = { handleEvent };
     );
     let body: Value = serde_json::from_slice(&message.body).unwrap();
     assert_eq!(body, json!({"type": "TEXT", "body": "echo: hi"}));
-    let records = app.records("user.sent.message");
+    let records = app.records_when("user.sent.message", 1);
     let logs: Vec<&str> = records[0]["logs"]
         .as_array()
         .unwrap()
