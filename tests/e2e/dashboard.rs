@@ -118,14 +118,31 @@ impl Browser {
         }
     }
 
-    /// The first element `css` finds inside `element`.
-    fn inside(&self, element: &str, css: &str) -> String {
-        let found = self.call(
-            "POST",
-            &format!("/element/{element}/elements"),
-            json!({"using": "css selector", "value": css}),
-        );
-        found[0][ELEMENT].as_str().unwrap_or_else(|| panic!("no {css} inside")).to_string()
+    /// Clicks the `child` element inside the `parent` element showing `text`, found again when
+    /// the page replaced it meanwhile (lists re-render as their requests come back).
+    fn click_in(&self, parent: &str, text: &str, child: &str) {
+        let started = Instant::now();
+        loop {
+            let (element, _) = self.wait_for(parent, text);
+            let found = ureq::post(&format!("{}/element/{element}/elements", self.base))
+                .send_json(json!({"using": "css selector", "value": child}))
+                .ok()
+                .and_then(|r| r.into_json::<Value>().ok())
+                .and_then(|v| v["value"][0][ELEMENT].as_str().map(str::to_string));
+            let clicked = found.is_some_and(|id| {
+                ureq::post(&format!("{}/element/{id}/click", self.base))
+                    .send_json(json!({}))
+                    .is_ok()
+            });
+            if clicked {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "cannot click {child} in {parent}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn click(&self, element: &str) {
@@ -238,8 +255,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     browser.screenshot("functions");
 
     // Rolling back to version 1.
-    let (v1, _) = browser.wait_for("#versions li", "v1");
-    browser.click(&browser.inside(&v1, "button.make-current"));
+    browser.click_in("#versions li", "v1", "button.make-current");
     browser.wait_for("#save-status", "Version 1 is current now");
     assert_eq!(denial(&server), "closed 1");
 
@@ -249,8 +265,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     assert!(diff.contains("- const VERSION = 1;") && diff.contains("  async function"), "{diff}");
 
     // Version 2 in shadow: an attempt runs it too, and the page counts how often it agrees.
-    let (v2, _) = browser.wait_for("#versions li", "v2");
-    browser.click(&browser.inside(&v2, "button.shadow"));
+    browser.click_in("#versions li", "v2", "button.shadow");
     browser.wait_for("#shadow-status", "v2 runs in shadow");
     assert_eq!(denial(&server), "closed 1");
     std::thread::sleep(Duration::from_millis(500));
@@ -288,8 +303,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     browser.call("POST", &format!("/element/{}/clear", field("#filter-version")), json!({}));
 
     // Replaying the newest attempt (version 1) on version 2: the two outcomes side by side.
-    let (newest_row, _) = browser.wait_for("#invocations tr", "closed 1");
-    browser.click(&browser.inside(&newest_row, "button"));
+    browser.click_in("#invocations tr", "closed 1", "button");
     let (pick, _) = browser.wait_for("#replay-version", "v2");
     browser.type_into(&pick, "v2");
     browser.click(&field("#replay"));
@@ -341,12 +355,10 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     assert_eq!(status, 200);
     browser.click(&field("nav button[data-view=Users]"));
     browser.type_into(&field("#user-search"), "bob\n");
-    let (bob_row, _) = browser.wait_for("#users tr", "Bob");
-    browser.click(&browser.inside(&bob_row, "button.user-name"));
+    browser.click_in("#users tr", "Bob", "button.user-name");
     let (_, secrets) = browser.wait_for("#user-secrets", "pin");
     assert!(!secrets.contains("4321"), "secret values are not shown: {secrets}");
-    let (bob_row, _) = browser.wait_for("#users tr", "Bob");
-    browser.click(&browser.inside(&bob_row, "button.delete-user"));
+    browser.click_in("#users tr", "Bob", "button.delete-user");
     browser.call("POST", "/alert/accept", json!({}));
     browser.wait_for("#users-page", "0 users");
     let (status, _) = crate::harness::api(
@@ -365,4 +377,48 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     // Signing out forgets the token.
     browser.click(&field("#sign-out"));
     browser.wait_for("#signin-status", "Signed out");
+}
+
+#[test]
+fn one_page_signs_in_to_several_apps_and_switches_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_app(dir.path());
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("chatfn.toml"), "[app]\nname = \"lounge\"\n").unwrap();
+    let data = dir.path().join("data");
+    let (gate_id, gate_secret) = create_key(&gate, &data);
+    let (lounge_id, lounge_secret) = create_key(&other, &data);
+    let server = Server::start_apps(&[&gate, &other], &data);
+    let browser = Browser::start();
+    let field = |css: &str| {
+        let started = Instant::now();
+        loop {
+            if let Some(element) = browser.all(css).pop() {
+                return element;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "no {css}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    };
+    let sign_in = |id: &str, secret: &str| {
+        browser.type_into(&field("#client-id"), id);
+        browser.type_into(&field("#client-secret"), secret);
+        browser.click(&field("#sign-in"));
+    };
+    browser.open(&format!("{}/dashboard/", server.base));
+    sign_in(&gate_id, &gate_secret);
+    browser.wait_for("#signed-in", "app gate");
+    browser.wait_for("#functions li", "user.attempted.start_session");
+    // Another app's key, from the switcher: both are signed in now.
+    browser.click(&field("#app-switcher option[value='']"));
+    sign_in(&lounge_id, &lounge_secret);
+    browser.wait_for("#signed-in", "app lounge");
+    assert!(browser.all("#functions li").is_empty(), "the lounge app has no functions");
+    browser.click(&field("#app-switcher option[value=gate]"));
+    browser.wait_for("#signed-in", "app gate");
+    browser.wait_for("#functions li", "user.attempted.start_session");
+    // Signing out of one leaves the other signed in.
+    browser.click(&field("#sign-out"));
+    browser.wait_for("#signed-in", "app lounge");
 }
