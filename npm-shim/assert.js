@@ -35,6 +35,77 @@ function matches(error, expected) {
   return false;
 }
 
+/** Node's legacy ("loose") deep equality of assert.deepEqual: primitives compared with ==
+ * (NaN equal to NaN), prototypes ignored, arrays only equal to arrays; cycles followed once. */
+function looseDeepEqual(a, b, seen = new Map()) {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") {
+    return a == b || (a !== a && b !== b);
+  }
+  if (seen.get(a) === b) return true;
+  seen.set(a, b);
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  if (a instanceof RegExp || b instanceof RegExp) return String(a) === String(b);
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return x.length === y.length && x.every((v, i) => v === y[i]);
+  }
+  if (a instanceof Map && b instanceof Map) {
+    return a.size === b.size && [...a].every(([k, v]) => b.has(k) && looseDeepEqual(v, b.get(k), seen));
+  }
+  if (a instanceof Set && b instanceof Set) {
+    return a.size === b.size && [...a].every((v) => b.has(v) || [...b].some((w) => looseDeepEqual(v, w, seen)));
+  }
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.prototype.hasOwnProperty.call(b, k) && looseDeepEqual(a[k], b[k], seen));
+}
+
+/** assert.CallTracker (deprecated in Node, still there): functions that count their calls. */
+class CallTracker {
+  #tracked = [];
+  calls(fn = () => {}, exact = 1) {
+    if (typeof fn === "number") [fn, exact] = [() => {}, fn];
+    const entry = { fn, exact, calls: [] };
+    this.#tracked.push(entry);
+    const tracked = function (...args) {
+      entry.calls.push({ thisArg: this, arguments: args });
+      return fn.apply(this, args);
+    };
+    entry.tracked = tracked;
+    return tracked;
+  }
+  getCalls(tracked) { return (this.#tracked.find((e) => e.tracked === tracked)?.calls ?? []).slice(); }
+  reset(tracked) {
+    for (const e of this.#tracked) if (tracked === undefined || e.tracked === tracked) e.calls.length = 0;
+  }
+  report() {
+    return this.#tracked.filter((e) => e.calls.length !== e.exact).map((e) => ({
+      message: `Expected the ${e.fn.name || "calls"} function to be executed ${e.exact} time(s) but was executed ${e.calls.length} time(s).`,
+      actual: e.calls.length,
+      expected: e.exact,
+      operator: e.fn.name || "calls",
+      stack: new Error().stack,
+    }));
+  }
+  verify() {
+    const wrong = this.report();
+    if (wrong.length === 1) throw new AssertionError({ message: wrong[0].message, actual: wrong[0].actual, expected: wrong[0].expected, operator: wrong[0].operator });
+    if (wrong.length > 1) throw new AssertionError({ message: "Functions were not called the expected number of times", operator: "verify" });
+  }
+}
+
+/** An error a doesNotThrow/doesNotReject is told about (`expected`) is an AssertionError;
+ * another one goes on as it was. */
+function unwanted(e, expected, message, operator) {
+  if (typeof expected === "string") [expected, message] = [undefined, expected];
+  if (expected !== undefined && !matches(e, expected)) throw e;
+  const detail = message === undefined ? "." : `: ${message}`;
+  fail(e, expected, `Got unwanted ${operator === "doesNotReject" ? "rejection" : "exception"}${detail}\nActual message: "${e?.message}"`, operator);
+}
+
 Object.assign(assert, {
   ok: assert,
   AssertionError,
@@ -43,10 +114,10 @@ Object.assign(assert, {
   notEqual: (a, b, message) => a != b || fail(a, b, message, "!="),
   strictEqual: (a, b, message) => Object.is(a, b) || fail(a, b, message, "strictEqual"),
   notStrictEqual: (a, b, message) => !Object.is(a, b) || fail(a, b, message, "notStrictEqual"),
-  deepEqual: (a, b, message) => util.isDeepStrictEqual(a, b) || fail(a, b, message, "deepEqual"),
+  deepEqual: (a, b, message) => looseDeepEqual(a, b) || fail(a, b, message, "deepEqual"),
   deepStrictEqual: (a, b, message) => util.isDeepStrictEqual(a, b) || fail(a, b, message, "deepStrictEqual"),
   notDeepStrictEqual: (a, b, message) => !util.isDeepStrictEqual(a, b) || fail(a, b, message, "notDeepStrictEqual"),
-  notDeepEqual: (a, b, message) => !util.isDeepStrictEqual(a, b) || fail(a, b, message, "notDeepEqual"),
+  notDeepEqual: (a, b, message) => !looseDeepEqual(a, b) || fail(a, b, message, "notDeepEqual"),
   match: (s, re, message) => re.test(s) || fail(s, re, message, "match"),
   doesNotMatch: (s, re, message) => !re.test(s) || fail(s, re, message, "doesNotMatch"),
   ifError(value) {
@@ -63,20 +134,21 @@ Object.assign(assert, {
     }
     fail(undefined, expected, typeof expected === "string" ? expected : message ?? "Missing expected exception.", "throws");
   },
-  doesNotThrow(fn, message) {
+  doesNotThrow(fn, expected, message) {
     try {
       fn();
     } catch (e) {
-      fail(e, undefined, message ?? `Got unwanted exception: ${e?.message}`, "doesNotThrow");
+      unwanted(e, expected, message, "doesNotThrow");
     }
   },
-  async doesNotReject(promiseOrFn, message) {
+  async doesNotReject(promiseOrFn, expected, message) {
     try {
       await (typeof promiseOrFn === "function" ? promiseOrFn() : promiseOrFn);
     } catch (e) {
-      fail(e, undefined, message ?? `Got unwanted rejection: ${e?.message}`, "doesNotReject");
+      unwanted(e, expected, message, "doesNotReject");
     }
   },
+  CallTracker,
   async rejects(promiseOrFn, expected, message) {
     try {
       await (typeof promiseOrFn === "function" ? promiseOrFn() : promiseOrFn);
@@ -87,6 +159,18 @@ Object.assign(assert, {
     fail(undefined, expected, message ?? "Missing expected rejection.", "rejects");
   },
 });
-assert.strict = assert;
+/** assert.strict: the same assertions, with equal and deepEqual (and their nots) strict. */
+function strict(value, message) {
+  assert(value, message);
+}
+Object.assign(strict, assert, {
+  ok: strict,
+  equal: assert.strictEqual,
+  notEqual: assert.notStrictEqual,
+  deepEqual: assert.deepStrictEqual,
+  notDeepEqual: assert.notDeepStrictEqual,
+});
+strict.strict = strict;
+assert.strict = strict;
 
 export default assert;

@@ -26,7 +26,7 @@ const { ArrayPrototypeIncludes, ObjectEntries, ObjectPrototypeHasOwnProperty, Pr
 
 const implemented = {
   assert,
-  "assert/strict": assert,
+  "assert/strict": assert.strict,
   buffer,
   console,
   crypto,

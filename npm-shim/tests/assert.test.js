@@ -72,4 +72,30 @@ async function handleEvent() {
   fails(() => assert.match("abc", /z/));
   fails(() => assert.fail("boom"), "fail");
   assert.strictEqual(fails(() => assert.fail("boom")).message, "boom");
+
+  // deepEqual is Node's loose ("legacy") comparison; assert.strict's is strict.
+  assert.deepEqual(1, "1");
+  assert.deepEqual({ a: 1, d: new Date(5) }, { a: "1", d: new Date(5) });
+  assert.deepEqual(Object.create(null), {});
+  assert.deepEqual(NaN, NaN);
+  fails(() => assert.deepEqual([1], { 0: 1 }), "deepEqual");
+  fails(() => assert.notDeepEqual({ a: 1 }, { a: "1" }), "notDeepEqual");
+  fails(() => assert.strict.equal(1, "1"), "strictEqual");
+  fails(() => assert.strict.deepEqual({ a: 1 }, { a: "1" }), "deepStrictEqual");
+  assert.strictEqual(assert.strict.strict, assert.strict);
+  assert.strict(true);
+  // doesNotThrow(fn, error): the error it names is an AssertionError; another goes on as it was.
+  assert.throws(() => assert.doesNotThrow(() => { throw new TypeError("x"); }, RangeError), TypeError);
+  const unwanted = fails(() => assert.doesNotThrow(() => { throw new TypeError("x"); }, TypeError), "doesNotThrow");
+  assert.strictEqual(unwanted.message, 'Got unwanted exception.\nActual message: "x"');
+  await assert.rejects(assert.doesNotReject(Promise.reject(new TypeError("y")), RangeError), TypeError);
+  // CallTracker: calls counted, verify() says which were not.
+  const tracker = new assert.CallTracker();
+  const twice = tracker.calls((n) => n * 2, 2);
+  assert.strictEqual(twice(21), 42);
+  assert.strictEqual(tracker.report().length, 1);
+  fails(() => tracker.verify());
+  twice(1);
+  tracker.verify();
+  assert.deepStrictEqual(tracker.getCalls(twice).map((c) => c.arguments), [[21], [1]]);
 }
