@@ -422,3 +422,33 @@ fn one_page_signs_in_to_several_apps_and_switches_between_them() {
     browser.click(&field("#sign-out"));
     browser.wait_for("#signed-in", "app lounge");
 }
+
+/// The page's assets over plain HTTP: the script gzipped to a client that takes gzip (a third
+/// of its size), as it is to one that does not; no host but this one in the policy.
+#[test]
+fn the_dashboard_assets_are_served_compressed_when_asked() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let app = write_app(dir.path());
+    let server = Server::start(&app, &dir.path().join("data"));
+    let fetch = |accept: &str| -> (String, Vec<u8>) {
+        let address = server.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(stream, "GET /dashboard/app.js HTTP/1.1\r\nHost: {address}\r\n{accept}Connection: close\r\n\r\n")
+            .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+        (head, response[split + 4..].to_vec())
+    };
+    let (plain_head, plain) = fetch("");
+    assert!(!plain_head.contains("content-encoding"), "{plain_head}");
+    assert!(plain_head.contains("content-security-policy: default-src 'self'"), "{plain_head}");
+    let (gzip_head, gzipped) = fetch("Accept-Encoding: gzip, deflate, br\r\n");
+    assert!(gzip_head.contains("content-encoding: gzip"), "{gzip_head}");
+    assert!(gzipped.len() * 2 < plain.len(), "{} of {} bytes", gzipped.len(), plain.len());
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gzipped[..]).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, plain);
+}
