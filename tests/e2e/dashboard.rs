@@ -118,6 +118,23 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` finds, found again when the page replaced it meanwhile.
+    fn click_on(&self, css: &str) {
+        let started = Instant::now();
+        loop {
+            let clicked = self.all(css).pop().is_some_and(|id| {
+                ureq::post(&format!("{}/element/{id}/click", self.base))
+                    .send_json(json!({}))
+                    .is_ok()
+            });
+            if clicked {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "cannot click {css}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Clicks the `child` element inside the `parent` element showing `text`, found again when
     /// the page replaced it meanwhile (lists re-render as their requests come back).
     fn click_in(&self, parent: &str, text: &str, child: &str) {
@@ -143,10 +160,6 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    fn click(&self, element: &str) {
-        self.call("POST", &format!("/element/{element}/click"), json!({}));
     }
 
     fn type_into(&self, element: &str, keys: &str) {
@@ -221,12 +234,12 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     };
     browser.type_into(&field("#client-id"), &id);
     browser.type_into(&field("#client-secret"), "wrong");
-    browser.click(&field("#sign-in"));
+    browser.click_on("#sign-in");
     browser.wait_for("#signin-status", "refused");
     let secret_field = field("#client-secret");
     browser.call("POST", &format!("/element/{secret_field}/clear"), json!({}));
     browser.type_into(&secret_field, &secret);
-    browser.click(&field("#sign-in"));
+    browser.click_on("#sign-in");
     browser.wait_for("#signed-in", &id);
     browser.wait_for("#editor .cm-content", "closed ${VERSION}");
     browser.wait_for("#versions li", "v1");
@@ -234,7 +247,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     // Breaking the function: an `=` after line 1. Save refuses it, at its line, in the editor.
     let code = field("#editor .cm-content");
     browser.type_into(&code, &format!("{KEY_CONTROL}{KEY_HOME}{KEYS_UP}{KEY_END}="));
-    browser.click(&field("#save"));
+    browser.click_on("#save");
     browser.wait_for("#save-status", "Not saved: line 1, column");
     assert!(
         !browser.all("#editor .cm-lintRange-error").is_empty(),
@@ -249,7 +262,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
         &format!("{KEY_CONTROL}{KEY_HOME}{KEYS_UP}{KEY_END}{KEY_BACKSPACE}{KEY_BACKSPACE}{KEY_BACKSPACE}2;"),
     );
     browser.wait_for("#editor .cm-content", "const VERSION = 2;");
-    browser.click(&field("#save"));
+    browser.click_on("#save");
     browser.wait_for("#save-status", "Saved and deployed version 2");
     assert_eq!(denial(&server), "closed 2");
     browser.screenshot("functions");
@@ -260,7 +273,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     assert_eq!(denial(&server), "closed 1");
 
     // The changes from version 1 to version 2, line by line.
-    browser.click(&field("#compare"));
+    browser.click_on("#compare");
     let (_, diff) = browser.wait_for("#diff pre", "+ const VERSION = 2;");
     assert!(diff.contains("- const VERSION = 1;") && diff.contains("  async function"), "{diff}");
 
@@ -269,12 +282,12 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     browser.wait_for("#shadow-status", "v2 runs in shadow");
     assert_eq!(denial(&server), "closed 1");
     std::thread::sleep(Duration::from_millis(500));
-    browser.click(&field("nav button[data-view=Functions]"));
+    browser.click_on("nav button[data-view=Functions]");
     browser.wait_for("#shadow-status", "agreed with the live version on 0 of the last 1");
     browser.screenshot("shadow");
 
     // The attempts show up in the live invocation list, newest first, with their version.
-    browser.click(&field("nav button[data-view=Invocations]"));
+    browser.click_on("nav button[data-view=Invocations]");
     let (_, newest) = browser.wait_for("#invocations tr", "closed 1");
     assert!(newest.contains("v1") && newest.contains("ann"), "{newest}");
     assert_eq!(denial(&server), "closed 1");
@@ -306,32 +319,32 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     browser.click_in("#invocations tr", "closed 1", "button");
     let (pick, _) = browser.wait_for("#replay-version", "v2");
     browser.type_into(&pick, "v2");
-    browser.click(&field("#replay"));
+    browser.click_on("#replay");
     browser.wait_for("#replay-verdict", "A different outcome");
     browser.wait_for("#replay-result", "closed 2");
     browser.screenshot("replay");
 
     // A test run of the current version on the prefilled event.
-    browser.click(&field("nav button[data-view=Test]"));
-    browser.click(&field("#run-test"));
+    browser.click_on("nav button[data-view=Test]");
+    browser.click_on("#run-test");
     browser.wait_for("#test-decision", "v1: denied: AccessDenied: closed 1");
     // Its error's line, marked in the editor.
-    browser.click(&field("#show-error"));
+    browser.click_on("#show-error");
     browser.wait_for("#save-status", "The test run threw at line 3, column 9: closed 1");
     assert!(!browser.all("#editor .cm-lintRange-error").is_empty(), "the line is marked");
 
     // The runtime: a dependency added is installed from the registry and deployed; an
     // environment variable is set by name and its value never shown.
-    browser.click(&field("nav button[data-view=Runtime]"));
-    browser.click(&field("#add-dependency"));
+    browser.click_on("nav button[data-view=Runtime]");
+    browser.click_on("#add-dependency");
     browser.type_into(&field("#dependencies tr:last-child .dep-name"), "is-number");
     browser.type_into(&field("#dependencies tr:last-child .dep-version"), "^7");
-    browser.click(&field("#save-dependencies"));
+    browser.click_on("#save-dependencies");
     browser.wait_for("#runtime-status", "added is-number@^7; installed 1 packages");
     assert!(app.join("node_modules/is-number/package.json").is_file(), "installed in the app");
     browser.type_into(&field("#env-name"), "GREETING");
     browser.type_into(&field("#env-value"), "hello-secret");
-    browser.click(&field("#set-env"));
+    browser.click_on("#set-env");
     let (_, env) = browser.wait_for("#environment li", "GREETING");
     assert!(!env.contains("hello-secret"), "{env}");
     browser.screenshot("runtime");
@@ -353,7 +366,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
         Some(json!({"secret": "4321"})),
     );
     assert_eq!(status, 200);
-    browser.click(&field("nav button[data-view=Users]"));
+    browser.click_on("nav button[data-view=Users]");
     browser.type_into(&field("#user-search"), "bob\n");
     browser.click_in("#users tr", "Bob", "button.user-name");
     let (_, secrets) = browser.wait_for("#user-secrets", "pin");
@@ -371,11 +384,11 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
     assert_eq!(status, 404, "the user is gone");
 
     // Settings: the limits in effect.
-    browser.click(&field("nav button[data-view=Settings]"));
+    browser.click_on("nav button[data-view=Settings]");
     browser.wait_for("#limits td[data-limit=cpu_ms]", "1000");
 
     // Signing out forgets the token.
-    browser.click(&field("#sign-out"));
+    browser.click_on("#sign-out");
     browser.wait_for("#signin-status", "Signed out");
 }
 
@@ -404,22 +417,22 @@ fn one_page_signs_in_to_several_apps_and_switches_between_them() {
     let sign_in = |id: &str, secret: &str| {
         browser.type_into(&field("#client-id"), id);
         browser.type_into(&field("#client-secret"), secret);
-        browser.click(&field("#sign-in"));
+        browser.click_on("#sign-in");
     };
     browser.open(&format!("{}/dashboard/", server.base));
     sign_in(&gate_id, &gate_secret);
     browser.wait_for("#signed-in", "app gate");
     browser.wait_for("#functions li", "user.attempted.start_session");
     // Another app's key, from the switcher: both are signed in now.
-    browser.click(&field("#app-switcher option[value='']"));
+    browser.click_on("#app-switcher option[value='']");
     sign_in(&lounge_id, &lounge_secret);
     browser.wait_for("#signed-in", "app lounge");
     assert!(browser.all("#functions li").is_empty(), "the lounge app has no functions");
-    browser.click(&field("#app-switcher option[value=gate]"));
+    browser.click_on("#app-switcher option[value=gate]");
     browser.wait_for("#signed-in", "app gate");
     browser.wait_for("#functions li", "user.attempted.start_session");
     // Signing out of one leaves the other signed in.
-    browser.click(&field("#sign-out"));
+    browser.click_on("#sign-out");
     browser.wait_for("#signed-in", "app lounge");
 }
 
