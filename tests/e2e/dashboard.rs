@@ -118,6 +118,18 @@ impl Browser {
         }
     }
 
+    /// The element `css` finds, once the page shows one (pages render after their requests).
+    fn field(&self, css: &str) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(element) = self.all(css).pop() {
+                return element;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "no {css}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Clicks the element `css` finds, found again when the page replaced it meanwhile.
     fn click_on(&self, css: &str) {
         let started = Instant::now();
@@ -221,17 +233,7 @@ fn a_developer_fixes_deploys_rolls_back_and_tests_in_the_browser() {
 
     // Signing in: a wrong secret is refused, the right one opens the Functions page.
     browser.open(&format!("{}/dashboard/", server.base));
-    // The element `css` finds, once the page shows one (pages render after their requests).
-    let field = |css: &str| {
-        let started = Instant::now();
-        loop {
-            if let Some(element) = browser.all(css).pop() {
-                return element;
-            }
-            assert!(started.elapsed() < Duration::from_secs(15), "no {css}");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    };
+    let field = |css: &str| browser.field(css);
     browser.type_into(&field("#client-id"), &id);
     browser.type_into(&field("#client-secret"), "wrong");
     browser.click_on("#sign-in");
@@ -404,16 +406,7 @@ fn one_page_signs_in_to_several_apps_and_switches_between_them() {
     let (lounge_id, lounge_secret) = create_key(&other, &data);
     let server = Server::start_apps(&[&gate, &other], &data);
     let browser = Browser::start();
-    let field = |css: &str| {
-        let started = Instant::now();
-        loop {
-            if let Some(element) = browser.all(css).pop() {
-                return element;
-            }
-            assert!(started.elapsed() < Duration::from_secs(15), "no {css}");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    };
+    let field = |css: &str| browser.field(css);
     let sign_in = |id: &str, secret: &str| {
         browser.type_into(&field("#client-id"), id);
         browser.type_into(&field("#client-secret"), secret);
