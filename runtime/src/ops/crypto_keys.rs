@@ -69,7 +69,7 @@ fn pem(text: &str) -> Option<(String, Vec<u8>)> {
 /// A key as the JS side keeps it: what it is and its canonical DER.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RsaKey {
+pub struct KeyMaterial {
     /// "private" or "public".
     #[serde(rename = "type")]
     kind: String,
@@ -131,8 +131,8 @@ impl Curve {
         }
     }
 
-    fn key(self, kind: &str, scalar: Vec<u8>, point: Vec<u8>) -> RsaKey {
-        RsaKey {
+    fn key(self, kind: &str, scalar: Vec<u8>, point: Vec<u8>) -> KeyMaterial {
+        KeyMaterial {
             kind: kind.into(),
             format: "ec".into(),
             der: if kind == "private" { scalar } else { point.clone() },
@@ -234,7 +234,7 @@ fn ec_sec1(curve: Curve, scalar: &[u8], point: &[u8], with_curve: bool) -> Vec<u
 #[op2]
 #[buffer]
 pub fn op_crypto_ec_export(
-    #[serde] key: RsaKey,
+    #[serde] key: KeyMaterial,
     #[string] structure: &str,
 ) -> Result<Vec<u8>, JsErrorBox> {
     let curve = key
@@ -273,7 +273,7 @@ pub fn op_crypto_ec_key(
     #[string] curve: &str,
     #[buffer] point: &[u8],
     #[buffer] scalar: &[u8],
-) -> Result<RsaKey, JsErrorBox> {
+) -> Result<KeyMaterial, JsErrorBox> {
     let curve = Curve::from_name(curve).ok_or_else(|| {
         invalid(format!("Unsupported JWK EC curve: {curve} (chatfn has P-256, P-384)"))
     })?;
@@ -295,7 +295,7 @@ fn key_pair(format: &str, der: &[u8]) -> Result<RsaKeyPair, JsErrorBox> {
     })
 }
 
-fn private_key(format: &str, der: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
+fn private_key(format: &str, der: Vec<u8>) -> Result<KeyMaterial, JsErrorBox> {
     if format == "pkcs8" {
         // PrivateKeyInfo: version, AlgorithmIdentifier, OCTET STRING; EC keys hold a SEC1 key.
         let ec = self::der(&der)
@@ -314,7 +314,7 @@ fn private_key(format: &str, der: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
         }
     }
     let pair = key_pair(format, &der)?;
-    Ok(RsaKey {
+    Ok(KeyMaterial {
         kind: "private".into(),
         format: format.into(),
         modulus_length: pair.public().modulus_len() * 8,
@@ -326,7 +326,7 @@ fn private_key(format: &str, der: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
 }
 
 /// The public key of a SubjectPublicKeyInfo: RSA or EC.
-fn public_from_spki(spki: &[u8]) -> Result<RsaKey, JsErrorBox> {
+fn public_from_spki(spki: &[u8]) -> Result<KeyMaterial, JsErrorBox> {
     let ec = der(spki)
         .filter(|(tag, _, _)| *tag == 0x30)
         .and_then(|(_, body, _)| der(body))
@@ -343,7 +343,7 @@ fn public_from_spki(spki: &[u8]) -> Result<RsaKey, JsErrorBox> {
     public_key(rsa_from_spki(spki).ok_or_else(|| invalid("not an RSA or EC public key"))?)
 }
 
-fn public_key(rsa: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
+fn public_key(rsa: Vec<u8>) -> Result<KeyMaterial, JsErrorBox> {
     // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
     let (0x30, body, _) = der(&rsa).ok_or_else(|| invalid("not an RSA public key"))? else {
         return Err(invalid("not an RSA public key"));
@@ -352,7 +352,7 @@ fn public_key(rsa: Vec<u8>) -> Result<RsaKey, JsErrorBox> {
         return Err(invalid("not an RSA public key"));
     };
     let significant = modulus.iter().skip_while(|b| **b == 0).count();
-    Ok(RsaKey {
+    Ok(KeyMaterial {
         kind: "public".into(),
         format: "rsa".into(),
         modulus_length: significant * 8,
@@ -370,7 +370,7 @@ pub fn op_crypto_key_parse(
     #[string] want: &str,
     #[buffer] input: &[u8],
     #[string] format: &str,
-) -> Result<RsaKey, JsErrorBox> {
+) -> Result<KeyMaterial, JsErrorBox> {
     let (label, bytes) = match format {
         "pem" => pem(std::str::from_utf8(input).map_err(|_| invalid("a PEM key must be text"))?)
             .ok_or_else(|| {
@@ -497,7 +497,7 @@ fn ec_verifying(
     })
 }
 
-fn ec_curve_of(key: &RsaKey) -> Result<Curve, JsErrorBox> {
+fn ec_curve_of(key: &KeyMaterial) -> Result<Curve, JsErrorBox> {
     key.named_curve.as_deref().and_then(Curve::from_name).ok_or_else(|| invalid("not an EC key"))
 }
 
@@ -506,7 +506,7 @@ fn ec_curve_of(key: &RsaKey) -> Result<Curve, JsErrorBox> {
 #[buffer]
 pub fn op_crypto_sign(
     #[string] alg: &str,
-    #[serde] key: RsaKey,
+    #[serde] key: KeyMaterial,
     #[buffer] data: &[u8],
     #[string] dsa_encoding: &str,
 ) -> Result<Vec<u8>, JsErrorBox> {
@@ -533,7 +533,7 @@ pub fn op_crypto_sign(
 #[op2]
 pub fn op_crypto_verify(
     #[string] alg: &str,
-    #[serde] key: RsaKey,
+    #[serde] key: KeyMaterial,
     #[buffer] data: &[u8],
     #[buffer] signature: &[u8],
     #[string] dsa_encoding: &str,
