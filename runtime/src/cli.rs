@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::App;
+use crate::config::{App, SharedStore};
 
 #[derive(Parser, Debug)]
 #[command(name = "chatfn", version, about = "Self-hosted runtime for chat functions")]
@@ -26,6 +26,11 @@ pub enum Command {
         /// Where the embedded store keeps the app's users.
         #[arg(long, default_value = "./.chatfn")]
         data: PathBuf,
+        /// A PostgreSQL database shared with other chatfn nodes (postgres://user:password@host/db;
+        /// also CHATFN_STORE_URL, or [store] url in chatfn.toml); users, settings and Platform
+        /// API credentials live there instead of under --data.
+        #[arg(long)]
+        store: Option<String>,
         /// Address to listen on; port 0 picks a free port (printed on start).
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
@@ -55,6 +60,9 @@ pub enum Command {
         app: PathBuf,
         #[arg(long, default_value = "./.chatfn", global = true)]
         data: PathBuf,
+        /// The PostgreSQL database the servers share (as `serve --store`; also CHATFN_STORE_URL).
+        #[arg(long, global = true)]
+        store: Option<String>,
         #[command(subcommand)]
         command: KeysCommand,
     },
@@ -208,6 +216,8 @@ pub struct ServeConfig {
     /// At least one; names are unique.
     pub apps: Vec<App>,
     pub data: PathBuf,
+    /// The PostgreSQL database shared with other nodes; sled under `data` when absent.
+    pub store: Option<SharedStore>,
     pub listen: SocketAddr,
     pub isolate_threads: Option<usize>,
 }
@@ -223,7 +233,7 @@ pub enum Validated {
     Invoke(InvokeConfig),
     DepsInstall { app: App, force: bool },
     Test { app: App, junit: Option<PathBuf> },
-    Keys { app: App, data: PathBuf, command: KeysCommand },
+    Keys { app: App, data: PathBuf, store: Option<SharedStore>, command: KeysCommand },
     Apply { app: App, server: String, key: String },
     Export { dir: PathBuf, server: String, key: String },
     Openapi,
@@ -231,6 +241,26 @@ pub enum Validated {
     Replay { id: u64, version: Option<u64>, server: String, key: String },
     Events { command: EventsCommand, server: String, key: String },
     Logs { function: Option<u64>, follow: bool, last: usize, server: String, key: String },
+}
+
+/// The database a server shares with other nodes: `--store`, else `CHATFN_STORE_URL`, else
+/// the apps' `[store]` (which must agree); none means sled.
+fn shared_store(flag: Option<String>, apps: &[App]) -> anyhow::Result<Option<SharedStore>> {
+    let pool_size = apps.iter().find_map(|a| a.store.as_ref().map(|s| s.pool_size));
+    let given = flag.or_else(|| std::env::var("CHATFN_STORE_URL").ok().filter(|u| !u.is_empty()));
+    if let Some(url) = given {
+        return Ok(Some(SharedStore::from_url(url, pool_size).map_err(|e| anyhow::anyhow!(e))?));
+    }
+    let mut named = apps.iter().filter_map(|a| a.store.as_ref().map(|s| (a, s)));
+    let Some((first_app, first)) = named.next() else { return Ok(None) };
+    if let Some((other, _)) = named.find(|(_, s)| s.url != first.url) {
+        anyhow::bail!(
+            "apps {:?} and {:?} name different [store] urls; the apps of one server share one store",
+            first_app.name,
+            other.name
+        );
+    }
+    Ok(Some(first.clone()))
 }
 
 fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
@@ -244,7 +274,7 @@ fn key_or_env(key: Option<String>) -> anyhow::Result<String> {
 impl Cli {
     pub fn validate(self) -> anyhow::Result<Validated> {
         Ok(match self.command {
-            Command::Serve { app, data, listen, isolate_threads } => {
+            Command::Serve { app, data, store, listen, isolate_threads } => {
                 let apps = app.iter().map(|a| App::load(a)).collect::<Result<Vec<_>, _>>()?;
                 let mut names = std::collections::BTreeSet::new();
                 for app in &apps {
@@ -255,9 +285,11 @@ impl Cli {
                         );
                     }
                 }
+                let store = shared_store(store, &apps)?;
                 Validated::Serve(ServeConfig {
                     apps,
                     data,
+                    store,
                     listen,
                     isolate_threads: isolate_threads.map(usize::from),
                 })
@@ -266,8 +298,10 @@ impl Cli {
                 Validated::DepsInstall { app: App::load(&app)?, force }
             }
             Command::Test { app, junit } => Validated::Test { app: App::load(&app)?, junit },
-            Command::Keys { app, data, command } => {
-                Validated::Keys { app: App::load(&app)?, data, command }
+            Command::Keys { app, data, store, command } => {
+                let app = App::load(&app)?;
+                let store = shared_store(store, std::slice::from_ref(&app))?;
+                Validated::Keys { app, data, store, command }
             }
             Command::Openapi => Validated::Openapi,
             Command::Logs { function, follow, last, server, key } => {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::cli::{InvokeConfig, ServeConfig};
-use crate::config::App;
+use crate::config::{App, SharedStore};
 use crate::session::{AttemptRequest, Decision, Sessions};
 use crate::worker::Start;
 use crate::{deploy, deps, http, platform, store, testing};
@@ -20,11 +20,16 @@ use crate::{deploy, deps, http, platform, store, testing};
 async fn open_app(
     app: &App,
     data: &std::path::Path,
+    shared: Option<&store::postgres::Database>,
     install: bool,
     start: Start,
 ) -> anyhow::Result<(Sessions, store::Store)> {
     let dir = data.join(&app.name);
-    let store = store::open(&dir, app.invocation_retention).with_context(|| {
+    let store = match shared {
+        Some(db) => store::open_shared(&dir, app.invocation_retention, db, &app.name),
+        None => store::open(&dir, app.invocation_retention),
+    }
+    .with_context(|| {
         format!(
             "cannot open the data directory {} (is another chatfn process using it?)",
             dir.display()
@@ -52,7 +57,7 @@ async fn open_app(
     let deployment = deploy::launch(&running, versions, &store, &store.users, start)?;
     let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
     let sessions = Sessions::deployed(app, store.users.clone(), deployment, records);
-    if let Some(guests) = store.settings.guest_users()? {
+    if let Some(guests) = store.settings.guest_users().await? {
         sessions.set_guest_users(guests);
     }
     Ok((sessions, store))
@@ -261,17 +266,43 @@ pub async fn export(dir: &std::path::Path, server: &str, key: &str) -> anyhow::R
     Ok(())
 }
 
-/// `chatfn keys create|list|revoke`: the app's Platform API credentials.
-pub fn keys(
+/// The database a server or command shares with other nodes, connected and migrated.
+async fn connect(
+    shared: Option<&SharedStore>,
+) -> anyhow::Result<Option<store::postgres::Database>> {
+    let Some(shared) = shared else { return Ok(None) };
+    let db = store::postgres::Database::connect(&shared.url, shared.pool_size).await.with_context(
+        || format!("cannot use the store {}", store::postgres::redact(&shared.url)),
+    )?;
+    tracing::info!(store = %db.shown(), "users, settings and Platform API keys live in PostgreSQL");
+    Ok(Some(db))
+}
+
+/// An app's Platform API keys: in the shared database, or in its data directory.
+fn keys_of(
     app: &App,
     data: &std::path::Path,
+    shared: Option<&store::postgres::Database>,
+) -> platform::keys::Keys {
+    match shared {
+        Some(db) => platform::keys::Keys::Postgres { db: db.clone(), app: app.name.clone() },
+        None => platform::keys::Keys::File(platform::keys::KeyFile::in_dir(&data.join(&app.name))),
+    }
+}
+
+/// `chatfn keys create|list|revoke`: the app's Platform API credentials.
+pub async fn keys(
+    app: &App,
+    data: &std::path::Path,
+    shared: Option<&SharedStore>,
     command: &crate::cli::KeysCommand,
 ) -> anyhow::Result<()> {
     use crate::cli::KeysCommand;
-    let keys = platform::keys::KeyFile::in_dir(&data.join(&app.name));
+    let db = connect(shared).await?;
+    let keys = keys_of(app, data, db.as_ref());
     match command {
         KeysCommand::Create => {
-            let (id, secret) = keys.create()?;
+            let (id, secret) = keys.create().await?;
             eprintln!(
                 "chatfn: new Platform API key for app '{}'; the secret is shown only now:",
                 app.name
@@ -279,12 +310,12 @@ pub fn keys(
             println!("client_id={id}\nclient_secret={secret}");
         }
         KeysCommand::List => {
-            for key in keys.list()? {
+            for key in keys.list().await? {
                 println!("{}\tcreated {}", key.client_id, key.created_time);
             }
         }
         KeysCommand::Revoke { client_id } => {
-            if !keys.revoke(client_id)? {
+            if !keys.revoke(client_id).await? {
                 anyhow::bail!("app '{}' has no key {client_id}", app.name);
             }
             eprintln!("chatfn: revoked {client_id}; its tokens stop working now");
@@ -346,6 +377,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         crate::worker::engine::configure(threads);
     }
     crate::worker::snapshot::configure(config.data.join(".snapshots"));
+    let shared = connect(config.store.as_ref()).await?;
     // A server of many apps starts them hibernated: each builds its first isolate for its
     // first attempt (about 20 ms for a small app) rather than all at once, each holding one.
     let start = if config.apps.len() > WARM_START_APPS { Start::Hibernated } else { Start::Warm };
@@ -353,9 +385,12 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let opened: Vec<_> = futures::stream::iter(config.apps.iter().cloned())
         .map(|app| {
             let data = config.data.clone();
+            let shared = shared.clone();
             // A task each: opening a store blocks its thread (files, fsync).
             tokio::spawn(async move {
-                open_app(&app, &data, true, start).await.map(|opened| (app, opened))
+                open_app(&app, &data, shared.as_ref(), true, start)
+                    .await
+                    .map(|opened| (app, opened))
             })
         })
         .buffered(16)
@@ -367,7 +402,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let (app, (sessions, store)) = opened.context("opening an app panicked")??;
         let sessions = Arc::new(sessions);
         apps.push((app.name.clone(), sessions.clone()));
-        let keys = platform::keys::KeyFile::in_dir(&config.data.join(&app.name));
+        let keys = keys_of(&app, &config.data, shared.as_ref());
         let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
         let events = crate::events::delivery::Delivery::start(
             &app,
@@ -389,7 +424,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(apps = names.len(), data = %config.data.display(), "serving {shown}");
     // One line on stdout, for people and for scripts that started us on port 0.
     println!("chatfn: serving {shown} on http://{addr}");
-    let platform = Arc::new(platform::Platform::new(platform_apps));
+    if let Some(db) = &shared {
+        crate::cluster::follow(db, &platform_apps);
+    }
+    let platform = Arc::new(platform::Platform::new(platform_apps, shared.as_ref()));
     http::serve(listener, Arc::new(http::Apps::new(apps)), platform, shutdown_signal()).await?;
     Ok(())
 }
@@ -427,7 +465,7 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
-    let (sessions, _) = open_app(&config.app, &config.data, false, Start::Warm).await?;
+    let (sessions, _) = open_app(&config.app, &config.data, None, false, Start::Warm).await?;
     let request =
         AttemptRequest::from_event(config.event.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let attempt = sessions.attempt(request).await?;

@@ -129,6 +129,16 @@ struct RawAppFile {
     #[serde(default)]
     events: RawEvents,
     chat_backend: Option<RawChatBackend>,
+    store: Option<RawStore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: Option<String>,
+    /// The name of an environment variable of the chatfn process holding the URL.
+    url_env: Option<String>,
+    pool_size: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -356,6 +366,44 @@ pub struct App {
     pub fixtures: std::collections::HashMap<String, crate::net::Fixture>,
     pub events: EventDelivery,
     pub chat_backend: Option<ChatBackend>,
+    /// `[store]`: the PostgreSQL database shared with other nodes; sled when absent.
+    pub store: Option<SharedStore>,
+}
+
+/// `[store]`: where a server keeps what its nodes share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedStore {
+    /// A `postgres://` URL (with its password; show it through `store::postgres::redact`).
+    pub url: String,
+    /// Connections per node.
+    pub pool_size: usize,
+}
+
+impl SharedStore {
+    /// The store `--store` or `CHATFN_STORE_URL` names, with the pool size of `[store]`.
+    pub fn from_url(url: String, pool_size: Option<usize>) -> Result<SharedStore, String> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(format!(
+                "the store {} is not a postgres:// URL (sled, the default, needs none)",
+                crate::store::postgres::redact(&url)
+            ));
+        }
+        let pool_size = pool_size.unwrap_or(crate::store::postgres::DEFAULT_POOL_SIZE);
+        if !(2..=1000).contains(&pool_size) {
+            return Err("[store] pool_size must be 2 to 1000".into());
+        }
+        Ok(SharedStore { url, pool_size })
+    }
+}
+
+fn shared_store(raw: RawStore) -> Result<SharedStore, String> {
+    let url = match (raw.url, raw.url_env) {
+        (Some(url), None) => url,
+        (None, Some(name)) => std::env::var(&name)
+            .map_err(|_| format!("[store] url_env: the environment variable {name} is not set"))?,
+        _ => return Err("[store] needs url or url_env (one of them)".into()),
+    };
+    SharedStore::from_url(url, raw.pool_size)
 }
 
 /// Whether `name` can be an npm package and `range` a version range for it.
@@ -599,6 +647,7 @@ impl App {
             fixtures,
             events: event_delivery(raw.events).map_err(invalid)?,
             chat_backend,
+            store: raw.store.map(shared_store).transpose().map_err(invalid)?,
         })
     }
 }

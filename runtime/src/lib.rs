@@ -4,13 +4,15 @@
 //! start-session rules) → `worker` (the execution engine: shared isolate threads, a pool of isolates per app, and the
 //! limits of each invocation) → `js` (the
 //! deno_core runtime and its bootstrap JavaScript) → `ops` (native functions the JavaScript
-//! calls) → `store` (users on sled); outbound HTTP from functions goes through `net`.
+//! calls) → `store` (users on sled, or PostgreSQL shared by several nodes, which `cluster` keeps
+//! in step); outbound HTTP from functions goes through `net`.
 //! `platform` is ChatKitty's Platform API (OAuth client credentials, settings, users) beside
 //! the session endpoint. `config` reads the app's `chatfn.toml`; `deps` installs its npm
 //! dependencies; `testing` runs `chatfn test`; `cli` and `commands` are the binary's front door.
 
 pub mod apply;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod deploy;

@@ -44,8 +44,8 @@ fn main() -> ExitCode {
                 commands::deps_install(&app, force).await.map(|()| true)
             }
             Validated::Test { app, junit } => commands::test(&app, junit.as_deref()).await,
-            Validated::Keys { app, data, command } => {
-                commands::keys(&app, &data, &command).map(|()| true)
+            Validated::Keys { app, data, store, command } => {
+                commands::keys(&app, &data, store.as_ref(), &command).await.map(|()| true)
             }
             Validated::Replay { id, version, server, key } => {
                 commands::replay(id, version, &server, &key).await

@@ -297,7 +297,19 @@ impl Sessions {
         }
         let lock = self.locks.get(&request.username);
         let _one_at_a_time = lock.lock().await;
+        // With a store shared by several nodes, their attempts for this name wait too.
+        let hold = self.users.hold_name(&request.username).await?;
+        let decided = self.decide_held(request, deployment).await;
+        hold.release().await;
+        decided
+    }
 
+    /// `decide`, with the name held.
+    async fn decide_held(
+        &self,
+        request: AttemptRequest,
+        deployment: &Deployment,
+    ) -> Result<Attempt, AttemptError> {
         if !deployment.has_function(Trigger::UserAttemptedStartSession) {
             let decision = match self.guest_users() {
                 GuestUsers::Enabled => self.guest_session(&request.username).await?,
@@ -388,7 +400,7 @@ impl Sessions {
     }
 
     async fn after_function_allowed(&self, username: &str) -> Result<Decision, AttemptError> {
-        if let Some(user) = self.users.find_by_name(username)? {
+        if let Some(user) = self.users.find_by_name(username).await? {
             return Ok(allow(user));
         }
         match self.guest_users() {
@@ -444,7 +456,7 @@ pub async fn scratch_run(
     for user in users {
         store.create(user).await?;
     }
-    let before = store.list(0, usize::MAX, None)?.users;
+    let before = store.list(0, usize::MAX, None).await?.users;
     let worker = Worker::spawn(app, store.clone(), crate::worker::Start::Scratch)?;
     let result = match request {
         ScratchRequest::Attempt(request) => {
@@ -456,7 +468,7 @@ pub async fn scratch_run(
             ScratchResult::Event(worker.invoke_with(trigger, event, replay).await)
         }
     };
-    let after = store.list(0, usize::MAX, None)?.users;
+    let after = store.list(0, usize::MAX, None).await?.users;
     Ok(ScratchRun { result, before, after })
 }
 

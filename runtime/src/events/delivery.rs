@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::Notify;
@@ -20,12 +20,8 @@ use crate::config::{EventDelivery, Trigger};
 use crate::session::Sessions;
 use crate::store::events::{EventsStore, Failure, QueuedEvent};
 use crate::store::invocations::InvocationsStore;
+use crate::time::now_ms;
 use crate::worker::Outcome;
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
 
 /// The delivery of one app's events.
 pub struct Delivery {

@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::session::{AttemptError, Denial, DenialCode};
+use crate::store::StoreError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -15,6 +16,8 @@ pub enum ApiError {
     /// The body is over the app's limit (in bytes).
     TooLarge(usize),
     Denied(Denial),
+    /// The shared store cannot be reached: the attempt fails closed, to be tried again.
+    StoreUnavailable(String),
     Internal(String),
 }
 
@@ -22,6 +25,7 @@ impl From<AttemptError> for ApiError {
     fn from(e: AttemptError) -> ApiError {
         match e {
             AttemptError::BadRequest(message) => ApiError::BadRequest(message),
+            AttemptError::Store(StoreError::Unavailable(m)) => ApiError::StoreUnavailable(m),
             AttemptError::Store(e) => ApiError::Internal(e.to_string()),
         }
     }
@@ -55,6 +59,19 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Denied(Denial { code, message }) => {
                 (denial_status(code), code.as_str().to_string(), message)
+            }
+            ApiError::StoreUnavailable(detail) => {
+                tracing::warn!(%detail, "the store is unavailable to a session attempt");
+                let body = json!({
+                    "error": "StoreUnavailable",
+                    "message": "the user store is unavailable; the session was not started, try again shortly",
+                });
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "1")],
+                    Json(body),
+                )
+                    .into_response();
             }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error while answering a request");

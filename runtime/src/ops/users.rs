@@ -1,8 +1,9 @@
 //! `op_users_*`: the native side of `context.ChatKitty.Users`. Each op answers like the
 //! Platform API would over HTTP (`{ ok, status, data }` or `{ ok: false, status, error, message }`)
-//! and the JS side turns that into an axios-style response or rejection. Reads are synchronous
-//! ops (a sled read does not wait; the invocation then finishes within one turn of its event
-//! loop); writes are async, as they take the user store's per-name locks.
+//! and the JS side turns that into an axios-style response or rejection. Every op is async; a
+//! sled read is ready at once, and deno_core polls an async op once when it is called, so with
+//! sled the answer is there without a turn of the event loop. With PostgreSQL, the op waits
+//! for the database.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,10 +32,17 @@ impl ApiReply {
             StoreError::NotFound(_) => (404, "NotFound"),
             StoreError::Conflict(_) => (409, "Conflict"),
             StoreError::Invalid(_) => (400, "BadRequest"),
-            StoreError::Storage(_) | StoreError::Corrupt(_) => (500, "InternalError"),
+            StoreError::Unavailable(_) => (503, "StoreUnavailable"),
+            StoreError::Storage(_) | StoreError::Corrupt(_) | StoreError::Database(_) => {
+                (500, "InternalError")
+            }
         };
         let message = match error {
-            StoreError::Storage(_) | StoreError::Corrupt(_) => {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "the user store is unavailable during a function call");
+                "the user store is unavailable; try again later".to_string()
+            }
+            StoreError::Storage(_) | StoreError::Corrupt(_) | StoreError::Database(_) => {
                 tracing::error!(%error, "user store failure during a function call");
                 "the user store failed; see the server log".to_string()
             }
@@ -83,8 +91,11 @@ fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result
 
 #[op2]
 #[serde]
-pub fn op_users_check_exists(state: &mut OpState, #[string] name: String) -> ApiReply {
-    match state.borrow::<UsersStore>().exists(&name) {
+pub async fn op_users_check_exists(
+    state: Rc<RefCell<OpState>>,
+    #[string] name: String,
+) -> ApiReply {
+    match store(&state).exists(&name).await {
         Ok(true) => ApiReply::ok(200, json!({})),
         Ok(false) => ApiReply::err(&StoreError::NotFound(Subject::UserNamed(name.to_string()))),
         Err(e) => ApiReply::err(&e),
@@ -107,10 +118,14 @@ pub async fn op_users_create(
 
 #[op2]
 #[serde]
-pub fn op_users_retrieve(state: &mut OpState, #[string] id: String) -> ApiReply {
-    let result = parse_id(&id).and_then(|id| {
-        state.borrow::<UsersStore>().get(id)?.ok_or_else(|| StoreError::NotFound(Subject::User(id)))
-    });
+pub async fn op_users_retrieve(state: Rc<RefCell<OpState>>, #[string] id: String) -> ApiReply {
+    let store = store(&state);
+    let result = match parse_id(&id) {
+        Ok(id) => {
+            store.get(id).await.and_then(|u| u.ok_or(StoreError::NotFound(Subject::User(id))))
+        }
+        Err(e) => Err(e),
+    };
     ApiReply::from_user(200, result)
 }
 
@@ -142,8 +157,8 @@ pub async fn op_users_delete(state: Rc<RefCell<OpState>>, #[string] id: String) 
 
 #[op2]
 #[serde]
-pub fn op_users_list(
-    state: &mut OpState,
+pub async fn op_users_list(
+    state: Rc<RefCell<OpState>>,
     #[serde] page: serde_json::Value,
     #[serde] size: serde_json::Value,
     #[serde] name: serde_json::Value,
@@ -154,7 +169,7 @@ pub fn op_users_list(
         ));
     };
     let size = size.clamp(1, 1000) as usize;
-    match state.borrow::<UsersStore>().list(page as usize, size, name.as_str()) {
+    match store(&state).list(page as usize, size, name.as_str()).await {
         Ok(p) => ApiReply::ok(
             200,
             json!({
@@ -185,12 +200,17 @@ pub async fn op_users_set_secret(
 
 #[op2]
 #[serde]
-pub fn op_users_retrieve_secret(
-    state: &mut OpState,
+pub async fn op_users_retrieve_secret(
+    state: Rc<RefCell<OpState>>,
     #[string] id: String,
     #[string] name: String,
 ) -> ApiReply {
-    match parse_id(&id).and_then(|id| state.borrow::<UsersStore>().get_secret(id, &name)) {
+    let store = store(&state);
+    let result = match parse_id(&id) {
+        Ok(id) => store.get_secret(id, &name).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(secret) => ApiReply::ok(200, json!({ "secret": secret })),
         Err(e) => ApiReply::err(&e),
     }

@@ -17,9 +17,9 @@ use super::{
     json_body, resource_id, Authorized, ErrorBody, OAuthError, Page, PageQuery, PlatformApp,
     PlatformError,
 };
-use crate::events::delivery::now_ms;
 use crate::store::events::{EventCounts, NewEvent, QueuedEvent};
 use crate::store::StoreError;
+use crate::time::now_ms;
 
 /// What became of one reported event.
 #[derive(Serialize, ToSchema)]

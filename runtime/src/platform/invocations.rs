@@ -229,7 +229,7 @@ async fn sandboxed(
             .map_err(|e| PlatformError::BadRequest(format!("{}: {e}", trigger.name())))?;
         ScratchRequest::Event { trigger, event: event.clone(), replay }
     };
-    let live = app.store.users.list(0, usize::MAX, None)?.users;
+    let live = app.store.users.list(0, usize::MAX, None).await?.users;
     let seeded: Vec<String> = seed.iter().map(|s| s.name.clone()).collect();
     let copies = live
         .iter()

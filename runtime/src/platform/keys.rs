@@ -1,10 +1,12 @@
 //! Platform API credentials, as ChatKitty hands them out: an OAuth2 client id and secret per
 //! app (`chatfn keys create`), exchanged at `POST /oauth/token` for short-lived bearer tokens.
 //!
-//! Keys live in `<data>/<app>/platform-keys.json`, outside the app's sled database so the CLI
-//! can add or revoke one while the server runs; only a SHA-256 of each secret is stored (the
-//! secrets are 256 random bits, so a slow password hash would add nothing). Tokens live in
-//! memory: a restart signs every client out, and revoking a key ends its tokens at once.
+//! With sled, keys live in `<data>/<app>/platform-keys.json`, outside the app's sled database
+//! so the CLI can add or revoke one while the server runs, and tokens live in memory: a restart
+//! signs every client out. With PostgreSQL, both live in the database (`chatfn_platform_keys`,
+//! `chatfn_platform_tokens`), so a token one node issued works on every node. Only a SHA-256
+//! of each secret and token is stored (they are 256 random bits, so a slow password hash would
+//! add nothing). Revoking a key ends its tokens at once.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::hex::hex;
+use crate::store::postgres::{error, Database};
+use crate::store::StoreError;
 
 /// How long a bearer token is good for (ChatKitty's tokens also last about an hour).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -24,7 +28,7 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 pub struct StoredKey {
     pub client_id: String,
     /// Hex SHA-256 of the client secret.
-    secret_sha256: String,
+    pub(crate) secret_sha256: String,
     pub created_time: String,
 }
 
@@ -114,41 +118,200 @@ impl KeyFile {
     }
 }
 
+/// An app's credentials, in its key file or in the shared database.
+#[derive(Clone)]
+pub enum Keys {
+    File(KeyFile),
+    Postgres { db: Database, app: String },
+}
+
+impl Keys {
+    /// Makes a new key; answers the client id and the secret (shown once, never stored).
+    pub async fn create(&self) -> anyhow::Result<(String, String)> {
+        let (db, app) = match self {
+            Keys::File(file) => return file.create(),
+            Keys::Postgres { db, app } => (db, app),
+        };
+        let client_id = format!("chatfn-{}", hex(&random::<8>()));
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<32>());
+        let row = (
+            client_id.clone(),
+            app.clone(),
+            hex(&Sha256::digest(secret.as_bytes())),
+            crate::time::now_rfc3339(),
+        );
+        db.run(move |c| async move {
+            c.execute(
+                "INSERT INTO chatfn_platform_keys (client_id, app, secret_sha256, created_time)
+                 VALUES ($1, $2, $3, $4)",
+                &[&row.0, &row.1, &row.2, &row.3],
+            )
+            .await
+            .map_err(error)
+        })
+        .await?;
+        Ok((client_id, secret))
+    }
+
+    pub async fn list(&self) -> anyhow::Result<Vec<StoredKey>> {
+        match self {
+            Keys::File(file) => file.list(),
+            Keys::Postgres { db, app } => {
+                let app = app.clone();
+                let rows = db
+                    .run(move |c| async move {
+                        c.query(
+                            "SELECT client_id, secret_sha256, created_time FROM chatfn_platform_keys
+                             WHERE app = $1 ORDER BY created_time, client_id",
+                            &[&app],
+                        )
+                        .await
+                        .map_err(error)
+                    })
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| StoredKey {
+                        client_id: r.get(0),
+                        secret_sha256: r.get(1),
+                        created_time: r.get(2),
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Whether a key with this id existed (and is now gone, with its tokens).
+    pub async fn revoke(&self, client_id: &str) -> anyhow::Result<bool> {
+        match self {
+            Keys::File(file) => file.revoke(client_id),
+            Keys::Postgres { db, app } => {
+                let (app, client_id) = (app.clone(), client_id.to_string());
+                let removed = db
+                    .run(move |c| async move {
+                        c.execute(
+                            "DELETE FROM chatfn_platform_keys WHERE app = $1 AND client_id = $2",
+                            &[&app, &client_id],
+                        )
+                        .await
+                        .map_err(error)
+                    })
+                    .await?;
+                Ok(removed > 0)
+            }
+        }
+    }
+
+    /// Whether `client_id` is a key of this app, and `secret` its secret.
+    pub async fn verify(&self, client_id: &str, secret: &str) -> Result<bool, StoreError> {
+        match self {
+            Keys::File(file) => Ok(file.verify(client_id, secret)),
+            Keys::Postgres { db, app } => {
+                Ok(owner(db, client_id, secret).await?.is_some_and(|owner| &owner == app))
+            }
+        }
+    }
+}
+
+/// The app that key `client_id` of the database belongs to, when `secret` is its secret.
+pub async fn owner(
+    db: &Database,
+    client_id: &str,
+    secret: &str,
+) -> Result<Option<String>, StoreError> {
+    let digest = hex(&Sha256::digest(secret.as_bytes()));
+    let client_id = client_id.to_string();
+    db.run(move |c| async move {
+        let row = c
+            .query_opt(
+                "SELECT app FROM chatfn_platform_keys WHERE client_id = $1 AND secret_sha256 = $2",
+                &[&client_id, &digest],
+            )
+            .await
+            .map_err(error)?;
+        Ok(row.map(|r| r.get(0)))
+    })
+    .await
+}
+
 /// Who a bearer token was issued to.
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub app: String,
     pub client_id: String,
-    expires: Instant,
 }
 
-/// Issued bearer tokens, by token.
-#[derive(Default)]
-pub struct Tokens {
-    issued: Mutex<HashMap<String, Grant>>,
+/// Issued bearer tokens: in this process's memory (each kept with its expiry), or in the
+/// shared database.
+pub enum Tokens {
+    Memory(Mutex<HashMap<String, (Grant, Instant)>>),
+    Postgres(Database),
 }
 
 impl Tokens {
-    pub fn issue(&self, app: &str, client_id: &str) -> String {
+    pub async fn issue(&self, app: &str, client_id: &str) -> Result<String, StoreError> {
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<32>());
-        let now = Instant::now();
-        let mut issued = self.issued.lock().unwrap();
-        issued.retain(|_, g| g.expires > now);
-        issued.insert(
-            token.clone(),
-            Grant {
-                app: app.to_string(),
-                client_id: client_id.to_string(),
-                expires: now + TOKEN_LIFETIME,
-            },
-        );
-        token
+        let grant = Grant { app: app.to_string(), client_id: client_id.to_string() };
+        match self {
+            Tokens::Memory(issued) => {
+                let now = Instant::now();
+                let mut issued = issued.lock().unwrap();
+                issued.retain(|_, (_, expires)| *expires > now);
+                issued.insert(token.clone(), (grant, now + TOKEN_LIFETIME));
+            }
+            Tokens::Postgres(db) => {
+                let digest = hex(&Sha256::digest(token.as_bytes()));
+                let now = crate::time::now_ms() as i64;
+                let expires = now + TOKEN_LIFETIME.as_millis() as i64;
+                db.run(move |c| async move {
+                    // Expired tokens go as new ones come.
+                    c.execute("DELETE FROM chatfn_platform_tokens WHERE expires_ms < $1", &[&now])
+                        .await
+                        .map_err(error)?;
+                    c.execute(
+                        "INSERT INTO chatfn_platform_tokens (token_sha256, client_id, expires_ms)
+                         VALUES ($1, $2, $3)",
+                        &[&digest, &grant.client_id, &expires],
+                    )
+                    .await
+                    .map_err(error)
+                })
+                .await?;
+            }
+        }
+        Ok(token)
     }
 
-    /// The grant behind a live token.
-    pub fn check(&self, token: &str) -> Option<Grant> {
-        let issued = self.issued.lock().unwrap();
-        issued.get(token).filter(|g| g.expires > Instant::now()).cloned()
+    /// The grant behind a live token (not expired, its key not revoked).
+    /// The grant behind a live token. (With keys in files, the caller checks that the key
+    /// is still there.)
+    pub async fn check(&self, token: &str) -> Result<Option<Grant>, StoreError> {
+        match self {
+            Tokens::Memory(issued) => Ok(issued
+                .lock()
+                .unwrap()
+                .get(token)
+                .filter(|(_, expires)| *expires > Instant::now())
+                .map(|(grant, _)| grant.clone())),
+            Tokens::Postgres(db) => {
+                let digest = hex(&Sha256::digest(token.as_bytes()));
+                let now = crate::time::now_ms() as i64;
+                db.run(move |c| async move {
+                    // A revoked key's tokens went with it (ON DELETE CASCADE).
+                    let row = c
+                        .query_opt(
+                            "SELECT k.app, k.client_id FROM chatfn_platform_tokens t
+                             JOIN chatfn_platform_keys k ON k.client_id = t.client_id
+                             WHERE t.token_sha256 = $1 AND t.expires_ms > $2",
+                            &[&digest, &now],
+                        )
+                        .await
+                        .map_err(error)?;
+                    Ok(row.map(|r| Grant { app: r.get(0), client_id: r.get(1) }))
+                })
+                .await
+            }
+        }
     }
 }
 

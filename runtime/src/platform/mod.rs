@@ -37,9 +37,10 @@ use utoipa_axum::routes;
 
 use crate::config::App;
 use crate::session::Sessions;
+use crate::store::postgres::Database;
 use crate::store::{Store, StoreError};
 use crate::worker::protocol::SourceLocation;
-use keys::{KeyFile, Tokens};
+use keys::{Keys, Tokens};
 
 /// One hosted app, as the Platform API sees it.
 pub struct PlatformApp {
@@ -47,7 +48,7 @@ pub struct PlatformApp {
     pub app: App,
     pub sessions: Arc<Sessions>,
     pub store: Store,
-    pub keys: KeyFile,
+    pub keys: Keys,
     /// Its chat events' queue and their delivery.
     pub events: Arc<crate::events::delivery::Delivery>,
     /// Changes to what the app runs are made one at a time.
@@ -59,7 +60,7 @@ impl PlatformApp {
         app: App,
         sessions: Arc<Sessions>,
         store: Store,
-        keys: KeyFile,
+        keys: Keys,
         events: Arc<crate::events::delivery::Delivery>,
     ) -> PlatformApp {
         PlatformApp { app, sessions, store, keys, events, changing: Default::default() }
@@ -78,11 +79,36 @@ pub struct Platform {
 }
 
 impl Platform {
-    pub fn new(apps: Vec<PlatformApp>) -> Platform {
+    /// The Platform API of `apps`; its tokens kept in `shared` when the nodes share a
+    /// database, in this process otherwise.
+    pub fn new(apps: Vec<PlatformApp>, shared: Option<&Database>) -> Platform {
         Platform {
             apps: apps.into_iter().map(|a| (a.app.name.clone(), Arc::new(a))).collect(),
-            tokens: Tokens::default(),
+            tokens: match shared {
+                Some(db) => Tokens::Postgres(db.clone()),
+                None => Tokens::Memory(Default::default()),
+            },
         }
+    }
+}
+
+impl Platform {
+    /// The app whose key `client_id` is, when `secret` is its secret.
+    async fn key_owner(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Option<&Arc<PlatformApp>>, StoreError> {
+        if let Tokens::Postgres(db) = &self.tokens {
+            let app = keys::owner(db, client_id, secret).await?;
+            return Ok(app.and_then(|app| self.apps.get(&app)));
+        }
+        for app in self.apps.values() {
+            if app.keys.verify(client_id, secret).await? {
+                return Ok(Some(app));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -180,10 +206,11 @@ impl FromRequestParts<Arc<Platform>> for Authorized {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .ok_or(PlatformError::Unauthorized)?;
-        let grant = platform.tokens.check(token.trim()).ok_or(PlatformError::Unauthorized)?;
+        let grant =
+            platform.tokens.check(token.trim()).await?.ok_or(PlatformError::Unauthorized)?;
         let app = platform.apps.get(&grant.app).ok_or(PlatformError::Unauthorized)?;
-        // A revoked key's tokens stop working at once.
-        if !app.keys.contains(&grant.client_id) {
+        // A revoked key's tokens stop working at once (in the database, they go with it).
+        if matches!(&app.keys, Keys::File(file) if !file.contains(&grant.client_id)) {
             return Err(PlatformError::Unauthorized);
         }
         Ok(Authorized(app.clone()))
@@ -202,6 +229,8 @@ pub enum PlatformError {
     TooManyRequests(String),
     /// Code that does not compile, with the place to fix.
     Compile(crate::js::transpile::TranspileError),
+    /// The shared database cannot be reached: try again later.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -211,7 +240,8 @@ impl From<StoreError> for PlatformError {
             StoreError::NotFound(_) => PlatformError::NotFound(e.to_string()),
             StoreError::Conflict(_) => PlatformError::Conflict(e.to_string()),
             StoreError::Invalid(m) => PlatformError::BadRequest(m),
-            StoreError::Storage(_) | StoreError::Corrupt(_) => {
+            StoreError::Unavailable(m) => PlatformError::Unavailable(m),
+            StoreError::Storage(_) | StoreError::Corrupt(_) | StoreError::Database(_) => {
                 PlatformError::Internal(e.to_string())
             }
         }
@@ -255,6 +285,17 @@ impl IntoResponse for PlatformError {
                     location: Some(SourceLocation { file: e.file, line: e.line, column: e.column }),
                 };
                 return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+            }
+            PlatformError::Unavailable(detail) => {
+                tracing::warn!(%detail, "the store is unavailable to a Platform API request");
+                let body = ErrorBody {
+                    error: "StoreUnavailableError".into(),
+                    message: "the store is unavailable; try again shortly".into(),
+                    timestamp: crate::time::now_rfc3339(),
+                    location: None,
+                };
+                return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], Json(body))
+                    .into_response();
             }
             PlatformError::Internal(detail) => {
                 tracing::error!(%detail, "internal error while answering a Platform API request");

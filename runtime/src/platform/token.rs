@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::keys::TOKEN_LIFETIME;
-use super::{OAuthError, Platform};
+use super::{OAuthError, Platform, PlatformError};
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenAnswer {
@@ -58,8 +58,10 @@ pub async fn issue(
         return invalid_client(true);
     };
     // Which app the key belongs to is part of what the key proves.
-    let Some(app) = platform.apps.values().find(|a| a.keys.verify(&client_id, &secret)) else {
-        return invalid_client(challenge);
+    let app = match platform.key_owner(&client_id, &secret).await {
+        Ok(Some(app)) => app,
+        Ok(None) => return invalid_client(challenge),
+        Err(e) => return PlatformError::from(e).into_response(),
     };
     if field("grant_type").as_deref() != Some("client_credentials") {
         let body = OAuthError {
@@ -68,7 +70,10 @@ pub async fn issue(
         };
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    let token = platform.tokens.issue(&app.app.name, &client_id);
+    let token = match platform.tokens.issue(&app.app.name, &client_id).await {
+        Ok(token) => token,
+        Err(e) => return PlatformError::from(e).into_response(),
+    };
     let body = TokenAnswer {
         access_token: token,
         token_type: "bearer",

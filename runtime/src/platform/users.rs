@@ -78,7 +78,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Page<Users>>, PlatformError> {
     let paging = PageQuery { page: q.page, size: q.size };
-    let page = app.sessions.users().list(q.page, paging.size(), q.name.as_deref())?;
+    let page = app.sessions.users().list(q.page, paging.size(), q.name.as_deref()).await?;
     let users = Users { users: page.users.iter().map(UserView::from).collect() };
     Ok(Json(Page::new(users, q.page, paging.size(), page.total, "/v1/users")))
 }
@@ -98,7 +98,7 @@ pub async fn exists(
     let name = q.name.ok_or_else(|| {
         PlatformError::BadRequest("HEAD /v1/users needs a name query parameter".into())
     })?;
-    match app.sessions.users().find_by_name(&name)? {
+    match app.sessions.users().find_by_name(&name).await? {
         Some(_) => Ok(StatusCode::OK),
         None => Err(PlatformError::NotFound(format!("no user is named {name:?}"))),
     }
@@ -128,7 +128,8 @@ pub async fn get(
     let user = app
         .sessions
         .users()
-        .get(user_id(&id)?)?
+        .get(user_id(&id)?)
+        .await?
         .ok_or_else(|| PlatformError::NotFound(format!("user {id} not found")))?;
     Ok(Json(UserView::from(&user)))
 }
@@ -185,7 +186,7 @@ pub async fn secret_names(
     Authorized(app): Authorized,
     Path(id): Path<String>,
 ) -> Result<Json<SecretNames>, PlatformError> {
-    Ok(Json(SecretNames { names: app.sessions.users().secret_names(user_id(&id)?)? }))
+    Ok(Json(SecretNames { names: app.sessions.users().secret_names(user_id(&id)?).await? }))
 }
 
 #[utoipa::path(get, path = "/v1/users/{id}/secrets/{name}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path), ("name" = String, Path)),
@@ -194,7 +195,7 @@ pub async fn get_secret(
     Authorized(app): Authorized,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Json<Secret>, PlatformError> {
-    Ok(Json(Secret { secret: app.sessions.users().get_secret(user_id(&id)?, &name)? }))
+    Ok(Json(Secret { secret: app.sessions.users().get_secret(user_id(&id)?, &name).await? }))
 }
 
 #[utoipa::path(delete, path = "/v1/users/{id}/secrets/{name}", tag = "users", security(("bearer" = [])), params(("id" = u64, Path), ("name" = String, Path)),

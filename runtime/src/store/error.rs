@@ -1,4 +1,5 @@
-//! The one error of every store tree (users, settings, functions, invocations): what was not
+//! The one error of every store (users, settings, functions, invocations, events; sled or
+//! PostgreSQL): what was not
 //! found names its own subject, so no message speaks of a user where a function was meant.
 
 use std::fmt;
@@ -14,6 +15,12 @@ pub enum StoreError {
     Invalid(String),
     #[error("store failure: {0}")]
     Storage(#[from] sled::Error),
+    /// PostgreSQL answered with an error that is not the caller's.
+    #[error("database failure: {0}")]
+    Database(String),
+    /// The shared database cannot be reached (or is shutting down): try again later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the store holds a record it cannot read: {0}")]
     Corrupt(#[from] serde_json::Error),
 }

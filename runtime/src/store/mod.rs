@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod functions;
 pub mod invocations;
+pub mod postgres;
 pub mod settings;
 pub mod users;
 
@@ -104,7 +105,7 @@ impl Space {
 impl Store {
     fn open(space: Space, retention: usize) -> Result<Store, StoreError> {
         Ok(Store {
-            users: UsersStore::open(&space)?,
+            users: UsersStore::Sled(users::SledUsers::open(&space)?),
             settings: SettingsStore::open(&space)?,
             functions: functions::FunctionsStore::open(&space)?,
             invocations: invocations::InvocationsStore::open(&space, retention)?,
@@ -139,6 +140,20 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
 pub fn open(data_dir: &Path, retention: usize) -> Result<Store, StoreError> {
     let db = open_sled(&data_dir.join("db"))?;
     Store::open(Space { db, flusher: Arc::default() }, retention)
+}
+
+/// App `app`'s store on a node sharing `database` with others: its users and settings there,
+/// the rest (functions, records, events) still under this node's `data_dir`.
+pub fn open_shared(
+    data_dir: &Path,
+    retention: usize,
+    database: &postgres::Database,
+    app: &str,
+) -> Result<Store, StoreError> {
+    let mut store = open(data_dir, retention)?;
+    store.users = UsersStore::Postgres(users::PgUsers::new(database, app));
+    store.settings = SettingsStore::Postgres { db: database.clone(), app: app.into() };
+    Ok(store)
 }
 
 #[cfg(test)]
