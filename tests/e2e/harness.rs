@@ -40,20 +40,25 @@ impl Server {
 
     /// Starts one `chatfn serve` hosting several apps; the first is the default.
     pub fn start_apps(apps: &[&Path], data: &Path) -> Server {
-        Server::spawn(apps, data, None)
+        Server::spawn(apps, data, None, None)
     }
 
     /// Starts `chatfn serve` logging at debug level into the file `log`.
     pub fn start_logged(app: &Path, data: &Path, log: &Path) -> Server {
-        Server::spawn(&[app], data, Some(log))
+        Server::spawn(&[app], data, Some(log), None)
     }
 
     /// `start_apps`, logging at debug level into the file `log`.
     pub fn start_apps_logged(apps: &[&Path], data: &Path, log: &Path) -> Server {
-        Server::spawn(apps, data, Some(log))
+        Server::spawn(apps, data, Some(log), None)
     }
 
-    fn spawn(apps: &[&Path], data: &Path, log: Option<&Path>) -> Server {
+    /// A node sharing the PostgreSQL database at `store` (`--store`), its own files under `data`.
+    pub fn start_node(app: &Path, data: &Path, store: &str) -> Server {
+        Server::spawn(&[app], data, None, Some(store))
+    }
+
+    fn spawn(apps: &[&Path], data: &Path, log: Option<&Path>, store: Option<&str>) -> Server {
         let mut command = chatfn();
         let stderr = match log {
             Some(path) => {
@@ -63,6 +68,9 @@ impl Server {
             None => Stdio::inherit(),
         };
         command.args(["serve", "--listen", "127.0.0.1:0"]);
+        if let Some(store) = store {
+            command.args(["--store", store]);
+        }
         for app in apps {
             command.arg("--app").arg(app);
         }
@@ -326,13 +334,17 @@ pub fn npm_tool(spec: &str) -> PathBuf {
 
 /// Client credentials for `app` from `chatfn keys create`: (client id, secret).
 pub fn create_key(app: &Path, data: &Path) -> (String, String) {
-    let out = chatfn()
-        .args(["keys", "create", "--app"])
-        .arg(app)
-        .arg("--data")
-        .arg(data)
-        .output()
-        .unwrap();
+    create_key_in(app, data, None)
+}
+
+/// `create_key`, in the PostgreSQL database at `store` when given.
+pub fn create_key_in(app: &Path, data: &Path, store: Option<&str>) -> (String, String) {
+    let mut command = chatfn();
+    command.args(["keys", "create", "--app"]).arg(app).arg("--data").arg(data);
+    if let Some(store) = store {
+        command.args(["--store", store]);
+    }
+    let out = command.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let field = |name: &str| stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();

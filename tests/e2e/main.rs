@@ -4,6 +4,7 @@
 mod builtins;
 mod cases;
 mod cli;
+mod cluster;
 mod dashboard;
 mod durability;
 mod engine;
@@ -16,4 +17,6 @@ mod limits;
 mod network;
 mod npm;
 mod platform;
+mod postgres;
 mod snapshots;
+mod store;

@@ -1,0 +1,211 @@
+//! Several `chatfn serve` nodes on one real PostgreSQL database (`--store`): users, settings
+//! and Platform API tokens are shared; attempts for one name are serialized across nodes; a
+//! killed node loses no acknowledged user; a database outage gives 503s and then recovery
+//! without a restart.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::{api, case_dir, create_key_in, post, token, Server};
+use crate::postgres::Postgres;
+
+/// `n` nodes serving `case` on the database at `url`, each with its own data directory.
+fn nodes(case: &str, url: &str, n: usize) -> Vec<(tempfile::TempDir, Server)> {
+    let app = case_dir(case);
+    (0..n)
+        .map(|_| {
+            let data = tempfile::tempdir().unwrap();
+            let server = Server::start_node(&app, data.path(), url);
+            (data, server)
+        })
+        .collect()
+}
+
+fn attempt(base: &str, username: &str) -> Option<(u16, Value)> {
+    post(base, "/v1/sessions", &json!({ "username": username, "authParams": {} }).to_string())
+}
+
+#[test]
+fn three_nodes_make_one_user_of_64_concurrent_first_logins_and_share_it() {
+    let pg = Postgres::start();
+    let url = pg.database("logins");
+    let nodes = nodes("first-login", &url, 3);
+    let bases: Vec<&str> = nodes.iter().map(|(_, s)| s.base.as_str()).collect();
+    let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let attempts: Vec<_> = (0..64)
+            .map(|i| {
+                let base = bases[i % 3];
+                scope.spawn(move || attempt(base, "zoe").expect("the node answers"))
+            })
+            .collect();
+        attempts.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    for (status, answer) in &answers {
+        // Without the name held across nodes, two nodes both see no user, both create it, and
+        // the second createUser fails (409), denying that attempt.
+        assert_eq!(*status, 200, "{answer}");
+    }
+    let ids: BTreeSet<u64> =
+        answers.iter().map(|(_, a)| a["user"]["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.len(), 1, "every attempt got the one user: {ids:?}");
+    assert_eq!(pg.query("logins", "SELECT count(*) FROM chatfn_users WHERE name = 'zoe'"), "1");
+    // Every node reads the user the others created.
+    for base in &bases {
+        let (status, answer) = attempt(base, "zoe").unwrap();
+        assert_eq!((status, answer["user"]["id"].as_u64()), (200, ids.first().copied()));
+    }
+}
+
+#[test]
+fn tokens_and_settings_changes_reach_every_node() {
+    let pg = Postgres::start();
+    let url = pg.database("platform");
+    let app = case_dir("guests-enabled");
+    let keys_dir = tempfile::tempdir().unwrap();
+    let (id, secret) = create_key_in(&app, keys_dir.path(), Some(&url));
+    assert!(!keys_dir.path().join("guests-enabled").join("platform-keys.json").exists());
+    let nodes = nodes("guests-enabled", &url, 3);
+    let (a, b, c) = (&nodes[0].1.base, &nodes[1].1.base, &nodes[2].1.base);
+
+    // A token from node A works on B and C.
+    let token = token(a, &id, &secret).unwrap();
+    for base in [a, b, c] {
+        let (status, settings) = api(base, &token, "GET", "/v1/application/settings", None);
+        assert_eq!((status, settings["guest_users"].as_str()), (200, Some("ENABLED")), "{base}");
+    }
+    assert!(token_status(b, "not-a-token") == 401);
+
+    // Guests disabled through node A: B and C turn guests away within a second.
+    let changed = Instant::now();
+    let body = json!({ "guestUsers": "DISABLED" });
+    assert_eq!(api(a, &token, "PATCH", "/v1/application/settings", Some(body)).0, 200);
+    for base in [b, c] {
+        loop {
+            let (status, answer) =
+                attempt(base, &format!("guest-{}", changed.elapsed().as_micros())).unwrap();
+            if status == 403 && answer["error"] == "GuestUsersDisabled" {
+                break;
+            }
+            assert!(
+                changed.elapsed() < Duration::from_secs(1),
+                "{base} still lets guests in a second after the change: {status} {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (_, settings) = api(base, &token, "GET", "/v1/application/settings", None);
+        assert_eq!(settings["guest_users"], "DISABLED");
+    }
+
+    // Revoking the key through the CLI ends its tokens on every node at once.
+    let out = crate::harness::chatfn()
+        .args(["keys", "revoke", &id, "--app"])
+        .arg(&app)
+        .args(["--store", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for base in [a, b, c] {
+        assert_eq!(token_status(base, &token), 401, "{base}");
+    }
+    // The password of a store URL is never printed.
+    let out = crate::harness::chatfn()
+        .args(["keys", "list", "--app"])
+        .arg(&app)
+        .args(["--store", &format!("postgres://postgres:hunter2@127.0.0.1:{}/nowhere", pg.port)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("***") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+}
+
+fn token_status(base: &str, token: &str) -> u16 {
+    api(base, token, "GET", "/v1/application/settings", None).0
+}
+
+#[test]
+fn a_node_killed_during_3000_attempts_loses_no_acknowledged_user() {
+    let pg = Postgres::start();
+    let url = pg.database("killed");
+    let mut nodes = nodes("first-login", &url, 2);
+    let bases: Vec<String> = nodes.iter().map(|(_, s)| s.base.clone()).collect();
+    let acknowledged = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
+    let clients: Vec<_> = (0..6)
+        .map(|client| {
+            let (base, acknowledged) = (bases[client % 2].clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let name = format!("c{client}-{i}");
+                    match attempt(&base, &name) {
+                        Some((200, answer)) => acknowledged
+                            .lock()
+                            .unwrap()
+                            .push((name, answer["user"]["id"].as_u64().unwrap())),
+                        Some((status, answer)) => panic!("{name}: {status} {answer}"),
+                        None => return, // the node is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 600 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    nodes[0].1.kill_now();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 1500, "the surviving node went on: {}", acknowledged.len());
+    // Every acknowledged user is there, with the id its answer gave, on the surviving node.
+    let survivor = &nodes[1].1;
+    for (name, id) in &acknowledged {
+        let (status, answer) = attempt(&survivor.base, name).unwrap();
+        assert_eq!((status, answer["user"]["id"].as_u64()), (200, Some(*id)), "{name}: {answer}");
+    }
+}
+
+#[test]
+fn a_database_outage_gives_503s_and_the_node_recovers_by_itself() {
+    let pg = Postgres::start();
+    let url = pg.database("outage");
+    let nodes = nodes("first-login", &url, 1);
+    let base = &nodes[0].1.base;
+    let (id, secret) = create_key_in(&case_dir("first-login"), nodes[0].0.path(), Some(&url));
+    let token = token(base, &id, &secret).unwrap();
+    assert_eq!(attempt(base, "before").unwrap().0, 200);
+
+    pg.stop();
+    let (status, answer) = attempt(base, "during").unwrap();
+    assert_eq!((status, answer["error"].as_str()), (503, Some("StoreUnavailable")), "{answer}");
+    let (status, answer) = api(base, &token, "GET", "/v1/users", None);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (503, Some("StoreUnavailableError")),
+        "{answer}"
+    );
+
+    pg.restart();
+    let back = Instant::now();
+    loop {
+        match attempt(base, "after").unwrap() {
+            (200, answer) => {
+                assert_eq!(answer["user"]["name"], "after");
+                break;
+            }
+            (status, answer) => {
+                assert_eq!(status, 503, "{answer}");
+                assert!(back.elapsed() < Duration::from_secs(10), "no recovery: {answer}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    assert_eq!(attempt(base, "before").unwrap().1["user"]["id"], 1);
+    assert_eq!(api(base, &token, "GET", "/v1/users", None).0, 200);
+    assert_eq!(pg.query("outage", "SELECT count(*) FROM chatfn_users WHERE name = 'during'"), "0");
+}

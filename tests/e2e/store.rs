@@ -1,0 +1,216 @@
+//! The store conformance suite: the same checks of the users and settings stores, run against
+//! sled and against a real PostgreSQL server. Each check gets a store of its own (a fresh sled
+//! directory, or a fresh app name in the database), so ids start at 1 in both.
+
+use chatfn::config::GuestUsers;
+use chatfn::store::postgres::Database;
+use chatfn::store::{self, NewUser, StoreError, UserPatch, UsersStore};
+use serde_json::{Map, Value};
+
+use crate::postgres::Postgres;
+
+fn new_user(name: &str) -> NewUser {
+    NewUser { name: name.into(), ..Default::default() }
+}
+
+/// Where each check's store comes from.
+enum Backend {
+    Sled(tempfile::TempDir),
+    Postgres(Database),
+}
+
+impl Backend {
+    /// The store of a new app called `app`.
+    fn open(&self, app: &str) -> store::Store {
+        match self {
+            Backend::Sled(dir) => store::open(&dir.path().join(app), 10).unwrap(),
+            Backend::Postgres(db) => {
+                let local = tempfile::tempdir().unwrap().keep();
+                store::open_shared(&local, 10, db, app).unwrap()
+            }
+        }
+    }
+}
+
+async fn conformance(backend: Backend) {
+    let users = |app: &str| backend.open(app).users;
+    create_assigns_sequential_ids_and_defaults(&users("ids")).await;
+    duplicate_names_conflict(&users("duplicates")).await;
+    names_are_nfc_and_invisible_characters_are_refused(&users("nfc")).await;
+    concurrent_get_or_create_makes_one_user(&users("concurrent")).await;
+    update_merges_properties_and_delete_removes_everything(&users("update")).await;
+    invalid_names_and_values_are_refused(&users("invalid")).await;
+    list_pages_in_id_order(&users("pages")).await;
+    apps_are_apart(&users("app-one"), &users("app-two")).await;
+    users_survive_reopening(users("reopened"), || users("reopened")).await;
+    settings_are_kept(backend.open("settings"), || backend.open("settings")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_conformance_suite_passes_on_sled() {
+    conformance(Backend::Sled(tempfile::tempdir().unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_conformance_suite_passes_on_postgres() {
+    let server = Postgres::start();
+    let url = server.database("conformance");
+    let db = Database::connect(&url, 8).await.unwrap();
+    // Migrating again (a second node starting) finds nothing to do.
+    Database::connect(&url, 8).await.unwrap();
+    conformance(Backend::Postgres(db)).await;
+    let versions = server.query("conformance", "SELECT version FROM chatfn_schema_migrations");
+    assert_eq!(versions, "1", "each migration is recorded once");
+}
+
+async fn create_assigns_sequential_ids_and_defaults(s: &UsersStore) {
+    let a = s.create(new_user("alice")).await.unwrap();
+    let b = s
+        .create(NewUser {
+            display_name: Some("Bob B.".into()),
+            is_guest: Some(true),
+            ..new_user("bob")
+        })
+        .await
+        .unwrap();
+    assert_eq!((a.id, b.id), (1, 2));
+    assert_eq!(a.display_name, "alice");
+    assert!(!a.is_guest && b.is_guest);
+    assert_eq!(s.find_by_name("bob").await.unwrap().unwrap(), b);
+    assert_eq!(s.get(1).await.unwrap().unwrap(), a);
+    assert!(s.exists("alice").await.unwrap() && !s.exists("carol").await.unwrap());
+    assert_eq!(s.get(u64::MAX).await.unwrap(), None);
+}
+
+async fn duplicate_names_conflict(s: &UsersStore) {
+    s.create(new_user("alice")).await.unwrap();
+    assert!(matches!(s.create(new_user("alice")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.list(0, 10, None).await.unwrap().total, 1);
+}
+
+async fn names_are_nfc_and_invisible_characters_are_refused(s: &UsersStore) {
+    let composed = s.create(new_user("Ren\u{e9}e")).await.unwrap();
+    // The same name typed with a combining accent is the same user.
+    assert!(matches!(s.create(new_user("Rene\u{301}e")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.find_by_name("Rene\u{301}e").await.unwrap().unwrap().id, composed.id);
+    assert!(s.exists("Rene\u{301}e").await.unwrap());
+    for sneaky in ["ann\u{200b}", "\u{202e}nna", "a\u{2060}nn", "\u{feff}ann", "ann\u{e0041}"] {
+        let err = s.create(new_user(sneaky)).await.unwrap_err();
+        assert!(err.to_string().contains("invisible characters"), "{sneaky:?}: {err}");
+    }
+    // Emoji and scripts other than Latin are names like any other.
+    for fine in ["\u{1f600}", "\u{4e2d}\u{6587}", "\u{645}\u{62d}\u{645}\u{62f}"] {
+        s.create(new_user(fine)).await.unwrap();
+        assert!(s.exists(fine).await.unwrap());
+    }
+}
+
+async fn concurrent_get_or_create_makes_one_user(s: &UsersStore) {
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.get_or_create(new_user("carol")).await.unwrap() })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (user, was_created) = t.await.unwrap();
+        created += was_created as usize;
+        ids.insert(user.id);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1);
+}
+
+async fn update_merges_properties_and_delete_removes_everything(s: &UsersStore) {
+    let mut props = Map::new();
+    props.insert("plan".into(), "free".into());
+    props.insert("team".into(), "red".into());
+    let u = s.create(NewUser { properties: Some(props), ..new_user("dave") }).await.unwrap();
+    let mut patch = Map::new();
+    patch.insert("plan".into(), "pro".into());
+    patch.insert("team".into(), Value::Null);
+    let patch = UserPatch {
+        properties: Some(patch),
+        display_name: Some("Dave".into()),
+        ..Default::default()
+    };
+    let u2 = s.update(u.id, patch).await.unwrap();
+    assert_eq!(u2.properties.get("plan"), Some(&Value::from("pro")));
+    assert!(!u2.properties.contains_key("team"));
+    assert_eq!(u2.display_name, "Dave");
+    assert_eq!(s.get(u.id).await.unwrap().unwrap(), u2, "the update was stored");
+
+    s.set_secret(u.id, "token", &Value::from("abc")).await.unwrap();
+    s.set_secret(u.id, "token", &serde_json::json!({ "rotated": true })).await.unwrap();
+    s.set_secret(u.id, "api", &Value::from(1)).await.unwrap();
+    assert_eq!(s.get_secret(u.id, "token").await.unwrap(), serde_json::json!({ "rotated": true }));
+    assert_eq!(s.secret_names(u.id).await.unwrap(), ["api", "token"]);
+    s.remove_secret(u.id, "api").await.unwrap();
+    assert!(matches!(s.remove_secret(u.id, "api").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.get_secret(u.id, "api").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.set_secret(999, "x", &Value::Null).await, Err(StoreError::NotFound(_))));
+
+    s.delete(u.id).await.unwrap();
+    assert!(s.find_by_name("dave").await.unwrap().is_none());
+    assert!(matches!(s.get_secret(u.id, "token").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.update(u.id, UserPatch::default()).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.delete(u.id).await, Err(StoreError::NotFound(_))));
+    // The name is free again, under a new id; the old id's secrets did not come back.
+    let again = s.create(new_user("dave")).await.unwrap();
+    assert!(again.id > u.id);
+    assert_eq!(s.secret_names(again.id).await.unwrap(), Vec::<String>::new());
+}
+
+async fn invalid_names_and_values_are_refused(s: &UsersStore) {
+    for bad in ["", "   ", "a\nb", "a\u{0}b"] {
+        assert!(matches!(s.create(new_user(bad)).await, Err(StoreError::Invalid(_))), "{bad:?}");
+    }
+    let long = "x".repeat(chatfn::store::users::MAX_NAME_LEN + 1);
+    assert!(matches!(s.create(new_user(&long)).await, Err(StoreError::Invalid(_))));
+    let blank = NewUser { display_name: Some(" ".into()), ..new_user("erin") };
+    assert!(matches!(s.create(blank).await, Err(StoreError::Invalid(_))));
+    let u = s.create(new_user("erin")).await.unwrap();
+    let blank = UserPatch { display_name: Some("".into()), ..Default::default() };
+    assert!(matches!(s.update(u.id, blank).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(s.set_secret(u.id, "", &Value::Null).await, Err(StoreError::Invalid(_))));
+}
+
+async fn list_pages_in_id_order(s: &UsersStore) {
+    for n in ["a", "b", "c"] {
+        s.create(new_user(n)).await.unwrap();
+    }
+    let p = s.list(1, 2, None).await.unwrap();
+    assert_eq!(p.total, 3);
+    assert_eq!(p.users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["c"]);
+    let all = s.list(0, 10, None).await.unwrap().users;
+    assert_eq!(all.iter().map(|u| u.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(s.list(0, 10, Some("b")).await.unwrap().users[0].name, "b");
+    assert_eq!(s.list(0, 10, Some("zed")).await.unwrap().total, 0);
+}
+
+async fn apps_are_apart(one: &UsersStore, two: &UsersStore) {
+    let a = one.create(new_user("same")).await.unwrap();
+    let b = two.create(new_user("same")).await.unwrap();
+    assert_eq!((a.id, b.id), (1, 1), "ids count per app");
+    one.delete(a.id).await.unwrap();
+    assert!(two.find_by_name("same").await.unwrap().is_some());
+}
+
+async fn users_survive_reopening(s: UsersStore, reopen: impl FnOnce() -> UsersStore) {
+    s.create(new_user("frank")).await.unwrap();
+    // sled lets one process have the database at a time: this one lets it go first.
+    drop(s);
+    let s = reopen();
+    assert_eq!(s.find_by_name("frank").await.unwrap().unwrap().id, 1);
+    assert_eq!(s.create(new_user("gina")).await.unwrap().id, 2);
+}
+
+async fn settings_are_kept(store: store::Store, reopen: impl FnOnce() -> store::Store) {
+    assert_eq!(store.settings.guest_users().await.unwrap(), None);
+    store.settings.set_guest_users(GuestUsers::Disabled).await.unwrap();
+    store.settings.set_guest_users(GuestUsers::Enabled).await.unwrap();
+    drop(store);
+    assert_eq!(reopen().settings.guest_users().await.unwrap(), Some(GuestUsers::Enabled));
+}
