@@ -26,7 +26,7 @@ async fn open_app(
 ) -> anyhow::Result<(Sessions, store::Store)> {
     let dir = data.join(&app.name);
     let store = match shared {
-        Some(db) => store::open_shared(&dir, app.invocation_retention, db, &app.name),
+        Some(db) => store::open_shared(&dir, app.invocation_retention, db, &app.name).await,
         None => store::open(&dir, app.invocation_retention),
     }
     .with_context(|| {
@@ -424,10 +424,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(apps = names.len(), data = %config.data.display(), "serving {shown}");
     // One line on stdout, for people and for scripts that started us on port 0.
     println!("chatfn: serving {shown} on http://{addr}");
-    if let Some(db) = &shared {
-        crate::cluster::follow(db, &platform_apps);
-    }
     let platform = Arc::new(platform::Platform::new(platform_apps, shared.as_ref()));
+    if let Some(db) = &shared {
+        crate::cluster::follow(db, platform.apps().cloned().collect());
+    }
     http::serve(listener, Arc::new(http::Apps::new(apps)), platform, shutdown_signal()).await?;
     Ok(())
 }

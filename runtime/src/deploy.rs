@@ -37,6 +37,17 @@ fn read_script(file: &SourceFile) -> anyhow::Result<Option<Script>> {
 
 /// Stores what changed in the app directory since it was last taken; answers what it did.
 pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<String>> {
+    // Nodes sharing a database that start together take it one at a time: the others then
+    // find it taken.
+    let lock = store.functions.lock("directory").await?;
+    let changes = take_directory_locked(app, store).await;
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    changes
+}
+
+async fn take_directory_locked(app: &App, store: &Store) -> anyhow::Result<Vec<String>> {
     let functions = &store.functions;
     let mut changes = Vec::new();
     // The digest of an item when it differs from the one last taken.
@@ -49,23 +60,23 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
 
     if let Some(d) = changed("settings.guest_users", digest(&app.guest_users))? {
         store.settings.set_guest_users(app.guest_users).await?;
-        functions.set_applied("settings.guest_users", &d)?;
+        functions.set_applied("settings.guest_users", &d).await?;
         changes.push(format!("guest_users = {:?}", app.guest_users));
     }
     if let Some(d) = changed("runtime.dependencies", digest(&app.dependencies))? {
         functions.update_runtime(|r| r.dependencies = app.dependencies.clone()).await?;
-        functions.set_applied("runtime.dependencies", &d)?;
+        functions.set_applied("runtime.dependencies", &d).await?;
         changes.push("dependencies".into());
     }
     if let Some(d) = changed("runtime.environment", digest(&app.environment))? {
         functions.update_runtime(|r| r.environment = app.environment.clone()).await?;
-        functions.set_applied("runtime.environment", &d)?;
+        functions.set_applied("runtime.environment", &d).await?;
         changes.push("environment variables".into());
     }
     let script = app.initialization_script.as_ref().map(read_script).transpose()?.flatten();
     if let Some(d) = changed("runtime.initialization_script", digest(&script))? {
         functions.update_runtime(|r| r.initialization_script = script.clone()).await?;
-        functions.set_applied("runtime.initialization_script", &d)?;
+        functions.set_applied("runtime.initialization_script", &d).await?;
         changes.push("initialization script".into());
     }
     for (trigger, file) in &app.functions {
@@ -82,7 +93,7 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
                 }
             };
             let version = functions.add_version(function.id, &script.script, &script.file).await?;
-            functions.set_applied(&item, &d)?;
+            functions.set_applied(&item, &d).await?;
             changes.push(format!(
                 "{} version {} from {}",
                 trigger.name(),

@@ -12,16 +12,22 @@ use serde_json::{json, Value};
 use crate::harness::{api, case_dir, create_key_in, post, token, Server};
 use crate::postgres::Postgres;
 
-/// `n` nodes serving `case` on the database at `url`, each with its own data directory.
+/// `n` nodes serving `case` on the database at `url`, each with its own data directory,
+/// started at the same time.
 fn nodes(case: &str, url: &str, n: usize) -> Vec<(tempfile::TempDir, Server)> {
     let app = case_dir(case);
-    (0..n)
-        .map(|_| {
-            let data = tempfile::tempdir().unwrap();
-            let server = Server::start_node(&app, data.path(), url);
-            (data, server)
-        })
-        .collect()
+    std::thread::scope(|scope| {
+        let starting: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    let data = tempfile::tempdir().unwrap();
+                    let server = Server::start_node(&app, data.path(), url);
+                    (data, server)
+                })
+            })
+            .collect();
+        starting.into_iter().map(|s| s.join().unwrap()).collect()
+    })
 }
 
 fn attempt(base: &str, username: &str) -> Option<(u16, Value)> {
@@ -208,4 +214,56 @@ fn a_database_outage_gives_503s_and_the_node_recovers_by_itself() {
     assert_eq!(attempt(base, "before").unwrap().1["user"]["id"], 1);
     assert_eq!(api(base, &token, "GET", "/v1/users", None).0, 200);
     assert_eq!(pg.query("outage", "SELECT count(*) FROM chatfn_users WHERE name = 'during'"), "0");
+}
+
+#[test]
+fn a_deploy_through_one_node_is_served_by_the_others_within_a_second() {
+    let pg = Postgres::start();
+    let url = pg.database("deploys");
+    let nodes = nodes("first-login", &url, 3);
+    // Three nodes that started together took the app directory in once.
+    let versions = "SELECT count(*) FROM chatfn_function_versions";
+    assert_eq!(pg.query("deploys", versions), "1");
+    let (a, b, c) = (&nodes[0].1.base, &nodes[1].1.base, &nodes[2].1.base);
+    let (id, secret) = create_key_in(&case_dir("first-login"), nodes[0].0.path(), Some(&url));
+    let token = token(a, &id, &secret).unwrap();
+    for base in [a, b, c] {
+        assert_eq!(attempt(base, "yan").unwrap().0, 200, "{base}");
+    }
+
+    let (_, functions) = api(a, &token, "GET", "/v1/runtimes/nodejs/functions", None);
+    let function = functions["_embedded"]["functions"][0]["id"].as_u64().unwrap();
+    let closed = "async function handleEvent() { throw new Error('closed by version 2'); }\n";
+    let deployed = Instant::now();
+    let (status, version) = api(
+        a,
+        &token,
+        "POST",
+        &format!("/v1/functions/{function}/versions"),
+        Some(json!({ "handler_script": closed })),
+    );
+    assert_eq!((status, version["version_number"].as_u64()), (201, Some(2)), "{version}");
+    for base in [a, b, c] {
+        loop {
+            let (status, answer) = attempt(base, "yan").unwrap();
+            if status == 403 && answer["message"] == "closed by version 2" {
+                break;
+            }
+            assert!(
+                deployed.elapsed() < Duration::from_secs(1),
+                "{base} still runs version 1 a second after the deploy: {status} {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // A rollback through node C reaches A.
+    let rollback = json!({ "version_number": 1 });
+    let path = format!("/v1/functions/{function}/current-version");
+    let (status, answer) = api(c, &token, "PUT", &path, Some(rollback));
+    assert_eq!(status, 200, "{answer}");
+    let rolled = Instant::now();
+    while attempt(a, "yan").unwrap().0 != 200 {
+        assert!(rolled.elapsed() < Duration::from_secs(1), "node A did not roll back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -1,10 +1,11 @@
-//! The store conformance suite: the same checks of the users and settings stores, run against
+//! The store conformance suite: the same checks of the users, settings and functions stores, run against
 //! sled and against a real PostgreSQL server. Each check gets a store of its own (a fresh sled
 //! directory, or a fresh app name in the database), so ids start at 1 in both.
 
 use chatfn::config::GuestUsers;
+use chatfn::store::functions::{FunctionsStore, Script};
 use chatfn::store::postgres::Database;
-use chatfn::store::{self, NewUser, StoreError, UserPatch, UsersStore};
+use chatfn::store::{self, NewUser, StoreError, Subject, UserPatch, UsersStore};
 use serde_json::{Map, Value};
 
 use crate::postgres::Postgres;
@@ -21,29 +22,38 @@ enum Backend {
 
 impl Backend {
     /// The store of a new app called `app`.
-    fn open(&self, app: &str) -> store::Store {
+    async fn open(&self, app: &str) -> store::Store {
         match self {
             Backend::Sled(dir) => store::open(&dir.path().join(app), 10).unwrap(),
             Backend::Postgres(db) => {
                 let local = tempfile::tempdir().unwrap().keep();
-                store::open_shared(&local, 10, db, app).unwrap()
+                store::open_shared(&local, 10, db, app).await.unwrap()
             }
         }
     }
 }
 
 async fn conformance(backend: Backend) {
-    let users = |app: &str| backend.open(app).users;
-    create_assigns_sequential_ids_and_defaults(&users("ids")).await;
-    duplicate_names_conflict(&users("duplicates")).await;
-    names_are_nfc_and_invisible_characters_are_refused(&users("nfc")).await;
-    concurrent_get_or_create_makes_one_user(&users("concurrent")).await;
-    update_merges_properties_and_delete_removes_everything(&users("update")).await;
-    invalid_names_and_values_are_refused(&users("invalid")).await;
-    list_pages_in_id_order(&users("pages")).await;
-    apps_are_apart(&users("app-one"), &users("app-two")).await;
-    users_survive_reopening(users("reopened"), || users("reopened")).await;
-    settings_are_kept(backend.open("settings"), || backend.open("settings")).await;
+    let users = async |app: &str| backend.open(app).await.users;
+    create_assigns_sequential_ids_and_defaults(&users("ids").await).await;
+    duplicate_names_conflict(&users("duplicates").await).await;
+    names_are_nfc_and_invisible_characters_are_refused(&users("nfc").await).await;
+    concurrent_get_or_create_makes_one_user(&users("concurrent").await).await;
+    update_merges_properties_and_delete_removes_everything(&users("update").await).await;
+    invalid_names_and_values_are_refused(&users("invalid").await).await;
+    list_pages_in_id_order(&users("pages").await).await;
+    apps_are_apart(&users("app-one").await, &users("app-two").await).await;
+    users_survive_reopening(users("reopened").await, async || users("reopened").await).await;
+    settings_are_kept(backend.open("settings").await, async || backend.open("settings").await)
+        .await;
+    versions_are_numbered_per_function_and_activation_switches_between_them(
+        &backend.open("versions").await.functions,
+    )
+    .await;
+    runtime_and_what_was_applied_are_kept(backend.open("runtime").await, async || {
+        backend.open("runtime").await
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,8 +69,9 @@ async fn the_store_conformance_suite_passes_on_postgres() {
     // Migrating again (a second node starting) finds nothing to do.
     Database::connect(&url, 8).await.unwrap();
     conformance(Backend::Postgres(db)).await;
-    let versions = server.query("conformance", "SELECT version FROM chatfn_schema_migrations");
-    assert_eq!(versions, "1", "each migration is recorded once");
+    let versions = server
+        .query("conformance", "SELECT version FROM chatfn_schema_migrations ORDER BY version");
+    assert_eq!(versions.lines().collect::<Vec<_>>(), ["1", "2"], "each migration once");
 }
 
 async fn create_assigns_sequential_ids_and_defaults(s: &UsersStore) {
@@ -198,19 +209,83 @@ async fn apps_are_apart(one: &UsersStore, two: &UsersStore) {
     assert!(two.find_by_name("same").await.unwrap().is_some());
 }
 
-async fn users_survive_reopening(s: UsersStore, reopen: impl FnOnce() -> UsersStore) {
+async fn users_survive_reopening(s: UsersStore, reopen: impl AsyncFnOnce() -> UsersStore) {
     s.create(new_user("frank")).await.unwrap();
     // sled lets one process have the database at a time: this one lets it go first.
     drop(s);
-    let s = reopen();
+    let s = reopen().await;
     assert_eq!(s.find_by_name("frank").await.unwrap().unwrap().id, 1);
     assert_eq!(s.create(new_user("gina")).await.unwrap().id, 2);
 }
 
-async fn settings_are_kept(store: store::Store, reopen: impl FnOnce() -> store::Store) {
+async fn settings_are_kept(store: store::Store, reopen: impl AsyncFnOnce() -> store::Store) {
     assert_eq!(store.settings.guest_users().await.unwrap(), None);
     store.settings.set_guest_users(GuestUsers::Disabled).await.unwrap();
     store.settings.set_guest_users(GuestUsers::Enabled).await.unwrap();
     drop(store);
-    assert_eq!(reopen().settings.guest_users().await.unwrap(), Some(GuestUsers::Enabled));
+    assert_eq!(reopen().await.settings.guest_users().await.unwrap(), Some(GuestUsers::Enabled));
+}
+
+async fn versions_are_numbered_per_function_and_activation_switches_between_them(
+    store: &FunctionsStore,
+) {
+    let trigger = "user.attempted.start_session";
+    let f = store.create_function(trigger, "Start session", None).await.unwrap();
+    let twice = store.create_function(trigger, "again", None).await.unwrap_err();
+    assert_eq!(twice.to_string(), format!("a function for {trigger} already exists"));
+    assert_eq!(f.current_version_number, 0);
+    assert_eq!(store.function_for(trigger).unwrap().unwrap(), f);
+    let v1 = store.add_version(f.id, "async function handleEvent() {}", "functions/a.js").await;
+    let v1 = v1.unwrap();
+    let no = "async function handleEvent() { throw new Error('no') }";
+    let v2 = store.add_version(f.id, no, "functions/a.js").await.unwrap();
+    assert_eq!((v1.version_number, v2.version_number), (1, 2));
+    assert_eq!(store.function(f.id).unwrap().unwrap().current_version_number, 2);
+    assert_eq!(store.activate(f.id, 1).await.unwrap().current_version_number, 1);
+    assert_eq!(store.function(f.id).unwrap().unwrap().current_version_number, 1);
+    let missing = store.activate(f.id, 7).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(Subject::Version { number: 7, .. })));
+    assert_eq!(missing.to_string(), format!("version 7 of function {} not found", f.id));
+    let v3 = store.add_version(f.id, "x", "functions/a.js").await.unwrap();
+    assert_eq!(v3.version_number, 3, "numbers never repeat, also after a rollback");
+    assert_eq!(
+        store.versions(f.id).unwrap().iter().map(|v| v.version_number).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(store.version(v2.id).unwrap().unwrap().handler_script, no, "kept as saved");
+    assert_eq!(store.set_shadow(f.id, Some(2)).await.unwrap().shadow_version_number, Some(2));
+    assert!(matches!(store.add_version(99, "x", "f.js").await, Err(StoreError::NotFound(_))));
+
+    let other = store.create_function("user.sent.message", "Messages", None).await.unwrap();
+    assert_eq!(store.add_version(other.id, "y", "b.js").await.unwrap().version_number, 1);
+    store.delete_function(f.id).await.unwrap();
+    assert_eq!(store.functions().unwrap(), vec![store.function(other.id).unwrap().unwrap()]);
+    assert!(store.versions(f.id).unwrap().is_empty() && store.version(v2.id).unwrap().is_none());
+    assert!(matches!(store.delete_function(f.id).await, Err(StoreError::NotFound(_))));
+}
+
+async fn runtime_and_what_was_applied_are_kept(
+    store: store::Store,
+    reopen: impl AsyncFnOnce() -> store::Store,
+) {
+    let functions = &store.functions;
+    assert_eq!(functions.runtime().unwrap(), Default::default());
+    let deps = [("ms".to_string(), "^2".to_string())].into_iter().collect();
+    let first = functions.update_runtime(|r| r.dependencies = deps).await.unwrap();
+    let second = functions
+        .update_runtime(|r| {
+            r.initialization_script = Some(Script { file: "init.js".into(), script: "1".into() })
+        })
+        .await
+        .unwrap();
+    assert_eq!((first.version, second.version), (1, 2));
+    assert_eq!(second.dependencies["ms"], "^2", "a change keeps the rest");
+    functions.set_applied("runtime.dependencies", "abc").await.unwrap();
+    functions.set_applied("runtime.dependencies", "def").await.unwrap();
+    functions.flush().await.unwrap();
+    drop(store);
+    let again = reopen().await;
+    assert_eq!(again.functions.runtime().unwrap(), second);
+    assert_eq!(again.functions.applied("runtime.dependencies").unwrap().as_deref(), Some("def"));
+    assert_eq!(again.functions.applied("function.x").unwrap(), None);
 }

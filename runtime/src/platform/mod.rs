@@ -93,6 +93,10 @@ impl Platform {
 }
 
 impl Platform {
+    pub fn apps(&self) -> impl Iterator<Item = &Arc<PlatformApp>> {
+        self.apps.values()
+    }
+
     /// The app whose key `client_id` is, when `secret` is its secret.
     async fn key_owner(
         &self,

@@ -107,7 +107,7 @@ impl Store {
         Ok(Store {
             users: UsersStore::Sled(users::SledUsers::open(&space)?),
             settings: SettingsStore::open(&space)?,
-            functions: functions::FunctionsStore::open(&space)?,
+            functions: functions::FunctionsStore::Sled(functions::SledFunctions::open(&space)?),
             invocations: invocations::InvocationsStore::open(&space, retention)?,
             events: events::EventsStore::open(&space)?,
         })
@@ -142,9 +142,9 @@ pub fn open(data_dir: &Path, retention: usize) -> Result<Store, StoreError> {
     Store::open(Space { db, flusher: Arc::default() }, retention)
 }
 
-/// App `app`'s store on a node sharing `database` with others: its users and settings there,
-/// the rest (functions, records, events) still under this node's `data_dir`.
-pub fn open_shared(
+/// App `app`'s store on a node sharing `database` with others: its users, settings, runtime
+/// and functions there, its invocation records and events still under this node's `data_dir`.
+pub async fn open_shared(
     data_dir: &Path,
     retention: usize,
     database: &postgres::Database,
@@ -153,6 +153,8 @@ pub fn open_shared(
     let mut store = open(data_dir, retention)?;
     store.users = UsersStore::Postgres(users::PgUsers::new(database, app));
     store.settings = SettingsStore::Postgres { db: database.clone(), app: app.into() };
+    let functions = functions::PgFunctions::open(database, app).await?;
+    store.functions = functions::FunctionsStore::Postgres(functions);
     Ok(store)
 }
 

@@ -30,7 +30,10 @@ pub const WAIT: Duration = Duration::from_secs(3);
 pub const DEFAULT_POOL_SIZE: usize = 20;
 
 /// The schema's versions, in order; a version is never edited once released, only added to.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("migrations/0001.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "users, settings, platform keys", include_str!("migrations/0001.sql")),
+    (2, "runtimes, functions, versions", include_str!("migrations/0002.sql")),
+];
 
 /// The advisory lock key under which one node at a time migrates (any fixed number).
 const MIGRATION_LOCK: i64 = 0x6368_6174_666e;
@@ -65,6 +68,8 @@ pub struct Change {
 
 impl Change {
     pub const SETTINGS: &'static str = "settings";
+    /// The runtime, functions or versions: what the app runs.
+    pub const FUNCTIONS: &'static str = "functions";
 
     fn parse(payload: &str) -> Option<Change> {
         let (what, app) = payload.split_once('\t')?;
@@ -166,6 +171,11 @@ impl Database {
     /// The URL, without its password.
     pub fn shown(&self) -> &str {
         &self.0.shown
+    }
+
+    /// A pooled connection (made on the database's runtime, which drives it; usable from any).
+    pub async fn client(&self) -> Result<Object, StoreError> {
+        self.run(|client| async move { Ok(client) }).await
     }
 
     /// Runs `work` with a pooled connection, on the database's runtime.
