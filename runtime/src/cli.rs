@@ -93,6 +93,11 @@ pub enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Move apps' data between stores.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// A running server's chat events: report some, see the counts, list, redrive or delete
     /// dead letters (through its Platform API).
     Events {
@@ -203,6 +208,24 @@ pub struct DeadLetterFilter {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Copy apps' users (with secrets), settings, runtime, functions and versions, and
+    /// Platform API keys from a sled data directory to a PostgreSQL database or back; each
+    /// part is read back from the target and compared (counts and SHA-256 printed).
+    Copy {
+        /// A data directory (as `serve --data`) or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// A data directory or a postgres:// URL; the apps must have no data there yet.
+        #[arg(long)]
+        to: String,
+        /// The app to copy (repeat for several); default: every app the source holds.
+        #[arg(long)]
+        app: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Make a new client id and secret; prints them (the secret only this once).
     Create,
@@ -238,6 +261,7 @@ pub enum Validated {
     Export { dir: PathBuf, server: String, key: String },
     Openapi,
     Snapshot,
+    StoreCopy { from: String, to: String, apps: Vec<String> },
     Replay { id: u64, version: Option<u64>, server: String, key: String },
     Events { command: EventsCommand, server: String, key: String },
     Logs { function: Option<u64>, follow: bool, last: usize, server: String, key: String },
@@ -304,6 +328,9 @@ impl Cli {
                 Validated::Keys { app, data, store, command }
             }
             Command::Openapi => Validated::Openapi,
+            Command::Store { command: StoreCommand::Copy { from, to, app } } => {
+                Validated::StoreCopy { from, to, apps: app }
+            }
             Command::Logs { function, follow, last, server, key } => {
                 Validated::Logs { function, follow, last, server, key: key_or_env(key)? }
             }

@@ -28,6 +28,7 @@ pub mod platform;
 pub mod remote;
 pub mod session;
 pub mod store;
+pub mod store_copy;
 pub mod testing;
 pub mod time;
 pub mod worker;

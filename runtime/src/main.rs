@@ -51,6 +51,10 @@ fn main() -> ExitCode {
                 commands::replay(id, version, &server, &key).await
             }
             Validated::Snapshot => unreachable!("handled above"),
+            Validated::StoreCopy { from, to, apps } => {
+                use chatfn::store_copy::{copy, Place};
+                copy(Place::parse(&from), Place::parse(&to), &apps).await.map(|()| true)
+            }
             Validated::Openapi => {
                 println!(
                     "{}",

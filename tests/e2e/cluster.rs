@@ -267,3 +267,87 @@ fn a_deploy_through_one_node_is_served_by_the_others_within_a_second() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+fn store_copy(from: &str, to: &str) -> (bool, String) {
+    let out = crate::harness::chatfn().args(["store", "copy", "--from", from, "--to", to]).output();
+    let out = out.unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
+    let pg = Postgres::start();
+    let url = pg.database("copied");
+    let app = case_dir("first-login");
+    let sled = tempfile::tempdir().unwrap();
+    let (id, secret) = create_key_in(&app, sled.path(), None);
+    let ids: Vec<u64> = {
+        let server = Server::start(&app, sled.path());
+        let token = token(&server.base, &id, &secret).unwrap();
+        let ids = ["ann", "bo", "cy"]
+            .iter()
+            .map(|name| attempt(&server.base, name).unwrap().1["user"]["id"].as_u64().unwrap())
+            .collect();
+        let secret_path = "/v1/users/2/secrets/pin";
+        let (status, answer) =
+            api(&server.base, &token, "PUT", secret_path, Some(json!({ "secret": { "pin": 42 } })));
+        assert_eq!(status, 200, "{answer}");
+        let patch = json!({ "properties": { "zeta": 1, "alpha": { "b": 2, "a": 1 } } });
+        assert_eq!(api(&server.base, &token, "PATCH", "/v1/users/1", Some(patch)).0, 200);
+        let guests = json!({ "guestUsers": "ENABLED" });
+        assert_eq!(
+            api(&server.base, &token, "PATCH", "/v1/application/settings", Some(guests)).0,
+            200
+        );
+        server.stop();
+        ids
+    };
+
+    let (copied, out) = store_copy(sled.path().to_str().unwrap(), &url);
+    assert!(copied, "{out}");
+    for part in ["users", "user secrets", "functions", "versions", "platform keys"] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(part) && l.ends_with("= target")),
+            "{part}: {out}"
+        );
+    }
+    assert!(out.contains("users                 3"), "{out}");
+    // Copying again would merge: refused, nothing changed.
+    let (again, out) = store_copy(sled.path().to_str().unwrap(), &url);
+    assert!(!again && out.contains("does not merge"), "{out}");
+    assert_eq!(pg.query("copied", "SELECT count(*) FROM chatfn_users"), "3");
+
+    // A node on the database serves the copied app: same users, key, settings and secret.
+    let node_data = tempfile::tempdir().unwrap();
+    let node = Server::start_node(&app, node_data.path(), &url);
+    for (name, user_id) in ["ann", "bo", "cy"].iter().zip(&ids) {
+        let (status, answer) = attempt(&node.base, name).unwrap();
+        assert_eq!((status, answer["user"]["id"].as_u64()), (200, Some(*user_id)), "{answer}");
+    }
+    assert_eq!(
+        attempt(&node.base, "dee").unwrap().1["user"]["id"],
+        4,
+        "ids go on after the copied ones"
+    );
+    let token = token(&node.base, &id, &secret).unwrap();
+    let (_, settings) = api(&node.base, &token, "GET", "/v1/application/settings", None);
+    assert_eq!(settings["guest_users"], "ENABLED");
+    let (_, pin) = api(&node.base, &token, "GET", "/v1/users/2/secrets/pin", None);
+    assert_eq!(pin["secret"]["pin"], 42, "{pin}");
+    let (_, versions) = api(&node.base, &token, "GET", "/v1/runtimes/nodejs/functions", None);
+    assert_eq!(versions["_embedded"]["functions"][0]["current_version_number"], 1, "{versions}");
+    node.stop();
+
+    // And back into an empty data directory.
+    let back = tempfile::tempdir().unwrap();
+    let (copied, out) = store_copy(&url, back.path().to_str().unwrap());
+    assert!(copied, "{out}");
+    let server = Server::start(&app, back.path());
+    assert_eq!(attempt(&server.base, "dee").unwrap().1["user"]["id"], 4);
+    assert_eq!(attempt(&server.base, "eve").unwrap().1["user"]["id"], 5);
+    let token = crate::harness::token(&server.base, &id, &secret).unwrap();
+    let (_, user) = api(&server.base, &token, "GET", "/v1/users/1", None);
+    assert_eq!(user["properties"]["alpha"]["b"], 2, "{user}");
+}

@@ -24,7 +24,7 @@ use crate::store::StoreError;
 /// How long a bearer token is good for (ChatKitty's tokens also last about an hour).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredKey {
     pub client_id: String,
     /// Hex SHA-256 of the client secret.
@@ -177,6 +177,40 @@ impl Keys {
                         created_time: r.get(2),
                     })
                     .collect())
+            }
+        }
+    }
+
+    /// Stores keys as they are (their secrets' hashes included): `chatfn store copy`. A client
+    /// id already there is a conflict.
+    pub async fn import(&self, keys: &[StoredKey]) -> anyhow::Result<()> {
+        let existing: Vec<String> = self.list().await?.into_iter().map(|k| k.client_id).collect();
+        if let Some(k) = keys.iter().find(|k| existing.contains(&k.client_id)) {
+            anyhow::bail!("key {} is already there", k.client_id);
+        }
+        match self {
+            Keys::File(file) => {
+                let mut contents = file.read()?;
+                contents.keys.extend(keys.iter().cloned());
+                file.write(&contents)
+            }
+            Keys::Postgres { db, app } => {
+                let (keys, app) = (keys.to_vec(), app.clone());
+                db.run(move |mut c| async move {
+                    let tx = c.transaction().await.map_err(error)?;
+                    for k in &keys {
+                        tx.execute(
+                            "INSERT INTO chatfn_platform_keys (client_id, app, secret_sha256, created_time)
+                             VALUES ($1, $2, $3, $4)",
+                            &[&k.client_id, &app, &k.secret_sha256, &k.created_time],
+                        )
+                        .await
+                        .map_err(error)?;
+                    }
+                    tx.commit().await.map_err(error)
+                })
+                .await?;
+                Ok(())
             }
         }
     }

@@ -63,6 +63,15 @@ pub struct VersionRecord {
     pub created_time: String,
 }
 
+/// Everything an app runs, as `chatfn store copy` moves it: functions and versions in id order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Everything {
+    pub runtime: RuntimeRecord,
+    pub functions: Vec<FunctionRecord>,
+    pub versions: Vec<VersionRecord>,
+    pub applied: BTreeMap<String, String>,
+}
+
 /// An app's runtime and functions, in whichever store the server was given. Reads answer at
 /// once (sled reads, or PostgreSQL's copy in memory); writes return once durable.
 #[derive(Clone)]
@@ -219,6 +228,27 @@ impl FunctionsStore {
             FunctionsStore::Sled(_) => Ok(false),
             FunctionsStore::Postgres(p) => p.reload().await,
         }
+    }
+
+    /// Everything the app runs, read at once.
+    pub fn everything(&self) -> Result<Everything, StoreError> {
+        let mut functions = self.functions()?;
+        functions.sort_by_key(|f| f.id);
+        let mut versions = Vec::new();
+        for f in &functions {
+            versions.extend(self.versions(f.id)?);
+        }
+        versions.sort_by_key(|v| v.id);
+        let applied = either!(self, s => s.applied_all())?;
+        Ok(Everything { runtime: self.runtime()?, functions, versions, applied })
+    }
+
+    /// Stores `all` into an app that has no functions yet, ids kept (`chatfn store copy`).
+    pub async fn import(&self, all: &Everything) -> Result<(), StoreError> {
+        if !self.functions()?.is_empty() {
+            return Err(StoreError::Conflict("the app already has functions there".into()));
+        }
+        either!(self, s => s.import(all).await)
     }
 
     /// Makes every write so far durable.

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
-use super::{FunctionRecord, RuntimeRecord, VersionRecord};
+use super::{Everything, FunctionRecord, RuntimeRecord, VersionRecord};
 use crate::store::error::{StoreError, Subject};
 use crate::store::postgres::{error, notify, Change, Database};
 use crate::time::now_rfc3339;
@@ -359,6 +359,89 @@ impl PgFunctions {
             return Err(StoreError::NotFound(Subject::Function(f.id)));
         }
         Ok(())
+    }
+
+    /// Every item's digest of what was last taken from the app directory.
+    pub fn applied_all(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        Ok(self.copy.read().unwrap().applied.clone())
+    }
+
+    /// Stores `all` as it is (ids kept; the counters move past them), in one transaction.
+    pub async fn import(&self, all: &Everything) -> Result<(), StoreError> {
+        self.write(async |tx, app| {
+            let runtime = serde_json::to_value(&all.runtime)?;
+            tx.execute(
+                "INSERT INTO chatfn_runtimes (app, record) VALUES ($1, $2)
+                 ON CONFLICT (app) DO UPDATE SET record = EXCLUDED.record",
+                &[&app, &runtime],
+            )
+            .await
+            .map_err(error)?;
+            for f in &all.functions {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO chatfn_functions (app, {FUNCTION_COLUMNS})
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    ),
+                    &[
+                        &app,
+                        &(f.id as i64),
+                        &f.trigger,
+                        &f.name,
+                        &f.description,
+                        &f.enabled,
+                        &(f.current_version_number as i64),
+                        &f.shadow_version_number.map(|n| n as i64),
+                        &f.created_time,
+                    ],
+                )
+                .await
+                .map_err(error)?;
+            }
+            for v in &all.versions {
+                tx.execute(
+                    "INSERT INTO chatfn_function_versions
+                     (app, id, function_id, version_number, handler_script, file, created_time)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        &app,
+                        &(v.id as i64),
+                        &(v.function_id as i64),
+                        &(v.version_number as i64),
+                        &v.handler_script,
+                        &v.file,
+                        &v.created_time,
+                    ],
+                )
+                .await
+                .map_err(error)?;
+            }
+            for (item, digest) in &all.applied {
+                tx.execute(
+                    "INSERT INTO chatfn_applied (app, item, digest) VALUES ($1, $2, $3)
+                     ON CONFLICT (app, item) DO UPDATE SET digest = EXCLUDED.digest",
+                    &[&app, item, digest],
+                )
+                .await
+                .map_err(error)?;
+            }
+            for (kind, highest) in [
+                ("function", all.functions.iter().map(|f| f.id).max()),
+                ("version", all.versions.iter().map(|v| v.id).max()),
+            ] {
+                let Some(highest) = highest else { continue };
+                tx.execute(
+                    "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (app, name)
+                     DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
+                    &[&app, &kind, &(highest as i64)],
+                )
+                .await
+                .map_err(error)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub fn applied(&self, item: &str) -> Result<Option<String>, StoreError> {

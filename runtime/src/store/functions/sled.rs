@@ -4,7 +4,9 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{FunctionRecord, RuntimeRecord, VersionRecord};
+use std::collections::BTreeMap;
+
+use super::{Everything, FunctionRecord, RuntimeRecord, VersionRecord};
 use crate::store::error::{StoreError, Subject};
 use crate::time::now_rfc3339;
 
@@ -215,6 +217,54 @@ impl SledFunctions {
     /// Saves a changed function record.
     pub async fn save_function(&self, function: &FunctionRecord) -> Result<(), StoreError> {
         self.functions.insert(id_key(function.id), serde_json::to_vec(function)?)?;
+        self.flush().await
+    }
+
+    /// Every item's digest of what was last taken from the app directory.
+    pub fn applied_all(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        self.applied
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Stores `all` as it is (ids kept; the counters move past them).
+    pub async fn import(&self, all: &Everything) -> Result<(), StoreError> {
+        self.runtime.insert(RUNTIME_KEY, serde_json::to_vec(&all.runtime)?)?;
+        let bump = |key: &[u8], id: u64| -> Result<(), StoreError> {
+            let next = self
+                .meta
+                .get(key)?
+                .map_or(1, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])));
+            if next <= id {
+                self.meta.insert(key, &(id + 1).to_be_bytes())?;
+            }
+            Ok(())
+        };
+        for f in &all.functions {
+            self.functions.insert(id_key(f.id), serde_json::to_vec(f)?)?;
+            self.meta.insert(format!("trigger/{}", f.trigger).as_bytes(), &id_key(f.id))?;
+            bump(NEXT_FUNCTION_ID, f.id)?;
+        }
+        for v in &all.versions {
+            self.versions.insert(id_key(v.id), serde_json::to_vec(v)?)?;
+            let highest = format!("highest_version/{}", v.function_id);
+            let before = self
+                .meta
+                .get(highest.as_bytes())?
+                .map_or(0, |b| u64::from_be_bytes(b.as_ref().try_into().unwrap_or([0; 8])));
+            self.meta.insert(highest.as_bytes(), &before.max(v.version_number).to_be_bytes())?;
+            bump(NEXT_VERSION_ID, v.id)?;
+        }
+        for (item, digest) in &all.applied {
+            self.applied.insert(item.as_bytes(), digest.as_bytes())?;
+        }
         self.flush().await
     }
 

@@ -199,6 +199,22 @@ impl Database {
     }
 }
 
+/// The apps that have rows in `db`.
+pub async fn apps(db: &Database) -> Result<Vec<String>, StoreError> {
+    let rows = db
+        .client()
+        .await?
+        .query(
+            "SELECT app FROM chatfn_users UNION SELECT app FROM chatfn_settings
+             UNION SELECT app FROM chatfn_runtimes UNION SELECT app FROM chatfn_functions
+             UNION SELECT app FROM chatfn_platform_keys ORDER BY app",
+            &[],
+        )
+        .await
+        .map_err(error)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// What a failed statement means for the caller: the database gone (or going) is
 /// [`StoreError::Unavailable`]; a value PostgreSQL cannot hold (a NUL character) is the
 /// caller's mistake; anything else is a failure of the store.

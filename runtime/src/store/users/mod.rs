@@ -294,6 +294,15 @@ impl UsersStore {
         }
     }
 
+    /// Stores users as they are, with their secrets (`chatfn store copy`): ids and names kept,
+    /// the id counter moved past them; one already there is a conflict.
+    pub async fn import(&self, users: &[(User, Vec<(String, Value)>)]) -> Result<(), StoreError> {
+        match self {
+            UsersStore::Sled(s) => s.import(users).await,
+            UsersStore::Postgres(p) => p.import(users).await,
+        }
+    }
+
     /// Holds `name` for one session attempt (see [`NameHold`]); the caller already holds it
     /// against this node's other attempts.
     pub async fn hold_name(&self, name: &str) -> Result<NameHold, StoreError> {

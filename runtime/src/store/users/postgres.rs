@@ -327,6 +327,67 @@ impl PgUsers {
         Ok(user)
     }
 
+    /// Stores users as they are (ids, names, times), with their secrets, in one transaction;
+    /// the id counter moves past them. A name or id already taken is a conflict.
+    pub async fn import(&self, users: &[(User, Vec<(String, Value)>)]) -> Result<(), StoreError> {
+        let mut c = self.db.client().await?;
+        let tx = c.transaction().await.map_err(error)?;
+        let app: &str = &self.app;
+        let insert = tx
+            .prepare(
+                "INSERT INTO chatfn_users (app, id, name, display_name, is_guest, properties, created_time)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .await
+            .map_err(error)?;
+        let secret = tx
+            .prepare("INSERT INTO chatfn_user_secrets (app, user_id, name, value) VALUES ($1, $2, $3, $4)")
+            .await
+            .map_err(error)?;
+        let mut highest = 0i64;
+        for (user, secrets) in users {
+            let id = db_id(user.id)
+                .ok_or(StoreError::Invalid(format!("user id {} is too large", user.id)))?;
+            highest = highest.max(id);
+            let properties = Value::Object(user.properties.clone());
+            let inserted = tx
+                .execute(
+                    &insert,
+                    &[
+                        &app,
+                        &id,
+                        &user.name,
+                        &user.display_name,
+                        &user.is_guest,
+                        &properties,
+                        &user.created_time,
+                    ],
+                )
+                .await;
+            match inserted.map_err(error) {
+                Ok(_) => {}
+                Err(StoreError::Database(m)) if m.contains("duplicate key") => {
+                    return Err(StoreError::Conflict(format!(
+                        "user {} ({:?}) is already there",
+                        user.id, user.name
+                    )))
+                }
+                Err(e) => return Err(e),
+            }
+            for (name, value) in secrets {
+                tx.execute(&secret, &[&app, &id, name, value]).await.map_err(error)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, 'user', $2)
+             ON CONFLICT (app, name) DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
+            &[&app, &highest],
+        )
+        .await
+        .map_err(error)?;
+        tx.commit().await.map_err(error)
+    }
+
     /// Holds `name` until the returned hold is released or dropped: a transaction that has
     /// locked the name's row in `chatfn_name_holds` (inserting it the first time).
     pub async fn hold_name(&self, name: &str) -> Result<RowHold, StoreError> {

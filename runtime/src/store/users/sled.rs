@@ -193,6 +193,40 @@ impl SledUsers {
         Ok(user)
     }
 
+    /// Stores users as they are (ids, names, times), with their secrets; the id counter moves
+    /// past them. A name or id already taken is a conflict, and nothing of that user is kept.
+    pub async fn import(&self, users: &[(User, Vec<(String, Value)>)]) -> Result<(), StoreError> {
+        for (user, secrets) in users {
+            let key = user.id.to_be_bytes();
+            let result = (&self.users, &self.names, &self.meta).transaction(|(t, names, meta)| {
+                if names.get(user.name.as_bytes())?.is_some() || t.get(key)?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
+                t.insert(&key, serde_json::to_vec(user).expect("a user always serializes"))?;
+                names.insert(user.name.as_bytes(), &key)?;
+                let next = meta.get(NEXT_ID_KEY)?.map_or(1, |v| id_from_bytes(&v));
+                if next <= user.id {
+                    meta.insert(NEXT_ID_KEY, &(user.id + 1).to_be_bytes())?;
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => {}
+                Err(TransactionError::Abort(())) => {
+                    return Err(StoreError::Conflict(format!(
+                        "user {} ({:?}) is already there",
+                        user.id, user.name
+                    )))
+                }
+                Err(TransactionError::Storage(e)) => return Err(e.into()),
+            }
+            for (name, value) in secrets {
+                self.secrets.insert(secret_key(user.id, name), serde_json::to_vec(value)?)?;
+            }
+        }
+        self.flush().await
+    }
+
     /// Makes every write so far durable (see `Space::flush`).
     async fn flush(&self) -> Result<(), StoreError> {
         self.space.flush().await
