@@ -498,7 +498,7 @@ pub fn shadow_run(
             "duration_ms": run.duration_ms,
             "same_outcome": same,
         });
-        if let Err(e) = records.set_shadow(record_id, report) {
+        if let Err(e) = records.set_shadow(record_id, report).await {
             tracing::error!("cannot record the shadow run: {e}");
         }
     });

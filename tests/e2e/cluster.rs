@@ -256,6 +256,20 @@ fn a_deploy_through_one_node_is_served_by_the_others_within_a_second() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    // Every node's invocation records are listed through any node, once written (each node
+    // writes its own every 100 ms).
+    assert_eq!(attempt(c, "made-on-c").unwrap().0, 403);
+    let made = Instant::now();
+    let listed = format!("/v1/functions/{function}/invocations?size=100");
+    loop {
+        let (_, records) = api(a, &token, "GET", &listed, None);
+        let records = records["_embedded"]["invocations"].as_array().unwrap().clone();
+        if records.iter().any(|r| r["args"]["username"] == "made-on-c") {
+            break;
+        }
+        assert!(made.elapsed() < Duration::from_secs(2), "A lists no record of C's: {records:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // A rollback through node C reaches A.
     let rollback = json!({ "version_number": 1 });
     let path = format!("/v1/functions/{function}/current-version");

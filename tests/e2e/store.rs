@@ -1,12 +1,14 @@
-//! The store conformance suite: the same checks of the users, settings and functions stores, run against
+//! The store conformance suite: the same checks of the users, settings, functions and invocation
+//! records stores, run against
 //! sled and against a real PostgreSQL server. Each check gets a store of its own (a fresh sled
 //! directory, or a fresh app name in the database), so ids start at 1 in both.
 
 use chatfn::config::GuestUsers;
 use chatfn::store::functions::{FunctionsStore, Script};
+use chatfn::store::invocations::InvocationRecord;
 use chatfn::store::postgres::Database;
 use chatfn::store::{self, NewUser, StoreError, Subject, UserPatch, UsersStore};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::postgres::Postgres;
 
@@ -23,11 +25,16 @@ enum Backend {
 impl Backend {
     /// The store of a new app called `app`.
     async fn open(&self, app: &str) -> store::Store {
+        self.open_kept(app, 10).await
+    }
+
+    /// The store of app `app`, keeping `retention` invocation records.
+    async fn open_kept(&self, app: &str, retention: usize) -> store::Store {
         match self {
-            Backend::Sled(dir) => store::open(&dir.path().join(app), 10).unwrap(),
+            Backend::Sled(dir) => store::open(&dir.path().join(app), retention).unwrap(),
             Backend::Postgres(db) => {
                 let local = tempfile::tempdir().unwrap().keep();
-                store::open_shared(&local, 10, db, app).await.unwrap()
+                store::open_shared(&local, retention, db, app).await.unwrap()
             }
         }
     }
@@ -54,6 +61,11 @@ async fn conformance(backend: Backend) {
         backend.open("runtime").await
     })
     .await;
+    let records = backend.open_kept("records", 5).await;
+    records_list_newest_first_per_function_and_old_ones_are_trimmed(records, async || {
+        backend.open_kept("records", 5).await
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +83,9 @@ async fn the_store_conformance_suite_passes_on_postgres() {
     conformance(Backend::Postgres(db)).await;
     let versions = server
         .query("conformance", "SELECT version FROM chatfn_schema_migrations ORDER BY version");
-    assert_eq!(versions.lines().collect::<Vec<_>>(), ["1", "2"], "each migration once");
+    let wanted: Vec<String> =
+        (1..=store::postgres::SCHEMA_VERSION).map(|v| v.to_string()).collect();
+    assert_eq!(versions.lines().collect::<Vec<_>>(), wanted, "each migration once");
 }
 
 async fn create_assigns_sequential_ids_and_defaults(s: &UsersStore) {
@@ -288,4 +302,56 @@ async fn runtime_and_what_was_applied_are_kept(
     assert_eq!(again.functions.runtime().unwrap(), second);
     assert_eq!(again.functions.applied("runtime.dependencies").unwrap().as_deref(), Some("def"));
     assert_eq!(again.functions.applied("function.x").unwrap(), None);
+}
+
+fn record(function_id: u64, n: u64) -> InvocationRecord {
+    InvocationRecord {
+        id: 0,
+        function_id,
+        version_number: n,
+        trigger: "user.attempted.start_session".into(),
+        status: "SUCCEEDED".into(),
+        args: json!({ "username": format!("u{n}") }),
+        result: Value::Null,
+        logs: Vec::new(),
+        duration_ms: 1.0,
+        tape: Some("{\"users\":[]}".into()),
+        shadow: None,
+        created_time: format!("2026-12-01T10:00:{n:02}.000Z"),
+    }
+}
+
+async fn records_list_newest_first_per_function_and_old_ones_are_trimmed(
+    store: store::Store,
+    reopen: impl AsyncFnOnce() -> store::Store,
+) {
+    let records = &store.invocations;
+    let mut ids = Vec::new();
+    for n in 1..=8 {
+        ids.push(records.record(record(1, n)).unwrap());
+        // One write each, as if the writer ran between the invocations.
+        records.settle().await.unwrap();
+    }
+    assert!(ids.windows(2).all(|w| w[0] != w[1]), "ids are unique: {ids:?}");
+    records.record(record(2, 99)).unwrap();
+    let versions = |page: store::invocations::RecordPage| {
+        page.records.iter().map(|r| r.version_number).collect::<Vec<_>>()
+    };
+    let page = records.list(1, 0, 3).await.unwrap();
+    assert_eq!(page.total, 4, "five kept in all, one of them function 2's");
+    assert_eq!(versions(page), [8, 7, 6]);
+    assert_eq!(versions(records.list(1, 1, 3).await.unwrap()), [5]);
+    assert!(records.get(ids[0]).await.unwrap().is_none(), "the oldest is gone");
+    let newest = records.get(ids[7]).await.unwrap().unwrap();
+    assert_eq!(newest, InvocationRecord { id: ids[7], ..record(1, 8) }, "kept as recorded");
+    records.set_shadow(ids[7], json!({ "same_outcome": true })).await.unwrap();
+
+    // Written records survive a reopen.
+    drop(store);
+    let store = reopen().await;
+    let shadow = store.invocations.get(ids[7]).await.unwrap().unwrap().shadow;
+    assert_eq!(shadow, Some(json!({ "same_outcome": true })));
+    assert_eq!(store.invocations.list(1, 0, 10).await.unwrap().total, 4);
+    let later = store.invocations.record(record(1, 9)).unwrap();
+    assert!(!ids.contains(&later), "no id is given twice, also after a reopen");
 }

@@ -93,7 +93,7 @@ pub async fn invocations(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<Invocations>>, PlatformError> {
     let f = function(&app, &id)?;
-    let page = app.store.invocations.list(f.id, q.page, q.size())?;
+    let page = app.store.invocations.list(f.id, q.page, q.size()).await?;
     let invocations =
         Invocations { invocations: page.records.iter().map(InvocationView::from).collect() };
     Ok(Json(Page::new(
@@ -154,7 +154,8 @@ pub async fn invocation(
     let record = app
         .store
         .invocations
-        .get(resource_id(&id, "invocation")?)?
+        .get(resource_id(&id, "invocation")?)
+        .await?
         .ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
     Ok(Json(InvocationView::from(&record)))
 }
@@ -335,7 +336,8 @@ pub async fn replay(
     let record = app
         .store
         .invocations
-        .get(resource_id(&id, "invocation")?)?
+        .get(resource_id(&id, "invocation")?)
+        .await?
         .ok_or_else(|| PlatformError::NotFound(format!("invocation {id} not found")))?;
     let number = request.version_number.unwrap_or(record.version_number);
     let version =

@@ -142,8 +142,8 @@ pub fn open(data_dir: &Path, retention: usize) -> Result<Store, StoreError> {
     Store::open(Space { db, flusher: Arc::default() }, retention)
 }
 
-/// App `app`'s store on a node sharing `database` with others: its users, settings, runtime
-/// and functions there, its invocation records and events still under this node's `data_dir`.
+/// App `app`'s store on a node sharing `database` with others: its users, settings, runtime,
+/// functions and invocation records there, its events still under this node's `data_dir`.
 pub async fn open_shared(
     data_dir: &Path,
     retention: usize,
@@ -155,6 +155,8 @@ pub async fn open_shared(
     store.settings = SettingsStore::Postgres { db: database.clone(), app: app.into() };
     let functions = functions::PgFunctions::open(database, app).await?;
     store.functions = functions::FunctionsStore::Postgres(functions);
+    store.invocations =
+        invocations::InvocationsStore::open_shared(database, app, retention).await?;
     Ok(store)
 }
 

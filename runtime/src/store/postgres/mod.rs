@@ -33,7 +33,11 @@ pub const DEFAULT_POOL_SIZE: usize = 20;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "users, settings, platform keys", include_str!("migrations/0001.sql")),
     (2, "runtimes, functions, versions", include_str!("migrations/0002.sql")),
+    (3, "invocation records", include_str!("migrations/0003.sql")),
 ];
+
+/// The schema version this binary migrates to.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// The advisory lock key under which one node at a time migrates (any fixed number).
 const MIGRATION_LOCK: i64 = 0x6368_6174_666e;
@@ -96,6 +100,21 @@ pub async fn notify(
         .await
         .map_err(error)?;
     Ok(())
+}
+
+/// Runs `work` on the database's runtime from a thread outside any runtime's async context
+/// (or one that may block a moment), and waits for it.
+pub fn block_on<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime().spawn(async move {
+        let _ = tx.send(work.await);
+    });
+    rx.recv().expect("database work does not panic")
+}
+
+/// Spawns `work` on the database's runtime.
+pub fn spawn(work: impl Future<Output = ()> + Send + 'static) {
+    runtime().spawn(work);
 }
 
 /// The runtime every connection and query runs on (process-wide: a runtime cannot be dropped

@@ -1,57 +1,18 @@
-//! A record of every function invocation: which function and version ran on what event, how
-//! it ended (with the error and its stack), its console output and duration. Newest first
-//! when listed; the oldest are trimmed past the app's `invocation_retention`.
-//!
-//! Recording stays off the answer's path: a record is queued in memory and written to sled
-//! in batches, one entry per batch, by one background thread for every app's store (or by
-//! the next read, which always sees every record).
+//! Invocation records in the app's sled database: pages of records, one entry per batch
+//! (key = the first record's id, value = a JSON array), written by one background thread for
+//! every app's store (or by the next read, which always sees every record).
 
 use std::collections::VecDeque;
-use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::StoreError;
-use crate::worker::protocol::LogLine;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InvocationRecord {
-    pub id: u64,
-    pub function_id: u64,
-    pub version_number: u64,
-    pub trigger: String,
-    /// ChatKitty's status: `SUCCEEDED` when the function returned, `FAILED` otherwise.
-    pub status: String,
-    /// The event the function saw.
-    pub args: Value,
-    /// What came of it: chatfn's outcome (`status`, `error`, `limit`...) and the decision.
-    pub result: Value,
-    pub logs: Vec<LogLine>,
-    pub duration_ms: f64,
-    /// What the function saw from outside (Users answers, HTTP responses, its start time),
-    /// so it can be replayed: JSON text, parsed only when it is read.
-    #[serde(default)]
-    pub tape: Option<String>,
-    /// How the shadow version did on the same event, when one ran.
-    #[serde(default)]
-    pub shadow: Option<Value>,
-    pub created_time: String,
-}
-
-/// A page of records, newest first, and how many there are in all.
-pub struct RecordPage {
-    pub records: Vec<InvocationRecord>,
-    pub total: usize,
-}
-
-#[derive(Clone)]
-pub struct InvocationsStore(Arc<Records>);
+use super::{InvocationRecord, RecordPage};
+use crate::store::error::StoreError;
 
 pub struct Records {
-    space: super::Space,
+    space: crate::store::Space,
     /// Pages of records, one per write: key = the first record's id, value = a JSON array.
     /// One sled entry per batch instead of one per record keeps the write cheap.
     tree: sled::Tree,
@@ -61,21 +22,7 @@ pub struct Records {
     pages: Mutex<VecDeque<(u64, usize)>>,
     /// One writer at a time (the background thread, or a read settling the queue).
     writing: Mutex<()>,
-    /// Every new record, to whoever follows them (the live tail); made at the first follower
-    /// (its buffer is allocated whole, and most apps are never followed).
-    live: OnceLock<tokio::sync::broadcast::Sender<InvocationRecord>>,
 }
-
-impl Deref for InvocationsStore {
-    type Target = Records;
-
-    fn deref(&self) -> &Records {
-        &self.0
-    }
-}
-
-/// Records a slow follower of the live tail may fall behind by.
-const LIVE_BACKLOG: usize = 1024;
 
 /// How often queued records are written.
 const WRITE_EVERY: Duration = Duration::from_millis(100);
@@ -112,8 +59,8 @@ fn writer() -> &'static Mutex<Vec<Weak<Records>>> {
     })
 }
 
-impl InvocationsStore {
-    pub fn open(space: &super::Space, retention: usize) -> Result<InvocationsStore, StoreError> {
+impl Records {
+    pub fn open(space: &crate::store::Space, retention: usize) -> Result<Arc<Records>, StoreError> {
         let tree = space.tree("invocation_pages")?;
         let mut pages = VecDeque::new();
         for entry in tree.iter() {
@@ -128,32 +75,20 @@ impl InvocationsStore {
             queued: Default::default(),
             pages: Mutex::new(pages),
             writing: Default::default(),
-            live: OnceLock::new(),
         });
         writer().lock().unwrap().push(Arc::downgrade(&store));
-        Ok(InvocationsStore(store))
+        Ok(store)
     }
 
-    /// Queues `record` under a new id, which it returns.
-    pub fn record(&self, mut record: InvocationRecord) -> Result<u64, StoreError> {
-        // sled's ids grow monotonically (also across restarts), so key order is age order.
-        record.id = self.space.generate_id()? + 1;
-        let id = record.id;
-        if let Some(live) = self.live.get().filter(|live| live.receiver_count() > 0) {
-            let _ = live.send(record.clone());
-        }
+    /// A new id: sled's grow monotonically (also across restarts), so key order is age order.
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.space.generate_id()? + 1)
+    }
+
+    pub fn queue(&self, record: InvocationRecord) {
         self.queued.lock().unwrap().push(record);
-        Ok(id)
     }
 
-    /// The records made from now on, as they are made (a follower that falls more than
-    /// `LIVE_BACKLOG` behind is told how many it missed).
-    pub fn follow(&self) -> tokio::sync::broadcast::Receiver<InvocationRecord> {
-        self.live.get_or_init(|| tokio::sync::broadcast::channel(LIVE_BACKLOG).0).subscribe()
-    }
-}
-
-impl Records {
     /// Writes the queued records as one page, then drops the oldest pages that only hold
     /// records past the retention. Answers whether there were records to write.
     fn write(&self) -> Result<bool, StoreError> {
@@ -177,7 +112,7 @@ impl Records {
     }
 
     /// Reads see every record: the queue is written first.
-    fn settle(&self) -> Result<(), StoreError> {
+    pub fn settle(&self) -> Result<(), StoreError> {
         self.write().map(|_| ())
     }
 
@@ -241,70 +176,6 @@ impl Records {
     }
 }
 
-pub(super) fn page_id(key: &[u8]) -> u64 {
+fn page_id(key: &[u8]) -> u64 {
     u64::from_be_bytes(key.try_into().unwrap_or([0; 8]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(function_id: u64, n: u64) -> InvocationRecord {
-        InvocationRecord {
-            id: 0,
-            function_id,
-            version_number: n,
-            trigger: "user.attempted.start_session".into(),
-            status: "SUCCEEDED".into(),
-            args: serde_json::json!({ "username": format!("u{n}") }),
-            result: Value::Null,
-            logs: Vec::new(),
-            duration_ms: 1.0,
-            tape: None,
-            shadow: None,
-            created_time: String::new(),
-        }
-    }
-
-    #[test]
-    fn records_list_newest_first_per_function_and_old_ones_are_trimmed() {
-        let dir = tempfile::tempdir().unwrap();
-        let space = super::super::Space::alone(dir.path());
-        let store = InvocationsStore::open(&space, 5).unwrap();
-        let mut ids = Vec::new();
-        for n in 1..=8 {
-            ids.push(store.record(record(1, n)).unwrap());
-            // One page per write, as if the writer ran between the invocations.
-            store.settle().unwrap();
-        }
-        store.record(record(2, 99)).unwrap();
-        let page = store.list(1, 0, 3).unwrap();
-        assert_eq!(
-            page.records.iter().map(|r| r.version_number).collect::<Vec<_>>(),
-            vec![8, 7, 6]
-        );
-        assert_eq!(page.total, 4, "five kept in all, one of them function 2's");
-        assert_eq!(
-            store
-                .list(1, 1, 3)
-                .unwrap()
-                .records
-                .iter()
-                .map(|r| r.version_number)
-                .collect::<Vec<_>>(),
-            vec![5]
-        );
-        assert!(store.get(ids[0]).unwrap().is_none(), "the oldest is gone");
-        assert_eq!(store.get(ids[7]).unwrap().unwrap().args["username"], "u8");
-        store.set_shadow(ids[7], serde_json::json!({ "same_outcome": true })).unwrap();
-
-        // Written records survive a reopen, pages and all.
-        drop(store);
-        let store = InvocationsStore::open(&space, 5).unwrap();
-        assert_eq!(
-            store.get(ids[7]).unwrap().unwrap().shadow,
-            Some(serde_json::json!({ "same_outcome": true }))
-        );
-        assert_eq!(store.list(1, 0, 10).unwrap().total, 4);
-    }
 }
