@@ -300,7 +300,7 @@ impl Sessions {
         // With a store shared by several nodes, their attempts for this name wait too.
         let hold = self.users.hold_name(&request.username).await?;
         let decided = self.decide_held(request, deployment).await;
-        hold.release().await;
+        hold.release();
         decided
     }
 

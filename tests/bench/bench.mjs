@@ -99,12 +99,12 @@ function freePort() {
 const running = new Set();
 process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
 
-async function start(kind, scenario, data = mkdtempSync(join(work, "data-"))) {
+async function start(kind, scenario, data = mkdtempSync(join(work, "data-")), extra = []) {
   const port = await freePort();
   // BENCH_SERVER_LOG=file keeps chatfn's log (RUST_LOG, default chatfn=debug) for a look afterwards.
   const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, "a") : "ignore";
   const child = kind === "chatfn"
-    ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "ignore", log], env: { RUST_LOG: process.env.BENCH_SERVER_LOG ? "chatfn=debug" : "chatfn=warn", ...process.env } })
+    ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`, ...extra], { stdio: ["ignore", "ignore", log], env: { RUST_LOG: process.env.BENCH_SERVER_LOG ? "chatfn=debug" : "chatfn=warn", ...process.env } })
     : spawn(nodeBin, ["--no-warnings", join(repoDir, "tests/bench", scenario.baseline), scenario.app, String(port)], { stdio: "ignore" });
   running.add(child);
   child.once("exit", () => running.delete(child));
@@ -299,13 +299,19 @@ function firebaseApp() {
 
 const col = (text, width = 11) => String(text).padStart(width);
 const num = (x, d) => x.toFixed(d);
-// BENCH_APPS=firebase (or example, or density; comma separated) runs only those.
-const scenarios = [
+// BENCH_APPS=firebase (or example, stores, events, density; comma separated) runs only those.
+const wanted = (name) => !process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes(name);
+const allScenarios = [
   { name: "example", title: "example app (allow-list function)", baseline: "node-baseline.cjs", make: exampleApp },
   { name: "firebase", title: "Firebase function (firebase-admin 13, verifyIdToken RS256)", baseline: "node-firebase-baseline.cjs", make: firebaseApp },
-]
-  .filter((s) => !process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes(s.name))
-  .map((s) => ({ ...s, ...s.make() }));
+];
+const made = new Map();
+/** A scenario with its app made (once). */
+const ready = (s) => {
+  if (!made.has(s.name)) made.set(s.name, { ...s, ...s.make() });
+  return made.get(s.name);
+};
+const scenarios = allScenarios.filter((s) => wanted(s.name)).map(ready);
 console.log(`chatfn vs Node ${process.version}: loopback HTTP, keep-alive, wrk, ${USERS} distinct users, ${SECONDS} s per row`);
 for (const scenario of scenarios) {
   const chatfn = await measure("chatfn", scenario);
@@ -422,6 +428,89 @@ async function chatEvents(count) {
   console.log(`${"attempts p99 c=16 alone / in burst".padEnd(36)}${col(num(alone.p99, 3))} / ${num(burst.p99, 3)} ms (${num(burst.p99 / alone.p99, 2)}x; target <= 2x)`);
   console.log(`${"attempts/s c=16 alone / in burst".padEnd(36)}${col(num(alone.rps, 0))} / ${num(burst.rps, 0)}`);
 }
+/** A throwaway PostgreSQL (Debian's server, as the tests start it): initdb + pg_ctl on a
+ * temporary directory and a free port, as the postgres user when run as root. */
+async function startPostgres() {
+  const versions = readdirSync("/usr/lib/postgresql").filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`));
+  const bin = `/usr/lib/postgresql/${versions.sort((a, b) => b - a)[0]}/bin`;
+  const dir = mkdtempSync(join(tmpdir(), "chatfn-bench-pg-"));
+  const root = process.getuid() === 0;
+  if (root) execFileSync("chown", ["-R", "postgres:postgres", dir]);
+  const run = (tool, args) => execFileSync(root ? "runuser" : join(bin, tool), root ? ["-u", "postgres", "--", join(bin, tool), ...args] : args, { cwd: dir, stdio: "ignore" });
+  run("initdb", ["-D", join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  const port = await freePort();
+  run("pg_ctl", ["-D", join(dir, "data"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`, "-l", join(dir, "log"), "-w", "start"]);
+  const pid = Number(readFileSync(join(dir, "data/postmaster.pid"), "utf8").split("\n")[0]);
+  return {
+    pid,
+    database(name) {
+      run("psql", ["-h", dir, "-p", String(port), "-U", "postgres", "-q", "-c", `CREATE DATABASE ${name}`]);
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    stop() {
+      run("pg_ctl", ["-D", join(dir, "data"), "-m", "immediate", "-w", "stop"]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** CPU seconds (user + system) spent so far by `pids`, and by the PostgreSQL server and its
+ * children (its backends): from /proc. */
+function cpuSeconds(pids, postmaster) {
+  const stat = (pid) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / 100 };
+    } catch {
+      return null;
+    }
+  };
+  const chatfn = pids.reduce((sum, pid) => sum + (stat(pid)?.cpu ?? 0), 0);
+  let postgres = 0;
+  if (postmaster) {
+    for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+      const s = stat(entry);
+      if (s && (Number(entry) === postmaster || s.ppid === postmaster)) postgres += s.cpu;
+    }
+  }
+  return { chatfn, postgres };
+}
+
+/** Stores: each app on one node with sled, one node with PostgreSQL, and three nodes sharing
+ * one PostgreSQL (wrk at c=16 on each node at once). The nodes and PostgreSQL share this
+ * machine's cores, so the CPU per attempt (chatfn and PostgreSQL processes, from /proc) is
+ * printed beside the throughput. chatfn only. */
+async function stores() {
+  const pg = await startPostgres();
+  try {
+    for (const scenario of allScenarios.map(ready)) {
+      console.log(`\nstores: ${scenario.title}, wrk c=16 per node`);
+      console.log("".padEnd(26) + col("attempts/s") + col("p99 ms") + col("CPU µs/attempt: chatfn", 24) + col("PostgreSQL", 12));
+      for (const [label, nodes, shared] of [["1 node, sled", 1, false], ["1 node, PostgreSQL", 1, true], ["3 nodes, PostgreSQL", 3, true]]) {
+        const url = shared ? pg.database(`bench_${scenario.name}_${nodes}`) : null;
+        const servers = [];
+        for (let i = 0; i < nodes; i++) servers.push(await start("chatfn", scenario, undefined, url ? ["--store", url] : []));
+        for (const server of servers) await firstAnswer(server, scenario.first);
+        // Every user's first session (created once, on one node), then each node warms up.
+        wrk(servers[0].port, scenario.bodies, 1, Math.max(2, Math.ceil(USERS / 500)));
+        await Promise.all(servers.map((s) => wrkAsync(s.port, scenario.bodies, 16, 2)));
+        const pids = servers.map((s) => s.child.pid);
+        const before = cpuSeconds(pids, shared ? pg.pid : null);
+        const results = await Promise.all(servers.map((s) => wrkAsync(s.port, scenario.bodies, 16, SECONDS)));
+        const after = cpuSeconds(pids, shared ? pg.pid : null);
+        const rps = results.reduce((sum, r) => sum + r.rps, 0);
+        const p99 = Math.max(...results.map((r) => r.p99));
+        const perAttempt = (seconds) => num((seconds * 1e6) / (rps * SECONDS), 0);
+        console.log(label.padEnd(26) + col(num(rps, 0)) + col(num(p99, 3)) + col(perAttempt(after.chatfn - before.chatfn), 24) + col(shared ? perAttempt(after.postgres - before.postgres) : "-", 12));
+        for (const server of servers) await stop(server);
+      }
+    }
+  } finally {
+    pg.stop();
+  }
+}
+if (wanted("stores")) await stores();
+
 if (!process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes("events")) await chatEvents(Number(process.env.BENCH_EVENTS ?? 10000));
 
 if (!process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes("density")) await density(Number(process.env.BENCH_DENSITY_APPS ?? 1000));

@@ -15,13 +15,23 @@ use crate::postgres::Postgres;
 /// `n` nodes serving `case` on the database at `url`, each with its own data directory,
 /// started at the same time.
 fn nodes(case: &str, url: &str, n: usize) -> Vec<(tempfile::TempDir, Server)> {
+    nodes_with(case, url, n, &[])
+}
+
+/// `nodes`, with environment variables.
+fn nodes_with(
+    case: &str,
+    url: &str,
+    n: usize,
+    env: &[(&str, &str)],
+) -> Vec<(tempfile::TempDir, Server)> {
     let app = case_dir(case);
     std::thread::scope(|scope| {
         let starting: Vec<_> = (0..n)
             .map(|_| {
                 scope.spawn(|| {
                     let data = tempfile::tempdir().unwrap();
-                    let server = Server::start_node(&app, data.path(), url);
+                    let server = Server::start_node(&app, data.path(), url, env);
                     (data, server)
                 })
             })
@@ -37,31 +47,37 @@ fn attempt(base: &str, username: &str) -> Option<(u16, Value)> {
 #[test]
 fn three_nodes_make_one_user_of_64_concurrent_first_logins_and_share_it() {
     let pg = Postgres::start();
-    let url = pg.database("logins");
-    let nodes = nodes("first-login", &url, 3);
-    let bases: Vec<&str> = nodes.iter().map(|(_, s)| s.base.as_str()).collect();
-    let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
-        let attempts: Vec<_> = (0..64)
-            .map(|i| {
-                let base = bases[i % 3];
-                scope.spawn(move || attempt(base, "zoe").expect("the node answers"))
-            })
-            .collect();
-        attempts.into_iter().map(|a| a.join().unwrap()).collect()
-    });
-    for (status, answer) in &answers {
-        // Without the name held across nodes, two nodes both see no user, both create it, and
-        // the second createUser fails (409), denying that attempt.
-        assert_eq!(*status, 200, "{answer}");
-    }
-    let ids: BTreeSet<u64> =
-        answers.iter().map(|(_, a)| a["user"]["id"].as_u64().unwrap()).collect();
-    assert_eq!(ids.len(), 1, "every attempt got the one user: {ids:?}");
-    assert_eq!(pg.query("logins", "SELECT count(*) FROM chatfn_users WHERE name = 'zoe'"), "1");
-    // Every node reads the user the others created.
-    for base in &bases {
-        let (status, answer) = attempt(base, "zoe").unwrap();
-        assert_eq!((status, answer["user"]["id"].as_u64()), (200, ids.first().copied()));
+    // PostgreSQL's advisory locks, then the row locks taken where a database has none.
+    for holds in ["advisory", "rows"] {
+        let url = pg.database(&format!("logins_{holds}"));
+        let nodes = nodes_with("first-login", &url, 3, &[("CHATFN_NAME_HOLDS", holds)]);
+        let bases: Vec<&str> = nodes.iter().map(|(_, s)| s.base.as_str()).collect();
+        let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+            let attempts: Vec<_> = (0..64)
+                .map(|i| {
+                    let base = bases[i % 3];
+                    scope.spawn(move || attempt(base, "zoe").expect("the node answers"))
+                })
+                .collect();
+            attempts.into_iter().map(|a| a.join().unwrap()).collect()
+        });
+        for (status, answer) in &answers {
+            // Without the name held across nodes, two nodes both see no user, both create it,
+            // and the second createUser fails (409), denying that attempt.
+            assert_eq!(*status, 200, "{holds}: {answer}");
+        }
+        let ids: BTreeSet<u64> =
+            answers.iter().map(|(_, a)| a["user"]["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids.len(), 1, "{holds}: every attempt got the one user: {ids:?}");
+        let count = "SELECT count(*) FROM chatfn_users WHERE name = 'zoe'";
+        assert_eq!(pg.query(&format!("logins_{holds}"), count), "1");
+        let rows = pg.query(&format!("logins_{holds}"), "SELECT count(*) FROM chatfn_name_holds");
+        assert_eq!(rows, if holds == "rows" { "1" } else { "0" }, "{holds}: the hold taken");
+        // Every node reads the user the others created.
+        for base in &bases {
+            let (status, answer) = attempt(base, "zoe").unwrap();
+            assert_eq!((status, answer["user"]["id"].as_u64()), (200, ids.first().copied()));
+        }
     }
 }
 
@@ -335,7 +351,7 @@ fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
 
     // A node on the database serves the copied app: same users, key, settings and secret.
     let node_data = tempfile::tempdir().unwrap();
-    let node = Server::start_node(&app, node_data.path(), &url);
+    let node = Server::start_node(&app, node_data.path(), &url, &[]);
     for (name, user_id) in ["ann", "bo", "cy"].iter().zip(&ids) {
         let (status, answer) = attempt(&node.base, name).unwrap();
         assert_eq!((status, answer["user"]["id"].as_u64()), (200, Some(*user_id)), "{answer}");

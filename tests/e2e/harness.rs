@@ -53,12 +53,18 @@ impl Server {
         Server::spawn(apps, data, Some(log), None)
     }
 
-    /// A node sharing the PostgreSQL database at `store` (`--store`), its own files under `data`.
-    pub fn start_node(app: &Path, data: &Path, store: &str) -> Server {
-        Server::spawn(&[app], data, None, Some(store))
+    /// A node sharing the PostgreSQL database at `store` (`--store`), its own files under
+    /// `data`, with environment variables `env`.
+    pub fn start_node(app: &Path, data: &Path, store: &str, env: &[(&str, &str)]) -> Server {
+        Server::spawn(&[app], data, None, Some((store, env)))
     }
 
-    fn spawn(apps: &[&Path], data: &Path, log: Option<&Path>, store: Option<&str>) -> Server {
+    fn spawn(
+        apps: &[&Path],
+        data: &Path,
+        log: Option<&Path>,
+        store: Option<(&str, &[(&str, &str)])>,
+    ) -> Server {
         let mut command = chatfn();
         let stderr = match log {
             Some(path) => {
@@ -68,8 +74,8 @@ impl Server {
             None => Stdio::inherit(),
         };
         command.args(["serve", "--listen", "127.0.0.1:0"]);
-        if let Some(store) = store {
-            command.args(["--store", store]);
+        if let Some((store, env)) = store {
+            command.args(["--store", store]).envs(env.iter().copied());
         }
         for app in apps {
             command.arg("--app").arg(app);

@@ -60,6 +60,8 @@ struct Inner {
     config: tokio_postgres::Config,
     changes: broadcast::Sender<Change>,
     pool_size: usize,
+    /// Whether the server has PostgreSQL's advisory locks (CockroachDB has not).
+    advisory_locks: std::sync::atomic::AtomicBool,
 }
 
 /// What a node changed in an app's stored state, as the others hear of it.
@@ -171,8 +173,26 @@ impl Database {
             .build()
             .map_err(|e| StoreError::Invalid(format!("store URL {shown}: {e}")))?;
         let (changes, _) = broadcast::channel(256);
-        let database = Database(Arc::new(Inner { pool, shown, config, changes, pool_size }));
+        let database = Database(Arc::new(Inner {
+            pool,
+            shown,
+            config,
+            changes,
+            pool_size,
+            advisory_locks: Default::default(),
+        }));
         database.run(migrate).await?;
+        let version: String = database
+            .client()
+            .await?
+            .query_one("SELECT version()", &[])
+            .await
+            .map_err(error)?
+            .get(0);
+        // CHATFN_NAME_HOLDS=rows takes the row locks on PostgreSQL too (the tests run both).
+        let rows = std::env::var("CHATFN_NAME_HOLDS").is_ok_and(|v| v == "rows");
+        let advisory = version.starts_with("PostgreSQL") && !version.contains("-YB-") && !rows;
+        database.0.advisory_locks.store(advisory, std::sync::atomic::Ordering::Relaxed);
         runtime().spawn(listen(database.0.config.clone(), database.0.changes.clone()));
         Ok(database)
     }
@@ -180,6 +200,12 @@ impl Database {
     /// What any node changes from now on.
     pub fn changes(&self) -> broadcast::Receiver<Change> {
         self.0.changes.subscribe()
+    }
+
+    /// Whether session attempts hold their names with advisory locks (PostgreSQL) rather than
+    /// row locks (databases without them).
+    pub fn has_advisory_locks(&self) -> bool {
+        self.0.advisory_locks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The most connections this node keeps.

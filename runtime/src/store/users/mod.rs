@@ -167,15 +167,15 @@ pub enum UsersStore {
 pub enum NameHold {
     /// sled has one node: the attempt's in-process lock is enough.
     Local,
-    Postgres(Box<self::postgres::RowHold>),
+    Postgres(Box<self::postgres::Hold>),
 }
 
 impl NameHold {
-    /// Lets the name go; with PostgreSQL, once the database has (on drop, the connection is
-    /// closed instead, which lets it go as well).
-    pub async fn release(self) {
+    /// Lets the name go (with PostgreSQL, a moment later, when the database has; on drop, the
+    /// connection is closed instead, which lets it go as well).
+    pub fn release(self) {
         if let NameHold::Postgres(hold) = self {
-            hold.release().await;
+            hold.release();
         }
     }
 }

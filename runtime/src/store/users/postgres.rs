@@ -3,8 +3,8 @@
 //! A user's name is claimed by the unique (app, name) index: of two nodes creating one name at
 //! once, the second waits for the first's commit and gets a conflict. Ids come from the app's
 //! row in `chatfn_counters`, bumped in the statement that inserts the user. A write returns
-//! after its transaction committed. Session attempts hold their name with a row lock in
-//! `chatfn_name_holds` (see [`RowHold`]).
+//! after its transaction committed. Session attempts hold their name with a lock of the
+//! database (see [`PgUsers::hold_name`]).
 
 use std::sync::Arc;
 
@@ -388,14 +388,34 @@ impl PgUsers {
         tx.commit().await.map_err(error)
     }
 
-    /// Holds `name` until the returned hold is released or dropped: a transaction that has
-    /// locked the name's row in `chatfn_name_holds` (inserting it the first time).
-    pub async fn hold_name(&self, name: &str) -> Result<RowHold, StoreError> {
+    /// Holds `name` until the returned hold is released or dropped: a transaction that holds
+    /// the name's lock. On PostgreSQL, an advisory lock on a 64-bit key made from the app and
+    /// the name (it writes nothing, so the commit that lets it go waits for no disk); where
+    /// the database has no advisory locks (CockroachDB), the name's row in
+    /// `chatfn_name_holds`, locked with SELECT ... FOR UPDATE (inserted the first time).
+    pub async fn hold_name(&self, name: &str) -> Result<Hold, StoreError> {
         let permit = self.holds.clone().acquire_owned().await.expect("the semaphore stays open");
         let (app, name) = (self.app.to_string(), name.to_string());
+        let advisory = self.db.has_advisory_locks();
         let client = self
             .db
             .run(move |c| async move {
+                let mut hold = Hold { client: None, permit: None };
+                if advisory {
+                    let lock = c
+                        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+                        .await
+                        .map_err(error)?;
+                    let key = name_key(&app, &name);
+                    let key: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&key];
+                    // Sent together: one round trip.
+                    let (began, locked) =
+                        futures::join!(c.batch_execute("BEGIN"), c.execute(&lock, key));
+                    hold.client = Some(c);
+                    began.map_err(error)?;
+                    locked.map_err(error)?;
+                    return Ok(hold.client.take().expect("held"));
+                }
                 let lock = c
                     .prepare_cached(
                         "SELECT 1 FROM chatfn_name_holds WHERE app = $1 AND name = $2 FOR UPDATE",
@@ -407,7 +427,7 @@ impl PgUsers {
                 let key: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&app, &name];
                 let (began, locked) =
                     futures::join!(c.batch_execute("BEGIN"), c.query_opt(&lock, key));
-                let mut hold = RowHold { client: Some(c), _permit: None };
+                hold.client = Some(c);
                 began.map_err(error)?;
                 if locked.map_err(error)?.is_none() {
                     let c = hold.client.as_ref().expect("held");
@@ -427,32 +447,45 @@ impl PgUsers {
                 Ok(hold.client.take().expect("held"))
             })
             .await?;
-        Ok(RowHold { client: Some(client), _permit: Some(permit) })
+        Ok(Hold { client: Some(client), permit: Some(permit) })
     }
 }
 
-/// A name's row lock, held by an open transaction on a connection of its own.
-pub struct RowHold {
+/// The advisory lock key of a user name of an app: the first 8 bytes of a SHA-256 of both (a
+/// collision only makes two names wait for each other).
+fn name_key(app: &str, name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(app).chain_update([0]).chain_update(name).finalize();
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A name's lock, held by an open transaction on a connection of its own.
+pub struct Hold {
     client: Option<Object>,
-    _permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
-impl RowHold {
-    /// Ends the transaction, and with it the lock; the connection goes back to the pool.
-    pub async fn release(mut self) {
+impl Hold {
+    /// Ends the transaction, and with it the lock, in the background (the attempt's answer
+    /// does not wait for it); then the connection goes back to the pool.
+    pub fn release(mut self) {
         let Some(client) = self.client.take() else { return };
-        let ended =
-            tokio::time::timeout(crate::store::postgres::WAIT, client.batch_execute("COMMIT"));
-        if matches!(ended.await, Ok(Ok(()))) {
-            drop(client);
-        } else {
-            // Closing the connection ends the transaction as surely.
-            drop(Object::take(client));
-        }
+        let permit = self.permit.take();
+        crate::store::postgres::spawn(async move {
+            let ended =
+                tokio::time::timeout(crate::store::postgres::WAIT, client.batch_execute("COMMIT"));
+            if matches!(ended.await, Ok(Ok(()))) {
+                drop(client);
+            } else {
+                // Closing the connection ends the transaction as surely.
+                drop(Object::take(client));
+            }
+            drop(permit);
+        });
     }
 }
 
-impl Drop for RowHold {
+impl Drop for Hold {
     /// Not released (the attempt was cancelled, or failed half-way): the connection is closed
     /// rather than pooled with its transaction open; the server then lets the row go.
     fn drop(&mut self) {
