@@ -2,7 +2,8 @@
 //! state reaches this node's running apps within a moment. Settings are applied to the app's
 //! sessions; a change of what the app runs (runtime, functions, versions) is read into the
 //! app's copy and deployed here too, after installing changed npm dependencies into this
-//! node's app directory. Changes arrive as notifications (`store::postgres::Change`); after a
+//! node's app directory; chat events another node queued are scheduled here when this node
+//! is the one delivering them (`events::leader`). Changes arrive as notifications (`store::postgres::Change`); after a
 //! reconnection and every few seconds, one query per kind finds what a lost one would have
 //! said.
 
@@ -27,7 +28,7 @@ pub fn follow(db: &Database, apps: Vec<Arc<PlatformApp>>) {
             let change = match changes.recv().await {
                 Ok(change) => change,
                 // Missed some: look at everything.
-                Err(RecvError::Lagged(_)) => Change { app: None, what: String::new() },
+                Err(RecvError::Lagged(_)) => Change::everything(),
                 Err(RecvError::Closed) => return,
             };
             if let Err(e) = apply(&db, &apps, &change).await {
@@ -52,6 +53,13 @@ async fn apply(
             if change.concerns(name, Change::FUNCTIONS) && app.store.functions.reload().await? {
                 redeploy(app).await;
             }
+            if change.concerns(name, Change::EVENTS) {
+                let range = change.detail.as_deref().and_then(|d| {
+                    let (from, to) = d.split_once('-')?;
+                    Some((from.parse().ok()?, to.parse().ok()?))
+                });
+                app.events.refresh(range).await?;
+            }
         }
         None => {
             apply_settings(db, apps, None).await?;
@@ -60,6 +68,15 @@ async fn apply(
                 let FunctionsStore::Postgres(functions) = &app.store.functions else { continue };
                 if functions.generation() != generation && functions.reload().await? {
                     redeploy(app).await;
+                }
+            }
+            // Events queued that this node, when it delivers, has not scheduled.
+            if apps.values().any(|app| app.events.delivers()) {
+                for (name, queued) in crate::store::events::queued_counts(db).await? {
+                    let Some(app) = apps.get(&name) else { continue };
+                    if app.events.scheduled() != queued {
+                        app.events.refresh(None).await?;
+                    }
                 }
             }
         }

@@ -398,6 +398,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await;
     let mut apps = Vec::new();
     let mut platform_apps = Vec::new();
+    // With a shared database, one node at a time delivers the chat events.
+    let leader = shared.as_ref().map(crate::events::leader::contend);
     for opened in opened {
         let (app, (sessions, store)) = opened.context("opening an app panicked")??;
         let sessions = Arc::new(sessions);
@@ -409,7 +411,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             sessions.clone(),
             store.events.clone(),
             records,
+            leader.clone(),
         )
+        .await
         .with_context(|| format!("starting the event delivery of app {}", app.name))?;
         platform_apps.push(platform::PlatformApp::new(app.clone(), sessions, store, keys, events));
     }

@@ -381,3 +381,96 @@ fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
     let (_, user) = api(&server.base, &token, "GET", "/v1/users/1", None);
     assert_eq!(user["properties"]["alpha"]["b"], 2, "{user}");
 }
+
+/// Stats of the app's chat events, through `base`.
+fn event_stats(base: &str, token: &str) -> Value {
+    api(base, token, "GET", "/v1/events/stats", None).1
+}
+
+#[test]
+fn chat_events_reported_to_any_node_are_delivered_once_by_one_node_and_survive_its_death() {
+    let pg = Postgres::start();
+    let url = pg.database("events");
+    let case = case_dir("cluster-events");
+    let mut nodes = nodes("cluster-events", &url, 3);
+    let (id, secret) = create_key_in(&case, nodes[0].0.path(), Some(&url));
+    let bases: Vec<String> = nodes.iter().map(|(_, s)| s.base.clone()).collect();
+    let token = token(&bases[0], &id, &secret).unwrap();
+
+    // 300 messages over 10 channels, reported in batches of 50 to every node in turn; one is
+    // poison. A batch sent twice is accepted once.
+    let message = |i: usize| {
+        let body = if i == 77 { "poison" } else { "hi" };
+        json!({
+            "type": "user.sent.message",
+            "id": format!("m{i}"),
+            "event": {
+                "user": { "id": 1, "name": "ann" },
+                "channel": { "id": i % 10, "type": "PUBLIC", "name": format!("c{}", i % 10) },
+                "message": { "id": i, "type": "TEXT", "body": body },
+            },
+        })
+    };
+    for (n, from) in (0..300).step_by(50).enumerate() {
+        let batch = json!({ "events": (from..from + 50).map(message).collect::<Vec<_>>() });
+        let base = &bases[n % 3];
+        let (status, answer) = api(base, &token, "POST", "/v1/events", Some(batch.clone()));
+        assert_eq!(status, 202, "{answer}");
+        if n == 0 {
+            let (_, again) = api(&bases[1], &token, "POST", "/v1/events", Some(batch));
+            assert!(again["events"].as_array().unwrap().iter().all(|e| e["status"] == "DUPLICATE"));
+        }
+    }
+    // One node delivers.
+    let started = Instant::now();
+    let delivering = loop {
+        let which: Vec<usize> =
+            (0..3).filter(|&i| event_stats(&bases[i], &token)["delivering"] == true).collect();
+        if which.len() == 1 && event_stats(&bases[0], &token)["delivered"].as_u64() > Some(50) {
+            break which[0];
+        }
+        assert!(which.len() <= 1, "two nodes deliver: {which:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no delivery: {}",
+            event_stats(&bases[0], &token)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // It dies mid-way; another takes over and delivers the rest.
+    nodes[delivering].1.kill_now();
+    let at_death = event_stats(&bases[(delivering + 1) % 3], &token)["delivered"].as_u64().unwrap();
+    assert!(at_death < 250, "most messages are still queued when the deliverer dies: {at_death}");
+    let survivor = &bases[(delivering + 1) % 3];
+    let died = Instant::now();
+    let stats = loop {
+        let stats = event_stats(survivor, &token);
+        if stats["delivered"] == 299 && stats["deadLetters"] == 1 && stats["queued"] == 0 {
+            break stats;
+        }
+        // The next node takes over at once (not at the 10-second check for missed changes).
+        assert!(died.elapsed() < Duration::from_secs(8), "not all delivered: {stats}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!((stats["accepted"].as_u64(), stats["duplicates"].as_u64()), (Some(300), Some(50)));
+    let others: Vec<usize> = (0..3).filter(|&i| i != delivering).collect();
+    let now_delivering: Vec<bool> =
+        others.iter().map(|&i| event_stats(&bases[i], &token)["delivering"] == true).collect();
+    assert_eq!(now_delivering.iter().filter(|d| **d).count(), 1, "one survivor took over");
+    // Every message ran to its end once or more (a run cut short by the death runs again,
+    // and finds its user there): one user each.
+    let got = "SELECT count(*), count(DISTINCT name) FROM chatfn_users WHERE name LIKE 'got-%'";
+    assert_eq!(pg.query("events", got), "299|299");
+    // The poison message's dead letter is seen and deleted through any surviving node.
+    let (a, b) = (&bases[others[0]], &bases[others[1]]);
+    let (_, letters) = api(a, &token, "GET", "/v1/events/dead-letters", None);
+    let letter = &letters["_embedded"]["deadLetters"][0];
+    assert_eq!(
+        (letter["id"].as_str(), letter["runs"].as_u64()),
+        (Some("m77"), Some(2)),
+        "{letters}"
+    );
+    let seq = letter["seq"].as_u64().unwrap();
+    assert_eq!(api(b, &token, "DELETE", &format!("/v1/events/dead-letters/{seq}"), None).0, 204);
+    assert_eq!(event_stats(a, &token)["deadLetters"], 0);
+}

@@ -4,6 +4,7 @@
 //! directory, or a fresh app name in the database), so ids start at 1 in both.
 
 use chatfn::config::GuestUsers;
+use chatfn::store::events::{EventsStore, Failure, NewEvent};
 use chatfn::store::functions::{FunctionsStore, Script};
 use chatfn::store::invocations::InvocationRecord;
 use chatfn::store::postgres::Database;
@@ -60,6 +61,10 @@ async fn conformance(backend: Backend) {
     runtime_and_what_was_applied_are_kept(backend.open("runtime").await, async || {
         backend.open("runtime").await
     })
+    .await;
+    events_are_accepted_once_delivered_retried_dead_lettered_and_redriven(
+        &backend.open("events").await.events,
+    )
     .await;
     let records = backend.open_kept("records", 5).await;
     records_list_newest_first_per_function_and_old_ones_are_trimmed(records, async || {
@@ -354,4 +359,114 @@ async fn records_list_newest_first_per_function_and_old_ones_are_trimmed(
     assert_eq!(store.invocations.list(1, 0, 10).await.unwrap().total, 4);
     let later = store.invocations.record(record(1, 9)).unwrap();
     assert!(!ids.contains(&later), "no id is given twice, also after a reopen");
+}
+
+fn new_event(id: &str, key: &str) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        trigger: "user.sent.message".into(),
+        key: key.into(),
+        event: json!({ "message": { "body": id } }),
+    }
+}
+
+async fn events_are_accepted_once_delivered_retried_dead_lettered_and_redriven(
+    store: &EventsStore,
+) {
+    let first =
+        store.accept(vec![new_event("a", "channel/1"), new_event("b", "channel/2")], 1, 10, 1_000);
+    let first = first.await.unwrap();
+    assert_eq!(first.iter().map(|a| a.duplicate).collect::<Vec<_>>(), [false, false]);
+    assert!(first[0].seq < first[1].seq, "numbered in order: {first:?}");
+    // A re-sent event (and one repeated within its batch) is a duplicate of the first.
+    let again = store.accept(
+        vec![new_event("a", "channel/1"), new_event("c", "channel/1"), new_event("c", "channel/1")],
+        0,
+        10,
+        1_500,
+    );
+    let again = again.await.unwrap();
+    assert_eq!(again.iter().map(|a| a.duplicate).collect::<Vec<_>>(), [true, false, true]);
+    assert_eq!((again[0].seq, again[2].seq), (first[0].seq, again[1].seq));
+    let scheduled = store.schedule(None).await.unwrap();
+    assert_eq!(
+        scheduled.iter().map(|s| s.0).collect::<Vec<_>>(),
+        [first[0].seq, first[1].seq, again[1].seq]
+    );
+    assert_eq!(scheduled[0].1, "channel/1");
+    let queued = store.get(first[0].seq).await.unwrap().unwrap();
+    assert_eq!(
+        (queued.id.as_str(), queued.received_at, queued.event["message"]["body"].as_str()),
+        ("a", 1_000, Some("a"))
+    );
+
+    // Full: nothing of the batch is kept.
+    let full = store.accept(
+        (0..8).map(|i| new_event(&format!("f{i}"), "channel/3")).collect(),
+        0,
+        10,
+        2_000,
+    );
+    assert!(matches!(full.await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.schedule(None).await.unwrap().len(), 3);
+
+    store.delivered(first[0].seq).await.unwrap();
+    assert!(store.get(first[0].seq).await.unwrap().is_none());
+    let mut b = store.get(first[1].seq).await.unwrap().unwrap();
+    b.runs = 1;
+    b.next_at = 9_000;
+    b.failures.push(Failure {
+        attempt: 1,
+        at: "then".into(),
+        error: json!({ "status": "threw" }),
+        record_id: Some(7),
+    });
+    store.failed(&b, false).await.unwrap();
+    assert_eq!(store.get(b.seq).await.unwrap().unwrap(), b, "a failed run is kept on the event");
+    b.runs = 2;
+    store.failed(&b, true).await.unwrap();
+    assert!(store.get(b.seq).await.unwrap().is_none());
+    assert_eq!(store.dead_letter(b.seq).await.unwrap().unwrap().runs, 2);
+    let (letters, total) = store.dead_letters(0, 10).await.unwrap();
+    assert_eq!((letters.len(), total), (1, 1));
+
+    let moved = store.redrive(&|e| e.id == "b", 3_000).await.unwrap();
+    assert_eq!(moved.len(), 1);
+    assert!(moved[0].seq > again[1].seq, "a redriven event goes after those accepted since");
+    assert_eq!((moved[0].runs, moved[0].redriven, moved[0].next_at), (0, 1, 3_000));
+    assert_eq!(store.dead_letters(0, 10).await.unwrap().1, 0);
+    assert_eq!(
+        store.get(moved[0].seq).await.unwrap().unwrap().failures.len(),
+        1,
+        "its history stays"
+    );
+    let mut c = store.get(again[1].seq).await.unwrap().unwrap();
+    c.runs = 5;
+    store.failed(&c, true).await.unwrap();
+    assert_eq!(store.delete_dead(&|e| e.id == "c").await.unwrap(), 1);
+    assert!(store.dead_letter(c.seq).await.unwrap().is_none());
+
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (counts.accepted, counts.duplicates, counts.unhandled, counts.delivered),
+        (4, 2, 1, 1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        (
+            counts.failed_runs,
+            counts.dead_lettered,
+            counts.redriven,
+            counts.queued,
+            counts.dead_letters
+        ),
+        (3, 2, 1, 1, 0),
+        "{counts:?}"
+    );
+    // Ids are forgotten past the window once their event settled: "a" (delivered) and "c"
+    // (deleted); "b" is queued again.
+    assert_eq!(store.forget_ids(5_000).await.unwrap(), 2);
+    let later =
+        store.accept(vec![new_event("a", "channel/1"), new_event("b", "channel/2")], 0, 10, 6_000);
+    assert_eq!(later.await.unwrap().iter().map(|a| a.duplicate).collect::<Vec<_>>(), [false, true]);
 }

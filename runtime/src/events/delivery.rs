@@ -9,7 +9,7 @@
 //! `max_attempts` runs or once older than `max_age`, the key moving on. Every run is an
 //! invocation record. At least once: an event whose run was cut short by a crash runs again.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ pub struct Delivery {
     sessions: Arc<Sessions>,
     schedule: Mutex<Schedule>,
     wake: Notify,
+    /// With a shared database, whether this node delivers now (`events::leader`); `None`: it
+    /// always does (sled).
+    leader: Option<tokio::sync::watch::Receiver<bool>>,
     /// How long after acceptance the latest first runs started, in ms (the last `DELAYS`).
     delays: Mutex<std::collections::VecDeque<u64>>,
 }
@@ -59,16 +62,38 @@ struct Schedule {
     keys: HashMap<String, VecDeque<(u64, u64)>>,
     /// The first event of every key that is not running: (next run time, seq, key).
     heads: BTreeSet<(u64, u64, String)>,
+    /// Every event scheduled (so one heard of twice is scheduled once).
+    known: HashSet<u64>,
     running: usize,
 }
 
 impl Schedule {
+    /// Adds an event in its key's order (after the key's running event, if it has one).
     fn add(&mut self, seq: u64, key: &str, next_at: u64) {
+        if !self.known.insert(seq) {
+            return;
+        }
         let queue = self.keys.entry(key.to_string()).or_default();
-        queue.push_back((seq, next_at));
-        if queue.len() == 1 {
+        let front = queue.front().copied();
+        let running = front.is_some_and(|(s, at)| !self.heads.contains(&(at, s, key.to_string())));
+        let mut at = queue.iter().position(|&(s, _)| s > seq).unwrap_or(queue.len());
+        if running {
+            at = at.max(1);
+        }
+        if at == 0 {
+            if let Some((s, next)) = front {
+                self.heads.remove(&(next, s, key.to_string()));
+            }
             self.heads.insert((next_at, seq, key.to_string()));
         }
+        queue.insert(at, (seq, next_at));
+    }
+
+    /// Forgets what is scheduled (runs under way still end through `finish`).
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.heads.clear();
+        self.known.clear();
     }
 
     /// A due head to run now, taken off the heads (its key is busy until `finish`).
@@ -95,7 +120,9 @@ impl Schedule {
                 }
             }
             None => {
-                queue.pop_front();
+                if let Some((seq, _)) = queue.pop_front() {
+                    self.known.remove(&seq);
+                }
                 match queue.front() {
                     Some(&(seq, at)) => {
                         self.heads.insert((at, seq, key.to_string()));
@@ -138,16 +165,20 @@ enum Ran {
 }
 
 impl Delivery {
-    /// Starts delivering `store`'s queued events to the functions of `sessions`' deployment.
-    pub fn start(
+    /// Starts delivering `store`'s queued events to the functions of `sessions`' deployment:
+    /// always, or (with `leader`) while this node is the one that delivers.
+    pub async fn start(
         app: &crate::config::App,
         sessions: Arc<Sessions>,
         store: EventsStore,
         records: Option<InvocationsStore>,
+        leader: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> anyhow::Result<Arc<Delivery>> {
         let mut schedule = Schedule::default();
-        for (seq, key, next_at) in store.schedule()? {
-            schedule.add(seq, &key, next_at);
+        if leader.is_none() {
+            for (seq, key, next_at) in store.schedule(None).await? {
+                schedule.add(seq, &key, next_at);
+            }
         }
         let delivery = Arc::new(Delivery {
             app: app.name.clone(),
@@ -157,6 +188,7 @@ impl Delivery {
             sessions,
             schedule: Mutex::new(schedule),
             wake: Notify::new(),
+            leader,
             delays: Mutex::default(),
         });
         background().spawn(delivery.clone().run());
@@ -171,8 +203,22 @@ impl Delivery {
         &self.config
     }
 
-    /// Schedules events the store just queued.
+    /// How many events are scheduled here.
+    pub fn scheduled(&self) -> usize {
+        self.schedule.lock().unwrap().known.len()
+    }
+
+    /// Whether this node delivers the app's events now.
+    pub fn delivers(&self) -> bool {
+        self.leader.as_ref().is_none_or(|leader| *leader.borrow())
+    }
+
+    /// Schedules events the store just queued (when this node delivers; otherwise the node
+    /// that does hears of them).
     pub fn queued(&self, events: impl IntoIterator<Item = (u64, String, u64)>) {
+        if !self.delivers() {
+            return;
+        }
         let mut schedule = self.schedule.lock().unwrap();
         for (seq, key, next_at) in events {
             schedule.add(seq, &key, next_at);
@@ -181,9 +227,45 @@ impl Delivery {
         self.wake.notify_one();
     }
 
+    /// Schedules what the store has queued (numbered `from..=to`, or all of it) and is not
+    /// scheduled yet: events another node accepted or redrove.
+    pub async fn refresh(&self, range: Option<(u64, u64)>) -> Result<(), crate::store::StoreError> {
+        if !self.delivers() {
+            return Ok(());
+        }
+        let queued = self.store.schedule(range).await?;
+        self.queued(queued);
+        Ok(())
+    }
+
+    /// Waits until this node delivers; then schedules the whole queue.
+    async fn until_delivering(&self, leader: &mut tokio::sync::watch::Receiver<bool>) {
+        self.schedule.lock().unwrap().clear();
+        while !*leader.borrow_and_update() {
+            if leader.changed().await.is_err() {
+                return;
+            }
+        }
+        loop {
+            match self.refresh(None).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(app = %self.app, "cannot read the event queue yet: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
     async fn run(self: Arc<Self>) {
         let mut next_forget = tokio::time::Instant::now();
+        let mut leader = self.leader.clone();
         loop {
+            if let Some(leader) = &mut leader {
+                if !*leader.borrow_and_update() {
+                    self.until_delivering(leader).await;
+                }
+            }
             if tokio::time::Instant::now() >= next_forget {
                 // Ids past the dedupe window, once an hour.
                 next_forget += FORGET_EVERY;
@@ -211,9 +293,18 @@ impl Delivery {
                 None => FORGET_EVERY,
             }
             .min(next_forget.saturating_duration_since(tokio::time::Instant::now()));
+            let lost = async {
+                match &mut leader {
+                    Some(leader) => {
+                        let _ = leader.changed().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
+                _ = lost => {}
             }
         }
     }
@@ -236,7 +327,7 @@ impl Delivery {
 
     /// Runs the function for event `seq` once and settles the queue with its outcome.
     async fn run_once(&self, seq: u64) -> anyhow::Result<Ran> {
-        let Some(mut event) = self.store.get(seq)? else { return Ok(Ran::Done) };
+        let Some(mut event) = self.store.get(seq).await? else { return Ok(Ran::Done) };
         let deployment = self.sessions.deployment();
         let trigger = Trigger::from_name(&event.trigger)
             .ok_or_else(|| anyhow::anyhow!("unknown trigger {}", event.trigger))?;

@@ -8,6 +8,7 @@
 //! trigger's shape, and the key its deliveries are ordered by.
 
 pub mod delivery;
+pub mod leader;
 
 use serde_json::Value;
 

@@ -125,7 +125,11 @@ async fn accept(
 #[utoipa::path(get, path = "/v1/events/stats", tag = "events", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = OAuthError)))]
 pub async fn stats(Authorized(app): Authorized) -> Result<Json<Stats>, PlatformError> {
-    Ok(Json(Stats { counts: app.events.store().counts()?, delay: app.events.delays() }))
+    Ok(Json(Stats {
+        counts: app.events.store().counts().await?,
+        delay: app.events.delays(),
+        delivering: app.events.delivers(),
+    }))
 }
 
 /// The counts, and how long events waited from their 202 to their first run.
@@ -133,7 +137,11 @@ pub async fn stats(Authorized(app): Authorized) -> Result<Json<Stats>, PlatformE
 pub struct Stats {
     #[serde(flatten)]
     counts: EventCounts,
+    /// Of the runs this node started.
     delay: crate::events::delivery::Delays,
+    /// Whether this node delivers the app's events (always, on sled; one node at a time on a
+    /// shared database).
+    delivering: bool,
 }
 
 /// A dead letter: the event, and every failed run with its error and invocation record.
@@ -151,7 +159,7 @@ pub async fn dead_letters(
     Authorized(app): Authorized,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<DeadLetters>>, PlatformError> {
-    let (letters, total) = app.events.store().dead_letters(q.page, q.size())?;
+    let (letters, total) = app.events.store().dead_letters(q.page, q.size()).await?;
     Ok(Json(Page::new(
         DeadLetters { dead_letters: letters },
         q.page,
@@ -170,7 +178,8 @@ pub async fn dead_letter(
     let seq = resource_id(&seq, "dead letter")?;
     app.events
         .store()
-        .dead_letter(seq)?
+        .dead_letter(seq)
+        .await?
         .map(Json)
         .ok_or_else(|| PlatformError::NotFound(format!("dead letter {seq} not found")))
 }

@@ -94,12 +94,6 @@ impl Space {
     fn generate_id(&self) -> Result<u64, StoreError> {
         Ok(self.db.generate_id()?)
     }
-
-    /// A database of its own at `path`, for one store's tests.
-    #[cfg(test)]
-    pub(crate) fn alone(path: &Path) -> Space {
-        Space { db: sled::open(path).unwrap(), flusher: Arc::default() }
-    }
 }
 
 impl Store {
@@ -109,7 +103,7 @@ impl Store {
             settings: SettingsStore::open(&space)?,
             functions: functions::FunctionsStore::Sled(functions::SledFunctions::open(&space)?),
             invocations: invocations::InvocationsStore::open(&space, retention)?,
-            events: events::EventsStore::open(&space)?,
+            events: events::EventsStore::Sled(events::SledEvents::open(&space)?),
         })
     }
 }
@@ -142,8 +136,8 @@ pub fn open(data_dir: &Path, retention: usize) -> Result<Store, StoreError> {
     Store::open(Space { db, flusher: Arc::default() }, retention)
 }
 
-/// App `app`'s store on a node sharing `database` with others: its users, settings, runtime,
-/// functions and invocation records there, its events still under this node's `data_dir`.
+/// App `app`'s store on a node sharing `database` with others: everything of it there (the
+/// sled database under `data_dir` is opened, and stays empty).
 pub async fn open_shared(
     data_dir: &Path,
     retention: usize,
@@ -157,6 +151,7 @@ pub async fn open_shared(
     store.functions = functions::FunctionsStore::Postgres(functions);
     store.invocations =
         invocations::InvocationsStore::open_shared(database, app, retention).await?;
+    store.events = events::EventsStore::Postgres(events::PgEvents::new(database, app));
     Ok(store)
 }
 

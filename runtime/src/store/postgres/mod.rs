@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "users, settings, platform keys", include_str!("migrations/0001.sql")),
     (2, "runtimes, functions, versions", include_str!("migrations/0002.sql")),
     (3, "invocation records", include_str!("migrations/0003.sql")),
+    (4, "chat events", include_str!("migrations/0004.sql")),
 ];
 
 /// The schema version this binary migrates to.
@@ -70,20 +71,27 @@ pub struct Change {
     /// The app, or `None` for every app (a re-read after a reconnection, or the periodic one).
     pub app: Option<String>,
     pub what: String,
+    /// More about it, as the kind of change has it (for events: `first-last` queued).
+    pub detail: Option<String>,
 }
 
 impl Change {
     pub const SETTINGS: &'static str = "settings";
     /// The runtime, functions or versions: what the app runs.
     pub const FUNCTIONS: &'static str = "functions";
+    /// Chat events queued (by accepting or redriving them).
+    pub const EVENTS: &'static str = "events";
 
     fn parse(payload: &str) -> Option<Change> {
-        let (what, app) = payload.split_once('\t')?;
-        Some(Change { app: Some(app.to_string()), what: what.to_string() })
+        let mut parts = payload.splitn(3, '\t');
+        let (what, app) = (parts.next()?, parts.next()?);
+        let detail = parts.next().map(str::to_string);
+        Some(Change { app: Some(app.to_string()), what: what.to_string(), detail })
     }
 
-    fn everything() -> Change {
-        Change { app: None, what: "everything".into() }
+    /// Look at everything: a change may have been missed.
+    pub fn everything() -> Change {
+        Change { app: None, what: "everything".into(), detail: None }
     }
 
     /// Whether this change concerns `app`'s `what`.
@@ -99,6 +107,19 @@ pub async fn notify(
     what: &str,
 ) -> Result<(), StoreError> {
     tx.query("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("{what}\t{app}")])
+        .await
+        .map_err(error)?;
+    Ok(())
+}
+
+/// `notify`, with a detail.
+pub async fn notify_detail(
+    tx: &deadpool_postgres::Transaction<'_>,
+    app: &str,
+    what: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    tx.query("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("{what}\t{app}\t{detail}")])
         .await
         .map_err(error)?;
     Ok(())
@@ -200,6 +221,11 @@ impl Database {
     /// What any node changes from now on.
     pub fn changes(&self) -> broadcast::Receiver<Change> {
         self.0.changes.subscribe()
+    }
+
+    /// The connection settings, for a connection of one's own (outside the pool).
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.0.config
     }
 
     /// Whether session attempts hold their names with advisory locks (PostgreSQL) rather than

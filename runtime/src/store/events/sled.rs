@@ -1,6 +1,6 @@
-//! The app's chat events on their way to its functions: the queue, the idempotency keys seen,
-//! and the dead letters, in one sled tree (one tree rather than three: every tree is a write
-//! to the database's list of trees at its first open, and a server opens thousands of apps).
+//! The chat events of an app in its sled database: the queue, the idempotency keys seen, and
+//! the dead letters, in one tree (one tree rather than three: every tree is a write to the
+//! database's list of trees at its first open, and a server opens thousands of apps).
 //!
 //! Keys: `q/<seq>` a queued event, `d/<seq>` a dead letter, `i/<id>` the sequence number an
 //! event id was accepted as, `n/<counter>` counts. `<seq>` is big-endian, so the queue and the
@@ -10,91 +10,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::error::StoreError;
-
-/// One event as queued: what the chat backend sent and how its runs went so far.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueuedEvent {
-    pub seq: u64,
-    /// The idempotency key: the sender's `id`, or one chatfn made.
-    pub id: String,
-    /// The trigger's name (`user.sent.message`...).
-    #[serde(rename = "type")]
-    pub trigger: String,
-    /// Events of one key run in order: `channel/<id>` or `user/<id>`.
-    pub key: String,
-    pub event: Value,
-    /// When it was first accepted, in ms since the epoch.
-    pub received_at: u64,
-    /// When its next run may start (ms since the epoch).
-    pub next_at: u64,
-    /// Every failed run, oldest first.
-    pub failures: Vec<Failure>,
-    /// Runs that failed since it was queued or last redriven.
-    #[serde(default)]
-    pub runs: u32,
-    /// Times it was sent back from the dead letters.
-    #[serde(default)]
-    pub redriven: u32,
-}
-
-/// A run that failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Failure {
-    /// The run's number (1 for the first run after the event was queued or redriven).
-    pub attempt: u32,
-    /// When it ended, RFC 3339.
-    pub at: String,
-    /// What went wrong: chatfn's outcome (`status`, `error`, `limit`...).
-    pub error: Value,
-    /// Its invocation record, when one was kept.
-    pub record_id: Option<u64>,
-}
-
-/// An event to accept: its id, trigger, ordering key and body.
-pub struct NewEvent {
-    pub id: String,
-    pub trigger: String,
-    pub key: String,
-    pub event: Value,
-}
-
-/// What became of each event of an accepted batch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Accepted {
-    pub id: String,
-    /// Its sequence number; for a duplicate, the one it was first accepted as.
-    pub seq: u64,
-    /// Its id had been accepted before: nothing was queued again.
-    pub duplicate: bool,
-}
-
-/// Counts since the store was created.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventCounts {
-    pub accepted: u64,
-    pub duplicates: u64,
-    /// Accepted for a trigger the app had no function for: counted, not queued.
-    pub unhandled: u64,
-    pub delivered: u64,
-    pub failed_runs: u64,
-    pub dead_lettered: u64,
-    pub redriven: u64,
-    /// In the queue now, and in the dead letters now.
-    pub queued: u64,
-    pub dead_letters: u64,
-}
+use super::{Accepted, EventCounts, NewEvent, QueuedEvent};
+use crate::store::error::StoreError;
 
 #[derive(Clone)]
-pub struct EventsStore {
-    space: super::Space,
+pub struct SledEvents {
+    space: crate::store::Space,
     tree: sled::Tree,
     queued: std::sync::Arc<AtomicUsize>,
 }
@@ -133,11 +56,11 @@ fn bump(
     Ok(())
 }
 
-impl EventsStore {
-    pub fn open(space: &super::Space) -> Result<EventsStore, StoreError> {
+impl SledEvents {
+    pub fn open(space: &crate::store::Space) -> Result<SledEvents, StoreError> {
         let tree = space.tree("events")?;
         let queued = tree.scan_prefix(QUEUE).count();
-        Ok(EventsStore {
+        Ok(SledEvents {
             space: space.clone(),
             tree,
             queued: std::sync::Arc::new(AtomicUsize::new(queued)),
@@ -407,34 +330,5 @@ fn transaction_error(e: TransactionError<()>) -> StoreError {
     match e {
         TransactionError::Abort(()) => unreachable!("these transactions do not abort"),
         TransactionError::Storage(e) => e.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(id: &str) -> NewEvent {
-        NewEvent {
-            id: id.into(),
-            trigger: "user.sent.message".into(),
-            key: "channel/1".into(),
-            event: serde_json::json!({}),
-        }
-    }
-
-    #[tokio::test]
-    async fn ids_are_remembered_for_the_window_and_while_their_event_is_queued() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EventsStore::open(&super::super::Space::alone(dir.path())).unwrap();
-        let first = store.accept(vec![event("a"), event("b")], 0, 10, 1_000).await.unwrap();
-        store.delivered(first[0].seq).await.unwrap();
-        let again = store.accept(vec![event("a")], 0, 10, 2_000).await.unwrap();
-        assert!(again[0].duplicate, "within the window, a re-sent event is a duplicate");
-        // Past the window: "a" (delivered) is forgotten; "b" is still queued, so it is not.
-        assert_eq!(store.forget_ids(1_500).await.unwrap(), 1);
-        let later = store.accept(vec![event("a"), event("b")], 0, 10, 3_000).await.unwrap();
-        assert_eq!(later.iter().map(|a| a.duplicate).collect::<Vec<_>>(), [false, true]);
-        assert_eq!(store.queued(), 2);
     }
 }
