@@ -345,6 +345,10 @@ impl Sessions {
             Outcome::Returned => self.after_function_allowed(&request.username).await?,
             Outcome::NoFunction => self.guest_session(&request.username).await?,
             Outcome::Threw { error } => {
+                // A function that threw while the shared store was out may have thrown
+                // because of it (its Users calls answered 503): the attempt fails as the
+                // store does, to be tried again, not as a denial.
+                self.users.check_reachable().await?;
                 let message = if self.expose_denial_reason {
                     error.message.clone()
                 } else {

@@ -303,6 +303,14 @@ impl UsersStore {
         }
     }
 
+    /// `Unavailable` when the store cannot be reached now (a shared database that is down).
+    pub async fn check_reachable(&self) -> Result<(), StoreError> {
+        match self {
+            UsersStore::Sled(_) => Ok(()),
+            UsersStore::Postgres(p) => p.check_reachable().await,
+        }
+    }
+
     /// Holds `name` for one session attempt (see [`NameHold`]); the caller already holds it
     /// against this node's other attempts.
     pub async fn hold_name(&self, name: &str) -> Result<NameHold, StoreError> {

@@ -327,6 +327,12 @@ impl PgUsers {
         Ok(user)
     }
 
+    /// Whether the database answers now.
+    pub async fn check_reachable(&self) -> Result<(), StoreError> {
+        self.db.client().await?.simple_query("SELECT 1").await.map_err(error)?;
+        Ok(())
+    }
+
     /// Stores users as they are (ids, names, times), with their secrets, in one transaction;
     /// the id counter moves past them. A name or id already taken is a conflict.
     pub async fn import(&self, users: &[(User, Vec<(String, Value)>)]) -> Result<(), StoreError> {
