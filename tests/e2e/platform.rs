@@ -744,3 +744,18 @@ fn chatfn_logs_prints_the_recent_invocations_then_follows_new_ones() {
     let _ = logs.kill();
     let _ = logs.wait();
 }
+
+#[test]
+fn a_signed_in_request_with_a_bad_query_string_gets_a_json_400() {
+    let app = tempfile::tempdir().unwrap();
+    write_app(app.path());
+    let data = tempfile::tempdir().unwrap();
+    let (server, token) = signed_in(app.path(), data.path());
+    for path in
+        ["/v1/users?page=not-a-number", "/v1/users?size=-3", "/v1/events/dead-letters?page=%ff"]
+    {
+        let (status, answer) = api(&server.base, &token, "GET", path, None);
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(answer["error"].is_string() && answer["message"].is_string(), "{path}: {answer}");
+    }
+}
