@@ -1,9 +1,10 @@
 //! `chatfn store copy --from DIR_OR_URL --to DIR_OR_URL`: moves apps' data between a sled data
 //! directory and a PostgreSQL database (either way): users with their secrets, settings, the
-//! runtime, functions and versions, and Platform API keys, with their ids. Each part is read
-//! from the source, written to the target (where the app must not have it yet), read back
-//! from the target, and compared by count and SHA-256; a difference fails the copy.
-//! Invocation records and queued events stay where they are.
+//! runtime, functions and versions, Platform API keys, invocation records, and the chat
+//! events' queue, dead letters, ids and counts, with their ids. Each part is read from the
+//! source, written to the target (where the app must have no data yet), read back from the
+//! target, and compared by count and SHA-256; a difference fails the copy. (Bearer tokens are
+//! not copied: clients sign in again.)
 
 use std::path::PathBuf;
 
@@ -14,7 +15,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::GuestUsers;
 use crate::platform::keys::{KeyFile, Keys, StoredKey};
+use crate::store::events::EventsExport;
 use crate::store::functions::Everything;
+use crate::store::invocations::InvocationRecord;
 use crate::store::postgres::{redact, Database};
 use crate::store::{self, Store, User};
 
@@ -109,6 +112,21 @@ struct AppData {
     settings: Option<GuestUsers>,
     functions: Everything,
     keys: Vec<StoredKey>,
+    records: Vec<InvocationRecord>,
+    events: EventsExport,
+}
+
+impl AppData {
+    /// Whether the app has nothing here that a copy would write.
+    fn is_empty(&self) -> bool {
+        self.users.is_empty()
+            && self.functions.functions.is_empty()
+            && self.keys.is_empty()
+            && self.records.is_empty()
+            && self.events.queued.is_empty()
+            && self.events.dead.is_empty()
+            && self.events.ids.is_empty()
+    }
 }
 
 async fn read(store: &Store, keys: &Keys) -> anyhow::Result<AppData> {
@@ -129,6 +147,8 @@ async fn read(store: &Store, keys: &Keys) -> anyhow::Result<AppData> {
         settings: store.settings.guest_users().await?,
         functions: store.functions.everything()?,
         keys,
+        records: store.invocations.all().await?,
+        events: store.events.export().await?,
     })
 }
 
@@ -165,6 +185,15 @@ fn summary(data: &AppData) -> Vec<(&'static str, usize, String)> {
         ("versions", data.functions.versions.len(), digest(&data.functions.versions)),
         ("applied", data.functions.applied.len(), digest(&data.functions.applied)),
         ("platform keys", data.keys.len(), digest(&data.keys)),
+        ("invocations", data.records.len(), digest(&data.records)),
+        ("queued events", data.events.queued.len(), digest(&data.events.queued)),
+        ("dead letters", data.events.dead.len(), digest(&data.events.dead)),
+        ("event ids", data.events.ids.len(), digest(&data.events.ids)),
+        (
+            "event counts",
+            data.events.counts.values().sum::<u64>() as usize,
+            digest(&data.events.counts),
+        ),
     ]
 }
 
@@ -185,16 +214,16 @@ pub async fn copy(from: Place, to: Place, apps: &[String]) -> anyhow::Result<()>
         let target = to.store(app).await?;
         let target_keys = to.keys(app);
         let already = read(&target, &target_keys).await?;
-        if !already.users.is_empty()
-            || !already.functions.functions.is_empty()
-            || !already.keys.is_empty()
-        {
+        if !already.is_empty() {
             anyhow::bail!(
-                "app '{app}' already has data in {} ({} users, {} functions, {} keys); the copy does not merge",
+                "app '{app}' already has data in {} ({} users, {} functions, {} keys, {} \
+                 records, {} events); the copy does not merge",
                 to.place.shown(),
                 already.users.len(),
                 already.functions.functions.len(),
-                already.keys.len()
+                already.keys.len(),
+                already.records.len(),
+                already.events.queued.len() + already.events.dead.len()
             );
         }
         target.users.import(&data.users).await?;
@@ -203,6 +232,8 @@ pub async fn copy(from: Place, to: Place, apps: &[String]) -> anyhow::Result<()>
         }
         target.functions.import(&data.functions).await?;
         target_keys.import(&data.keys).await?;
+        target.invocations.import(data.records.clone()).await?;
+        target.events.import(&data.events).await?;
         target.functions.flush().await?;
         drop(target);
 

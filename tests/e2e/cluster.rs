@@ -346,7 +346,27 @@ fn store_copy(from: &str, to: &str) -> (bool, String) {
 fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
     let pg = Postgres::start();
     let url = pg.database("copied");
-    let app = case_dir("first-login");
+    // First logins make users (first-login's function), messages make users (cluster-events').
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("first-login");
+    std::fs::create_dir_all(app.join("functions")).unwrap();
+    for (case, file) in [("first-login", "start.js"), ("cluster-events", "message.js")] {
+        let from = case_dir(case).join("functions").join(file);
+        std::fs::copy(from, app.join("functions").join(file)).unwrap();
+    }
+    std::fs::write(
+        app.join("chatfn.toml"),
+        "[app]\nguest_users = \"DISABLED\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n\
+         \"user.sent.message\" = \"functions/message.js\"\n[events]\nmax_attempts = 2\nretry_base_ms = 50\n",
+    )
+    .unwrap();
+    let message = |i: u64, body: &str| {
+        json!({ "type": "user.sent.message", "id": format!("m{i}"), "event": {
+            "user": { "id": 1, "name": "ann" },
+            "channel": { "id": 1, "type": "PUBLIC", "name": "c1" },
+            "message": { "id": i, "type": "TEXT", "body": body },
+        } })
+    };
     let sled = tempfile::tempdir().unwrap();
     let (id, secret) = create_key_in(&app, sled.path(), None);
     let ids: Vec<u64> = {
@@ -367,23 +387,47 @@ fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
             api(&server.base, &token, "PATCH", "/v1/application/settings", Some(guests)).0,
             200
         );
+        // Two messages delivered, one poison one dead-lettered.
+        let events =
+            json!({ "events": [message(1, "hi"), message(2, "hi"), message(3, "poison")] });
+        assert_eq!(api(&server.base, &token, "POST", "/v1/events", Some(events)).0, 202);
+        let sent = Instant::now();
+        while event_stats(&server.base, &token)["deadLetters"] != 1 {
+            assert!(
+                sent.elapsed() < Duration::from_secs(10),
+                "{}",
+                event_stats(&server.base, &token)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         server.stop();
         ids
     };
 
     let (copied, out) = store_copy(sled.path().to_str().unwrap(), &url);
     assert!(copied, "{out}");
-    for part in ["users", "user secrets", "functions", "versions", "platform keys"] {
+    for part in [
+        "users",
+        "user secrets",
+        "functions",
+        "versions",
+        "platform keys",
+        "invocations",
+        "dead letters",
+        "event ids",
+        "event counts",
+    ] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(part) && l.ends_with("= target")),
             "{part}: {out}"
         );
     }
-    assert!(out.contains("users                 3"), "{out}");
+    assert!(out.contains("users                 5"), "three logins and two messages: {out}");
+    assert!(out.contains("dead letters          1"), "{out}");
     // Copying again would merge: refused, nothing changed.
     let (again, out) = store_copy(sled.path().to_str().unwrap(), &url);
     assert!(!again && out.contains("does not merge"), "{out}");
-    assert_eq!(pg.query("copied", "SELECT count(*) FROM chatfn_users"), "3");
+    assert_eq!(pg.query("copied", "SELECT count(*) FROM chatfn_users"), "5");
 
     // A node on the database serves the copied app: same users, key, settings and secret.
     let node_data = tempfile::tempdir().unwrap();
@@ -394,7 +438,7 @@ fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
     }
     assert_eq!(
         attempt(&node.base, "dee").unwrap().1["user"]["id"],
-        4,
+        6,
         "ids go on after the copied ones"
     );
     let token = token(&node.base, &id, &secret).unwrap();
@@ -403,7 +447,28 @@ fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
     let (_, pin) = api(&node.base, &token, "GET", "/v1/users/2/secrets/pin", None);
     assert_eq!(pin["secret"]["pin"], 42, "{pin}");
     let (_, versions) = api(&node.base, &token, "GET", "/v1/runtimes/nodejs/functions", None);
-    assert_eq!(versions["_embedded"]["functions"][0]["current_version_number"], 1, "{versions}");
+    let start = &versions["_embedded"]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "user.attempted.start_session")
+        .unwrap()
+        .clone();
+    assert_eq!(start["current_version_number"], 1, "{versions}");
+    // The records and the events came along: the logins' records, the counts, the dead letter.
+    let path = format!("/v1/functions/{}/invocations", start["id"]);
+    let (_, records) = api(&node.base, &token, "GET", &path, None);
+    let logins = |records: &Value| {
+        let all = records["_embedded"]["invocations"].as_array().unwrap().clone();
+        all.iter().map(|r| r["args"]["username"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    // The three copied, and this node's four: ann, bo and cy again, and dee.
+    assert_eq!(logins(&records), ["dee", "cy", "bo", "ann", "cy", "bo", "ann"], "{records}");
+    let stats = event_stats(&node.base, &token);
+    let counts = (&stats["accepted"], &stats["delivered"], &stats["deadLetters"], &stats["queued"]);
+    assert_eq!(counts, (&json!(3), &json!(2), &json!(1), &json!(0)), "{stats}");
+    let (_, letters) = api(&node.base, &token, "GET", "/v1/events/dead-letters", None);
+    assert_eq!(letters["_embedded"]["deadLetters"][0]["id"], "m3", "{letters}");
     node.stop();
 
     // And back into an empty data directory.
@@ -411,11 +476,21 @@ fn store_copy_moves_an_app_from_sled_to_postgres_and_back_verifiably() {
     let (copied, out) = store_copy(&url, back.path().to_str().unwrap());
     assert!(copied, "{out}");
     let server = Server::start(&app, back.path());
-    assert_eq!(attempt(&server.base, "dee").unwrap().1["user"]["id"], 4);
-    assert_eq!(attempt(&server.base, "eve").unwrap().1["user"]["id"], 5);
+    assert_eq!(attempt(&server.base, "dee").unwrap().1["user"]["id"], 6);
+    assert_eq!(attempt(&server.base, "eve").unwrap().1["user"]["id"], 7);
     let token = crate::harness::token(&server.base, &id, &secret).unwrap();
     let (_, user) = api(&server.base, &token, "GET", "/v1/users/1", None);
     assert_eq!(user["properties"]["alpha"]["b"], 2, "{user}");
+    assert_eq!(event_stats(&server.base, &token)["deadLetters"], 1);
+    // A message sent now is numbered after the copied ones, and delivered.
+    let events = json!({ "events": [message(4, "hi")] });
+    let (_, receipt) = api(&server.base, &token, "POST", "/v1/events", Some(events));
+    assert!(receipt["events"][0]["seq"].as_u64() > Some(3), "{receipt}");
+    let sent = Instant::now();
+    while event_stats(&server.base, &token)["delivered"] != 3 {
+        assert!(sent.elapsed() < Duration::from_secs(10), "{}", event_stats(&server.base, &token));
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Stats of the app's chat events, through `base`.

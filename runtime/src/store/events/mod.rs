@@ -90,6 +90,30 @@ pub struct EventCounts {
     pub dead_letters: u64,
 }
 
+/// An app's events whole, as `chatfn store copy` moves them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EventsExport {
+    /// In sequence order.
+    pub queued: Vec<QueuedEvent>,
+    pub dead: Vec<QueuedEvent>,
+    /// Each id seen: (id, the sequence number it was accepted or last redriven as, when in ms).
+    pub ids: Vec<(String, u64, u64)>,
+    /// The counters: `accepted`, `duplicates`, `unhandled`, `delivered`, `failed_runs`,
+    /// `dead_lettered`, `redriven`.
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+/// The counters an export carries.
+const COUNTERS: [&str; 7] = [
+    "accepted",
+    "duplicates",
+    "unhandled",
+    "delivered",
+    "failed_runs",
+    "dead_lettered",
+    "redriven",
+];
+
 /// One app's events, in whichever store the server was given.
 #[derive(Clone)]
 pub enum EventsStore {
@@ -199,6 +223,23 @@ impl EventsStore {
         match self {
             EventsStore::Sled(s) => s.forget_ids(before_ms).await,
             EventsStore::Postgres(p) => p.forget_ids(before_ms).await,
+        }
+    }
+
+    /// Everything of the app's events (`chatfn store copy`).
+    pub async fn export(&self) -> Result<EventsExport, StoreError> {
+        match self {
+            EventsStore::Sled(s) => s.export(),
+            EventsStore::Postgres(p) => p.export().await,
+        }
+    }
+
+    /// Stores an export as it is, into an app with no events (`chatfn store copy`); new
+    /// events are numbered after its.
+    pub async fn import(&self, all: &EventsExport) -> Result<(), StoreError> {
+        match self {
+            EventsStore::Sled(s) => s.import(all).await,
+            EventsStore::Postgres(p) => p.import(all).await,
         }
     }
 

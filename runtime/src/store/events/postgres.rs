@@ -11,7 +11,7 @@ use std::sync::Arc;
 use deadpool_postgres::Transaction;
 use serde_json::Value;
 
-use super::{Accepted, Chosen, EventCounts, NewEvent, QueuedEvent};
+use super::{Accepted, Chosen, EventCounts, EventsExport, NewEvent, QueuedEvent, COUNTERS};
 use crate::store::error::StoreError;
 use crate::store::postgres::{error, notify_detail, Change, Database};
 
@@ -359,6 +359,95 @@ impl PgEvents {
             .await
             .map_err(error)?;
         Ok(forgotten as usize)
+    }
+
+    pub async fn export(&self) -> Result<EventsExport, StoreError> {
+        let c = self.db.client().await?;
+        let app: &str = &self.app;
+        let rows = c
+            .query("SELECT dead, record FROM chatfn_events WHERE app = $1 ORDER BY seq", &[&app])
+            .await
+            .map_err(error)?;
+        let mut all = EventsExport::default();
+        for row in rows {
+            let event = event_of(row.get(1))?;
+            if row.get(0) {
+                all.dead.push(event)
+            } else {
+                all.queued.push(event)
+            }
+        }
+        let ids = c
+            .query(
+                "SELECT id, seq, accepted_ms FROM chatfn_event_ids WHERE app = $1 ORDER BY id",
+                &[&app],
+            )
+            .await
+            .map_err(error)?;
+        all.ids = ids
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u64, r.get::<_, i64>(2) as u64))
+            .collect();
+        let counted = self.counts().await?;
+        for (name, value) in COUNTERS.iter().zip([
+            counted.accepted,
+            counted.duplicates,
+            counted.unhandled,
+            counted.delivered,
+            counted.failed_runs,
+            counted.dead_lettered,
+            counted.redriven,
+        ]) {
+            all.counts.insert(name.to_string(), value);
+        }
+        Ok(all)
+    }
+
+    pub async fn import(&self, all: &EventsExport) -> Result<(), StoreError> {
+        let app: &str = &self.app;
+        let mut c = self.db.client().await?;
+        let tx = c.transaction().await.map_err(error)?;
+        for (dead, events) in [(false, &all.queued), (true, &all.dead)] {
+            for event in events {
+                tx.execute(
+                    "INSERT INTO chatfn_events (app, seq, dead, record) VALUES ($1, $2, $3, $4)",
+                    &[&app, &(event.seq as i64), &dead, &serde_json::to_value(event)?],
+                )
+                .await
+                .map_err(error)?;
+            }
+        }
+        for (id, seq, at) in &all.ids {
+            tx.execute(
+                "INSERT INTO chatfn_event_ids (app, id, seq, accepted_ms) VALUES ($1, $2, $3, $4)",
+                &[&app, id, &(*seq as i64), &(*at as i64)],
+            )
+            .await
+            .map_err(error)?;
+        }
+        let counters = all.counts.iter().map(|(n, v)| (format!("events.{n}"), *v as i64));
+        let queued = ("events.queued".to_string(), all.queued.len() as i64);
+        for (name, value) in counters.chain([queued]) {
+            tx.execute(
+                "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (app, name) DO UPDATE SET value = EXCLUDED.value",
+                &[&app, &name, &value],
+            )
+            .await
+            .map_err(error)?;
+        }
+        let last = all.queued.iter().chain(&all.dead).map(|e| e.seq as i64).max().unwrap_or(0);
+        tx.execute(
+            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, 'event', $2)
+             ON CONFLICT (app, name) DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
+            &[&app, &last],
+        )
+        .await
+        .map_err(error)?;
+        if let (Some(first), Some(last)) = (all.queued.first(), all.queued.last()) {
+            self.announce(&tx, first.seq, last.seq).await?;
+        }
+        tx.commit().await.map_err(error)
     }
 
     pub async fn counts(&self) -> Result<EventCounts, StoreError> {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Accepted, EventCounts, NewEvent, QueuedEvent};
+use super::{Accepted, EventCounts, EventsExport, NewEvent, QueuedEvent, COUNTERS};
 use crate::store::error::StoreError;
 
 #[derive(Clone)]
@@ -303,6 +303,54 @@ impl SledEvents {
             self.space.flush().await?;
         }
         Ok(forgotten)
+    }
+
+    pub fn export(&self) -> Result<EventsExport, StoreError> {
+        let events = |prefix: &[u8]| -> Result<Vec<QueuedEvent>, StoreError> {
+            self.tree
+                .scan_prefix(prefix)
+                .values()
+                .map(|v| Ok(serde_json::from_slice(&v?)?))
+                .collect()
+        };
+        let mut ids = Vec::new();
+        for entry in self.tree.scan_prefix(IDS) {
+            let (key, value) = entry?;
+            let (seq, at) = id_entry(&value);
+            ids.push((String::from_utf8_lossy(&key[IDS.len()..]).into_owned(), seq, at));
+        }
+        let mut counts = std::collections::BTreeMap::new();
+        for name in COUNTERS {
+            let value = self.tree.get(count_key(name))?;
+            counts.insert(
+                name.to_string(),
+                value.map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))),
+            );
+        }
+        Ok(EventsExport { queued: events(QUEUE)?, dead: events(DEAD)?, ids, counts })
+    }
+
+    pub async fn import(&self, all: &EventsExport) -> Result<(), StoreError> {
+        for event in &all.queued {
+            self.tree.insert(key(QUEUE, event.seq), serde_json::to_vec(event)?)?;
+        }
+        for event in &all.dead {
+            self.tree.insert(key(DEAD, event.seq), serde_json::to_vec(event)?)?;
+        }
+        for (id, seq, at) in &all.ids {
+            self.tree.insert(
+                [IDS, id.as_bytes()].concat(),
+                [seq.to_be_bytes(), at.to_be_bytes()].concat(),
+            )?;
+        }
+        for (name, value) in &all.counts {
+            self.tree.insert(count_key(name), &value.to_be_bytes())?;
+        }
+        self.queued.fetch_add(all.queued.len(), Ordering::SeqCst);
+        // sled's ids only grow: take them past the imported sequence numbers.
+        let last = all.queued.iter().chain(&all.dead).map(|e| e.seq).max().unwrap_or(0);
+        while self.space.generate_id()? < last {}
+        self.space.flush().await
     }
 
     pub fn counts(&self) -> Result<EventCounts, StoreError> {

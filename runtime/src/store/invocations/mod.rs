@@ -133,6 +133,23 @@ impl InvocationsStore {
         }
     }
 
+    /// Every record kept, in id order (`chatfn store copy`).
+    pub async fn all(&self) -> Result<Vec<InvocationRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.all(),
+            Backend::Postgres(p) => p.all().await,
+        }
+    }
+
+    /// Stores records as they are, ids kept (`chatfn store copy`); new records are numbered
+    /// after them.
+    pub async fn import(&self, records: Vec<InvocationRecord>) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.import(records).await,
+            Backend::Postgres(p) => p.import(records).await,
+        }
+    }
+
     /// Writes what is queued now (reads do it by themselves).
     pub async fn settle(&self) -> Result<(), StoreError> {
         match &self.backend {

@@ -211,6 +211,41 @@ impl PgRecords {
         tx.commit().await.map_err(error)
     }
 
+    /// Every record kept, in id order.
+    pub async fn all(&self) -> Result<Vec<InvocationRecord>, StoreError> {
+        self.settle().await?;
+        let rows = self
+            .db
+            .client()
+            .await?
+            .query(
+                "SELECT record FROM chatfn_invocations WHERE app = $1 ORDER BY id",
+                &[&&*self.app],
+            )
+            .await
+            .map_err(error)?;
+        Ok(rows.into_iter().map(|r| serde_json::from_value(r.get(0))).collect::<Result<_, _>>()?)
+    }
+
+    /// Stores records as they are (ids kept); the id counter moves past them.
+    pub async fn import(&self, records: Vec<InvocationRecord>) -> Result<(), StoreError> {
+        let Some(last) = records.iter().map(|r| r.id).max() else { return Ok(()) };
+        let _one_writer = self.writing.lock().await;
+        self.write(&records).await?;
+        self.db
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, 'invocation', $2)
+                 ON CONFLICT (app, name)
+                 DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
+                &[&&*self.app, &(last as i64)],
+            )
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
     pub async fn get(&self, id: u64) -> Result<Option<InvocationRecord>, StoreError> {
         self.settle().await?;
         let row = self

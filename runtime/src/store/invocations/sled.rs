@@ -85,6 +85,32 @@ impl Records {
         Ok(self.space.generate_id()? + 1)
     }
 
+    /// Every record kept, in id order.
+    pub fn all(&self) -> Result<Vec<InvocationRecord>, StoreError> {
+        self.settle()?;
+        let mut all = Vec::new();
+        for page in self.tree.iter().values() {
+            all.extend(serde_json::from_slice::<Vec<InvocationRecord>>(&page?)?);
+        }
+        Ok(all)
+    }
+
+    /// Stores records as they are (ids kept), as one page after the ones there; new records
+    /// are numbered after them.
+    pub async fn import(&self, mut records: Vec<InvocationRecord>) -> Result<(), StoreError> {
+        records.sort_by_key(|r| r.id);
+        let Some(first) = records.first() else { return Ok(()) };
+        let (key, last) = (first.id, records[records.len() - 1].id);
+        {
+            let _one_writer = self.writing.lock().unwrap();
+            self.tree.insert(key.to_be_bytes(), serde_json::to_vec(&records)?)?;
+            self.pages.lock().unwrap().push_back((key, records.len()));
+            // sled's ids only grow: take them past the imported ones.
+            while self.space.generate_id()? < last {}
+        }
+        self.space.flush().await
+    }
+
     pub fn queue(&self, record: InvocationRecord) {
         self.queued.lock().unwrap().push(record);
     }
