@@ -5,6 +5,7 @@ import { core } from "ext:core/mod.js";
 import { notAvailable } from "ext:chatfn/internal/errors.js";
 import { MessageChannel, MessagePort } from "ext:chatfn/web/messaging.js";
 import { performance, PerformanceEntry } from "ext:chatfn/web/performance.js";
+import { Duplex } from "ext:chatfn/stream.js";
 
 /** A module whose every function throws; `real` holds the parts that work. */
 function stub(name, real = {}) {
@@ -31,6 +32,42 @@ function isIPv6(s) {
   }
 }
 const isIP = (s) => (isIPv4(s) ? 4 : isIPv6(s) ? 6 : 0);
+
+/**
+ * `net.Socket`: constructible, as packages make one long before they connect (database drivers
+ * in their clients' constructors, agents as placeholders); connecting fails as a connection
+ * that cannot be made does in Node, with an `error` event (then `close`), here carrying
+ * ERR_CHATFN_NOT_AVAILABLE.
+ */
+class Socket extends Duplex {
+  constructor(options = {}) {
+    super(options);
+    this.connecting = false;
+    this.remoteAddress = undefined;
+    this.remotePort = undefined;
+  }
+  connect() {
+    this.connecting = true;
+    queueMicrotask(() => {
+      this.connecting = false;
+      this.destroy(notAvailable("net.connect()", ": functions reach the network with fetch or http(s)"));
+    });
+    return this;
+  }
+  _read() {}
+  _write(_chunk, _encoding, callback) {
+    callback(notAvailable("net.Socket.write()"));
+  }
+  setTimeout() { return this; }
+  setNoDelay() { return this; }
+  setKeepAlive() { return this; }
+  ref() { return this; }
+  unref() { return this; }
+  address() { return {}; }
+}
+
+/** `net.connect()`: a socket whose connection fails (an `error` event). */
+const connect = (...args) => new Socket().connect(...args);
 
 class AsyncLocalStorage {
   #variable = new core.AsyncVariable();
@@ -64,7 +101,7 @@ export const unsupportedModules = {
   dns: stub("dns", { promises: stub("dns.promises") }),
   http2: stub("http2", { constants: {} }),
   inspector: stub("inspector"),
-  net: stub("net", { isIP, isIPv4, isIPv6 }),
+  net: stub("net", { isIP, isIPv4, isIPv6, Socket, Stream: Socket, connect, createConnection: connect }),
   readline: stub("readline"),
   repl: stub("repl"),
   tls: stub("tls", { DEFAULT_MIN_VERSION: "TLSv1.2", DEFAULT_MAX_VERSION: "TLSv1.3", rootCertificates: [] }),

@@ -109,6 +109,103 @@ const checks = {
     await i18next.init({ lng: "fr", resources: { fr: { translation: { welcome: "Bienvenue {{name}}" } } } });
     assert.strictEqual(i18next.t("welcome", { name: "Ann" }), "Bienvenue Ann");
   },
+  // Database drivers load, escape, and fail to connect with an error (chatfn has no sockets).
+  pg: async () => {
+    const { Client } = require("pg");
+    const client = new Client({ host: "127.0.0.1", port: 1, connectionTimeoutMillis: 2000 });
+    assert.strictEqual(client.escapeLiteral("it's"), "'it''s'");
+    await assert.rejects(async () => client.connect());
+  },
+  ioredis: async () => {
+    const Redis = require("ioredis");
+    const redis = new Redis({ host: "127.0.0.1", port: 1, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    redis.on("error", () => {});
+    await assert.rejects(async () => redis.connect());
+    redis.disconnect();
+  },
+  // AI, SMS and e-mail clients.
+  openai: async () => {
+    const OpenAI = require("openai");
+    const client = new OpenAI({ apiKey: "sk-test", baseURL: "http://compat.test/v1" });
+    const answer = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    assert.strictEqual(answer.choices[0].message.content, "hello");
+  },
+  twilio: () => {
+    // A webhook's signature, as a chat backend receiving Twilio's callbacks checks it.
+    const twilio = require("twilio");
+    const url = "https://app.example.com/sms";
+    const params = { From: "+15551234567", Body: "hi" };
+    const signature = twilio.getExpectedTwilioSignature("auth-token", url, params);
+    assert.ok(twilio.validateRequest("auth-token", signature, url, params));
+    assert.ok(!twilio.validateRequest("other-token", signature, url, params));
+  },
+  nodemailer: async () => {
+    const transport = require("nodemailer").createTransport({ jsonTransport: true });
+    const info = await transport.sendMail({ from: "app@example.com", to: "ann@example.com", subject: "Welcome", text: "Hi Ann" });
+    assert.strictEqual(JSON.parse(info.message).subject, "Welcome");
+  },
+  // Dates.
+  luxon: () => {
+    const { DateTime } = require("luxon");
+    const t = DateTime.fromISO("2024-02-28T10:00", { zone: "utc" }).plus({ days: 1 });
+    assert.strictEqual(t.toISODate(), "2024-02-29");
+    assert.strictEqual(t.setZone("Asia/Tokyo").hour, 19);
+  },
+  moment: () => assert.strictEqual(require("moment").utc("2024-02-28").add(1, "day").format("YYYY-MM-DD"), "2024-02-29"),
+  // Messages: markdown, sanitizing, links, templates, phone numbers.
+  "markdown-it": () => assert.strictEqual(require("markdown-it")().render("**hi** there"), "<p><strong>hi</strong> there</p>\n"),
+  xss: () => assert.strictEqual(require("xss")("<script>alert(1)</script><b>ok</b>"), "&lt;script&gt;alert(1)&lt;/script&gt;<b>ok</b>"),
+  linkifyjs: () => {
+    const links = require("linkifyjs").find("see example.com or write to ann@example.com");
+    assert.deepStrictEqual(links.map((l) => [l.type, l.href]), [["url", "http://example.com"], ["email", "mailto:ann@example.com"]]);
+  },
+  mustache: () => assert.strictEqual(require("mustache").render("Hi {{name}}, {{&html}}", { name: "<Ann>", html: "<b>!</b>" }), "Hi &lt;Ann&gt;, <b>!</b>"),
+  slugify: () => assert.strictEqual(require("slugify")("Hello World! Ça va", { lower: true, strict: true }), "hello-world-ca-va"),
+  he: () => {
+    const he = require("he");
+    assert.strictEqual(he.decode("&lt;b&gt; &amp; &#x1F600;"), "<b> & \u{1F600}");
+    assert.strictEqual(he.encode("<ann & bo>"), "&#x3C;ann &#x26; bo&#x3E;");
+  },
+  "libphonenumber-js": () => {
+    const { parsePhoneNumber, isValidPhoneNumber } = require("libphonenumber-js");
+    assert.strictEqual(parsePhoneNumber("+12133734253").formatInternational(), "+1 213 373 4253");
+    assert.ok(isValidPhoneNumber("+447911123456") && !isValidPhoneNumber("+1 555"));
+  },
+  // Tokens and crypto.
+  otplib: () => {
+    const { hotp, authenticator } = require("otplib");
+    // RFC 4226's first test vector.
+    assert.strictEqual(hotp.generate("12345678901234567890", 0), "755224");
+    const secret = authenticator.generateSecret();
+    assert.ok(authenticator.check(authenticator.generate(secret), secret));
+  },
+  "crypto-js": () => {
+    const CryptoJS = require("crypto-js");
+    assert.strictEqual(CryptoJS.HmacSHA256("message", "key").toString(), "6e9ef29b75fffc5b7abae527d58fdadb2fe42e7219011976917343065f58ed4a");
+    const sealed = CryptoJS.AES.encrypt("hi ann", "passphrase").toString();
+    assert.strictEqual(CryptoJS.AES.decrypt(sealed, "passphrase").toString(CryptoJS.enc.Utf8), "hi ann");
+  },
+  // Caches and parsers.
+  "lru-cache": () => {
+    const { LRUCache } = require("lru-cache");
+    const cache = new LRUCache({ max: 2 });
+    cache.set("a", 1).set("b", 2).set("c", 3);
+    assert.deepStrictEqual([cache.has("a"), cache.get("c")], [false, 3]);
+  },
+  "fast-xml-parser": () => {
+    const { XMLParser } = require("fast-xml-parser");
+    assert.deepStrictEqual(new XMLParser().parse("<msg><to>ann</to><n>2</n></msg>"), { msg: { to: "ann", n: 2 } });
+  },
+  // Cloud SDKs: a presigned S3 URL, made offline.
+  "@aws-sdk/s3-request-presigner": async () => {
+    const { S3Client, GetObjectCommand } = require("@aws-sdk/client-s3");
+    const { getSignedUrl } = require("@aws-sdk/s3-request-presigner");
+    const s3 = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } });
+    const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: "chat-uploads", Key: "a.png" }), { expiresIn: 60 }));
+    assert.strictEqual(url.hostname, "chat-uploads.s3.us-east-1.amazonaws.com");
+    assert.strictEqual(url.searchParams.get("X-Amz-Expires"), "60");
+    assert.match(url.searchParams.get("X-Amz-Signature"), /^[0-9a-f]{64}$/);
+  },
 };
 
 async function handleEvent(event) {
