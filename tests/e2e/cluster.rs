@@ -322,6 +322,32 @@ fn a_deploy_through_one_node_is_served_by_the_others_within_a_second() {
         assert!(made.elapsed() < Duration::from_secs(2), "A lists no record of C's: {records:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A runtime change (an environment variable) through node B reaches A and C too: first a
+    // version that answers with the variable, then the variable.
+    let note =
+        "async function handleEvent() { throw new Error(process.env.CLOSED_NOTE ?? 'none'); }\n";
+    let versions_path = format!("/v1/functions/{function}/versions");
+    let (status, _) =
+        api(b, &token, "POST", &versions_path, Some(json!({ "handler_script": note })));
+    assert_eq!(status, 201);
+    let served = |message: &str, since: Instant| {
+        for base in [a, b, c] {
+            while attempt(base, "yan").unwrap().1["message"] != message {
+                assert!(
+                    since.elapsed() < Duration::from_secs(1),
+                    "{base} does not answer {message:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    served("none", Instant::now());
+    let env = json!({ "CLOSED_NOTE": "back soon" });
+    let changed = Instant::now();
+    let path = "/v1/runtimes/nodejs/environment-variables";
+    let (status, answer) = api(b, &token, "PATCH", path, Some(env));
+    assert_eq!(status, 200, "{answer}");
+    served("back soon", changed);
     // A rollback through node C reaches A.
     let rollback = json!({ "version_number": 1 });
     let path = format!("/v1/functions/{function}/current-version");
