@@ -12,7 +12,7 @@ const {
   ObjectPrototypeHasOwnProperty, ReflectApply, StringPrototypeEndsWith, StringPrototypeIncludes, StringPrototypeIndexOf,
   StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, decodeURI, encodeURI,
 } = primordials;
-const { op_modules_stat, op_modules_read, op_modules_strip, op_modules_esm_host } = core.ops;
+const { op_modules_stat, op_modules_read, op_modules_strip, op_modules_esm_host, op_modules_is_esm, op_import_sync } = core.ops;
 
 const STAT_FILE = 1;
 const STAT_DIR = 2;
@@ -303,6 +303,11 @@ function loadModule(filename, parent, code) {
   if (parent) ArrayPrototypePush(parent.children, module);
   cache[filename] = module;
   try {
+    if (code === undefined && op_modules_is_esm(filename)) {
+      module.exports = requireEsm(filename);
+      module.loaded = true;
+      return module;
+    }
     const source = readSource(filename, code);
     if (extname(filename) === ".json") {
       try {
@@ -320,6 +325,28 @@ function loadModule(filename, parent, code) {
   }
   module.loaded = true;
   return module;
+}
+
+/**
+ * `require()` of an ES module, as Node 20.19+ and 22.12+ do it: the module graph is loaded and
+ * evaluated at once (deno_core's `op_import_sync`; the module is the one `import()` gets), and
+ * the answer is its namespace (or its `"module.exports"` export, when it has one). A graph with
+ * top-level await cannot be evaluated at once: ERR_REQUIRE_ASYNC_MODULE.
+ */
+function requireEsm(filename) {
+  let namespace;
+  try {
+    namespace = op_import_sync(fileUrl(filename));
+  } catch (e) {
+    if (e?.message === "Top-level await is not allowed in synchronous evaluation") {
+      throw moduleError(
+        `require() cannot be used on an ESM graph with top-level await. Use import() instead. (${filename})`,
+        "ERR_REQUIRE_ASYNC_MODULE",
+      );
+    }
+    throw e;
+  }
+  return ObjectPrototypeHasOwnProperty(namespace, "module.exports") ? namespace["module.exports"] : namespace;
 }
 
 /**

@@ -66,4 +66,5 @@ cases! {
     binary_garbage_is_a_load_error => "garbage-function",
     pending_operations_are_capped => "pending-ops",
     require_cache_entries_can_be_deleted => "require-cache",
+    es_modules_can_be_required => "require-esm",
 }

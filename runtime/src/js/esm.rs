@@ -19,7 +19,7 @@ use deno_core::error::ModuleLoaderError;
 use deno_core::{
     op2, v8, CustomModuleEvaluationKind, FastString, JsRuntime, ModuleLoadOptions,
     ModuleLoadReferrer, ModuleLoadResponse, ModuleLoader, ModuleResolveResponse, ModuleSource,
-    ModuleSourceCode, ModuleSpecifier, ModuleType, RequestedModuleType, ResolutionKind,
+    ModuleSourceCode, ModuleSpecifier, ModuleType, OpState, RequestedModuleType, ResolutionKind,
 };
 use deno_error::JsErrorBox;
 
@@ -110,6 +110,14 @@ impl EsmLoader {
             ModuleText::SyntaxError(e) => Err(JsErrorBox::new("SyntaxError", format!("{e}"))),
         }
     }
+}
+
+/// Whether `require()` loads the file at `path` as an ES module (by Node's rules: its
+/// extension, else the nearest package.json's "type"); `require` then evaluates it at once
+/// through deno_core's `op_import_sync`.
+#[op2(fast)]
+pub fn op_modules_is_esm(state: &mut OpState, #[string] path: &str) -> bool {
+    Format::of(Path::new(path), state.borrow::<ModuleRoots>()) == Format::Module
 }
 
 /// How Node would load a file: by extension, then the nearest package.json's "type".

@@ -60,6 +60,7 @@ deno_core::extension!(
         ops::modules::op_modules_read,
         ops::modules::op_modules_strip,
         esm::op_modules_esm_host,
+        esm::op_modules_is_esm,
         ops::worker::op_worker_app,
         ops::worker::op_chat_backend,
         ops::worker::op_worker_monotonic_ms,

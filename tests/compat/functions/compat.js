@@ -160,6 +160,10 @@ const checks = {
     assert.deepStrictEqual(links.map((l) => [l.type, l.href]), [["url", "http://example.com"], ["email", "mailto:ann@example.com"]]);
   },
   mustache: () => assert.strictEqual(require("mustache").render("Hi {{name}}, {{&html}}", { name: "<Ann>", html: "<b>!</b>" }), "Hi &lt;Ann&gt;, <b>!</b>"),
+  "sanitize-html": () => {
+    const clean = require("sanitize-html")('<p onclick="x()">hi <script>alert(1)</script><a href="javascript:x">a</a></p>');
+    assert.strictEqual(clean, "<p>hi <a>a</a></p>");
+  },
   slugify: () => assert.strictEqual(require("slugify")("Hello World! Ça va", { lower: true, strict: true }), "hello-world-ca-va"),
   he: () => {
     const he = require("he");
