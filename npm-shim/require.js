@@ -12,7 +12,10 @@ const {
   ObjectPrototypeHasOwnProperty, ReflectApply, StringPrototypeEndsWith, StringPrototypeIncludes, StringPrototypeIndexOf,
   StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, decodeURI, encodeURI,
 } = primordials;
-const { op_modules_stat, op_modules_read, op_modules_strip, op_modules_esm_host, op_modules_is_esm, op_import_sync } = core.ops;
+const {
+  op_modules_stat, op_modules_read, op_modules_strip, op_modules_esm_host, op_modules_format, op_modules_detected_esm,
+  op_import_sync,
+} = core.ops;
 
 const STAT_FILE = 1;
 const STAT_DIR = 2;
@@ -286,12 +289,13 @@ export function fileUrl(filename) {
  * body inside the wrapper (used to pick up a script's top-level `handleEvent`); its value is
  * returned.
  */
-function compileWrapped(module, source, epilogue) {
+function compileWrapped(module, source, epilogue, onCompiled) {
   // A shebang line would be a syntax error inside the wrapper; keep it as a comment so lines stay put.
   if (StringPrototypeStartsWith(source, "#!")) source = "//" + StringPrototypeSlice(source, 2);
   const wrapped = WRAPPER_HEAD + source + "\n" + (epilogue ?? "") + "\n})";
   const [fn, error] = core.evalContext(wrapped, fileUrl(module.filename));
   if (error) throw error.thrown;
+  onCompiled?.();
   return ReflectApply(fn, module.exports, [module.exports, makeRequire(module), module, module.filename, module.path]);
 }
 
@@ -303,7 +307,8 @@ function loadModule(filename, parent, code) {
   if (parent) ArrayPrototypePush(parent.children, module);
   cache[filename] = module;
   try {
-    if (code === undefined && op_modules_is_esm(filename)) {
+    const format = code === undefined ? op_modules_format(filename) : 0;
+    if (format === 1) {
       module.exports = requireEsm(filename);
       module.loaded = true;
       return module;
@@ -316,6 +321,8 @@ function loadModule(filename, parent, code) {
         e.message = filename + ": " + e.message;
         throw e;
       }
+    } else if (format === 2) {
+      compileDetecting(module, source);
     } else {
       compileWrapped(module, source);
     }
@@ -325,6 +332,30 @@ function loadModule(filename, parent, code) {
   }
   module.loaded = true;
   return module;
+}
+
+/** The messages of V8's SyntaxErrors that mean "this is an ES module" (Node's detection). */
+const ESM_SYNTAX = [
+  "Cannot use import statement outside a module",
+  "Unexpected token 'export'",
+  "Cannot use 'import.meta' outside a module",
+  "await is only valid in async functions and the top level bodies of modules",
+];
+
+/**
+ * A `.js` file of a package that does not say its type: CommonJS, unless it fails to compile
+ * as CommonJS on ES module syntax, when it is loaded as the ES module it is (Node 22's syntax
+ * detection). Only a compile error is looked at: one thrown while running is the module's.
+ */
+function compileDetecting(module, source) {
+  let compiled = false;
+  try {
+    compileWrapped(module, source, undefined, () => (compiled = true));
+  } catch (e) {
+    if (compiled || !(e instanceof SyntaxError) || !ArrayPrototypeIncludes(ESM_SYNTAX, e.message)) throw e;
+    op_modules_detected_esm(module.filename);
+    module.exports = requireEsm(module.filename);
+  }
 }
 
 /**

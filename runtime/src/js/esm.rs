@@ -112,12 +112,25 @@ impl EsmLoader {
     }
 }
 
-/// Whether `require()` loads the file at `path` as an ES module (by Node's rules: its
-/// extension, else the nearest package.json's "type"); `require` then evaluates it at once
-/// through deno_core's `op_import_sync`.
+/// How `require()` loads the file at `path`, by Node's rules: 1 as an ES module (its extension,
+/// the nearest package.json's `"type": "module"`, or detected), 2 as CommonJS unless its
+/// syntax says it is an ES module (a `.js` file whose package.json has no `"type"`), 0 as
+/// CommonJS. `require` evaluates an ES module at once through deno_core's `op_import_sync`.
 #[op2(fast)]
-pub fn op_modules_is_esm(state: &mut OpState, #[string] path: &str) -> bool {
-    Format::of(Path::new(path), state.borrow::<ModuleRoots>()) == Format::Module
+pub fn op_modules_format(state: &mut OpState, #[string] path: &str) -> u8 {
+    let roots = state.borrow::<ModuleRoots>();
+    match Format::of(Path::new(path), roots) {
+        Format::Module => 1,
+        Format::CommonJs if Format::ambiguous(Path::new(path), roots) => 2,
+        _ => 0,
+    }
+}
+
+/// Marks the file at `path` as an ES module: it failed to compile as CommonJS on ES module
+/// syntax, and its package does not say what it is (Node's syntax detection).
+#[op2(fast)]
+pub fn op_modules_detected_esm(state: &mut OpState, #[string] path: &str) {
+    state.borrow::<ModuleRoots>().1.borrow_mut().insert(path.to_string());
 }
 
 /// How Node would load a file: by extension, then the nearest package.json's "type".
@@ -130,6 +143,9 @@ enum Format {
 
 impl Format {
     fn of(path: &Path, roots: &ModuleRoots) -> Format {
+        if roots.1.borrow().contains(&path.display().to_string()) {
+            return Format::Module;
+        }
         match path.extension().and_then(|e| e.to_str()) {
             Some("mjs" | "mts") => Format::Module,
             Some("cjs" | "cts") => Format::CommonJs,
@@ -143,16 +159,37 @@ impl Format {
                         }
                         continue;
                     };
-                    let module = std::fs::read(allowed)
-                        .ok()
-                        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-                        .is_some_and(|pkg| pkg["type"] == "module");
+                    let module = package_type(&allowed).is_some_and(|t| t == "module");
                     return if module { Format::Module } else { Format::CommonJs };
                 }
                 Format::CommonJs
             }
         }
     }
+
+    /// Whether a file taken as CommonJS may be an ES module by its syntax: a `.js` (or
+    /// extensionless) file whose nearest package.json does not give a `"type"`.
+    fn ambiguous(path: &Path, roots: &ModuleRoots) -> bool {
+        if !matches!(path.extension().and_then(|e| e.to_str()), None | Some("js")) {
+            return false;
+        }
+        for dir in path.ancestors().skip(1) {
+            if let Some(manifest) = roots.allowed(&dir.join("package.json").display().to_string()) {
+                return package_type(&manifest).is_none();
+            }
+            if roots.allowed(&dir.display().to_string()).is_none() {
+                break;
+            }
+        }
+        true
+    }
+}
+
+/// The `"type"` a package.json gives, if any.
+fn package_type(manifest: &Path) -> Option<String> {
+    let bytes = std::fs::read(manifest).ok()?;
+    let pkg = serde_json::from_slice::<serde_json::Value>(&bytes).ok()?;
+    pkg["type"].as_str().map(str::to_string)
 }
 
 impl ModuleLoader for EsmLoader {

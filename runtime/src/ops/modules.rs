@@ -11,11 +11,20 @@ use serde::Serialize;
 
 use crate::js::transpile::{is_typescript, strip_types, TranspileError};
 
-/// The directories `require` may read below.
+/// The directories `require` may read below, and the `.js` files of packages without a
+/// `"type"` that turned out to be ES modules (Node's syntax detection), shared by the clones
+/// that `require` (in the op state) and the module loader hold.
 #[derive(Clone)]
-pub struct ModuleRoots(pub Vec<PathBuf>);
+pub struct ModuleRoots(
+    pub Vec<PathBuf>,
+    pub std::rc::Rc<std::cell::RefCell<std::collections::HashSet<String>>>,
+);
 
 impl ModuleRoots {
+    pub fn new(roots: Vec<PathBuf>) -> ModuleRoots {
+        ModuleRoots(roots, Default::default())
+    }
+
     /// The canonical form of `path` if it lies under one of the roots.
     pub(crate) fn allowed(&self, path: &str) -> Option<PathBuf> {
         let canonical = Path::new(path).canonicalize().ok()?;

@@ -365,7 +365,7 @@ fn new_runtime(
     snapshot: Option<&Arc<Snapshot>>,
 ) -> Result<(JsRuntime, Arc<Watch>), String> {
     let app = &pool.app;
-    let roots = ModuleRoots(vec![app.root.clone()]);
+    let roots = ModuleRoots::new(vec![app.root.clone()]);
     let params = v8::CreateParams::default()
         .heap_limits(0, app.limits.heap_bytes)
         .array_buffer_allocator(super::memory::allocator(pool.memory.clone()));

@@ -399,7 +399,7 @@ fn take_as_asked(spec: Spec) -> anyhow::Result<()> {
     JsRuntime::init_platform(None);
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let _entered = tokio.enter();
-    let roots = ModuleRoots(vec![spec.root.clone()]);
+    let roots = ModuleRoots::new(vec![spec.root.clone()]);
     let loader = Rc::new(EsmLoader::new(roots.clone()));
     let mut js = JsRuntimeForSnapshot::new(RuntimeOptions {
         extensions: vec![crate::js::chatfn::init()],

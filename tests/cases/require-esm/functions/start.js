@@ -10,6 +10,11 @@ async function handleEvent(event) {
   assert.strictEqual(require("./lib/greet.mjs"), greet, "required again: the same namespace");
   // A "type": "module" package: its "module.exports" export is what require() answers.
   assert.deepStrictEqual(require("./lib/esm-only/dist/index.js"), { kind: "cjs-shaped" });
+  // Node 22's syntax detection: a .js file of a package without "type" that is an ES module.
+  assert.strictEqual(require("./lib/detected").answer, 42);
+  assert.strictEqual((await import("./lib/detected/index.js")).answer, 42);
+  // A package that says "commonjs" is taken at its word.
+  assert.throws(() => require("./lib/says-cjs"), SyntaxError);
   // import() gets the same module instance.
   const imported = await import("./lib/greet.mjs");
   imported.default("bo");
