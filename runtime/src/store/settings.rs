@@ -69,7 +69,8 @@ impl SettingsStore {
                     )
                     .await
                     .map_err(error)?;
-                    super::postgres::notify(&tx, &app, super::postgres::Change::SETTINGS).await?;
+                    super::postgres::notify(&tx, &app, super::postgres::Change::SETTINGS, None)
+                        .await?;
                     tx.commit().await.map_err(error)
                 })
                 .await

@@ -13,26 +13,12 @@ use serde_json::Value;
 
 use super::{Accepted, Chosen, EventCounts, EventsExport, NewEvent, QueuedEvent, COUNTERS};
 use crate::store::error::StoreError;
-use crate::store::postgres::{error, notify_detail, Change, Database};
+use crate::store::postgres::{bump_counter, error, notify, raise_counter, Change, Database};
 
 #[derive(Clone)]
 pub struct PgEvents {
     db: Database,
     app: Arc<str>,
-}
-
-/// Adds `by` to the app's counter `name`; answers its new value.
-async fn bump(tx: &Transaction<'_>, app: &str, name: &str, by: i64) -> Result<i64, StoreError> {
-    let row = tx
-        .query_one(
-            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, $2, $3)
-             ON CONFLICT (app, name) DO UPDATE SET value = chatfn_counters.value + $3
-             RETURNING value",
-            &[&app, &name, &by],
-        )
-        .await
-        .map_err(error)?;
-    Ok(row.get(0))
 }
 
 fn event_of(value: Value) -> Result<QueuedEvent, StoreError> {
@@ -46,7 +32,7 @@ impl PgEvents {
 
     /// Announces, at commit, that events `from..=to` were queued.
     async fn announce(&self, tx: &Transaction<'_>, from: u64, to: u64) -> Result<(), StoreError> {
-        notify_detail(tx, &self.app, Change::EVENTS, &format!("{from}-{to}")).await
+        notify(tx, &self.app, Change::EVENTS, Some(&format!("{from}-{to}"))).await
     }
 
     pub async fn accept(
@@ -60,7 +46,7 @@ impl PgEvents {
         let mut c = self.db.client().await?;
         let tx = c.transaction().await.map_err(error)?;
         let n = batch.len() as i64;
-        let last = bump(&tx, app, "event", n).await?;
+        let last = bump_counter(&tx, app, "event", n).await?;
         let first = (last - n + 1) as u64;
         let ids: Vec<&str> = batch.iter().map(|e| e.id.as_str()).collect();
         let seqs: Vec<i64> = (0..n).map(|i| first as i64 + i).collect();
@@ -123,7 +109,7 @@ impl PgEvents {
             .await
             .map_err(error)?;
         }
-        let queued = bump(&tx, app, "events.queued", fresh).await?;
+        let queued = bump_counter(&tx, app, "events.queued", fresh).await?;
         if queued as usize > max_queue {
             // Dropping the transaction rolls it back: nothing is stored.
             return Err(StoreError::Conflict(format!(
@@ -132,9 +118,9 @@ impl PgEvents {
             )));
         }
         let duplicates = answers.iter().filter(|a| a.duplicate).count() as i64;
-        bump(&tx, app, "events.accepted", fresh + unhandled as i64).await?;
-        bump(&tx, app, "events.duplicates", duplicates).await?;
-        bump(&tx, app, "events.unhandled", unhandled as i64).await?;
+        bump_counter(&tx, app, "events.accepted", fresh + unhandled as i64).await?;
+        bump_counter(&tx, app, "events.duplicates", duplicates).await?;
+        bump_counter(&tx, app, "events.unhandled", unhandled as i64).await?;
         if fresh > 0 {
             self.announce(&tx, first, last as u64).await?;
         }
@@ -200,8 +186,8 @@ impl PgEvents {
             .await
             .map_err(error)?;
         if removed > 0 {
-            bump(&tx, app, "events.delivered", 1).await?;
-            bump(&tx, app, "events.queued", -1).await?;
+            bump_counter(&tx, app, "events.delivered", 1).await?;
+            bump_counter(&tx, app, "events.queued", -1).await?;
         }
         tx.commit().await.map_err(error)
     }
@@ -219,11 +205,11 @@ impl PgEvents {
             )
             .await
             .map_err(error)?;
-        bump(&tx, app, "events.failed_runs", 1).await?;
+        bump_counter(&tx, app, "events.failed_runs", 1).await?;
         if dead {
-            bump(&tx, app, "events.dead_lettered", 1).await?;
+            bump_counter(&tx, app, "events.dead_lettered", 1).await?;
             if updated > 0 {
-                bump(&tx, app, "events.queued", -1).await?;
+                bump_counter(&tx, app, "events.queued", -1).await?;
             }
         }
         tx.commit().await.map_err(error)
@@ -288,7 +274,7 @@ impl PgEvents {
         let mut c = self.db.client().await?;
         let tx = c.transaction().await.map_err(error)?;
         let n = letters.len() as i64;
-        let last = bump(&tx, app, "event", n).await?;
+        let last = bump_counter(&tx, app, "event", n).await?;
         let first = (last - n + 1) as u64;
         let mut moved = Vec::new();
         for (letter, seq) in letters.into_iter().zip(first..) {
@@ -318,8 +304,8 @@ impl PgEvents {
             moved.push(event);
         }
         let count = moved.len() as i64;
-        bump(&tx, app, "events.redriven", count).await?;
-        bump(&tx, app, "events.queued", count).await?;
+        bump_counter(&tx, app, "events.redriven", count).await?;
+        bump_counter(&tx, app, "events.queued", count).await?;
         if count > 0 {
             self.announce(&tx, first, last as u64).await?;
         }
@@ -437,13 +423,7 @@ impl PgEvents {
             .map_err(error)?;
         }
         let last = all.queued.iter().chain(&all.dead).map(|e| e.seq as i64).max().unwrap_or(0);
-        tx.execute(
-            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, 'event', $2)
-             ON CONFLICT (app, name) DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
-            &[&app, &last],
-        )
-        .await
-        .map_err(error)?;
+        raise_counter(&tx, app, "event", last).await?;
         if let (Some(first), Some(last)) = (all.queued.first(), all.queued.last()) {
             self.announce(&tx, first.seq, last.seq).await?;
         }

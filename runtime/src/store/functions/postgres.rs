@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 
 use super::{Everything, FunctionRecord, RuntimeRecord, VersionRecord};
 use crate::store::error::{StoreError, Subject};
-use crate::store::postgres::{error, notify, Change, Database};
+use crate::store::postgres::{bump_counter, error, notify, raise_counter, Change, Database};
 use crate::time::now_rfc3339;
 
 /// The app's rows as last read.
@@ -57,16 +57,7 @@ const FUNCTION_COLUMNS: &str = "id, trigger, name, description, enabled, current
 
 /// The next id of `kind` in `app` (ids count per app, as with sled).
 async fn next_id(tx: &Transaction<'_>, app: &str, kind: &str) -> Result<i64, StoreError> {
-    let row = tx
-        .query_one(
-            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, $2, 1)
-             ON CONFLICT (app, name) DO UPDATE SET value = chatfn_counters.value + 1
-             RETURNING value",
-            &[&app, &kind],
-        )
-        .await
-        .map_err(error)?;
-    Ok(row.get(0))
+    bump_counter(tx, app, kind, 1).await
 }
 
 impl PgFunctions {
@@ -145,7 +136,7 @@ impl PgFunctions {
         )
         .await
         .map_err(error)?;
-        notify(&tx, &self.app, Change::FUNCTIONS).await?;
+        notify(&tx, &self.app, Change::FUNCTIONS, None).await?;
         tx.commit().await.map_err(error)?;
         drop(c);
         self.reload().await?;
@@ -430,14 +421,7 @@ impl PgFunctions {
                 ("version", all.versions.iter().map(|v| v.id).max()),
             ] {
                 let Some(highest) = highest else { continue };
-                tx.execute(
-                    "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (app, name)
-                     DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
-                    &[&app, &kind, &(highest as i64)],
-                )
-                .await
-                .map_err(error)?;
+                raise_counter(tx, app, kind, highest as i64).await?;
             }
             Ok(())
         })

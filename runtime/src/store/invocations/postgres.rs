@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{InvocationRecord, RecordPage};
 use crate::store::error::StoreError;
-use crate::store::postgres::{block_on, error, spawn, Database};
+use crate::store::postgres::{block_on, bump_counter, error, raise_counter, spawn, Database};
 
 /// Ids a node reserves at a time.
 const ID_BLOCK: i64 = 10_000;
@@ -52,18 +52,7 @@ struct Ids {
 
 /// Reserves a block of ids: `[start, end)`.
 async fn reserve(db: &Database, app: &str) -> Result<(u64, u64), StoreError> {
-    let row = db
-        .client()
-        .await?
-        .query_one(
-            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, 'invocation', $2)
-             ON CONFLICT (app, name) DO UPDATE SET value = chatfn_counters.value + $2
-             RETURNING value",
-            &[&app, &ID_BLOCK],
-        )
-        .await
-        .map_err(error)?;
-    let last = row.get::<_, i64>(0) as u64;
+    let last = bump_counter(&db.client().await?, app, "invocation", ID_BLOCK).await? as u64;
     Ok((last + 1 - ID_BLOCK as u64, last + 1))
 }
 
@@ -232,18 +221,7 @@ impl PgRecords {
         let Some(last) = records.iter().map(|r| r.id).max() else { return Ok(()) };
         let _one_writer = self.writing.lock().await;
         self.write(&records).await?;
-        self.db
-            .client()
-            .await?
-            .execute(
-                "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, 'invocation', $2)
-                 ON CONFLICT (app, name)
-                 DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
-                &[&&*self.app, &(last as i64)],
-            )
-            .await
-            .map_err(error)?;
-        Ok(())
+        raise_counter(&self.db.client().await?, &self.app, "invocation", last as i64).await
     }
 
     pub async fn get(&self, id: u64) -> Result<Option<InvocationRecord>, StoreError> {

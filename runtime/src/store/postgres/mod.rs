@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -100,26 +100,57 @@ impl Change {
     }
 }
 
-/// Tells every node (this one included) that `what` of `app` changed, when `tx` commits.
+/// Tells every node (this one included) that `what` of `app` changed, when `tx` commits;
+/// `detail` says more, as the kind of change has it.
 pub async fn notify(
     tx: &deadpool_postgres::Transaction<'_>,
     app: &str,
     what: &str,
+    detail: Option<&str>,
 ) -> Result<(), StoreError> {
-    tx.query("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("{what}\t{app}")])
-        .await
-        .map_err(error)?;
+    let payload = match detail {
+        Some(detail) => format!("{what}\t{app}\t{detail}"),
+        None => format!("{what}\t{app}"),
+    };
+    tx.query("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]).await.map_err(error)?;
     Ok(())
 }
 
-/// `notify`, with a detail.
-pub async fn notify_detail(
-    tx: &deadpool_postgres::Transaction<'_>,
+/// Adds `by` to the app's counter `name` (`chatfn_counters`, made at `by`); answers its new
+/// value. Ids are counted this way, per app and kind.
+pub async fn bump_counter(
+    client: &impl GenericClient,
     app: &str,
-    what: &str,
-    detail: &str,
+    name: &str,
+    by: i64,
+) -> Result<i64, StoreError> {
+    let row = client
+        .query_one(
+            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, $2, $3)
+             ON CONFLICT (app, name) DO UPDATE SET value = chatfn_counters.value + $3
+             RETURNING value",
+            &[&app, &name, &by],
+        )
+        .await
+        .map_err(error)?;
+    Ok(row.get(0))
+}
+
+/// Raises the app's counter `name` to `value` unless it is past it (after an import, the next
+/// id comes after the imported ones).
+pub async fn raise_counter(
+    client: &impl GenericClient,
+    app: &str,
+    name: &str,
+    value: i64,
 ) -> Result<(), StoreError> {
-    tx.query("SELECT pg_notify($1, $2)", &[&CHANNEL, &format!("{what}\t{app}\t{detail}")])
+    client
+        .execute(
+            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, $2, $3)
+             ON CONFLICT (app, name)
+             DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
+            &[&app, &name, &value],
+        )
         .await
         .map_err(error)?;
     Ok(())

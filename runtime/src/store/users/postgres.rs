@@ -15,7 +15,7 @@ use tokio_postgres::Row;
 
 use super::{apply_patch, prepare, NewUser, User, UserPage, UserPatch};
 use crate::store::error::{StoreError, Subject};
-use crate::store::postgres::{error, Database};
+use crate::store::postgres::{error, raise_counter, Database};
 use crate::time::now_rfc3339;
 
 const COLUMNS: &str = "id, name, display_name, is_guest, properties, created_time";
@@ -384,13 +384,7 @@ impl PgUsers {
                 tx.execute(&secret, &[&app, &id, name, value]).await.map_err(error)?;
             }
         }
-        tx.execute(
-            "INSERT INTO chatfn_counters (app, name, value) VALUES ($1, 'user', $2)
-             ON CONFLICT (app, name) DO UPDATE SET value = GREATEST(chatfn_counters.value, EXCLUDED.value)",
-            &[&app, &highest],
-        )
-        .await
-        .map_err(error)?;
+        raise_counter(&tx, app, "user", highest).await?;
         tx.commit().await.map_err(error)
     }
 
