@@ -104,10 +104,7 @@ async fn apply_settings(
 async fn redeploy(app: &PlatformApp) {
     let redeployed = async {
         let (running, _) = crate::deploy::effective_app(&app.app, &app.store)?;
-        if !running.dependencies.is_empty() {
-            // A no-op when this node's node_modules already matches.
-            crate::deps::install(&running, crate::deps::Options::from_env(&running)).await?;
-        }
+        crate::deploy::install_dependencies(&running).await?;
         crate::deploy::redeploy(&app.app, &app.store, &app.sessions)
     };
     match redeployed.await {

@@ -42,15 +42,11 @@ async fn open_app(
         tracing::info!(app = %app.name, "from the app directory: {}", changes.join(", "));
     }
     let (running, versions) = deploy::effective_app(app, &store)?;
-    if install && !running.dependencies.is_empty() {
-        // The same step as `chatfn deps install`: a no-op when node_modules already matches.
-        // One at a time: apps opened together may share a directory and its node_modules.
-        static ONE_INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-        let _one = ONE_INSTALL.lock().await;
-        let report = deps::install(&running, deps::Options::from_env(&running))
+    if install {
+        let report = deploy::install_dependencies(&running)
             .await
             .with_context(|| format!("installing the npm dependencies of app {}", app.name))?;
-        if report.changed {
+        if let Some(report) = report.filter(|r| r.changed) {
             print_install_report(&report);
         }
     }

@@ -42,7 +42,7 @@ pub async fn take_directory(app: &App, store: &Store) -> anyhow::Result<Vec<Stri
     let lock = store.functions.lock("directory").await?;
     let changes = take_directory_locked(app, store).await;
     if let Some(lock) = lock {
-        lock.release().await;
+        lock.commit().await;
     }
     changes
 }
@@ -169,6 +169,22 @@ pub fn effective_app(base: &App, store: &Store) -> anyhow::Result<(App, Versions
         }
     }
     Ok((app, running))
+}
+
+/// Installs the npm dependencies of `running` (as `effective_app` gave it) the way
+/// `chatfn deps install` does, a no-op when node_modules already matches; `None` when it has
+/// none. One install at a time in the process: apps may share a directory and its
+/// node_modules.
+pub async fn install_dependencies(
+    running: &App,
+) -> anyhow::Result<Option<crate::deps::InstallReport>> {
+    if running.dependencies.is_empty() {
+        return Ok(None);
+    }
+    static ONE_INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = ONE_INSTALL.lock().await;
+    let options = crate::deps::Options::from_env(running);
+    Ok(Some(crate::deps::install(running, options).await?))
 }
 
 /// Starts an isolate for what `base` and the store say now (and one for a shadow version).
