@@ -31,27 +31,14 @@ impl SettingsStore {
                 None => None,
             },
             SettingsStore::Postgres { db, app } => {
-                let app = app.to_string();
-                db.run(move |c| async move {
-                    let row = c
-                        .query_opt(
-                            "SELECT value FROM chatfn_settings WHERE app = $1 AND name = $2",
-                            &[&app, &GUEST_USERS],
-                        )
-                        .await
-                        .map_err(error)?;
-                    Ok(row.map(|r| r.get::<_, Value>(0)))
-                })
-                .await?
-                .map(serde_json::from_value)
-                .transpose()?
+                stored_guest_users(db, Some(app)).await?.pop().map(|(_, guests)| guests)
             }
         };
         Ok(value)
     }
 
     /// Durable when it returns. With PostgreSQL, the other nodes are told (see
-    /// `postgres::Changes`).
+    /// `postgres::Change`).
     pub async fn set_guest_users(&self, value: GuestUsers) -> Result<(), StoreError> {
         match self {
             SettingsStore::Sled { space, tree } => {

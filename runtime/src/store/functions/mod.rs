@@ -16,8 +16,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
+use super::postgres::Held;
 
-pub use self::postgres::{generations, AppLock, PgFunctions};
+pub use self::postgres::{generations, PgFunctions};
 pub use self::sled::SledFunctions;
 
 /// A script and the file (relative to the app directory) it runs as.
@@ -214,7 +215,7 @@ impl FunctionsStore {
 
     /// With PostgreSQL, holds the app's lock `name` (one node at a time does what it guards)
     /// and renews the copy; sled has one node, and needs none.
-    pub async fn lock(&self, name: &str) -> Result<Option<AppLock>, StoreError> {
+    pub async fn lock(&self, name: &str) -> Result<Option<Held>, StoreError> {
         match self {
             FunctionsStore::Sled(_) => Ok(None),
             FunctionsStore::Postgres(p) => Ok(Some(p.lock(name).await?)),

@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 
 use super::{Everything, FunctionRecord, RuntimeRecord, VersionRecord};
 use crate::store::error::{StoreError, Subject};
-use crate::store::postgres::{bump_counter, error, notify, raise_counter, Change, Database};
+use crate::store::postgres::{bump_counter, error, notify, raise_counter, Change, Database, Held};
 use crate::time::now_rfc3339;
 
 /// The app's rows as last read.
@@ -54,6 +54,31 @@ fn function(row: &Row) -> FunctionRecord {
 
 const FUNCTION_COLUMNS: &str = "id, trigger, name, description, enabled, current_version_number, \
                                 shadow_version_number, created_time";
+
+/// Stores a version as it is.
+async fn insert_version(
+    tx: &Transaction<'_>,
+    app: &str,
+    v: &VersionRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO chatfn_function_versions
+         (app, id, function_id, version_number, handler_script, file, created_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &app,
+            &(v.id as i64),
+            &(v.function_id as i64),
+            &(v.version_number as i64),
+            &v.handler_script,
+            &v.file,
+            &v.created_time,
+        ],
+    )
+    .await
+    .map_err(error)?;
+    Ok(())
+}
 
 /// The next id of `kind` in `app` (ids count per app, as with sled).
 async fn next_id(tx: &Transaction<'_>, app: &str, kind: &str) -> Result<i64, StoreError> {
@@ -295,22 +320,7 @@ impl PgFunctions {
                     file: file.to_string(),
                     created_time: now_rfc3339(),
                 };
-                tx.execute(
-                    "INSERT INTO chatfn_function_versions
-                     (app, id, function_id, version_number, handler_script, file, created_time)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    &[
-                        &app,
-                        &(version.id as i64),
-                        &fid,
-                        &(version.version_number as i64),
-                        &version.handler_script,
-                        &version.file,
-                        &version.created_time,
-                    ],
-                )
-                .await
-                .map_err(error)?;
+                insert_version(tx, app, &version).await?;
                 tx.execute(
                     "UPDATE chatfn_functions SET current_version_number = $3
                      WHERE app = $1 AND id = $2",
@@ -390,22 +400,7 @@ impl PgFunctions {
                 .map_err(error)?;
             }
             for v in &all.versions {
-                tx.execute(
-                    "INSERT INTO chatfn_function_versions
-                     (app, id, function_id, version_number, handler_script, file, created_time)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    &[
-                        &app,
-                        &(v.id as i64),
-                        &(v.function_id as i64),
-                        &(v.version_number as i64),
-                        &v.handler_script,
-                        &v.file,
-                        &v.created_time,
-                    ],
-                )
-                .await
-                .map_err(error)?;
+                insert_version(tx, app, v).await?;
             }
             for (item, digest) in &all.applied {
                 tx.execute(
@@ -448,7 +443,7 @@ impl PgFunctions {
 
     /// Holds the app's lock named `name` until the returned transaction ends: one node at a
     /// time takes the app directory into the store.
-    pub async fn lock(&self, name: &str) -> Result<AppLock, StoreError> {
+    pub async fn lock(&self, name: &str) -> Result<Held, StoreError> {
         let c = self.db.client().await?;
         let app: &str = &self.app;
         c.execute(
@@ -457,9 +452,9 @@ impl PgFunctions {
         )
         .await
         .map_err(error)?;
+        let lock = Held::new(c);
+        let c = lock.client();
         c.batch_execute("BEGIN").await.map_err(error)?;
-        let lock = AppLock { client: Some(c) };
-        let c = lock.client.as_ref().expect("held");
         c.query_one(
             "SELECT 1 FROM chatfn_app_locks WHERE app = $1 AND name = $2 FOR UPDATE",
             &[&app, &name],
@@ -469,30 +464,6 @@ impl PgFunctions {
         // What the node that held it before changed is read now.
         self.reload().await?;
         Ok(lock)
-    }
-}
-
-/// An app lock held by an open transaction; let go when dropped (the connection is closed,
-/// which ends the transaction) or released.
-pub struct AppLock {
-    client: Option<deadpool_postgres::Object>,
-}
-
-impl AppLock {
-    pub async fn release(mut self) {
-        if let Some(c) = self.client.take() {
-            if c.batch_execute("COMMIT").await.is_err() {
-                drop(deadpool_postgres::Object::take(c));
-            }
-        }
-    }
-}
-
-impl Drop for AppLock {
-    fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
-            drop(deadpool_postgres::Object::take(c));
-        }
     }
 }
 

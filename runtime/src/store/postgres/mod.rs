@@ -116,6 +116,40 @@ pub async fn notify(
     Ok(())
 }
 
+/// A transaction held open on a pooled connection for the locks it takes (a session attempt's
+/// name, an app's directory lock). `commit` ends it and gives the connection back to the pool;
+/// dropped without that (a cancelled or failed holder), the connection is closed instead, which
+/// ends the transaction as surely, rather than pooled with the transaction open.
+pub struct Held(Option<Object>);
+
+impl Held {
+    /// Holds `client`, whose transaction its holder begins.
+    pub fn new(client: Object) -> Held {
+        Held(Some(client))
+    }
+
+    pub fn client(&self) -> &Object {
+        self.0.as_ref().expect("held until committed")
+    }
+
+    /// Commits (within [`WAIT`]; a commit that fails or hangs closes the connection).
+    pub async fn commit(mut self) {
+        let Some(client) = self.0.take() else { return };
+        let ended = tokio::time::timeout(WAIT, client.batch_execute("COMMIT")).await;
+        if !matches!(ended, Ok(Ok(()))) {
+            drop(Object::take(client));
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
 /// Adds `by` to the app's counter `name` (`chatfn_counters`, made at `by`); answers its new
 /// value. Ids are counted this way, per app and kind.
 pub async fn bump_counter(

@@ -8,14 +8,13 @@
 
 use std::sync::Arc;
 
-use deadpool_postgres::Object;
 use serde_json::{Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::Row;
 
 use super::{apply_patch, prepare, NewUser, User, UserPage, UserPatch};
 use crate::store::error::{StoreError, Subject};
-use crate::store::postgres::{error, raise_counter, Database};
+use crate::store::postgres::{error, raise_counter, Database, Held};
 use crate::time::now_rfc3339;
 
 const COLUMNS: &str = "id, name, display_name, is_guest, properties, created_time";
@@ -397,10 +396,9 @@ impl PgUsers {
         let permit = self.holds.clone().acquire_owned().await.expect("the semaphore stays open");
         let (app, name) = (self.app.to_string(), name.to_string());
         let advisory = self.db.has_advisory_locks();
-        let client = self
+        let held = self
             .db
             .run(move |c| async move {
-                let mut hold = Hold { client: None, permit: None };
                 if advisory {
                     let lock = c
                         .prepare_cached("SELECT pg_advisory_xact_lock($1)")
@@ -408,13 +406,14 @@ impl PgUsers {
                         .map_err(error)?;
                     let key = name_key(&app, &name);
                     let key: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&key];
+                    let held = Held::new(c);
+                    let c = held.client();
                     // Sent together: one round trip.
                     let (began, locked) =
                         futures::join!(c.batch_execute("BEGIN"), c.execute(&lock, key));
-                    hold.client = Some(c);
                     began.map_err(error)?;
                     locked.map_err(error)?;
-                    return Ok(hold.client.take().expect("held"));
+                    return Ok(held);
                 }
                 let lock = c
                     .prepare_cached(
@@ -422,15 +421,15 @@ impl PgUsers {
                     )
                     .await
                     .map_err(error)?;
+                let held = Held::new(c);
+                let c = held.client();
                 // Sent together: one round trip when the row is there (every attempt but
                 // a name's first).
                 let key: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&app, &name];
                 let (began, locked) =
                     futures::join!(c.batch_execute("BEGIN"), c.query_opt(&lock, key));
-                hold.client = Some(c);
                 began.map_err(error)?;
                 if locked.map_err(error)?.is_none() {
-                    let c = hold.client.as_ref().expect("held");
                     let insert = c
                         .prepare_cached(
                             "INSERT INTO chatfn_name_holds (app, name) VALUES ($1, $2)
@@ -444,10 +443,10 @@ impl PgUsers {
                         c.query_opt(&lock, &[&app, &name]).await.map_err(error)?;
                     }
                 }
-                Ok(hold.client.take().expect("held"))
+                Ok(held)
             })
             .await?;
-        Ok(Hold { client: Some(client), permit: Some(permit) })
+        Ok(Hold { held, permit })
     }
 }
 
@@ -459,38 +458,21 @@ fn name_key(app: &str, name: &str) -> i64 {
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// A name's lock, held by an open transaction on a connection of its own.
+/// A name's lock: a transaction held on a connection of its own (closed, if the hold is
+/// dropped unreleased), and a place among the holds the pool allows at once.
 pub struct Hold {
-    client: Option<Object>,
-    permit: Option<OwnedSemaphorePermit>,
+    held: Held,
+    permit: OwnedSemaphorePermit,
 }
 
 impl Hold {
     /// Ends the transaction, and with it the lock, in the background (the attempt's answer
     /// does not wait for it); then the connection goes back to the pool.
-    pub fn release(mut self) {
-        let Some(client) = self.client.take() else { return };
-        let permit = self.permit.take();
+    pub fn release(self) {
+        let Hold { held, permit } = self;
         crate::store::postgres::spawn(async move {
-            let ended =
-                tokio::time::timeout(crate::store::postgres::WAIT, client.batch_execute("COMMIT"));
-            if matches!(ended.await, Ok(Ok(()))) {
-                drop(client);
-            } else {
-                // Closing the connection ends the transaction as surely.
-                drop(Object::take(client));
-            }
+            held.commit().await;
             drop(permit);
         });
-    }
-}
-
-impl Drop for Hold {
-    /// Not released (the attempt was cancelled, or failed half-way): the connection is closed
-    /// rather than pooled with its transaction open; the server then lets the row go.
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            drop(Object::take(client));
-        }
     }
 }
