@@ -1,14 +1,16 @@
 // Timer globals (setTimeout family, setImmediate) over deno_core's timer wheel. Timers set by
 // the initialization script belong to the isolate. Every timer set after that belongs to an
 // invocation: those still pending are cancelled when it is answered, and any set after the
-// answer (by a promise chain it left running) when the next invocation starts, before they
-// can run in it.
+// answer (by a promise chain it left running) is never scheduled: it could otherwise fire in
+// the same turn of the event loop that delivered the answer, or in the next invocation.
 import { core, primordials } from "ext:core/mod.js";
 import { invalidArgType } from "ext:chatfn/internal/errors.js";
 const { ReflectApply, SafeSet } = primordials;
 
-/** Whether the app has loaded (timers from then on are tracked), and the tracked ones. */
+/** Whether the app has loaded (timers from then on are tracked), whether an invocation is
+ * running (not yet answered), and the tracked timers. */
 let loaded = false;
+let running = false;
 let owned = null;
 
 function cancelOwned() {
@@ -17,14 +19,16 @@ function cancelOwned() {
   if (timers) for (const timer of timers) core.cancelTimer(timer);
 }
 
-/** An invocation starts: timers left from the last one's answer on go. */
+/** An invocation starts: the timers it sets are tracked. */
 export function trackInvocationTimers() {
   loaded = true;
+  running = true;
   cancelOwned();
 }
 
-/** An invocation is answered: the timers it set go. */
+/** An invocation is answered: the timers it set go, and any set from now on never run. */
 export function cancelInvocationTimers() {
+  running = false;
   cancelOwned();
 }
 
@@ -35,6 +39,12 @@ function timer(callback, delay, args, repeat) {
   const ms = Number(delay);
   const after = ms > 0 && ms < 2 ** 31 ? ms : 1;
   if (!loaded) return core.createTimer(callback, after, args, repeat, true);
+  if (!running) {
+    // Set after its invocation's answer: a handle that clearTimeout takes, never scheduled.
+    const handle = core.createTimer(callback, after, args, repeat, true);
+    core.cancelTimer(handle);
+    return handle;
+  }
   const timers = (owned ??= new SafeSet());
   const fire = repeat ? callback : function (...a) {
     timers.delete(handle);
