@@ -3,8 +3,10 @@
 //! under load up to its maximum (`[limits] isolates`), each new one on the thread whose
 //! connection asked for it (or the least busy), and gives back isolates idle for a while. Each
 //! isolate runs one invocation at a time. An invocation goes to an idle isolate on the thread
-//! it comes from first. A heavy app (`engine.rs`) keeps to the back threads. The pool decides;
-//! the isolate threads (`engine.rs`) own and run the isolates.
+//! it comes from first. A heavy app (`engine.rs`) keeps to the back threads. Work nobody waits
+//! for (chat events' runs) keeps to the back threads too, in a queue of its own: it never takes
+//! a serving thread's isolate from session attempts, and attempts never wait behind it. The
+//! pool decides; the isolate threads (`engine.rs`) own and run the isolates.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -60,7 +62,10 @@ struct State {
     idle: Vec<(usize, u64)>,
     /// Isolates alive or being built, per thread.
     per_thread: Vec<usize>,
+    /// Jobs waiting for an isolate: attempts and other work someone waits for, and background
+    /// work kept to the back threads (see `Pool::keeps_apart`).
     waiting: VecDeque<Job>,
+    waiting_back: VecDeque<Job>,
     /// Isolates being built for no job in particular: each takes the first waiting job when
     /// it is ready.
     building: usize,
@@ -78,6 +83,26 @@ impl State {
     fn live(&self) -> usize {
         self.per_thread.iter().sum()
     }
+
+    /// The pool's isolates (alive or being built) on `threads`.
+    fn on(&self, threads: std::ops::Range<usize>) -> usize {
+        self.per_thread[threads].iter().sum()
+    }
+
+    /// The next waiting job whose caller still waits: from `first`'s queue, else the other's.
+    fn next(&mut self, first: Queue, then_other: bool) -> Option<Job> {
+        let (a, b) = match first {
+            Queue::Foreground => (&mut self.waiting, &mut self.waiting_back),
+            Queue::Background => (&mut self.waiting_back, &mut self.waiting),
+        };
+        next_job(a).or_else(|| if then_other { next_job(b) } else { None })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Queue {
+    Foreground,
+    Background,
 }
 
 /// A job handed to an isolate thread, which takes it when it gets to it. Until then the caller
@@ -167,9 +192,10 @@ impl Pool {
             return Placed::Queued;
         }
         let heavy = self.heavy();
-        if job.background && !heavy && self.engine.has_back_threads() {
+        if job.background && self.keeps_apart() {
             // Work nobody waits for goes to the back threads: an idle isolate there, else a new
-            // one built there when the app may have one more; else where its attempts run.
+            // one built there when the app may have one more; else it waits for one there (an
+            // isolate of a serving thread moves there for it if the app has none: `release`).
             let back = self.engine.threads_for(true);
             let idle = state.idle.iter().rposition(|(t, _)| back.contains(t) && Some(*t) != avoid);
             if let Some(i) = idle {
@@ -181,6 +207,18 @@ impl Pool {
                 self.grow(&mut state, thread, Some(ticket.clone()));
                 return Placed::Sent { thread, ticket };
             }
+            if let Some(i) = state.idle.iter().position(|(t, _)| Some(*t) != avoid) {
+                // At its maximum, with an idle isolate on a serving thread: it moves.
+                let (thread, id) = state.idle.remove(i);
+                state.per_thread[thread] -= 1;
+                self.engine.send(thread, Command::Drop { id });
+                let to = self.engine.pick_thread(&state.per_thread, avoid, true);
+                let ticket = Ticket::new(job);
+                self.grow(&mut state, to, Some(ticket.clone()));
+                return Placed::Sent { thread: to, ticket };
+            }
+            state.waiting_back.push_back(job);
+            return Placed::Queued;
         }
         let belongs = self.engine.threads_for(heavy);
         let usable = |thread: usize| Some(thread) != avoid && belongs.contains(&thread);
@@ -264,7 +302,7 @@ impl Pool {
                 None => return,
             }
         };
-        let Some(job) = next_job(&mut state.waiting) else { return };
+        let Some(job) = state.next(Queue::Foreground, !self.keeps_apart()) else { return };
         self.grow(&mut state, thread, Some(Ticket::new(job)));
     }
 
@@ -295,6 +333,12 @@ impl Pool {
 
     pub fn heavy(&self) -> bool {
         self.heavy.is_heavy()
+    }
+
+    /// Whether background work keeps to the back threads, apart from the app's attempts: a
+    /// light app's, on an engine that has back threads (a heavy app's all runs there).
+    fn keeps_apart(&self) -> bool {
+        !self.heavy() && self.engine.has_back_threads()
     }
 
     /// Whether `thread` can take a job now: not one to avoid, and not busy with other work.
@@ -346,14 +390,37 @@ impl Pool {
             // gets a new one on a back thread.
             tracing::info!(app = %self.app.name, "the app's function holds a thread for long slices: its isolates move to the back threads");
             state.per_thread[thread] -= 1;
-            if let Some(job) = next_job(&mut state.waiting) {
+            if let Some(job) = state.next(Queue::Foreground, true) {
                 let to = self.engine.pick_thread(&state.per_thread, None, true);
                 self.grow(&mut state, to, Some(Ticket::new(job)));
             }
             return Release::Drop;
         }
-        if let Some(job) = next_job(&mut state.waiting) {
-            return Release::Run(job);
+        if !self.keeps_apart() {
+            if let Some(job) = state.next(Queue::Foreground, true) {
+                return Release::Run(job);
+            }
+        } else if self.engine.threads_for(true).contains(&thread) {
+            // A back thread's isolate: background work first; attempts only when the app has
+            // no isolate on a serving thread to run them.
+            let serving = state.on(self.engine.serving_threads());
+            if let Some(job) = state.next(Queue::Background, serving == 0) {
+                return Release::Run(job);
+            }
+        } else {
+            if let Some(job) = state.next(Queue::Foreground, false) {
+                return Release::Run(job);
+            }
+            if state.on(self.engine.threads_for(true)) == 0 {
+                // Background work waits and the app has no isolate on a back thread: this one
+                // moves there for it.
+                if let Some(job) = state.next(Queue::Background, false) {
+                    state.per_thread[thread] -= 1;
+                    let to = self.engine.pick_thread(&state.per_thread, None, true);
+                    self.grow(&mut state, to, Some(Ticket::new(job)));
+                    return Release::Drop;
+                }
+            }
         }
         state.idle.push((thread, id));
         Release::Park
@@ -367,16 +434,17 @@ impl Pool {
         if state.closed {
             return;
         }
-        // The replacement goes where the discarded one was, if it still belongs there.
-        let ticket = next_job(&mut state.waiting).map(Ticket::new);
-        if ticket.is_some() || state.idle.is_empty() {
-            let heavy = self.heavy();
+        // The replacement goes where the discarded one was, if it still belongs there (a
+        // background job's to a back thread).
+        let job = state.next(Queue::Foreground, true);
+        if job.is_some() || state.idle.is_empty() {
+            let heavy = self.heavy() || job.as_ref().is_some_and(|j| j.background);
             let to = if self.engine.threads_for(heavy).contains(&thread) {
                 thread
             } else {
                 self.engine.pick_thread(&state.per_thread, None, heavy)
             };
-            self.grow(&mut state, to, ticket);
+            self.grow(&mut state, to, job.map(Ticket::new));
         }
     }
 
@@ -385,7 +453,8 @@ impl Pool {
     pub fn build_failed(&self, thread: usize, error: &str) {
         let mut state = self.state.lock().unwrap();
         state.per_thread[thread] -= 1;
-        for job in state.waiting.drain(..) {
+        let State { waiting, waiting_back, .. } = &mut *state;
+        for job in waiting.drain(..).chain(waiting_back.drain(..)) {
             let _ = job.reply.send(Answer::Crashed(error.to_string()));
         }
     }
@@ -399,7 +468,12 @@ impl Pool {
         let last = state.live() <= 1;
         let due = match (last, self.app.limits.hibernate_after) {
             (false, _) => idle >= IDLE_RETIRE,
-            (true, Some(after)) => idle >= after && state.waiting.is_empty() && state.growing == 0,
+            (true, Some(after)) => {
+                idle >= after
+                    && state.waiting.is_empty()
+                    && state.waiting_back.is_empty()
+                    && state.growing == 0
+            }
             (true, None) => false,
         };
         if !due {
@@ -426,7 +500,8 @@ impl Pool {
     pub fn close(&self) {
         let mut state = self.state.lock().unwrap();
         state.closed = true;
-        for job in state.waiting.drain(..) {
+        let State { waiting, waiting_back, .. } = &mut *state;
+        for job in waiting.drain(..).chain(waiting_back.drain(..)) {
             let _ = job.reply.send(Answer::Crashed("the app's deployment was replaced".into()));
         }
         for (thread, id) in std::mem::take(&mut state.idle) {
