@@ -331,6 +331,11 @@ impl ThreadSlot {
         }
     }
 
+    /// The thread's CPU time so far (None where threads have no CPU clock).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        cpu_time(self.clock?)
+    }
+
     /// Marks the thread busy building an isolate until the guard is dropped.
     pub fn building(&self) -> Building<'_> {
         *self.building.lock().unwrap() = Some(Instant::now());
@@ -344,10 +349,13 @@ impl ThreadSlot {
         let Some(r) = running.as_mut() else { return };
         let Some(cpu_now) = cpu_time(clock) else { return };
         let seen = *r.seen.get_or_insert((Instant::now(), cpu_now));
-        r.watch.check(r.cpu(seen, cpu_now), cpu_now);
-        self.note_slice(&r.watch, r.started.elapsed(), false);
+        let slice_cpu = r.cpu(seen, cpu_now);
+        r.watch.check(slice_cpu, cpu_now);
+        // What counts against the app is the time it ran, not the time the thread waited for
+        // a core (on a loaded machine a quick slice can be preempted for milliseconds).
+        self.note_slice(&r.watch, slice_cpu, false);
         if self.serves
-            && r.started.elapsed() >= DEMOTE_AFTER
+            && slice_cpu >= DEMOTE_AFTER
             && can_demote()
             && !self.demoted.swap(true, Ordering::Relaxed)
         {
@@ -364,8 +372,10 @@ impl Drop for Building<'_> {
     }
 }
 
-/// Slices this long on a thread that serves connections count against an app (`Heaviness`):
-/// quick functions run slices of well under a millisecond.
+/// Slices that ran this long on a thread that serves connections count against an app
+/// (`Heaviness`): quick functions run slices of well under a millisecond. Measured as the
+/// watchdog sees them (`Running::cpu`): the thread's CPU time once seen, so a quick slice
+/// preempted on a loaded machine does not count, and one the watchdog never saw does not.
 const HEAVY_AFTER: Duration = Duration::from_millis(10);
 const STRIKES: u32 = 3;
 const STRIKES_WITHIN: Duration = Duration::from_secs(10);
@@ -377,7 +387,7 @@ const HEAVY_AT_ONCE: Duration = Duration::from_millis(50);
 const WARMING_INVOCATIONS: u32 = 3;
 const HEAVY_AFTER_WARMING: Duration = Duration::from_millis(150);
 
-/// A slice of JavaScript running this long without a break (a hostile or a heavy function)
+/// A slice of JavaScript that ran this long without a break (a hostile or a heavy function)
 /// runs at a lower priority (`DEMOTED_NICE`) until it ends, so the threads that answer other
 /// apps, and HTTP, win a contended core first; it still gets its share (a tenth of a core
 /// against one busy neighbour), so it reaches its CPU limit, not its wall limit.
@@ -460,13 +470,22 @@ impl Drop for Slice<'_> {
             set_nice(self.slot.tid, 0);
         }
         CURRENT.with(|c| c.borrow_mut().take());
-        if let Some(r) = &running {
-            self.slot.note_slice(self.watch, r.started.elapsed(), true);
-        }
-        let used = match running {
+        let used = match &running {
             Some(r) => match r.seen {
-                Some(seen) => r.cpu(seen, current_thread_cpu()),
-                None => r.started.elapsed(),
+                Some(seen) => {
+                    let used = r.cpu(seen, current_thread_cpu());
+                    self.slot.note_slice(self.watch, used, true);
+                    used
+                }
+                // Too short for the watchdog to see (it looks every `TICK`): it does not count
+                // against the app, unless the thread has no CPU clock to measure long ones.
+                None => {
+                    let used = r.started.elapsed();
+                    if self.slot.clock.is_none() {
+                        self.slot.note_slice(self.watch, used, true);
+                    }
+                    used
+                }
             },
             None => Duration::ZERO,
         };
