@@ -47,7 +47,7 @@ pub async fn report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Receipts>), PlatformError> {
-    accept(&app, &headers, &body).await
+    accept(&app, &headers, body).await
 }
 
 /// `POST /v1/events` for the app the path names (the token must be that app's).
@@ -63,22 +63,31 @@ pub async fn report_for_app(
     if app.app.name != name {
         return Err(PlatformError::Unauthorized);
     }
-    accept(&app, &headers, &body).await
+    accept(&app, &headers, body).await
 }
 
 async fn accept(
     app: &PlatformApp,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Bytes,
 ) -> Result<(StatusCode, Json<Receipts>), PlatformError> {
     let idempotency_key = match headers.get("idempotency-key") {
-        Some(v) => Some(v.to_str().map_err(|_| {
-            PlatformError::BadRequest("the Idempotency-Key header must be text".into())
-        })?),
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    PlatformError::BadRequest("the Idempotency-Key header must be text".into())
+                })?
+                .to_string(),
+        ),
         None => None,
     };
-    let events =
-        crate::events::parse_batch(body, idempotency_key).map_err(PlatformError::BadRequest)?;
+    // A batch of up to a thousand events is read and checked on a blocking thread: the
+    // serving thread goes on answering session attempts meanwhile.
+    let events = crate::events::delivery::background()
+        .spawn_blocking(move || crate::events::parse_batch(&body, idempotency_key.as_deref()))
+        .await
+        .map_err(|e| PlatformError::Internal(format!("reading the events failed: {e}")))?
+        .map_err(PlatformError::BadRequest)?;
     let deployment = app.sessions.deployment();
     let (handled, unhandled): (Vec<_>, Vec<_>) =
         events.into_iter().partition(|e| deployment.has_function(e.trigger));

@@ -20,6 +20,8 @@ pub struct SledEvents {
     space: crate::store::Space,
     tree: sled::Tree,
     queued: std::sync::Arc<AtomicUsize>,
+    /// Held while events join the queue (a batch, a redriven dead letter).
+    accepting: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 const QUEUE: &[u8] = b"q/";
@@ -64,6 +66,7 @@ impl SledEvents {
             space: space.clone(),
             tree,
             queued: std::sync::Arc::new(AtomicUsize::new(queued)),
+            accepting: std::sync::Arc::default(),
         })
     }
 
@@ -82,61 +85,107 @@ impl SledEvents {
         max_queue: usize,
         now_ms: u64,
     ) -> Result<Vec<Accepted>, StoreError> {
-        // sled's ids only grow (also across restarts); numbered from 1.
-        let seqs = (0..batch.len())
-            .map(|_| Ok(self.space.generate_id()? + 1))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let result = self.tree.transaction(|tree| {
-            let mut answers = Vec::with_capacity(batch.len());
-            let mut fresh = 0;
-            for (event, &seq) in batch.iter().zip(&seqs) {
-                let id_key = [IDS, event.id.as_bytes()].concat();
-                // Also a duplicate within this batch: the first one was just inserted.
-                if let Some(first) = tree.get(&id_key)? {
-                    let seq = id_entry(&first).0;
-                    answers.push(Accepted { id: event.id.clone(), seq, duplicate: true });
-                    continue;
-                }
-                let queued = QueuedEvent {
-                    seq,
-                    id: event.id.clone(),
-                    trigger: event.trigger.clone(),
-                    key: event.key.clone(),
-                    event: event.event.clone(),
-                    received_at: now_ms,
-                    next_at: now_ms,
-                    failures: Vec::new(),
-                    runs: 0,
-                    redriven: 0,
-                };
-                let bytes = serde_json::to_vec(&queued).expect("an event serializes");
-                tree.insert(id_key, [seq.to_be_bytes(), now_ms.to_be_bytes()].concat())?;
-                tree.insert(key(QUEUE, seq), bytes)?;
-                answers.push(Accepted { id: event.id.clone(), seq, duplicate: false });
-                fresh += 1;
-            }
-            if self.queued() + fresh > max_queue {
-                return Err(ConflictableTransactionError::Abort(fresh));
-            }
-            let duplicates = answers.iter().filter(|a| a.duplicate).count() as u64;
-            bump(tree, "accepted", (fresh + unhandled) as u64)?;
-            bump(tree, "duplicates", duplicates)?;
-            bump(tree, "unhandled", unhandled as u64)?;
-            Ok((answers, fresh))
-        });
-        let (answers, fresh) = match result {
-            Ok(done) => done,
-            Err(TransactionError::Abort(fresh)) => {
-                return Err(StoreError::Conflict(format!(
-                    "the app's event queue is full ({} queued, at most {max_queue}; {fresh} more asked for)",
-                    self.queued()
-                )))
-            }
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-        };
-        self.queued.fetch_add(fresh, Ordering::SeqCst);
+        // A batch is up to a thousand events: milliseconds of work, done on a blocking thread
+        // of the events' runtime, not on the serving thread that read the request.
+        let events = self.clone();
+        let answers = crate::events::delivery::background()
+            .spawn_blocking(move || events.queue_batch(batch, unhandled, max_queue, now_ms))
+            .await
+            .map_err(|e| StoreError::Database(format!("queueing the events failed: {e}")))??;
         self.space.flush().await?;
         Ok(answers)
+    }
+
+    /// `accept`'s writes (not flushed). Not a sled transaction: a transaction's commit holds
+    /// a lock that every read of every sled database in the process waits for (sled's
+    /// `concurrency_control`), and a batch's commit would hold session attempts' user lookups
+    /// for milliseconds. Batches of one app are queued one at a time instead (the depth check
+    /// and the duplicates are exact), each event's queue entry written before its id, so a
+    /// crash part way leaves events the backend was not answered for (it sends them again:
+    /// those queued are duplicates then), never an id without its event.
+    fn queue_batch(
+        &self,
+        batch: Vec<NewEvent>,
+        unhandled: usize,
+        max_queue: usize,
+        now_ms: u64,
+    ) -> Result<Vec<Accepted>, StoreError> {
+        let _one_batch_at_a_time = self.accepting.lock().unwrap();
+        // Each event's answer: a duplicate of an earlier one (its sequence number), or new.
+        let mut earlier = std::collections::HashMap::new();
+        let mut answers = Vec::with_capacity(batch.len());
+        let mut fresh = 0;
+        for event in &batch {
+            let seq = match earlier.get(event.id.as_str()) {
+                Some(&seq) => Some(seq),
+                None => self.tree.get([IDS, event.id.as_bytes()].concat())?.map(|v| id_entry(&v).0),
+            };
+            if seq.is_none() {
+                fresh += 1;
+                // (Numbered below; 0 stands for "new" until then.)
+                earlier.insert(event.id.as_str(), 0);
+            }
+            answers.push(Accepted {
+                id: event.id.clone(),
+                seq: seq.unwrap_or(0),
+                duplicate: seq.is_some(),
+            });
+        }
+        if self.queued() + fresh > max_queue {
+            return Err(StoreError::Conflict(format!(
+                "the app's event queue is full ({} queued, at most {max_queue}; {fresh} more asked for)",
+                self.queued()
+            )));
+        }
+        let mut numbered = std::collections::HashMap::new();
+        for (event, answer) in batch.iter().zip(answers.iter_mut()) {
+            if answer.duplicate {
+                if answer.seq == 0 {
+                    // A duplicate of an event earlier in this batch.
+                    answer.seq = numbered[event.id.as_str()];
+                }
+                continue;
+            }
+            // sled's ids only grow (also across restarts); numbered from 1.
+            let seq = self.space.generate_id()? + 1;
+            let queued = QueuedEvent {
+                seq,
+                id: event.id.clone(),
+                trigger: event.trigger.clone(),
+                key: event.key.clone(),
+                event: event.event.clone(),
+                received_at: now_ms,
+                next_at: now_ms,
+                failures: Vec::new(),
+                runs: 0,
+                redriven: 0,
+            };
+            let bytes = serde_json::to_vec(&queued).expect("an event serializes");
+            self.tree.insert(key(QUEUE, seq), bytes)?;
+            self.tree.insert(
+                [IDS, event.id.as_bytes()].concat(),
+                [seq.to_be_bytes(), now_ms.to_be_bytes()].concat(),
+            )?;
+            numbered.insert(event.id.as_str(), seq);
+            answer.seq = seq;
+        }
+        let duplicates = answers.iter().filter(|a| a.duplicate).count() as u64;
+        self.count("accepted", (fresh + unhandled) as u64)?;
+        self.count("duplicates", duplicates)?;
+        self.count("unhandled", unhandled as u64)?;
+        self.queued.fetch_add(fresh, Ordering::SeqCst);
+        Ok(answers)
+    }
+
+    /// Adds `by` to a counter, outside a transaction (an atomic update of its one key).
+    fn count(&self, name: &str, by: u64) -> Result<(), StoreError> {
+        if by > 0 {
+            self.tree.update_and_fetch(count_key(name), |old| {
+                let now = old.map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap_or([0; 8])));
+                Some((now + by).to_be_bytes().to_vec())
+            })?;
+        }
+        Ok(())
     }
 
     /// Every queued event's sequence number, key and next run time, in order.
@@ -158,16 +207,12 @@ impl SledEvents {
     }
 
     /// The event's run succeeded: it leaves the queue (durably, before this returns).
+    /// (Not a transaction, as in `queue_batch`: one runs for every event delivered. A crash
+    /// between the removal and its count loses one step of the count, nothing else.)
     pub async fn delivered(&self, seq: u64) -> Result<(), StoreError> {
-        let removed = self.tree.transaction(|tree| {
-            let removed = tree.remove(key(QUEUE, seq))?.is_some();
-            if removed {
-                bump(tree, "delivered", 1)?;
-            }
-            Ok::<_, ConflictableTransactionError<()>>(removed)
-        });
-        if removed.map_err(transaction_error)? {
+        if self.tree.remove(key(QUEUE, seq))?.is_some() {
             self.queued.fetch_sub(1, Ordering::SeqCst);
+            self.count("delivered", 1)?;
         }
         self.space.flush().await
     }
@@ -250,6 +295,7 @@ impl SledEvents {
             event.redriven += 1;
             event.runs = 0;
             let bytes = serde_json::to_vec(&event).expect("an event serializes");
+            let _no_batch_meanwhile = self.accepting.lock().unwrap();
             let done = self.tree.transaction(|tree| {
                 if tree.remove(key(DEAD, letter.seq))?.is_none() {
                     return Ok(false);
