@@ -8,6 +8,12 @@
 //! retried after an exponential backoff with jitter, and goes to the dead letters after
 //! `max_attempts` runs or once older than `max_age`, the key moving on. Every run is an
 //! invocation record. At least once: an event whose run was cut short by a crash runs again.
+//!
+//! Session attempts come first: while the serving threads are busy (`Engine::serving_load`
+//! at `BUSY_LOAD` or more), events run one at a time, and each run is followed by a pause of
+//! `PAUSE_FACTOR` times its length, so that event work (its JavaScript on the back threads at a
+//! lower priority, and its flushes and records, which are not) takes a small share of the
+//! machine until the attempts ease off. The queue still moves, only slower.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -44,6 +50,18 @@ const FORGET_EVERY: Duration = Duration::from_secs(3600);
 
 /// First runs whose delay the stats keep.
 const DELAYS: usize = 10_000;
+
+/// The serving threads' load from which event runs yield to session attempts.
+const BUSY_LOAD: f64 = 0.5;
+/// While they yield, a run is followed by a pause this many times its length (at most
+/// `MAX_PAUSE`).
+const PAUSE_FACTOR: u32 = 4;
+const MAX_PAUSE: Duration = Duration::from_millis(250);
+
+/// Whether session attempts keep the serving threads busy: event work yields.
+fn attempts_busy() -> bool {
+    crate::worker::engine::engine().serving_load() >= BUSY_LOAD
+}
 
 /// Percentiles of the delay from an event's acceptance (its 202) to its first run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -277,13 +295,14 @@ impl Delivery {
                 }
             }
             let next = {
+                let concurrency = if attempts_busy() { 1 } else { self.config.concurrency };
                 let mut schedule = self.schedule.lock().unwrap();
                 let now = now_ms();
-                while schedule.running < self.config.concurrency {
+                while schedule.running < concurrency {
                     let Some((seq, key)) = schedule.take_due(now) else { break };
                     tokio::spawn(self.clone().deliver(seq, key));
                 }
-                match schedule.running < self.config.concurrency {
+                match schedule.running < concurrency {
                     true => schedule.heads.first().map(|h| h.0),
                     false => None,
                 }
@@ -310,6 +329,7 @@ impl Delivery {
     }
 
     async fn deliver(self: Arc<Self>, seq: u64, key: String) {
+        let started = std::time::Instant::now();
         let ran = match self.run_once(seq).await {
             Ok(ran) => ran,
             Err(e) => {
@@ -321,6 +341,10 @@ impl Delivery {
             Ran::Done => None,
             Ran::RetryAt(at) => Some(at),
         };
+        if attempts_busy() {
+            // The run's place is kept (and its key busy) through the pause.
+            tokio::time::sleep((started.elapsed() * PAUSE_FACTOR).min(MAX_PAUSE)).await;
+        }
         self.schedule.lock().unwrap().finish(&key, retry_at);
         self.wake.notify_one();
     }

@@ -51,7 +51,19 @@ pub struct Engine {
     threads: Vec<Thread>,
     /// Threads `0..serving` serve connections; the others are back threads.
     serving: usize,
+    /// The serving threads' latest measured load (`serving_load`).
+    load: std::sync::Mutex<LoadSample>,
 }
+
+/// The serving threads' CPU times when last measured, and the load measured then.
+struct LoadSample {
+    at: std::time::Instant,
+    cpu: Vec<Duration>,
+    load: f64,
+}
+
+/// How often the serving threads' load is measured (at most).
+const LOAD_WINDOW: Duration = Duration::from_millis(50);
 
 thread_local! {
     /// The index of the isolate thread this is, if it is one.
@@ -113,7 +125,34 @@ impl Engine {
             threads.push(Thread { commands, slot });
         }
         supervisor::start_watchdog(threads.iter().map(|t| t.slot.clone()).collect());
-        Engine { threads, serving }
+        let load = LoadSample { at: std::time::Instant::now(), cpu: Vec::new(), load: 0.0 };
+        Engine { threads, serving, load: std::sync::Mutex::new(load) }
+    }
+
+    /// How busy the serving threads are: the largest share of its time any of them spent
+    /// running (JavaScript, HTTP, the stores' calls) over the last `LOAD_WINDOW` or so, 0 to 1.
+    /// Background work (chat events' runs) yields while it is high (`events::delivery`).
+    pub fn serving_load(&self) -> f64 {
+        let mut sample = self.load.lock().unwrap();
+        let elapsed = sample.at.elapsed();
+        if elapsed < LOAD_WINDOW {
+            return sample.load;
+        }
+        let cpu: Vec<Duration> = self.threads[self.serving_threads()]
+            .iter()
+            .map(|t| t.slot.cpu_time().unwrap_or_default())
+            .collect();
+        if sample.cpu.len() == cpu.len() {
+            sample.load = cpu
+                .iter()
+                .zip(&sample.cpu)
+                .map(|(now, before)| now.saturating_sub(*before).as_secs_f64())
+                .fold(0.0, f64::max)
+                / elapsed.as_secs_f64();
+        }
+        sample.at = std::time::Instant::now();
+        sample.cpu = cpu;
+        sample.load
     }
 
     /// The threads that serve connections.
