@@ -154,9 +154,10 @@ impl Schedule {
     }
 }
 
-/// The runtime every app's delivery runs on: two threads (and its blocking pool, for the
-/// store's flushes) at a lower priority, as the back threads that run the events' functions,
-/// so that a burst of events costs session attempts as little as it can.
+/// The runtime every app's delivery runs on, and where batches of reported events are read
+/// and queued (`platform/events.rs`, `store/events/sled.rs`): two threads and its blocking pool
+/// at a lower priority, as the back threads that run the events' functions, so that a burst of
+/// events costs session attempts as little as it can.
 pub(crate) fn background() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
