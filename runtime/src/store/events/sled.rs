@@ -75,8 +75,8 @@ impl SledEvents {
         self.queued.load(Ordering::SeqCst)
     }
 
-    /// Queues every event of `batch` whose id was not accepted before, all or none, and flushes:
-    /// the answer means they are durable. `Conflict` when they would take the queue past
+    /// Queues every event of `batch` whose id was not accepted before, all or none (a crash
+    /// part way aside: see `queue_batch`), and flushes: the answer means they are durable. `Conflict` when they would take the queue past
     /// `max_queue` (then nothing is queued). `unhandled` events are only counted.
     pub async fn accept(
         &self,
