@@ -491,6 +491,53 @@ module.exports = { handleEvent };
 }
 
 #[test]
+fn an_event_runs_while_attempts_keep_the_app_at_its_isolates() {
+    // Two isolates at most, each attempt holding one for 300 ms, and more attempts than that
+    // always waiting: an event must not wait for the attempts to stop (its run got an isolate
+    // only when no attempt was waiting, so under a steady load it never ran).
+    let dir = tempfile::tempdir().unwrap();
+    let start = "async function handleEvent(event) {\n  await new Promise((r) => setTimeout(r, 300));\n}\nmodule.exports = { handleEvent };\n";
+    let sent = "async function handleEvent(event) {}\nmodule.exports = { handleEvent };\n";
+    let app_dir = app_with(
+        dir.path(),
+        "[functions]\n\"user.attempted.start_session\" = \"start.js\"\n\"user.sent.message\" = \"sent.js\"\n[limits]\nisolates = 2\n",
+        &[("start.js", start), ("sent.js", sent)],
+    );
+    let app = App::start(&app_dir, &dir.path().join("data"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let (base, stop) = (app.server.base.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut answered = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = json!({ "username": format!("u{i}") }).to_string();
+                    if crate::harness::post(&base, "/v1/sessions", &body).is_some() {
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, receipts) = app.report(event("user.sent.message", "under-load", 1, json!({})));
+    assert_eq!(status, 202, "{receipts}");
+    let reported = Instant::now();
+    let mut stats = app.stats();
+    while stats["delivered"] != 1 && reported.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(50));
+        stats = app.stats();
+    }
+    let delivered_after = reported.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered: usize = attempts.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(stats["delivered"], 1, "the event waited for the attempts to stop: {stats}");
+    assert!(answered > 10, "the attempts kept coming: {answered}");
+    eprintln!("delivered {delivered_after:?} after it was reported, {answered} attempts answered");
+}
+
+#[test]
 fn a_bot_reply_reaches_the_chat_backend() {
     // A fake chat backend in ChatKitty's Platform API shape: a token, and channel messages.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -336,9 +336,11 @@ impl Pool {
     }
 
     /// Whether background work keeps to the back threads, apart from the app's attempts: a
-    /// light app's, on an engine that has back threads (a heavy app's all runs there).
+    /// light app's, on an engine that has back threads (a heavy app's all runs there), when the
+    /// app may have an isolate on each side (one held to a single isolate runs everything on
+    /// it, rather than rebuild it on the other side at every turn).
     fn keeps_apart(&self) -> bool {
-        !self.heavy() && self.engine.has_back_threads()
+        !self.heavy() && self.engine.has_back_threads() && self.max >= 2
     }
 
     /// Whether `thread` can take a job now: not one to avoid, and not busy with other work.
@@ -408,18 +410,19 @@ impl Pool {
                 return Release::Run(job);
             }
         } else {
-            if let Some(job) = state.next(Queue::Foreground, false) {
-                return Release::Run(job);
-            }
             if state.on(self.engine.threads_for(true)) == 0 {
-                // Background work waits and the app has no isolate on a back thread: this one
-                // moves there for it.
+                // Background work waits and the app has no isolate on a back thread (it is at
+                // its maximum on the serving threads): this one moves there for it, even while
+                // attempts wait, or under a steady load the work would wait for good.
                 if let Some(job) = state.next(Queue::Background, false) {
                     state.per_thread[thread] -= 1;
                     let to = self.engine.pick_thread(&state.per_thread, None, true);
                     self.grow(&mut state, to, Some(Ticket::new(job)));
                     return Release::Drop;
                 }
+            }
+            if let Some(job) = state.next(Queue::Foreground, false) {
+                return Release::Run(job);
             }
         }
         state.idle.push((thread, id));
