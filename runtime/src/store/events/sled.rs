@@ -25,6 +25,14 @@ pub struct SledEvents {
 }
 
 const QUEUE: &[u8] = b"q/";
+
+/// What `queue_batch` found of an event's id: accepted before as this sequence number, or
+/// the same as the event at this index of the batch.
+enum Seen {
+    Stored(u64),
+    InBatch(usize),
+}
+
 const DEAD: &[u8] = b"d/";
 const IDS: &[u8] = b"i/";
 const COUNTS: &[u8] = b"n/";
@@ -45,6 +53,11 @@ fn count_key(name: &str) -> Vec<u8> {
     [COUNTS, name.as_bytes()].concat()
 }
 
+/// A counter's value as stored (none yet: 0).
+fn count_value(stored: Option<&[u8]>) -> u64 {
+    stored.and_then(|v| v.try_into().ok()).map_or(0, u64::from_be_bytes)
+}
+
 /// Adds `by` to a counter inside a transaction.
 fn bump(
     tree: &sled::transaction::TransactionalTree,
@@ -52,8 +65,7 @@ fn bump(
     by: u64,
 ) -> Result<(), sled::transaction::UnabortableTransactionError> {
     let key = count_key(name);
-    let now =
-        tree.get(&key)?.map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])));
+    let now = count_value(tree.get(&key)?.as_deref());
     tree.insert(key, &(now + by).to_be_bytes())?;
     Ok(())
 }
@@ -76,8 +88,9 @@ impl SledEvents {
     }
 
     /// Queues every event of `batch` whose id was not accepted before, all or none (a crash
-    /// part way aside: see `queue_batch`), and flushes: the answer means they are durable. `Conflict` when they would take the queue past
-    /// `max_queue` (then nothing is queued). `unhandled` events are only counted.
+    /// part way aside: see `queue_batch`), and flushes: the answer means they are durable.
+    /// `Conflict` when they would take the queue past `max_queue` (then nothing is queued).
+    /// `unhandled` events are only counted.
     pub async fn accept(
         &self,
         batch: Vec<NewEvent>,
@@ -111,63 +124,38 @@ impl SledEvents {
         now_ms: u64,
     ) -> Result<Vec<Accepted>, StoreError> {
         let _one_batch_at_a_time = self.accepting.lock().unwrap();
-        // Each event's answer: a duplicate of an earlier one (its sequence number), or new.
-        let mut earlier = std::collections::HashMap::new();
-        let mut answers = Vec::with_capacity(batch.len());
-        let mut fresh = 0;
-        for event in &batch {
-            let seq = match earlier.get(event.id.as_str()) {
-                Some(&seq) => Some(seq),
-                None => self.tree.get([IDS, event.id.as_bytes()].concat())?.map(|v| id_entry(&v).0),
+        // Each event: accepted before (its sequence number), a repeat of an event earlier in
+        // this batch (that one's index), or new.
+        let mut first_in_batch = std::collections::HashMap::new();
+        let mut seen = Vec::with_capacity(batch.len());
+        for (i, event) in batch.iter().enumerate() {
+            let before = match first_in_batch.get(event.id.as_str()) {
+                Some(&first) => Some(Seen::InBatch(first)),
+                None => {
+                    let stored = self.tree.get([IDS, event.id.as_bytes()].concat())?;
+                    stored.map(|v| Seen::Stored(id_entry(&v).0))
+                }
             };
-            if seq.is_none() {
-                fresh += 1;
-                // (Numbered below; 0 stands for "new" until then.)
-                earlier.insert(event.id.as_str(), 0);
+            if before.is_none() {
+                first_in_batch.insert(event.id.as_str(), i);
             }
-            answers.push(Accepted {
-                id: event.id.clone(),
-                seq: seq.unwrap_or(0),
-                duplicate: seq.is_some(),
-            });
+            seen.push(before);
         }
+        let fresh = seen.iter().filter(|s| s.is_none()).count();
         if self.queued() + fresh > max_queue {
             return Err(StoreError::Conflict(format!(
                 "the app's event queue is full ({} queued, at most {max_queue}; {fresh} more asked for)",
                 self.queued()
             )));
         }
-        let mut numbered = std::collections::HashMap::new();
-        for (event, answer) in batch.iter().zip(answers.iter_mut()) {
-            if answer.duplicate {
-                if answer.seq == 0 {
-                    // A duplicate of an event earlier in this batch.
-                    answer.seq = numbered[event.id.as_str()];
-                }
-                continue;
-            }
-            // sled's ids only grow (also across restarts); numbered from 1.
-            let seq = self.space.generate_id()? + 1;
-            let queued = QueuedEvent {
-                seq,
-                id: event.id.clone(),
-                trigger: event.trigger.clone(),
-                key: event.key.clone(),
-                event: event.event.clone(),
-                received_at: now_ms,
-                next_at: now_ms,
-                failures: Vec::new(),
-                runs: 0,
-                redriven: 0,
+        let mut answers: Vec<Accepted> = Vec::with_capacity(batch.len());
+        for (event, before) in batch.iter().zip(seen) {
+            let (seq, duplicate) = match before {
+                Some(Seen::Stored(seq)) => (seq, true),
+                Some(Seen::InBatch(first)) => (answers[first].seq, true),
+                None => (self.queue_one(event, now_ms)?, false),
             };
-            let bytes = serde_json::to_vec(&queued).expect("an event serializes");
-            self.tree.insert(key(QUEUE, seq), bytes)?;
-            self.tree.insert(
-                [IDS, event.id.as_bytes()].concat(),
-                [seq.to_be_bytes(), now_ms.to_be_bytes()].concat(),
-            )?;
-            numbered.insert(event.id.as_str(), seq);
-            answer.seq = seq;
+            answers.push(Accepted { id: event.id.clone(), seq, duplicate });
         }
         let duplicates = answers.iter().filter(|a| a.duplicate).count() as u64;
         self.count("accepted", (fresh + unhandled) as u64)?;
@@ -177,12 +165,36 @@ impl SledEvents {
         Ok(answers)
     }
 
+    /// Writes a new event into the queue, then its id; answers its sequence number.
+    fn queue_one(&self, event: &NewEvent, now_ms: u64) -> Result<u64, StoreError> {
+        // sled's ids only grow (also across restarts); numbered from 1.
+        let seq = self.space.generate_id()? + 1;
+        let queued = QueuedEvent {
+            seq,
+            id: event.id.clone(),
+            trigger: event.trigger.clone(),
+            key: event.key.clone(),
+            event: event.event.clone(),
+            received_at: now_ms,
+            next_at: now_ms,
+            failures: Vec::new(),
+            runs: 0,
+            redriven: 0,
+        };
+        let bytes = serde_json::to_vec(&queued).expect("an event serializes");
+        self.tree.insert(key(QUEUE, seq), bytes)?;
+        self.tree.insert(
+            [IDS, event.id.as_bytes()].concat(),
+            [seq.to_be_bytes(), now_ms.to_be_bytes()].concat(),
+        )?;
+        Ok(seq)
+    }
+
     /// Adds `by` to a counter, outside a transaction (an atomic update of its one key).
     fn count(&self, name: &str, by: u64) -> Result<(), StoreError> {
         if by > 0 {
             self.tree.update_and_fetch(count_key(name), |old| {
-                let now = old.map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap_or([0; 8])));
-                Some((now + by).to_be_bytes().to_vec())
+                Some((count_value(old) + by).to_be_bytes().to_vec())
             })?;
         }
         Ok(())
@@ -368,10 +380,7 @@ impl SledEvents {
         let mut counts = std::collections::BTreeMap::new();
         for name in COUNTERS {
             let value = self.tree.get(count_key(name))?;
-            counts.insert(
-                name.to_string(),
-                value.map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))),
-            );
+            counts.insert(name.to_string(), count_value(value.as_deref()));
         }
         Ok(EventsExport { queued: events(QUEUE)?, dead: events(DEAD)?, ids, counts })
     }
@@ -401,10 +410,7 @@ impl SledEvents {
 
     pub fn counts(&self) -> Result<EventCounts, StoreError> {
         let get = |name: &str| -> Result<u64, StoreError> {
-            Ok(self
-                .tree
-                .get(count_key(name))?
-                .map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+            Ok(count_value(self.tree.get(count_key(name))?.as_deref()))
         };
         Ok(EventCounts {
             accepted: get("accepted")?,
