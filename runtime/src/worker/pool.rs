@@ -210,12 +210,8 @@ impl Pool {
             if let Some(i) = state.idle.iter().position(|(t, _)| Some(*t) != avoid) {
                 // At its maximum, with an idle isolate on a serving thread: it moves.
                 let (thread, id) = state.idle.remove(i);
-                state.per_thread[thread] -= 1;
                 self.engine.send(thread, Command::Drop { id });
-                let to = self.engine.pick_thread(&state.per_thread, avoid, true);
-                let ticket = Ticket::new(job);
-                self.grow(&mut state, to, Some(ticket.clone()));
-                return Placed::Sent { thread: to, ticket };
+                return self.rebuild_on_back(&mut state, thread, job, avoid);
             }
             state.waiting_back.push_back(job);
             return Placed::Queued;
@@ -370,6 +366,22 @@ impl Pool {
         self.engine.send(thread, Command::Create { pool: self.clone(), ticket });
     }
 
+    /// The app's isolate on `thread` gives its place to a new one built on a back thread to
+    /// run `job` (the caller drops the old one).
+    fn rebuild_on_back(
+        self: &Arc<Self>,
+        state: &mut State,
+        thread: usize,
+        job: Job,
+        avoid: Option<usize>,
+    ) -> Placed {
+        state.per_thread[thread] -= 1;
+        let to = self.engine.pick_thread(&state.per_thread, avoid, true);
+        let ticket = Ticket::new(job);
+        self.grow(state, to, Some(ticket.clone()));
+        Placed::Sent { thread: to, ticket }
+    }
+
     /// An isolate is ready (or could not be built); `for_job` says whether it was built for one.
     pub fn built(&self, for_job: bool) {
         let mut state = self.state.lock().unwrap();
@@ -391,10 +403,11 @@ impl Pool {
             // The app turned out heavy: this isolate leaves its serving thread, and what waits
             // gets a new one on a back thread.
             tracing::info!(app = %self.app.name, "the app's function holds a thread for long slices: its isolates move to the back threads");
-            state.per_thread[thread] -= 1;
-            if let Some(job) = state.next(Queue::Foreground, true) {
-                let to = self.engine.pick_thread(&state.per_thread, None, true);
-                self.grow(&mut state, to, Some(Ticket::new(job)));
+            match state.next(Queue::Foreground, true) {
+                Some(job) => {
+                    self.rebuild_on_back(&mut state, thread, job, None);
+                }
+                None => state.per_thread[thread] -= 1,
             }
             return Release::Drop;
         }
@@ -415,9 +428,7 @@ impl Pool {
                 // its maximum on the serving threads): this one moves there for it, even while
                 // attempts wait, or under a steady load the work would wait for good.
                 if let Some(job) = state.next(Queue::Background, false) {
-                    state.per_thread[thread] -= 1;
-                    let to = self.engine.pick_thread(&state.per_thread, None, true);
-                    self.grow(&mut state, to, Some(Ticket::new(job)));
+                    self.rebuild_on_back(&mut state, thread, job, None);
                     return Release::Drop;
                 }
             }
