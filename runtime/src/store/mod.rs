@@ -114,7 +114,11 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     }
     // No sled flusher thread per database (one per app): users, settings and functions flush
     // when they write, and the invocation records thread flushes what it wrote.
-    let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES).flush_every_ms(None);
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_BYTES)
+        .flush_every_ms(None)
+        .segment_size(segment_size(path));
     // A process that just ended (a server killed a moment ago) may still be letting go of the
     // database's lock; another one running keeps it, and opening fails after a while.
     let mut tries = 0;
@@ -128,6 +132,25 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
             opened => return Ok(opened?),
         }
     }
+}
+
+/// sled's log segment for a new database: 64 KiB rather than sled's 512 KiB. Each opening of a
+/// database overwrites the unused rest of its last segment and syncs it, and an empty
+/// database's file is a segment: with 10,000 apps, the smaller segment took their restart from
+/// 5 GB written (and as much memory set) to 640 MB, and their files on disk from 5 GB to 820 MB.
+/// Values over a quarter of a segment (16 KiB: an invocation record with much console output)
+/// are kept in files of their own (sled's blobs).
+const SEGMENT_BYTES: usize = 64 << 10;
+
+/// The segment size to open a database with: the one it was made with (kept in its `conf`;
+/// sled refuses another), `SEGMENT_BYTES` for a new one.
+fn segment_size(path: &Path) -> usize {
+    let made = std::fs::read(path.join("conf")).ok().and_then(|conf| {
+        String::from_utf8_lossy(&conf)
+            .lines()
+            .find_map(|l| l.strip_prefix("segment_size: ")?.trim().parse().ok())
+    });
+    made.unwrap_or(SEGMENT_BYTES)
 }
 
 /// Opens (or creates) the store under `data_dir`, keeping `retention` invocation records.
@@ -174,5 +197,30 @@ mod tests {
         let _kept = super::open(dir.path(), 10).unwrap();
         let error = super::open(dir.path(), 10).err().expect("the lock is kept").to_string();
         assert!(error.contains("could not acquire lock"), "{error}");
+    }
+
+    /// A database made before the smaller segment (sled's default) opens with its own, its
+    /// data there; a new one gets the smaller one.
+    #[test]
+    fn a_database_keeps_the_segment_size_it_was_made_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old");
+        {
+            let db = sled::Config::new().path(old.join("db")).open().unwrap();
+            db.insert("kept", "yes").unwrap();
+            db.flush().unwrap();
+        }
+        assert_eq!(super::segment_size(&old.join("db")), 512 << 10);
+        let store = super::open(&old, 10).expect("opens with the segment it was made with");
+        drop(store);
+        let db = super::open_sled(&old.join("db")).unwrap();
+        assert_eq!(db.get("kept").unwrap().as_deref(), Some(&b"yes"[..]));
+        drop(db);
+
+        let new = dir.path().join("new");
+        drop(super::open(&new, 10).unwrap());
+        assert_eq!(super::segment_size(&new.join("db")), super::SEGMENT_BYTES);
+        let on_disk = std::fs::metadata(new.join("db/db")).unwrap().len();
+        assert!(on_disk <= super::SEGMENT_BYTES as u64, "{on_disk} bytes");
     }
 }
