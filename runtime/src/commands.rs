@@ -3,61 +3,15 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
-
 use anyhow::Context;
 use serde_json::json;
 
 use crate::cli::{InvokeConfig, ServeConfig};
 use crate::config::{App, SharedStore};
-use crate::session::{AttemptRequest, Decision, Sessions};
+use crate::hosting::{self, Hosting};
+use crate::session::{AttemptRequest, Decision};
 use crate::worker::Start;
-use crate::{deploy, deps, http, platform, store, testing};
-
-/// Store (under `data/<app name>`), isolate thread and session rules of one app. What changed
-/// in the app directory is taken into the store first (`deploy`); then what the store says
-/// runs, its npm dependencies installed first when `install` is set.
-async fn open_app(
-    app: &App,
-    data: &std::path::Path,
-    shared: Option<&store::postgres::Database>,
-    install: bool,
-    start: Start,
-) -> anyhow::Result<(Sessions, store::Store)> {
-    let dir = data.join(&app.name);
-    let store = match shared {
-        Some(db) => store::open_shared(&dir, app.invocation_retention, db, &app.name).await,
-        None => store::open(&dir, app.invocation_retention),
-    }
-    .with_context(|| {
-        format!(
-            "cannot open the data directory {} (is another chatfn process using it?)",
-            dir.display()
-        )
-    })?;
-    let changes = deploy::take_directory(app, &store)
-        .await
-        .context("taking the app directory into the store")?;
-    if !changes.is_empty() {
-        tracing::info!(app = %app.name, "from the app directory: {}", changes.join(", "));
-    }
-    let (running, versions) = deploy::effective_app(app, &store)?;
-    if install {
-        let report = deploy::install_dependencies(&running)
-            .await
-            .with_context(|| format!("installing the npm dependencies of app {}", app.name))?;
-        if let Some(report) = report.filter(|r| r.changed) {
-            print_install_report(&report);
-        }
-    }
-    let deployment = deploy::launch(&running, versions, &store, &store.users, start)?;
-    let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
-    let sessions = Sessions::deployed(app, store.users.clone(), deployment, records);
-    if let Some(guests) = store.settings.guest_users().await? {
-        sessions.set_guest_users(guests);
-    }
-    Ok((sessions, store))
-}
+use crate::{deps, http, platform, store, testing};
 
 /// `chatfn apply`: prints one line per change.
 pub async fn apply(app: &App, server: &str, key: &str) -> anyhow::Result<()> {
@@ -275,17 +229,6 @@ async fn connect(
 }
 
 /// An app's Platform API keys: in the shared database, or in its data directory.
-fn keys_of(
-    app: &App,
-    data: &std::path::Path,
-    shared: Option<&store::postgres::Database>,
-) -> platform::keys::Keys {
-    match shared {
-        Some(db) => platform::keys::Keys::Postgres { db: db.clone(), app: app.name.clone() },
-        None => platform::keys::Keys::File(platform::keys::KeyFile::in_dir(&data.join(&app.name))),
-    }
-}
-
 /// `chatfn keys create|list|revoke`: the app's Platform API credentials.
 pub async fn keys(
     app: &App,
@@ -295,7 +238,7 @@ pub async fn keys(
 ) -> anyhow::Result<()> {
     use crate::cli::KeysCommand;
     let db = connect(shared).await?;
-    let keys = keys_of(app, data, db.as_ref());
+    let keys = hosting::keys_of(app, data, db.as_ref());
     match command {
         KeysCommand::Create => {
             let (id, secret) = keys.create().await?;
@@ -339,7 +282,7 @@ pub async fn deps_install(app: &App, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_install_report(report: &deps::InstallReport) {
+pub(crate) fn print_install_report(report: &deps::InstallReport) {
     let source =
         if report.from_lockfile { "from the lockfile" } else { "resolved from the registry" };
     if report.changed {
@@ -365,70 +308,37 @@ fn print_install_report(report: &deps::InstallReport) {
     }
 }
 
-/// `chatfn serve` builds the first isolate of each app at start when it hosts at most this many.
-const WARM_START_APPS: usize = 16;
-
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(threads) = config.isolate_threads {
         crate::worker::engine::configure(threads);
     }
     crate::worker::snapshot::configure(config.data.join(".snapshots"));
     let shared = connect(config.store.as_ref()).await?;
-    // A server of many apps starts them hibernated: each builds its first isolate for its
-    // first attempt (about 20 ms for a small app) rather than all at once, each holding one.
-    let start = if config.apps.len() > WARM_START_APPS { Start::Hibernated } else { Start::Warm };
-    // Opened a few at a time (each waits for its store's flush), in the order given.
-    let opened: Vec<_> = futures::stream::iter(config.apps.iter().cloned())
-        .map(|app| {
-            let data = config.data.clone();
-            let shared = shared.clone();
-            // A task each: opening a store blocks its thread (files, fsync).
-            tokio::spawn(async move {
-                open_app(&app, &data, shared.as_ref(), true, start)
-                    .await
-                    .map(|opened| (app, opened))
-            })
-        })
-        .buffered(16)
-        .collect()
-        .await;
-    let mut apps = Vec::new();
-    let mut platform_apps = Vec::new();
     // With a shared database, one node at a time delivers the chat events.
     let leader = shared.as_ref().map(crate::events::leader::contend);
-    for opened in opened {
-        let (app, (sessions, store)) = opened.context("opening an app panicked")??;
-        let sessions = Arc::new(sessions);
-        apps.push((app.name.clone(), sessions.clone()));
-        let keys = keys_of(&app, &config.data, shared.as_ref());
-        let records = (app.invocation_retention > 0).then(|| store.invocations.clone());
-        let events = crate::events::delivery::Delivery::start(
-            &app,
-            sessions.clone(),
-            store.events.clone(),
-            records,
-            leader.clone(),
-        )
-        .await
-        .with_context(|| format!("starting the event delivery of app {}", app.name))?;
-        platform_apps.push(platform::PlatformApp::new(app.clone(), sessions, store, keys, events));
+    let apps = Hosting::apps(&config.apps, &config.data, shared.as_ref(), leader);
+    // Nodes on a shared database follow each other's changes to every app: they open theirs
+    // before serving, as does a server of a few apps (see `hosting`).
+    let in_background = shared.is_none() && apps.len() > hosting::OPEN_BEFORE_SERVING;
+    if !in_background {
+        hosting::open_all(&apps).await.map_err(anyhow::Error::msg)?;
     }
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let names: Vec<&str> = config.apps.iter().map(|a| a.name.as_str()).collect();
-    let shown = match names.len() {
-        n if n > 10 => format!("{n} apps ('{}', '{}', ...)", names[0], names[1]),
-        _ => format!("app '{}'", names.join("', '")),
-    };
-    tracing::info!(apps = names.len(), data = %config.data.display(), "serving {shown}");
+    let shown = hosting::shown(&config.apps);
+    tracing::info!(apps = apps.len(), data = %config.data.display(), "serving {shown}");
     // One line on stdout, for people and for scripts that started us on port 0.
     println!("chatfn: serving {shown} on http://{addr}");
-    let platform = Arc::new(platform::Platform::new(platform_apps, shared.as_ref()));
+    let platform = Arc::new(platform::Platform::new(apps.clone(), shared.as_ref()));
     if let Some(db) = &shared {
         crate::cluster::follow(db, platform.apps().cloned().collect());
     }
-    http::serve(listener, Arc::new(http::Apps::new(apps)), platform, shutdown_signal()).await?;
+    let sessions = Arc::new(http::Apps::hosted(apps.clone()));
+    if in_background {
+        hosting::open_in_background(apps);
+    }
+    http::serve(listener, sessions, platform, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -465,7 +375,8 @@ pub async fn test(app: &App, junit: Option<&std::path::Path>) -> anyhow::Result<
 
 /// Runs one attempt and prints it; returns whether the session was allowed.
 pub async fn invoke(config: InvokeConfig) -> anyhow::Result<bool> {
-    let (sessions, _) = open_app(&config.app, &config.data, None, false, Start::Warm).await?;
+    let (sessions, _) =
+        hosting::open_app(&config.app, &config.data, None, false, Start::Warm).await?;
     let request =
         AttemptRequest::from_event(config.event.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let attempt = sessions.attempt(request).await?;

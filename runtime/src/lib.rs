@@ -19,6 +19,7 @@ pub mod deploy;
 pub mod deps;
 pub mod events;
 pub mod hex;
+pub mod hosting;
 pub mod http;
 pub mod js;
 pub mod net;

@@ -329,23 +329,7 @@ fn a_hibernated_app_wakes_for_its_next_attempt() {
 #[test]
 fn many_apps_start_hibernated_in_their_order() {
     let dir = tempfile::tempdir().unwrap();
-    let apps: Vec<std::path::PathBuf> = (0..24)
-        .map(|i| {
-            let app = dir.path().join(format!("app{i}"));
-            std::fs::create_dir_all(app.join("functions")).unwrap();
-            std::fs::write(
-                app.join("chatfn.toml"),
-                format!("[app]\nname = \"app{i}\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
-            )
-            .unwrap();
-            std::fs::write(
-                app.join("functions/start.js"),
-                format!("async function handleEvent(event) {{ if (event.username !== 'member-of-{i}') throw new Error('only member-of-{i}'); }}\n"),
-            )
-            .unwrap();
-            app
-        })
-        .collect();
+    let apps = member_apps(dir.path(), 24);
     let paths: Vec<&std::path::Path> = apps.iter().map(|a| a.as_path()).collect();
     let log = dir.path().join("serve.log");
     let server = Server::start_apps_logged(&paths, &dir.path().join("data"), &log);
@@ -378,6 +362,88 @@ fn many_apps_start_hibernated_in_their_order() {
         .filter_map(|l| l.split(" app=").nth(1)?.split_whitespace().next())
         .collect();
     assert_eq!(builders, ["app0", "app17"].into_iter().collect(), "{log}");
+}
+
+/// `count` apps under `dir`, `app0`..: app i lets in only `member-of-i`.
+fn member_apps(dir: &std::path::Path, count: usize) -> Vec<std::path::PathBuf> {
+    (0..count)
+        .map(|i| {
+            let app = dir.join(format!("app{i}"));
+            std::fs::create_dir_all(app.join("functions")).unwrap();
+            std::fs::write(
+                app.join("chatfn.toml"),
+                format!("[app]\nname = \"app{i}\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                app.join("functions/start.js"),
+                format!("async function handleEvent(event) {{ if (event.username !== 'member-of-{i}') throw new Error('only member-of-{i}'); }}\n"),
+            )
+            .unwrap();
+            app
+        })
+        .collect()
+}
+
+/// A server of many apps serves before it has opened them all (opening 10,000 apps' stores
+/// takes seconds): it opens them in the background, and an app that cannot be opened (its
+/// data directory is not one) answers 503 while the others serve, then opens at a later
+/// request once its data directory is mended.
+#[test]
+fn many_apps_serve_while_they_open_and_one_that_cannot_be_opened_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let apps = member_apps(dir.path(), 20);
+    let data = dir.path().join("data");
+    // Where app5's sled database goes, a file.
+    std::fs::create_dir_all(data.join("app5")).unwrap();
+    std::fs::write(data.join("app5/db"), "not a database").unwrap();
+    let paths: Vec<&std::path::Path> = apps.iter().map(|a| a.as_path()).collect();
+    let log = dir.path().join("serve.log");
+    let server = Server::start_apps_logged(&paths, &data, &log);
+    let read_log = || without_colours(&std::fs::read_to_string(&log).unwrap());
+
+    let (status, answer) = post(
+        &server.base,
+        "/v1/apps/app12/sessions",
+        &json!({ "username": "member-of-12" }).to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post(
+        &server.base,
+        "/v1/apps/app5/sessions",
+        &json!({ "username": "member-of-5" }).to_string(),
+    )
+    .unwrap();
+    assert_eq!((status, answer["error"].as_str()), (503, Some("AppUnavailable")), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !read_log().contains("19 of 20 apps open") {
+        assert!(Instant::now() < deadline, "the apps were not all tried:\n{}", read_log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log_text = read_log();
+    let serving = log_text.find("serving 20 apps").expect("the server says it serves");
+    assert!(serving < log_text.find("19 of 20 apps open").unwrap(), "{log_text}");
+    assert!(
+        log_text.lines().any(|l| l.contains("ERROR") && l.contains("app app5 cannot be opened")),
+        "the log says which app and why:\n{log_text}"
+    );
+
+    std::fs::remove_file(data.join("app5/db")).unwrap();
+    let (status, answer) = post(
+        &server.base,
+        "/v1/apps/app5/sessions",
+        &json!({ "username": "member-of-5" }).to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "app5 opens once its data directory is mended: {answer}");
+    let (status, answer) = post(
+        &server.base,
+        "/v1/apps/app5/sessions",
+        &json!({ "username": "member-of-12" }).to_string(),
+    )
+    .unwrap();
+    assert_eq!((status, answer["message"].as_str()), (403, Some("only member-of-5")), "{answer}");
 }
 
 /// `text` without its ANSI colour sequences (`ESC [ ... m`).

@@ -18,6 +18,8 @@ pub enum ApiError {
     Denied(Denial),
     /// The shared store cannot be reached: the attempt fails closed, to be tried again.
     StoreUnavailable(String),
+    /// The app could not be opened (the reason, for the log: chat clients are not told it).
+    AppUnavailable(String),
     Internal(String),
 }
 
@@ -72,6 +74,14 @@ impl IntoResponse for ApiError {
                     Json(body),
                 )
                     .into_response();
+            }
+            ApiError::AppUnavailable(detail) => {
+                tracing::error!(%detail, "a session attempt for an app that cannot be opened");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "AppUnavailable".into(),
+                    "this app cannot be opened on this server now; see the server log".into(),
+                )
             }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error while answering a request");

@@ -17,27 +17,55 @@ use axum::Router;
 
 pub use error::ApiError;
 
+use crate::hosting::HostedApp;
 use crate::session::Sessions;
 
 /// The apps a server hosts, by name; the first one is the default.
 pub struct Apps {
-    default: Arc<Sessions>,
-    by_name: HashMap<String, Arc<Sessions>>,
+    default: Served,
+    by_name: HashMap<String, Served>,
+}
+
+/// An app's sessions, or the app that opens them at its first request.
+enum Served {
+    Ready(Arc<Sessions>),
+    Hosted(Arc<HostedApp>),
+}
+
+impl Served {
+    async fn sessions(&self) -> Result<Arc<Sessions>, ApiError> {
+        match self {
+            Served::Ready(sessions) => Ok(sessions.clone()),
+            Served::Hosted(app) => match app.opened() {
+                Some(opened) => Ok(opened.sessions.clone()),
+                None => Ok(app.open().await.map_err(ApiError::AppUnavailable)?.sessions.clone()),
+            },
+        }
+    }
+
+    fn body_limit(&self) -> usize {
+        match self {
+            Served::Ready(sessions) => sessions.body_limit(),
+            Served::Hosted(app) => app.app.limits.body_bytes,
+        }
+    }
 }
 
 impl Apps {
-    /// `apps` must not be empty.
-    pub fn new(apps: Vec<(String, Arc<Sessions>)>) -> Apps {
-        let default = apps.first().expect("at least one app").1.clone();
-        Apps { default, by_name: apps.into_iter().collect() }
+    /// The apps of `chatfn serve`; `apps` must not be empty.
+    pub fn hosted(apps: Vec<Arc<HostedApp>>) -> Apps {
+        let default = Served::Hosted(apps.first().expect("at least one app").clone());
+        let by_name = apps.into_iter().map(|a| (a.app.name.clone(), Served::Hosted(a))).collect();
+        Apps { default, by_name }
     }
 
     pub fn single(sessions: Arc<Sessions>) -> Apps {
-        Apps::new(vec![("app".into(), sessions)])
+        let by_name = [("app".to_string(), Served::Ready(sessions.clone()))].into();
+        Apps { default: Served::Ready(sessions), by_name }
     }
 
     fn largest_body_limit(&self) -> usize {
-        self.by_name.values().map(|s| s.body_limit()).max().unwrap_or(0)
+        self.by_name.values().map(Served::body_limit).max().unwrap_or(0)
     }
 }
 

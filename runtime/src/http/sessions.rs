@@ -17,7 +17,8 @@ pub async fn start_default_app_session(
     State(apps): State<Arc<Apps>>,
     body: Bytes,
 ) -> Result<Json<SessionStarted>, ApiError> {
-    attempt(&apps.default, &body).await
+    let sessions = apps.default.sessions().await?;
+    attempt(&sessions, &body).await
 }
 
 pub async fn start_session(
@@ -25,11 +26,12 @@ pub async fn start_session(
     Path(app): Path<String>,
     body: Bytes,
 ) -> Result<Json<SessionStarted>, ApiError> {
-    let sessions = apps
+    let served = apps
         .by_name
         .get(&app)
         .ok_or_else(|| ApiError::NotFound(format!("no app named {app:?} is served here")))?;
-    attempt(sessions, &body).await
+    let sessions = served.sessions().await?;
+    attempt(&sessions, &body).await
 }
 
 async fn attempt(sessions: &Sessions, body: &[u8]) -> Result<Json<SessionStarted>, ApiError> {

@@ -36,6 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::App;
+use crate::hosting::HostedApp;
 use crate::session::Sessions;
 use crate::store::postgres::Database;
 use crate::store::{Store, StoreError};
@@ -74,16 +75,16 @@ impl PlatformApp {
 }
 
 pub struct Platform {
-    apps: HashMap<String, Arc<PlatformApp>>,
+    apps: HashMap<String, Arc<HostedApp>>,
     tokens: Tokens,
 }
 
 impl Platform {
     /// The Platform API of `apps`; its tokens kept in `shared` when the nodes share a
     /// database, in this process otherwise.
-    pub fn new(apps: Vec<PlatformApp>, shared: Option<&Database>) -> Platform {
+    pub fn new(apps: Vec<Arc<HostedApp>>, shared: Option<&Database>) -> Platform {
         Platform {
-            apps: apps.into_iter().map(|a| (a.app.name.clone(), Arc::new(a))).collect(),
+            apps: apps.into_iter().map(|a| (a.app.name.clone(), a)).collect(),
             tokens: match shared {
                 Some(db) => Tokens::Postgres(db.clone()),
                 None => Tokens::Memory(Default::default()),
@@ -93,8 +94,9 @@ impl Platform {
 }
 
 impl Platform {
+    /// The apps open now.
     pub fn apps(&self) -> impl Iterator<Item = &Arc<PlatformApp>> {
-        self.apps.values()
+        self.apps.values().filter_map(|app| app.opened())
     }
 
     /// The app whose key `client_id` is, when `secret` is its secret.
@@ -102,7 +104,7 @@ impl Platform {
         &self,
         client_id: &str,
         secret: &str,
-    ) -> Result<Option<&Arc<PlatformApp>>, StoreError> {
+    ) -> Result<Option<&Arc<HostedApp>>, StoreError> {
         if let Tokens::Postgres(db) = &self.tokens {
             let app = keys::owner(db, client_id, secret).await?;
             return Ok(app.and_then(|app| self.apps.get(&app)));
@@ -217,7 +219,7 @@ impl FromRequestParts<Arc<Platform>> for Authorized {
         if matches!(&app.keys, Keys::File(file) if !file.contains(&grant.client_id)) {
             return Err(PlatformError::Unauthorized);
         }
-        Ok(Authorized(app.clone()))
+        Ok(Authorized(app.open().await.map_err(PlatformError::AppUnavailable)?))
     }
 }
 
@@ -235,6 +237,8 @@ pub enum PlatformError {
     Compile(crate::js::transpile::TranspileError),
     /// The shared database cannot be reached: try again later.
     Unavailable(String),
+    /// The app could not be opened on this server (why, for its developer).
+    AppUnavailable(String),
     Internal(String),
 }
 
@@ -300,6 +304,10 @@ impl IntoResponse for PlatformError {
                 };
                 return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], Json(body))
                     .into_response();
+            }
+            PlatformError::AppUnavailable(detail) => {
+                tracing::error!(%detail, "a Platform API request for an app that cannot be opened");
+                (StatusCode::SERVICE_UNAVAILABLE, "AppUnavailableError", detail)
             }
             PlatformError::Internal(detail) => {
                 tracing::error!(%detail, "internal error while answering a Platform API request");
