@@ -299,7 +299,7 @@ function firebaseApp() {
 
 const col = (text, width = 11) => String(text).padStart(width);
 const num = (x, d) => x.toFixed(d);
-// BENCH_APPS=firebase (or example, stores, events, density; comma separated) runs only those.
+// BENCH_APPS=firebase (or example, stores, events, isolates, density; comma separated) runs only those.
 const wanted = (name) => !process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes(name);
 const allScenarios = [
   { name: "example", title: "example app (allow-list function)", baseline: "node-baseline.cjs", make: exampleApp },
@@ -329,12 +329,8 @@ for (const scenario of scenarios) {
   row("deploy ms", chatfn.deploy, node.deploy, 1);
   row("RSS MB after load", chatfn.rss, node.rss, 1);
 }
-/** Density: one chatfn serving BENCH_DENSITY_APPS small allow-list apps (default 1,000): how
- * long until it serves, its RSS idle, and the latency of the first attempt of 20 of them
- * (each builds its app's first isolate), then its RSS. chatfn only: a Node process per app is
- * the comparison's other side, about 40 MB each. */
-async function density(count) {
-  const dir = join(work, "density");
+/** `count` small allow-list apps under `dir` (app0, app1, ...), as `--app` arguments. */
+function smallApps(dir, count) {
   const apps = [];
   for (let i = 0; i < count; i++) {
     const app = join(dir, `app${i}`);
@@ -348,20 +344,71 @@ async function density(count) {
 `);
     apps.push("--app", app);
   }
-  const port = await freePort();
-  const t0 = performance.now();
-  const child = spawn(chatfnBin, ["serve", ...apps, "--data", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, RUST_LOG: "chatfn=warn" } });
-  running.add(child);
-  await new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => String(chunk).includes("serving") && resolve());
-    child.once("exit", (code) => reject(new Error(`chatfn exited (${code}) before serving ${count} apps`)));
-  });
-  const started = performance.now() - t0;
+  return apps;
+}
+
+/** What one hot Firebase isolate costs: chatfn serving the Firebase app beside 16 small apps
+ * (so that it starts hibernated, holding no isolate), its RSS before and after the app's
+ * first allowed session (which builds an isolate: firebase-admin initialized, a token
+ * verified), per isolate built; cold on a new data directory, then restored from the
+ * runtime's snapshot on a restart. Node's side: its whole process after its first session. */
+async function isolateMemory() {
+  const firebase = ready(allScenarios[1]);
+  const dir = join(work, "isolates");
+  const apps = ["--app", firebase.app, ...smallApps(dir, 16)];
+  const data = join(dir, "data");
+  const rounds = [];
+  for (const round of ["cold", "restored"]) {
+    const port = await freePort();
+    const log = join(dir, `${round}.log`);
+    const child = spawn(chatfnBin, ["serve", ...apps, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", openSync(log, "w")], env: { ...process.env, RUST_LOG: "chatfn=debug" } });
+    running.add(child);
+    await new Promise((resolve, reject) => {
+      child.stdout.on("data", (chunk) => String(chunk).includes("apps open") && resolve());
+      child.once("exit", (code) => reject(new Error(`chatfn exited (${code}) before opening its apps`)));
+    });
+    // A small app's first session first: what the process pays once for V8 (the engine's
+    // code paged in, its platform) is not the Firebase isolate's.
+    const small = await new Promise((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, path: "/v1/apps/app0/sessions", method: "POST", headers: { "content-type": "application/json" } }, (res) => res.resume().on("end", () => resolve(res.statusCode)));
+      req.on("error", reject);
+      req.end(JSON.stringify({ username: "ann" }));
+    });
+    if (small !== 200) throw new Error(`a small app's first session was answered ${small}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = rssMb(child.pid);
+    const status = await post(port, firebase.first);
+    if (status !== 200) throw new Error(`the Firebase app's first session was answered ${status}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = rssMb(child.pid);
+    const built = readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => /(built an isolate|restored an isolate)/.test(l) && l.includes("app=firebase")).length;
+    if (round === "cold") await snapshotTaken(data);
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    running.delete(child);
+    rounds.push({ round, mb: (after - before) / Math.max(built, 1), built });
+  }
+  const node = await start("node", firebase);
+  await firstAnswer(node, firebase.first);
   await new Promise((r) => setTimeout(r, 1000));
-  const idle = rssMb(child.pid);
-  const firsts = [];
-  for (let i = 0; i < 20; i++) {
-    const app = Math.floor(Math.random() * count);
+  const nodeRss = rssMb(node.child.pid);
+  await stop(node);
+  console.log("\nmemory of a hot Firebase app (firebase-admin initialized, one token verified)");
+  for (const r of rounds) console.log(`${`chatfn, per isolate (${r.round})`.padEnd(36)}${col(num(r.mb, 1))} MB (RSS growth at its first session; ${r.built} isolate${r.built === 1 ? "" : "s"} built)`);
+  console.log(`${"Node, its whole process".padEnd(36)}${col(num(nodeRss, 1))} MB`);
+}
+
+/** Density: one chatfn serving BENCH_DENSITY_APPS small allow-list apps (default 1,000), started
+ * twice on the same data directory (first: every app's store is made; restart: each is
+ * opened): how long until it serves, until every app is open (a server of many apps serves
+ * at once and opens them in the background), the first attempt of the last app right after
+ * serving (opened for it before its turn), its RSS idle once all are open, and the latency of
+ * the first attempt of 20 apps (each builds its app's first isolate), then its RSS. chatfn
+ * only: a Node process per app is the comparison's other side, about 40 MB each. */
+async function density(count) {
+  const dir = join(work, "density");
+  const apps = smallApps(dir, count);
+  const firstAttempt = async (port, app) => {
     const t = performance.now();
     const status = await new Promise((resolve, reject) => {
       const req = http.request({ host: "127.0.0.1", port, path: `/v1/apps/app${app}/sessions`, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
@@ -372,16 +419,48 @@ async function density(count) {
       req.end(JSON.stringify({ username: "ann" }));
     });
     if (status !== 200) throw new Error(`app${app}'s first attempt was answered ${status}`);
-    firsts.push(performance.now() - t);
-  }
-  const after = rssMb(child.pid);
-  child.kill("SIGKILL");
-  firsts.sort((a, b) => a - b);
+    return performance.now() - t;
+  };
   console.log(`\ndensity: one chatfn serving ${count} apps (started hibernated)`);
-  console.log(`${"start to serving".padEnd(36)}${col(num(started / 1000, 1))} s`);
-  console.log(`${"RSS idle".padEnd(36)}${col(num(idle, 1))} MB (${num((idle * 1024) / count, 0)} KB per app)`);
-  console.log(`${"first attempt of an app, median".padEnd(36)}${col(num(firsts[10], 1))} ms (slowest of 20: ${num(firsts[19], 1)} ms)`);
-  console.log(`${"RSS after 20 apps woke".padEnd(36)}${col(num(after, 1))} MB`);
+  console.log(`${"".padEnd(36)}${col("first")}${col("restart")}`);
+  const runs = [];
+  for (const round of ["first", "restart"]) {
+    const port = await freePort();
+    const t0 = performance.now();
+    const child = spawn(chatfnBin, ["serve", ...apps, "--data", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, RUST_LOG: "chatfn=warn" } });
+    running.add(child);
+    let allOpen;
+    // A server of 16 apps or fewer opens them before it serves.
+    const done = count > 16 ? "apps open" : "serving";
+    const opened = new Promise((resolve) => child.stdout.on("data", (chunk) => String(chunk).includes(done) && resolve((allOpen = performance.now() - t0))));
+    await new Promise((resolve, reject) => {
+      child.stdout.on("data", (chunk) => String(chunk).includes("serving") && resolve());
+      child.once("exit", (code) => reject(new Error(`chatfn exited (${code}) before serving ${count} apps`)));
+    });
+    const run = { started: performance.now() - t0 };
+    run.last = allOpen === undefined ? await firstAttempt(port, count - 1) : NaN;
+    await opened;
+    run.allOpen = allOpen;
+    await new Promise((r) => setTimeout(r, 1000));
+    run.idle = rssMb(child.pid);
+    const firsts = [];
+    for (let i = 0; i < 20; i++) firsts.push(await firstAttempt(port, Math.floor(Math.random() * (count - 1))));
+    run.after = rssMb(child.pid);
+    firsts.sort((a, b) => a - b);
+    run.median = firsts[10];
+    run.slowest = firsts[19];
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    running.delete(child);
+    runs.push(run);
+  }
+  const line = (label, f, digits, unit) => console.log(`${label.padEnd(36)}${runs.map((r) => col(num(f(r), digits))).join("")} ${unit}`);
+  line("start to serving", (r) => r.started / 1000, 1, "s");
+  line("start to every app open", (r) => r.allOpen / 1000, 1, "s");
+  line("last app's first attempt, at once", (r) => r.last, 1, "ms (opened before its turn)");
+  line("RSS idle, every app open", (r) => r.idle, 1, `MB (${runs.map((r) => num((r.idle * 1024) / count, 0)).join(" / ")} KB per app)`);
+  line("first attempt of an app, median", (r) => r.median, 1, `ms (slowest of 20: ${runs.map((r) => num(r.slowest, 1)).join(" / ")} ms)`);
+  line("RSS after 20 apps woke", (r) => r.after, 1, "MB");
 }
 /** Chat events (chatfn only: Node has no queue to compare with): BENCH_EVENTS events (default
  * 10,000) for a no-op `user.sent.message` function over 100 channels, reported in batches of
@@ -512,6 +591,8 @@ async function stores() {
 if (wanted("stores")) await stores();
 
 if (!process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes("events")) await chatEvents(Number(process.env.BENCH_EVENTS ?? 10000));
+
+if (wanted("isolates")) await isolateMemory();
 
 if (!process.env.BENCH_APPS || process.env.BENCH_APPS.split(",").includes("density")) await density(Number(process.env.BENCH_DENSITY_APPS ?? 1000));
 
