@@ -339,19 +339,9 @@ fn many_apps_start_hibernated_in_their_order() {
 
     let (status, answer) = server.start_session(&json!({ "username": "member-of-0" }));
     assert_eq!(status, 200, "the first app answers /v1/sessions: {answer}");
-    let (status, answer) = post(
-        &server.base,
-        "/v1/apps/app17/sessions",
-        &json!({ "username": "member-of-17" }).to_string(),
-    )
-    .unwrap();
+    let (status, answer) = attempt_of(&server, "app17", "member-of-17");
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = post(
-        &server.base,
-        "/v1/apps/app17/sessions",
-        &json!({ "username": "member-of-0" }).to_string(),
-    )
-    .unwrap();
+    let (status, answer) = attempt_of(&server, "app17", "member-of-0");
     assert_eq!((status, answer["message"].as_str()), (403, Some("only member-of-17")), "{answer}");
     // Each app that had attempts built its isolates (one per serving thread at most), and no
     // other app did.
@@ -362,6 +352,12 @@ fn many_apps_start_hibernated_in_their_order() {
         .filter_map(|l| l.split(" app=").nth(1)?.split_whitespace().next())
         .collect();
     assert_eq!(builders, ["app0", "app17"].into_iter().collect(), "{log}");
+}
+
+/// `username`'s session attempt at app `app` of `server`: its status and answer.
+fn attempt_of(server: &Server, app: &str, username: &str) -> (u16, serde_json::Value) {
+    let body = json!({ "username": username }).to_string();
+    post(&server.base, &format!("/v1/apps/{app}/sessions"), &body).unwrap()
 }
 
 /// `count` apps under `dir`, `app0`..: app i lets in only `member-of-i`.
@@ -402,19 +398,9 @@ fn many_apps_serve_while_they_open_and_one_that_cannot_be_opened_answers_503() {
     let server = Server::start_apps_logged(&paths, &data, &log);
     let read_log = || without_colours(&std::fs::read_to_string(&log).unwrap());
 
-    let (status, answer) = post(
-        &server.base,
-        "/v1/apps/app12/sessions",
-        &json!({ "username": "member-of-12" }).to_string(),
-    )
-    .unwrap();
+    let (status, answer) = attempt_of(&server, "app12", "member-of-12");
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = post(
-        &server.base,
-        "/v1/apps/app5/sessions",
-        &json!({ "username": "member-of-5" }).to_string(),
-    )
-    .unwrap();
+    let (status, answer) = attempt_of(&server, "app5", "member-of-5");
     assert_eq!((status, answer["error"].as_str()), (503, Some("AppUnavailable")), "{answer}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !read_log().contains("19 of 20 apps open") {
@@ -430,19 +416,9 @@ fn many_apps_serve_while_they_open_and_one_that_cannot_be_opened_answers_503() {
     );
 
     std::fs::remove_file(data.join("app5/db")).unwrap();
-    let (status, answer) = post(
-        &server.base,
-        "/v1/apps/app5/sessions",
-        &json!({ "username": "member-of-5" }).to_string(),
-    )
-    .unwrap();
+    let (status, answer) = attempt_of(&server, "app5", "member-of-5");
     assert_eq!(status, 200, "app5 opens once its data directory is mended: {answer}");
-    let (status, answer) = post(
-        &server.base,
-        "/v1/apps/app5/sessions",
-        &json!({ "username": "member-of-12" }).to_string(),
-    )
-    .unwrap();
+    let (status, answer) = attempt_of(&server, "app5", "member-of-12");
     assert_eq!((status, answer["message"].as_str()), (403, Some("only member-of-5")), "{answer}");
 }
 
