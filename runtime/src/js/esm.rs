@@ -159,7 +159,7 @@ impl Format {
                         }
                         continue;
                     };
-                    let module = package_type(&allowed).is_some_and(|t| t == "module");
+                    let module = roots.package_type(&allowed).is_some_and(|t| t == "module");
                     return if module { Format::Module } else { Format::CommonJs };
                 }
                 Format::CommonJs
@@ -175,7 +175,7 @@ impl Format {
         }
         for dir in path.ancestors().skip(1) {
             if let Some(manifest) = roots.allowed(&dir.join("package.json").display().to_string()) {
-                return package_type(&manifest).is_none();
+                return roots.package_type(&manifest).is_none();
             }
             if roots.allowed(&dir.display().to_string()).is_none() {
                 break;
@@ -183,13 +183,6 @@ impl Format {
         }
         true
     }
-}
-
-/// The `"type"` a package.json gives, if any.
-fn package_type(manifest: &Path) -> Option<String> {
-    let bytes = std::fs::read(manifest).ok()?;
-    let pkg = serde_json::from_slice::<serde_json::Value>(&bytes).ok()?;
-    pkg["type"].as_str().map(str::to_string)
 }
 
 impl ModuleLoader for EsmLoader {
