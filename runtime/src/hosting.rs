@@ -39,7 +39,7 @@ pub struct Hosting {
     /// With a shared database, whether this node delivers the chat events.
     leader: Option<tokio::sync::watch::Receiver<bool>>,
     start: Start,
-    /// The runtime apps open on (a request's own thread serves connections: it must not wait
+    /// The runtime apps open in (a request's own thread serves connections: it must not wait
     /// for files).
     runtime: tokio::runtime::Handle,
 }
@@ -95,9 +95,13 @@ impl HostedApp {
             return Ok(opened.clone());
         }
         let me = self.clone();
-        let opening = self.hosting.runtime.spawn(async move {
+        let runtime = self.hosting.runtime.clone();
+        // On a thread of tokio's blocking pool: opening a store waits for files, and a runtime
+        // worker waiting for them (the runtime has one per core) would hold up the openings
+        // behind it, among them one that a request waits for.
+        let opening = self.hosting.runtime.spawn_blocking(move || {
             let _turn = turn;
-            let opened = Arc::new(me.open_now().await?);
+            let opened = Arc::new(runtime.block_on(me.open_now())?);
             let _ = me.opened.set(opened.clone());
             anyhow::Ok(opened)
         });
