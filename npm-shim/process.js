@@ -2,7 +2,7 @@
 // today (env, platform, nextTick, hrtime); the full built-in comes with Node compatibility.
 import { core, primordials } from "ext:core/mod.js";
 import { notAvailable } from "ext:chatfn/internal/errors.js";
-const { ObjectFreeze, ObjectDefineProperty, SymbolToStringTag, BigInt, MathFloor, PromisePrototypeThen, PromiseResolve } = primordials;
+const { ObjectAssign, ObjectFreeze, ObjectDefineProperty, SymbolToStringTag, BigInt, MathFloor, PromisePrototypeThen, PromiseResolve } = primordials;
 
 function hrtime(previous) {
   const ms = performanceNow();
@@ -46,7 +46,14 @@ function createProcess() {
     removeListener() { return process; },
     listenerCount: () => 0,
     uptime: () => performanceNow() / 1e3,
-    memoryUsage: () => ({ rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }),
+    // The isolate's own figures (see op_worker_memory_usage); `rss()` alone, as Node has it.
+    memoryUsage: ObjectAssign(
+      () => {
+        const [rss, heapTotal, heapUsed, external, arrayBuffers] = core.ops.op_worker_memory_usage();
+        return { rss, heapTotal, heapUsed, external, arrayBuffers };
+      },
+      { rss: () => core.ops.op_worker_memory_usage()[0] },
+    ),
     release: { name: "node" },
     execArgv: [],
     exitCode: undefined,

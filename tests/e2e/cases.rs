@@ -67,4 +67,5 @@ cases! {
     pending_operations_are_capped => "pending-ops",
     require_cache_entries_can_be_deleted => "require-cache",
     es_modules_can_be_required => "require-esm",
+    process_memory_usage_gives_the_isolates_figures => "memory-usage",
 }

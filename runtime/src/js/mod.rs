@@ -69,6 +69,7 @@ deno_core::extension!(
         ops::worker::op_worker_log,
         ops::worker::op_worker_memory_charge,
         ops::worker::op_worker_memory_release,
+        ops::worker::op_worker_memory_usage,
         ops::worker::op_error_location,
         ops::zlib::op_zlib_process,
     ],

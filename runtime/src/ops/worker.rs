@@ -112,6 +112,22 @@ pub fn op_error_location<'s, 'i>(
     Some(SourceLocation { file, line, column: message.get_start_column() + 1 })
 }
 
+/// `process.memoryUsage()`: `[rss, heapTotal, heapUsed, external, arrayBuffers]` in bytes, of
+/// this isolate (a server hosts many apps: `rss` is the isolate's V8 heap resident in memory
+/// with its memory outside the heap, not the process's), `arrayBuffers` the app's.
+#[op2]
+#[serde]
+pub fn op_worker_memory_usage(scope: &mut v8::PinScope) -> Vec<f64> {
+    let heap = scope.get_heap_statistics();
+    let external = heap.external_memory();
+    let rss = heap.total_physical_size() + heap.malloced_memory() + external;
+    let state = deno_core::JsRuntime::op_state_from(scope);
+    let array_buffers =
+        state.borrow().borrow::<crate::worker::memory::IsolateMemory>().budget_used();
+    let sizes = [rss, heap.total_heap_size(), heap.used_heap_size(), external, array_buffers];
+    sizes.iter().map(|&n| n as f64).collect()
+}
+
 /// Charges `bytes` more of WebAssembly memory or a resizable buffer (`js/memory.js`) to the app's memory budget;
 /// `false` (and the invocation stopped as out of memory) when that is past it.
 #[op2(fast)]

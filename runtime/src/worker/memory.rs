@@ -118,6 +118,11 @@ impl IsolateMemory {
         true
     }
 
+    /// The app's ArrayBuffer and WebAssembly memory, over all its isolates.
+    pub fn budget_used(&self) -> usize {
+        self.budget.used()
+    }
+
     pub fn release(&mut self, bytes: usize) {
         let bytes = bytes.min(self.wasm);
         self.wasm -= bytes;
