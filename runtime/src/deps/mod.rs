@@ -108,14 +108,18 @@ pub async fn install(app: &App, options: Options) -> Result<InstallReport, DepsE
     if app.dependencies.is_empty() {
         return Ok(report);
     }
-    let registry = Registry::new(&registry)?;
+    // Made only when something is fetched: a client reads every system root certificate (3-4 ms
+    // of a server's start when its node_modules is up to date).
+    let registry_url = registry;
+    let mut registry = None;
     let lock = match Lockfile::read(&lock_path)? {
         Some(lock) if lock.requires == app.dependencies => {
             report.from_lockfile = true;
             lock
         }
         _ => {
-            let packages = resolve::resolve(&registry, &app.dependencies).await?;
+            let client = registry.insert(Registry::new(&registry_url)?);
+            let packages = resolve::resolve(client, &app.dependencies).await?;
             Lockfile {
                 lockfile_version: LOCKFILE_VERSION,
                 requires: app.dependencies.clone(),
@@ -138,6 +142,10 @@ pub async fn install(app: &App, options: Options) -> Result<InstallReport, DepsE
         return Ok(report);
     }
     report.changed = true;
+    let registry = match registry {
+        Some(client) => client,
+        None => Registry::new(&registry_url)?,
+    };
 
     // Build the new tree beside the old one.
     let staging = app.root.join(format!(".node_modules.chatfn-{}", std::process::id()));
