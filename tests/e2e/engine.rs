@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{case_dir, post, Server};
+use crate::harness::{case_dir, post, without_colours, Server};
 
 const HEAP_MB: u64 = 64;
 
@@ -420,18 +420,4 @@ fn many_apps_serve_while_they_open_and_one_that_cannot_be_opened_answers_503() {
     assert_eq!(status, 200, "app5 opens once its data directory is mended: {answer}");
     let (status, answer) = attempt_of(&server, "app5", "member-of-12");
     assert_eq!((status, answer["message"].as_str()), (403, Some("only member-of-5")), "{answer}");
-}
-
-/// `text` without its ANSI colour sequences (`ESC [ ... m`).
-fn without_colours(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| *c == 'm');
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

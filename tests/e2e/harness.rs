@@ -40,30 +40,36 @@ impl Server {
 
     /// Starts one `chatfn serve` hosting several apps; the first is the default.
     pub fn start_apps(apps: &[&Path], data: &Path) -> Server {
-        Server::spawn(apps, data, None, None)
+        Server::spawn(apps, data, None, None, &[])
     }
 
     /// Starts `chatfn serve` logging at debug level into the file `log`.
     pub fn start_logged(app: &Path, data: &Path, log: &Path) -> Server {
-        Server::spawn(&[app], data, Some(log), None)
+        Server::spawn(&[app], data, Some(log), None, &[])
     }
 
     /// `start_apps`, logging at debug level into the file `log`.
     pub fn start_apps_logged(apps: &[&Path], data: &Path, log: &Path) -> Server {
-        Server::spawn(apps, data, Some(log), None)
+        Server::spawn(apps, data, Some(log), None, &[])
     }
 
     /// A node sharing the PostgreSQL database at `store` (`--store`), its own files under
     /// `data`, with environment variables `env`.
     pub fn start_node(app: &Path, data: &Path, store: &str, env: &[(&str, &str)]) -> Server {
-        Server::spawn(&[app], data, None, Some((store, env)))
+        Server::spawn(&[app], data, None, Some(store), env)
+    }
+
+    /// `start_logged`, with environment variables `env`.
+    pub fn start_logged_with(app: &Path, data: &Path, log: &Path, env: &[(&str, &str)]) -> Server {
+        Server::spawn(&[app], data, Some(log), None, env)
     }
 
     fn spawn(
         apps: &[&Path],
         data: &Path,
         log: Option<&Path>,
-        store: Option<(&str, &[(&str, &str)])>,
+        store: Option<&str>,
+        env: &[(&str, &str)],
     ) -> Server {
         let mut command = chatfn();
         let stderr = match log {
@@ -74,9 +80,10 @@ impl Server {
             None => Stdio::inherit(),
         };
         command.args(["serve", "--listen", "127.0.0.1:0"]);
-        if let Some((store, env)) = store {
-            command.args(["--store", store]).envs(env.iter().copied());
+        if let Some(store) = store {
+            command.args(["--store", store]);
         }
+        command.envs(env.iter().copied());
         for app in apps {
             command.arg("--app").arg(app);
         }
@@ -393,4 +400,18 @@ pub fn signed_in(app: &Path, data: &Path) -> (Server, String) {
     let server = Server::start(app, data);
     let token = token(&server.base, &id, &secret).unwrap();
     (server, token)
+}
+
+/// `text` without its ANSI colour sequences (`ESC [ ... m`).
+pub fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| *c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
