@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{case_dir, Server};
+use crate::harness::{case_dir, without_colours, Server};
 
 const RESTORED: &str = "restored an isolate from its runtime's snapshot";
 const BUILT_COLD: &str = "built an isolate";
@@ -303,4 +303,68 @@ fn a_stopped_server_leaves_no_snapshot_process_behind() {
     // And the data directory opens again right away.
     let again = Run::start(&app, data.path(), "again");
     assert_eq!(again.attempt("ann").0, 200, "{}", again.log());
+}
+
+/// An isolate built without its runtime's snapshot (an app's first, on a new data directory)
+/// starts from chatfn's bootstrap snapshot once one is in the cache directory: the first
+/// server takes it, a server on another data directory uses it, and its isolate answers as
+/// one built from nothing (the initialization script runs: the state, the environment, the
+/// decisions and writes are the same).
+#[test]
+fn an_app_built_cold_starts_from_chatfns_bootstrap_snapshot() {
+    let cache = tempfile::tempdir().unwrap();
+    let app = case_dir("snapshotted");
+    let env = [("CHATFN_CACHE_DIR", cache.path().to_str().unwrap())];
+    let bootstraps = || -> Vec<PathBuf> {
+        std::fs::read_dir(cache.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("bootstrap."))
+            .filter(|p| p.extension().is_some_and(|e| e == "v8"))
+            .collect()
+    };
+    let mut answers = Vec::new();
+    for (n, name) in ["from-nothing", "from-bootstrap"].into_iter().enumerate() {
+        let data = tempfile::tempdir().unwrap();
+        let log = data.path().join(format!("{name}.log"));
+        let server = Server::start_logged_with(&app, &data.path().join("store"), &log, &env);
+        let run = Run { server, log };
+        let probe = run.probe();
+        let (status, ann) = run.attempt("ann");
+        assert_eq!(status, 200, "{ann}");
+        let (status, refused) = run.attempt("mallory");
+        assert_eq!(status, 403, "{refused}");
+        let log = without_colours(&run.log());
+        assert!(log.contains(INITIALIZED), "{name}: the initialization script ran:\n{log}");
+        let built = log.lines().find(|l| l.contains(BUILT_COLD)).expect("an isolate was built");
+        assert!(built.contains(&format!("bootstrap={}", n == 1)), "{name}: {built}");
+        answers.push((
+            probe["greeting"].clone(),
+            probe["attempts"].clone(),
+            ann["user"].clone(),
+            refused,
+        ));
+        if n == 0 {
+            let started = Instant::now();
+            while bootstraps().is_empty() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "no bootstrap snapshot:\n{}",
+                    run.log()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        run.server.stop();
+    }
+    assert_eq!(bootstraps().len(), 1);
+    let strip = |(greeting, attempts, mut user, refused): (Value, Value, Value, Value)| {
+        user["id"] = Value::Null;
+        user["createdTime"] = Value::Null;
+        (greeting, attempts, user, refused)
+    };
+    let (first, second) = (answers.remove(0), answers.remove(0));
+    assert_eq!(strip(first), strip(second), "the same answers from nothing and from the bootstrap");
 }

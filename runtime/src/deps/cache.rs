@@ -11,18 +11,22 @@ pub struct Cache {
     dir: PathBuf,
 }
 
+/// chatfn's cache directory (the npm tarballs are in its `npm`).
+pub fn dir() -> PathBuf {
+    std::env::var_os("CHATFN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| Path::new(&d).join("chatfn")))
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/chatfn")))
+        .unwrap_or_else(|| std::env::temp_dir().join("chatfn-cache"))
+}
+
 impl Cache {
     pub fn at(dir: &Path) -> Cache {
         Cache { dir: dir.join("npm") }
     }
 
     pub fn from_env() -> Cache {
-        let dir = std::env::var_os("CHATFN_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| Path::new(&d).join("chatfn")))
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/chatfn")))
-            .unwrap_or_else(|| std::env::temp_dir().join("chatfn-cache"));
-        Cache { dir: dir.join("npm") }
+        Cache { dir: dir().join("npm") }
     }
 
     /// The file for a `sha512-…` SRI string, if it has that form.

@@ -320,7 +320,8 @@ async fn create(
     if built.as_ref().is_ok_and(|i| i.restored()) {
         tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), ms, "restored an isolate from its runtime's snapshot");
     } else {
-        tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), ms, "built an isolate");
+        let bootstrap = built.as_ref().is_ok_and(|i| i.bootstrapped());
+        tracing::debug!(app = %pool.app.name, thread, for_job = ticket.is_some(), bootstrap, ms, "built an isolate");
     }
     pool.built(ticket.is_some());
     let job = ticket.and_then(|t| t.take());

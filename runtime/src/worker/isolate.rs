@@ -70,6 +70,8 @@ pub struct Isolate {
     /// The snapshot the isolate was restored from: held because V8 reads
     /// it while the isolate lives.
     snapshot: Option<Arc<Snapshot>>,
+    /// chatfn's bootstrap snapshot it was built from, if any (held for the same reason).
+    bootstrap: Option<Arc<Snapshot>>,
 }
 
 /// An answer to send once the isolate is back in its pool.
@@ -96,17 +98,29 @@ impl Isolate {
     /// dies at a limit (an initialization script that spins, say), that would repeat in every
     /// isolate: the pool remembers it, and the isolate is built again reporting it instead.
     pub fn build(pool: &Arc<Pool>, slot: &Arc<ThreadSlot>, id: u64) -> Result<Isolate, String> {
+        let mut bootstrap_works = true;
         loop {
             let init_failure = pool.init_failure();
             let retrying = init_failure.is_some();
-            // Restored from the runtime's snapshot (only the functions left to load), or built
-            // and prepared cold (see `snapshot`).
+            // Restored from the runtime's snapshot (only the functions left to load), or
+            // prepared cold: restored from chatfn's bootstrap snapshot when there is one, else
+            // built from nothing (see `snapshot`).
             let snapshot = if retrying { None } else { pool.snapshot() };
-            let (mut js, watch) = match new_runtime(pool, init_failure, snapshot.as_ref()) {
+            let bootstrap = match snapshot {
+                None if bootstrap_works => super::snapshot::bootstrap(),
+                _ => None,
+            };
+            let startup = snapshot.as_ref().or(bootstrap.as_ref());
+            let (mut js, watch) = match new_runtime(pool, init_failure, startup) {
                 Ok(made) => made,
                 Err(error) if snapshot.is_some() => {
                     tracing::warn!(app = %pool.app.name, %error, "an isolate could not be restored from the snapshot; building cold");
                     pool.discard_snapshot();
+                    continue;
+                }
+                Err(error) if bootstrap.is_some() => {
+                    tracing::warn!(app = %pool.app.name, %error, "an isolate could not be restored from chatfn's bootstrap snapshot; building it from nothing");
+                    bootstrap_works = false;
                     continue;
                 }
                 Err(error) => return Err(format!("the isolate could not be made: {error}")),
@@ -149,6 +163,7 @@ impl Isolate {
                         id,
                         last_used: Instant::now(),
                         snapshot,
+                        bootstrap,
                     };
                     return Ok(isolate);
                 }
@@ -176,6 +191,11 @@ impl Isolate {
     /// Whether the isolate was restored from its runtime's snapshot (rather than built cold).
     pub fn restored(&self) -> bool {
         self.snapshot.is_some()
+    }
+
+    /// Whether the isolate, built cold, started from chatfn's bootstrap snapshot.
+    pub fn bootstrapped(&self) -> bool {
+        self.bootstrap.is_some()
     }
 
     /// Runs one invocation. Gives the isolate back when it can serve another one (`None` when
@@ -381,7 +401,8 @@ fn new_runtime(
         custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
         create_params: Some(params),
         // SAFETY: the isolate built here keeps the snapshot's `Arc` until its runtime is gone
-        // (`Isolate::snapshot`, dropped after `js`; `build` drops a failed runtime first).
+        // (`Isolate::snapshot` or `Isolate::bootstrap`, dropped after `js`; `build` drops a
+        // failed runtime first).
         startup_snapshot: snapshot.map(|s| unsafe { s.startup_data() }),
         ..Default::default()
     });

@@ -38,7 +38,8 @@ pub enum Start {
     /// Hibernated: its first attempt builds its first isolate (`chatfn serve` with many apps).
     Hibernated,
     /// Warm, for one scratch run (`chatfn test`, test invocations, replays): its isolates are
-    /// always built cold, never from or into a snapshot.
+    /// always built cold, never from or into a snapshot of the app's runtime (from chatfn's
+    /// bootstrap snapshot when there is one: it holds nothing of an app).
     Scratch,
 }
 

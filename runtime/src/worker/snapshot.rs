@@ -19,6 +19,10 @@
 //! modification time, and the blob's CRC-32: a snapshot whose files changed or whose bytes do
 //! not check out is not used. V8 reseeds `Math.random` in a restored context; a JavaScript
 //! library that cached random bytes while the script ran keeps them (as in Node's snapshots).
+//!
+//! An isolate built without its runtime's snapshot starts from chatfn's own bootstrap snapshot
+//! (`bootstrap`: the extension's modules evaluated, nothing of an app), kept in the cache
+//! directory for every data directory and `chatfn test`.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -103,6 +107,9 @@ struct Spec {
     binary: String,
     /// Module files to load after the initialization script (see `take_later`).
     preload: Vec<String>,
+    /// chatfn's bootstrap alone (see `bootstrap`): nothing of the app runs.
+    #[serde(default)]
+    bootstrap: bool,
     key: String,
     out: PathBuf,
 }
@@ -198,6 +205,99 @@ fn check<'a>(bytes: &'a [u8], key: &str) -> Result<(&'a [u8], Vec<String>), Stri
     Ok((blob, header.files.into_iter().map(|(file, _, _)| file).collect()))
 }
 
+/// A snapshot of chatfn's bootstrap alone (the extension's modules evaluated, nothing of an
+/// app), for an isolate built without a snapshot of its runtime (an app's first, one whose
+/// runtime cannot be snapshotted, `chatfn test`): it then runs only the app's part
+/// (`__chatfnPrepare`, 27 ms cold for the Firebase app's isolate without it). Holding nothing of
+/// an app, it is kept in the cache directory (`deps::cache`, beside the npm packages), shared
+/// by every data directory; taken in the background the first time one is missing.
+pub fn bootstrap() -> Option<Arc<Snapshot>> {
+    enum Boot {
+        Unknown,
+        Taking,
+        Ready(Arc<Snapshot>),
+        Absent,
+    }
+    static BOOT: Mutex<Boot> = Mutex::new(Boot::Unknown);
+    let mut boot = BOOT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Boot::Unknown = *boot {
+        let key = bootstrap_key();
+        let path = crate::deps::cache::dir().join(format!("bootstrap.{key}.v8"));
+        *boot =
+            match std::fs::read(&path).ok().map(|bytes| check(&bytes, &key).map(|(b, _)| b.into()))
+            {
+                Some(Ok(blob)) => Boot::Ready(Arc::new(Snapshot { blob, files: Vec::new() })),
+                _ => {
+                    in_turn(Box::new(move || {
+                        let taken = take_bootstrap(&path, key.clone()).and_then(|()| {
+                            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+                            let (blob, _) = check(&bytes, &key)?;
+                            Ok(Arc::new(Snapshot { blob: blob.into(), files: Vec::new() }))
+                        });
+                        let mut boot = BOOT.lock().unwrap_or_else(|e| e.into_inner());
+                        *boot = match taken {
+                            Ok(snapshot) => Boot::Ready(snapshot),
+                            Err(why) => {
+                                tracing::info!("no snapshot of chatfn's bootstrap: {why}");
+                                Boot::Absent
+                            }
+                        };
+                    }));
+                    Boot::Taking
+                }
+            };
+    }
+    match &*boot {
+        Boot::Ready(snapshot) => Some(snapshot.clone()),
+        _ => None,
+    }
+}
+
+/// What the bootstrap's snapshot depends on: this binary and the V8 flags.
+fn bootstrap_key() -> String {
+    let mut hash = Sha256::new();
+    hash.update(binary_identity().as_bytes());
+    hash.update([0]);
+    hash.update(std::env::var("CHATFN_V8_FLAGS").unwrap_or_default().as_bytes());
+    crate::hex::hex(&hash.finalize()[..12])
+}
+
+fn take_bootstrap(out: &Path, key: String) -> Result<(), String> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let spec = Spec {
+        name: String::new(),
+        root: out.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        init_script: None,
+        env: BTreeMap::new(),
+        allow_hosts: Vec::new(),
+        fixtures: Vec::new(),
+        heap_bytes: 64 << 20,
+        wall_ms: 10_000,
+        max_pending_ops: 0,
+        binary: binary_identity().to_string(),
+        preload: Vec::new(),
+        bootstrap: true,
+        out: out.to_path_buf(),
+        key,
+    };
+    run_child(&spec)?;
+    // Those of other builds go once unused for a day (binaries side by side keep theirs).
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+    for entry in out.parent().map(std::fs::read_dir).into_iter().flatten().flatten().flatten() {
+        let name = entry.file_name();
+        let other =
+            name.to_str().is_some_and(|n| n.starts_with("bootstrap.") && n.ends_with(".v8"));
+        let old = entry.metadata().and_then(|m| m.accessed()).is_ok_and(|t| t < day_ago);
+        if other && old && entry.path() != out {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
 type Done = Box<dyn FnOnce(Option<Arc<Snapshot>>) + Send>;
 
 /// Takes a snapshot of `app`'s runtime in the background, one at a time, and calls `done`
@@ -210,33 +310,39 @@ pub fn take_later(
     preload: Vec<String>,
     done: impl FnOnce(Option<Arc<Snapshot>>) + Send + 'static,
 ) {
-    type Request = (App, Vec<String>, Done);
-    static QUEUE: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
+    let app = app.clone();
+    let done: Done = Box::new(done);
+    in_turn(Box::new(move || {
+        let started = Instant::now();
+        let snapshot = match take(&app, preload) {
+            Ok(()) => load(&app),
+            Err(why) => {
+                tracing::info!(app = %app.name, "no snapshot of this runtime: {why}");
+                None
+            }
+        };
+        if let Some(s) = &snapshot {
+            let ms = started.elapsed().as_millis();
+            tracing::debug!(app = %app.name, bytes = s.bytes(), ms, "snapshot taken");
+        }
+        done(snapshot);
+    }));
+}
+
+/// Runs `job` (which takes a snapshot) on the snapshot thread, after those asked for before it:
+/// one snapshot process at a time.
+fn in_turn(job: Box<dyn FnOnce() + Send>) {
+    type Job = Box<dyn FnOnce() + Send>;
+    static QUEUE: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     let queue = QUEUE.get_or_init(|| {
-        let (send, receive) = mpsc::channel::<Request>();
+        let (send, receive) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("chatfn-snapshots".into())
-            .spawn(move || {
-                for (app, preload, done) in receive {
-                    let started = Instant::now();
-                    let snapshot = match take(&app, preload) {
-                        Ok(()) => load(&app),
-                        Err(why) => {
-                            tracing::info!(app = %app.name, "no snapshot of this runtime: {why}");
-                            None
-                        }
-                    };
-                    if let Some(s) = &snapshot {
-                        let ms = started.elapsed().as_millis();
-                        tracing::debug!(app = %app.name, bytes = s.bytes(), ms, "snapshot taken");
-                    }
-                    done(snapshot);
-                }
-            })
+            .spawn(move || receive.into_iter().for_each(|job| job()))
             .expect("cannot start the snapshot thread");
         Mutex::new(send)
     });
-    let _ = queue.lock().unwrap().send((app.clone(), preload, Box::new(done)));
+    let _ = queue.lock().unwrap().send(job);
 }
 
 /// The snapshot process running now, if any; and whether the server is stopping.
@@ -275,9 +381,28 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         max_pending_ops: app.limits.pending_ops,
         binary: binary_identity().to_string(),
         preload,
+        bootstrap: false,
         out: file_of(dir, app, &key),
         key,
     };
+    run_child(&spec)?;
+    // Older snapshots of this app are of runtimes it no longer runs.
+    let prefix = format!("{}.", app.name);
+    let current = spec.out.file_name().map(|n| n.to_os_string());
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let stale = name.to_str().is_some_and(|n| {
+            n.starts_with(&prefix) && n.ends_with(".v8") && n[prefix.len()..n.len() - 3].len() == 24
+        });
+        if stale && Some(&name) != current.as_ref() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Runs the child process that writes the snapshot file `spec` asks for.
+fn run_child(spec: &Spec) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut command = Command::new(exe);
     command.arg(COMMAND).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
@@ -304,7 +429,7 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         running.child = Some(child);
         pipes
     };
-    let input = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
+    let input = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
     let _ = stdin.write_all(&input);
     drop(stdin);
     let reader = std::thread::spawn(move || {
@@ -343,18 +468,6 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         } else {
             why.chars().take(2000).collect()
         });
-    }
-    // Older snapshots of this app are of runtimes it no longer runs.
-    let prefix = format!("{}.", app.name);
-    let current = spec.out.file_name().map(|n| n.to_os_string());
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        let stale = name.to_str().is_some_and(|n| {
-            n.starts_with(&prefix) && n.ends_with(".v8") && n[prefix.len()..n.len() - 3].len() == 24
-        });
-        if stale && Some(&name) != current.as_ref() {
-            let _ = std::fs::remove_file(entry.path());
-        }
     }
     Ok(())
 }
@@ -408,6 +521,9 @@ fn take_as_asked(spec: Spec) -> anyhow::Result<()> {
         create_params: Some(v8::CreateParams::default().heap_limits(0, spec.heap_bytes)),
         ..Default::default()
     });
+    if spec.bootstrap {
+        return write_file(&spec.out, spec.key, Vec::new(), js.snapshot());
+    }
     let wall = Duration::from_millis(spec.wall_ms);
     let isolate = js.v8_isolate().thread_safe_handle();
     std::thread::spawn(move || {
@@ -473,15 +589,25 @@ fn take_as_asked(spec: Spec) -> anyhow::Result<()> {
             Some((file, meta.len(), modified))
         })
         .collect();
-    let blob = js.snapshot();
-    let header = Header { key: spec.key, files, crc: crc32fast::hash(&blob), len: blob.len() };
+    write_file(&spec.out, spec.key, files, js.snapshot())
+}
+
+/// Writes a snapshot file: the magic line, the header, the blob (whole or not at all).
+fn write_file(
+    out: &Path,
+    key: String,
+    files: Vec<(String, u64, u128)>,
+    blob: Box<[u8]>,
+) -> anyhow::Result<()> {
+    let header = Header { key, files, crc: crc32fast::hash(&blob), len: blob.len() };
     let mut bytes = MAGIC.to_vec();
     serde_json::to_writer(&mut bytes, &header)?;
     bytes.push(b'\n');
     bytes.extend_from_slice(&blob);
-    let partial = spec.out.with_extension("partial");
+    // Its own name while written: servers sharing the cache may write the bootstrap's at once.
+    let partial = out.with_extension(format!("partial-{}", std::process::id()));
     std::fs::write(&partial, &bytes)?;
-    std::fs::rename(&partial, &spec.out)?;
+    std::fs::rename(&partial, out)?;
     Ok(())
 }
 
@@ -505,6 +631,7 @@ mod tests {
             max_pending_ops: 10,
             binary: "an older chatfn".into(),
             preload: Vec::new(),
+            bootstrap: false,
             key: "0".repeat(24),
             out: "/nonexistent/app.v8".into(),
         };
