@@ -436,4 +436,12 @@ function filePath(url) {
   return StringPrototypeStartsWith(url, "file://") ? decodeURI(StringPrototypeSlice(url, 7)) : url;
 }
 
-op_modules_esm_host(resolveImport, requireForImport);
+/**
+ * Gives the Rust module loader its JavaScript half. The Rust side does not keep it in a
+ * snapshot: an isolate restored from one (chatfn's bootstrap, or its runtime's) registers it
+ * again before it runs anything of the app (js/worker.js).
+ */
+export function registerEsmHost() {
+  op_modules_esm_host(resolveImport, requireForImport);
+}
+registerEsmHost();

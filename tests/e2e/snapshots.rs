@@ -122,6 +122,7 @@ fn an_isolate_restored_from_the_snapshot_answers_as_a_cold_one() {
         assert!(!log.contains(INITIALIZED), "{name}: the initialization script ran again:\n{log}");
         assert_eq!(probe["greeting"], cold_probe["greeting"]);
         assert_eq!(probe["attempts"], cold_probe["attempts"], "the state as the script left it");
+        assert_eq!((&probe["imported"], &cold_probe["imported"]), (&json!("OK!"), &json!("OK!")));
         assert_eq!(
             probe["lazyPackageLoadedDuringAttempt"], 0,
             "the package came with the snapshot"
@@ -169,6 +170,7 @@ fn copy_of_the_case(dir: &Path) -> PathBuf {
         "init.js",
         "members.json",
         "functions/start.js",
+        "functions/shout.mjs",
         "node_modules/lazy-pkg/index.js",
         "node_modules/lazy-pkg/package.json",
     ] {

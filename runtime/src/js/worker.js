@@ -7,7 +7,7 @@ import { currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chat
 import { createContext } from "ext:chatfn/chatkitty.js";
 import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { installReplayClock, newTape, tapeRecord } from "ext:chatfn/tape.js";
-import { fileUrl, loadedFiles, loadHandler, preload, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
+import { fileUrl, loadedFiles, loadHandler, preload, registerEsmHost, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
 import { installGlobals } from "ext:chatfn/globals.js";
 import { guardExternalMemory } from "ext:chatfn/memory.js";
 import { setEnv } from "ext:chatfn/process.js";
@@ -155,6 +155,7 @@ function setRoot(app) {
 /** Answers the initialization script's error (null when it ran). */
 globalThis.__chatfnPrepare = function prepareApp() {
   delete globalThis.__chatfnPrepare;
+  registerEsmHost();
   const app = op_worker_app();
   setRoot(app);
   // The app's code never sees deno_core's `Deno` (installGlobals removes it), but a restored
@@ -183,6 +184,7 @@ globalThis.__chatfnStart = function start() {
   const app = op_worker_app();
   setRoot(app);
   // Callbacks held by the Rust side, which a snapshot does not keep.
+  registerEsmHost();
   core.setUnhandledPromiseRejectionHandler((_promise, reason) => {
     reportStray("Unhandled promise rejection", reason);
     return true;

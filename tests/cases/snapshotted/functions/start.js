@@ -13,6 +13,8 @@ async function handleEvent(event, context) {
       uuid: crypto.randomUUID(),
       globals: [typeof WebAssembly, typeof SharedArrayBuffer, typeof Deno, typeof fetch, typeof process.env.GREETING],
       lazyPackageLoadedDuringAttempt: require("lazy-pkg").loadedDuringAttempt,
+      // import() works in a restored isolate too (its loader's JavaScript half registered again).
+      imported: (await import("./shout.mjs")).shout("ok"),
     };
     throw new Error(JSON.stringify(seen));
   }
