@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
-use crate::harness::{case_dir, post, Server};
+use crate::harness::{case_dir, post, without_colours, Server};
 
 const ROUNDS: usize = 4;
 const CLIENTS: usize = 8;
@@ -81,5 +81,26 @@ fn answered_users_survive_sigkill() {
             );
         }
         server.stop();
+    }
+}
+
+/// What a server takes from its app directory at start (settings, runtime, a function version)
+/// is durable once it serves: killed at once, the server finds nothing new to take at its next
+/// start.
+#[test]
+fn what_the_app_directory_gave_survives_sigkill_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let app = case_dir("users-api");
+    for round in 0..2 {
+        let log = data.path().join(format!("serve-{round}.log"));
+        let mut server = Server::start_logged(&app, &data.path().join("store"), &log);
+        server.kill_now();
+        let text = without_colours(&std::fs::read_to_string(&log).unwrap());
+        let took = text.lines().find(|l| l.contains("from the app directory"));
+        if round == 0 {
+            assert!(took.is_some_and(|l| l.contains("version 1")), "{text}");
+        } else {
+            assert_eq!(took, None, "taken again after the crash:\n{text}");
+        }
     }
 }
