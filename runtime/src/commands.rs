@@ -326,6 +326,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal()?;
     let shown = hosting::shown(&config.apps);
     tracing::info!(apps = apps.len(), data = %config.data.display(), "serving {shown}");
     // One line on stdout, for people and for scripts that started us on port 0.
@@ -338,19 +339,24 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if in_background {
         hosting::open_in_background(apps);
     }
-    http::serve(listener, sessions, platform, shutdown_signal()).await?;
+    http::serve(listener, sessions, platform, shutdown).await?;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
+/// Resolves at SIGINT or SIGTERM. The handlers are in place when this returns: a server calls
+/// it before it says it serves, so that a signal right after the line stops it gracefully (a
+/// handler installed later left a moment where SIGTERM killed the process).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }
 
 /// `chatfn test`: returns whether every test passed.

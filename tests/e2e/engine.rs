@@ -354,6 +354,19 @@ fn many_apps_start_hibernated_in_their_order() {
     assert_eq!(builders, ["app0", "app17"].into_iter().collect(), "{log}");
 }
 
+/// A server stopped (SIGTERM) the moment it says it serves stops gracefully: its signal
+/// handlers are in place before the line (a server of many apps has more to do after it).
+#[test]
+fn a_server_stopped_as_soon_as_it_serves_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let apps = member_apps(dir.path(), 20);
+    let paths: Vec<&std::path::Path> = apps.iter().map(|a| a.as_path()).collect();
+    for round in 0..10 {
+        // `stop` asserts that the server exited with success, not killed by the signal.
+        Server::start_apps(&paths, &dir.path().join(format!("data{round}"))).stop();
+    }
+}
+
 /// `username`'s session attempt at app `app` of `server`: its status and answer.
 fn attempt_of(server: &Server, app: &str, username: &str) -> (u16, serde_json::Value) {
     let body = json!({ "username": username }).to_string();
