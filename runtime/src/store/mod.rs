@@ -65,9 +65,12 @@ impl Space {
         let asked = self.flusher.started.load(Ordering::SeqCst);
         let _one = self.flusher.one_at_a_time.lock().await;
         let space = self.clone();
-        tokio::task::spawn_blocking(move || space.flush_unless_covered(asked))
-            .await
-            .expect("a flush does not panic")
+        match tokio::task::spawn_blocking(move || space.flush_unless_covered(asked)).await {
+            Ok(flushed) => flushed,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // A runtime shutting down drops the blocking tasks that have not started.
+            Err(_) => Err(StoreError::Unavailable("the server is stopping".into())),
+        }
     }
 
     /// `flush`, from a thread outside tokio (the invocation records thread), through the same
