@@ -228,7 +228,6 @@ async fn connect(
     Ok(Some(db))
 }
 
-/// An app's Platform API keys: in the shared database, or in its data directory.
 /// `chatfn keys create|list|revoke`: the app's Platform API credentials.
 pub async fn keys(
     app: &App,

@@ -36,10 +36,9 @@ impl Served {
     async fn sessions(&self) -> Result<Arc<Sessions>, ApiError> {
         match self {
             Served::Ready(sessions) => Ok(sessions.clone()),
-            Served::Hosted(app) => match app.opened() {
-                Some(opened) => Ok(opened.sessions.clone()),
-                None => Ok(app.open().await.map_err(ApiError::AppUnavailable)?.sessions.clone()),
-            },
+            Served::Hosted(app) => {
+                Ok(app.open().await.map_err(ApiError::AppUnavailable)?.sessions.clone())
+            }
         }
     }
 
