@@ -23,10 +23,11 @@ const CONNECTIONS = [1, 16, 64];
 // BENCH_KEEP=1 keeps the apps, bodies and wrk script (in the directory printed at the end).
 const work = mkdtempSync(join(tmpdir(), "chatfn-bench-"));
 
-/** One POST /v1/sessions with Node's client: only for the cold start's first answer. */
-function post(port, body) {
+/** One POST of a session attempt with Node's client (to `path`, the default app's by default):
+ * only for first answers, never under load. */
+function post(port, body, path = "/v1/sessions") {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: "/v1/sessions", method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+    const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode));
     });
@@ -369,11 +370,7 @@ async function isolateMemory() {
     });
     // A small app's first session first: what the process pays once for V8 (the engine's
     // code paged in, its platform) is not the Firebase isolate's.
-    const small = await new Promise((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port, path: "/v1/apps/app0/sessions", method: "POST", headers: { "content-type": "application/json" } }, (res) => res.resume().on("end", () => resolve(res.statusCode)));
-      req.on("error", reject);
-      req.end(JSON.stringify({ username: "ann" }));
-    });
+    const small = await post(port, JSON.stringify({ username: "ann" }), "/v1/apps/app0/sessions");
     if (small !== 200) throw new Error(`a small app's first session was answered ${small}`);
     await new Promise((r) => setTimeout(r, 1000));
     const before = rssMb(child.pid);
@@ -410,14 +407,7 @@ async function density(count) {
   const apps = smallApps(dir, count);
   const firstAttempt = async (port, app) => {
     const t = performance.now();
-    const status = await new Promise((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port, path: `/v1/apps/app${app}/sessions`, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode));
-      });
-      req.on("error", reject);
-      req.end(JSON.stringify({ username: "ann" }));
-    });
+    const status = await post(port, JSON.stringify({ username: "ann" }), `/v1/apps/app${app}/sessions`);
     if (status !== 200) throw new Error(`app${app}'s first attempt was answered ${status}`);
     return performance.now() - t;
   };
