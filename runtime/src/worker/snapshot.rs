@@ -171,15 +171,24 @@ pub fn load(app: &App) -> Option<Arc<Snapshot>> {
     let dir = DIR.get()?;
     let key = key(app);
     let path = file_of(dir, app, &key);
-    let bytes = std::fs::read(&path).ok()?;
-    match check(&bytes, &key) {
-        Ok((blob, files)) => Some(Arc::new(Snapshot { blob: blob.into(), files })),
+    match read(&path, &key) {
+        Ok(snapshot) => Some(snapshot),
         Err(why) => {
-            tracing::info!(app = %app.name, file = %path.display(), "not using the snapshot: {why}");
-            let _ = std::fs::remove_file(&path);
+            if path.exists() {
+                tracing::info!(app = %app.name, file = %path.display(), "not using the snapshot: {why}");
+                let _ = std::fs::remove_file(&path);
+            }
             None
         }
     }
+}
+
+/// The snapshot in the file at `path`, if it is whole and was taken with `key` of files as
+/// they are now.
+fn read(path: &Path, key: &str) -> Result<Arc<Snapshot>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let (blob, files) = check(&bytes, key)?;
+    Ok(Arc::new(Snapshot { blob: blob.into(), files }))
 }
 
 /// The blob of a snapshot file and the modules it holds, if it is whole and its key and files
@@ -214,42 +223,36 @@ fn check<'a>(bytes: &'a [u8], key: &str) -> Result<(&'a [u8], Vec<String>), Stri
 pub fn bootstrap() -> Option<Arc<Snapshot>> {
     enum Boot {
         Unknown,
-        Taking,
         Ready(Arc<Snapshot>),
-        Absent,
+        /// Being taken, or it could not be: isolates are built without it until the next start.
+        Missing,
     }
     static BOOT: Mutex<Boot> = Mutex::new(Boot::Unknown);
     let mut boot = BOOT.lock().unwrap_or_else(|e| e.into_inner());
     if let Boot::Unknown = *boot {
         let key = bootstrap_key();
         let path = crate::deps::cache::dir().join(format!("bootstrap.{key}.v8"));
-        *boot =
-            match std::fs::read(&path).ok().map(|bytes| check(&bytes, &key).map(|(b, _)| b.into()))
-            {
-                Some(Ok(blob)) => Boot::Ready(Arc::new(Snapshot { blob, files: Vec::new() })),
-                _ => {
-                    in_turn(Box::new(move || {
-                        let taken = take_bootstrap(&path, key.clone()).and_then(|()| {
-                            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-                            let (blob, _) = check(&bytes, &key)?;
-                            Ok(Arc::new(Snapshot { blob: blob.into(), files: Vec::new() }))
-                        });
-                        let mut boot = BOOT.lock().unwrap_or_else(|e| e.into_inner());
-                        *boot = match taken {
-                            Ok(snapshot) => Boot::Ready(snapshot),
-                            Err(why) => {
-                                tracing::info!("no snapshot of chatfn's bootstrap: {why}");
-                                Boot::Absent
-                            }
-                        };
-                    }));
-                    Boot::Taking
-                }
-            };
+        *boot = match read(&path, &key) {
+            Ok(snapshot) => Boot::Ready(snapshot),
+            Err(_) => {
+                in_turn(Box::new(move || {
+                    let taken = take_bootstrap(&path, key.clone()).and_then(|()| read(&path, &key));
+                    let mut boot = BOOT.lock().unwrap_or_else(|e| e.into_inner());
+                    *boot = match taken {
+                        Ok(snapshot) => Boot::Ready(snapshot),
+                        Err(why) => {
+                            tracing::info!("no snapshot of chatfn's bootstrap: {why}");
+                            Boot::Missing
+                        }
+                    };
+                }));
+                Boot::Missing
+            }
+        };
     }
     match &*boot {
         Boot::Ready(snapshot) => Some(snapshot.clone()),
-        _ => None,
+        Boot::Unknown | Boot::Missing => None,
     }
 }
 
