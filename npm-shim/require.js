@@ -438,10 +438,9 @@ function filePath(url) {
 
 /**
  * Gives the Rust module loader its JavaScript half. The Rust side does not keep it in a
- * snapshot: an isolate restored from one (chatfn's bootstrap, or its runtime's) registers it
- * again before it runs anything of the app (js/worker.js).
+ * snapshot, so every isolate, cold or restored from one (chatfn's bootstrap, or its runtime's),
+ * registers it before it runs anything of the app (js/worker.js).
  */
 export function registerEsmHost() {
   op_modules_esm_host(resolveImport, requireForImport);
 }
-registerEsmHost();

@@ -134,7 +134,7 @@ impl HostedApp {
         )
         .await
         .with_context(|| format!("starting the event delivery of app {}", app.name))?;
-        Ok(PlatformApp::new(app.clone(), sessions, store, self.keys.clone(), events))
+        Ok(PlatformApp::new(app.clone(), sessions, store, events))
     }
 }
 

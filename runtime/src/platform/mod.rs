@@ -49,7 +49,6 @@ pub struct PlatformApp {
     pub app: App,
     pub sessions: Arc<Sessions>,
     pub store: Store,
-    pub keys: Keys,
     /// Its chat events' queue and their delivery.
     pub events: Arc<crate::events::delivery::Delivery>,
     /// Changes to what the app runs are made one at a time.
@@ -61,10 +60,9 @@ impl PlatformApp {
         app: App,
         sessions: Arc<Sessions>,
         store: Store,
-        keys: Keys,
         events: Arc<crate::events::delivery::Delivery>,
     ) -> PlatformApp {
-        PlatformApp { app, sessions, store, keys, events, changing: Default::default() }
+        PlatformApp { app, sessions, store, events, changing: Default::default() }
     }
 
     /// Starts an isolate with what the store says now and switches the app's attempts to it.
