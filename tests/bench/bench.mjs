@@ -120,16 +120,19 @@ async function stop({ child, data }, keepData = false) {
   if (!keepData) rmSync(data, { recursive: true, force: true });
 }
 
-/** Waits (up to 30 s) until chatfn has written the snapshot of the app's runtime into `data`
- * and is done with it (a second one follows when the first attempt loaded more packages). */
-async function snapshotTaken(data) {
+/** Waits (up to `timeout` ms) until chatfn has written the snapshot of the app's runtime into
+ * `data` (of each of the apps `names`, when given) and is done with it (a second one follows
+ * when the first attempt loaded more packages). */
+async function snapshotTaken(data, names = [], timeout = 30000) {
   const dir = join(data, ".snapshots");
-  const state = () => (existsSync(dir) ? readdirSync(dir).map((f) => `${f}@${statSync(join(dir, f)).mtimeMs}`).join() : "");
+  const files = () => (existsSync(dir) ? readdirSync(dir) : []);
+  const state = () => files().map((f) => `${f}@${statSync(join(dir, f)).mtimeMs}`).join();
+  const every = () => names.every((name) => files().some((f) => f.startsWith(`${name}.`) && f.endsWith(".v8")));
   let last = "";
-  for (let waited = 0; waited < 30000; waited += 1000) {
+  for (let waited = 0; waited < timeout; waited += 1000) {
     await new Promise((r) => setTimeout(r, 1000));
     const now = state();
-    if (now === last && now.includes(".v8") && !now.includes(".partial")) return true;
+    if (now === last && now.includes(".v8") && !now.includes(".partial") && every()) return true;
     last = now;
   }
   return false;
@@ -155,16 +158,22 @@ function rssMb(pid) {
   return Number(status.match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 }
 
-/** The Lua script wrk runs: each request the next body of the file, from a random start. */
+/** The Lua script wrk runs: each request the next body of the file, from a random start; to the
+ * default app's path, or with BENCH_APP_COUNT set, to the next of that many apps in turn
+ * (BENCH_APP_PREFIX0, BENCH_APP_PREFIX1, ...). */
 const lua = join(work, "bodies.lua");
 writeFileSync(lua, `
 local bodies = {}
 for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local apps = tonumber(os.getenv("BENCH_APP_COUNT") or "0")
+local prefix = os.getenv("BENCH_APP_PREFIX") or ""
 local i = 0
 init = function(args) i = math.random(#bodies) end
 request = function()
   i = i % #bodies + 1
-  return wrk.format("POST", "/v1/sessions", { ["Content-Type"] = "application/json" }, bodies[i])
+  local path = "/v1/sessions"
+  if apps > 0 then path = "/v1/apps/" .. prefix .. (i % apps) .. "/sessions" end
+  return wrk.format("POST", path, { ["Content-Type"] = "application/json" }, bodies[i])
 end
 `);
 
@@ -173,35 +182,51 @@ const toMs = (value) => {
   return Number(n) * { us: 1e-3, ms: 1, s: 1e3 }[unit];
 };
 
-/** wrk against `port` with `connections` for `seconds`: attempts/s, p50 and p99 in ms. */
-function wrk(port, bodies, connections, seconds) {
-  const threads = Math.min(connections, 2);
-  const out = spawnSync("wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, `http://127.0.0.1:${port}/v1/sessions`], { env: { ...process.env, BENCH_BODIES: bodies }, encoding: "utf8" });
-  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
-  const failed = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout);
-  if (failed) throw new Error(`${failed[1]} attempts were not allowed:\n${out.stdout}`);
-  const errors = /Socket errors: (.*)/.exec(out.stdout);
-  if (errors) throw new Error(`socket errors (${errors[1]}):\n${out.stdout}`);
+/** wrk's command line and environment against `port` with `connections` for `seconds`;
+ * `apps` ({ prefix, count }) spreads the requests over that many apps. */
+function wrkCommand(port, bodies, connections, seconds, apps) {
+  const args = [`-t${Math.min(connections, 2)}`, `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, `http://127.0.0.1:${port}/v1/sessions`];
+  const env = { ...process.env, BENCH_BODIES: bodies };
+  if (apps) Object.assign(env, { BENCH_APP_PREFIX: apps.prefix, BENCH_APP_COUNT: String(apps.count) });
+  return [args, env];
+}
+
+/** Attempts/s, p50 and p99 in ms from wrk's output; throws when an attempt failed. */
+function wrkResult(out) {
+  const failed = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (failed) throw new Error(`${failed[1]} attempts were not allowed:\n${out}`);
+  const errors = /Socket errors: (.*)/.exec(out);
+  if (errors) throw new Error(`socket errors (${errors[1]}):\n${out}`);
   return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)[1]),
-    p50: toMs(/\s50%\s+(\S+)/.exec(out.stdout)[1]),
-    p99: toMs(/\s99%\s+(\S+)/.exec(out.stdout)[1]),
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
+    p50: toMs(/\s50%\s+(\S+)/.exec(out)[1]),
+    p99: toMs(/\s99%\s+(\S+)/.exec(out)[1]),
   };
 }
 
+/** wrk against `port` with `connections` for `seconds`: attempts/s, p50 and p99 in ms. */
+function wrk(port, bodies, connections, seconds, apps) {
+  const [args, env] = wrkCommand(port, bodies, connections, seconds, apps);
+  const out = spawnSync("wrk", args, { env, encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
+  return wrkResult(out.stdout);
+}
+
 /** `wrk` in the background: resolves as `wrk` does, while this process does other work. */
-function wrkAsync(port, bodies, connections, seconds) {
+function wrkAsync(port, bodies, connections, seconds, apps) {
+  const [args, env] = wrkCommand(port, bodies, connections, seconds, apps);
   return new Promise((resolve, reject) => {
-    const child = spawn("wrk", [`-t${Math.min(connections, 2)}`, `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, `http://127.0.0.1:${port}/v1/sessions`], { env: { ...process.env, BENCH_BODIES: bodies } });
+    const child = spawn("wrk", args, { env });
     let out = "";
     child.stdout.on("data", (c) => (out += c));
-    child.once("exit", (code) => {
+    // "close": its output read to the end ("exit" can come first).
+    child.once("close", (code) => {
       if (code !== 0) return reject(new Error(`wrk failed (${code})`));
-      resolve({
-        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
-        p50: toMs(/\s50%\s+(\S+)/.exec(out)[1]),
-        p99: toMs(/\s99%\s+(\S+)/.exec(out)[1]),
-      });
+      try {
+        resolve(wrkResult(out));
+      } catch (e) {
+        reject(e);
+      }
     });
   });
 }
@@ -395,25 +420,51 @@ async function isolateMemory() {
   console.log(`${"Node, its whole process".padEnd(36)}${col(num(nodeRss, 1))} MB`);
 }
 
-/** Density: one chatfn serving BENCH_DENSITY_APPS small allow-list apps (default 1,000), started
- * twice on the same data directory (first: every app's store is made; restart: each is
- * opened): how long until it serves, until every app is open (a server of many apps serves
- * at once and opens them in the background), the first attempt of the last app right after
- * serving (opened for it before its turn), its RSS idle once all are open, and the latency of
- * the first attempt of 20 apps (each builds its app's first isolate), then its RSS. chatfn
- * only: a Node process per app is the comparison's other side, about 40 MB each. */
+/** `count` copies of the Firebase app under `dir` (fb0, fb1, ...), as `--app` arguments; their
+ * node_modules hard links to the one installed for the Firebase scenario. */
+function firebaseApps(dir, count) {
+  const template = ready(allScenarios[1]).app;
+  const apps = [];
+  for (let i = 0; i < count; i++) {
+    const app = join(dir, `fb${i}`);
+    mkdirSync(app, { recursive: true });
+    for (const entry of readdirSync(template).filter((e) => e !== "node_modules")) cpSync(join(template, entry), join(app, entry), { recursive: true });
+    execFileSync("cp", ["-al", join(template, "node_modules"), join(app, "node_modules")]);
+    writeFileSync(join(app, "chatfn.toml"), readFileSync(join(template, "chatfn.toml"), "utf8").replace('name = "firebase"', `name = "fb${i}"`));
+    apps.push("--app", app);
+  }
+  return apps;
+}
+
+/** Density: one chatfn serving BENCH_DENSITY_APPS apps (default 1,000), BENCH_DENSITY_FIREBASE
+ * (default 100) of them the Firebase app and the rest small allow-list apps, started twice on
+ * the same data directory (first: every app's store is made; restart: each is opened): how
+ * long until it serves, until every app is open (a server of many apps serves at once and
+ * opens them in the background), the first attempt of the last app right after serving
+ * (opened for it before its turn), its RSS idle once all are open, the latency of the first
+ * attempt of 20 small apps and of 10 Firebase apps (each builds or restores its app's first
+ * isolate; the same Firebase apps both times, so the restart restores them from their
+ * snapshots), then its RSS. After the restart, every Firebase app is woken and wrk drives
+ * them all at once at c=16, beside one of them alone and Node's process serving the app. */
 async function density(count) {
   const dir = join(work, "density");
-  const apps = smallApps(dir, count);
-  const firstAttempt = async (port, app) => {
+  const firebaseCount = Math.min(Number(process.env.BENCH_DENSITY_FIREBASE ?? 100), count - 1);
+  const smallCount = count - firebaseCount;
+  const firebase = ready(allScenarios[1]);
+  const apps = [...smallApps(dir, smallCount), ...firebaseApps(dir, firebaseCount)];
+  const firstAttempt = async (port, app, body = JSON.stringify({ username: "ann" })) => {
     const t = performance.now();
-    const status = await post(port, JSON.stringify({ username: "ann" }), `/v1/apps/app${app}/sessions`);
-    if (status !== 200) throw new Error(`app${app}'s first attempt was answered ${status}`);
+    const status = await post(port, body, `/v1/apps/${app}/sessions`);
+    if (status !== 200) throw new Error(`${app}'s first attempt was answered ${status}`);
     return performance.now() - t;
   };
-  console.log(`\ndensity: one chatfn serving ${count} apps (started hibernated)`);
+  const pick = (n, of) => [...Array(of).keys()].sort(() => Math.random() - 0.5).slice(0, n);
+  const firebasePicks = pick(Math.min(10, firebaseCount), firebaseCount);
+  const sorted = (xs) => xs.sort((a, b) => a - b);
+  console.log(`\ndensity: one chatfn serving ${count} apps, ${firebaseCount} of them the Firebase app (started hibernated)`);
   console.log(`${"".padEnd(36)}${col("first")}${col("restart")}`);
   const runs = [];
+  let hot;
   for (const round of ["first", "restart"]) {
     const port = await freePort();
     const t0 = performance.now();
@@ -428,30 +479,76 @@ async function density(count) {
       child.once("exit", (code) => reject(new Error(`chatfn exited (${code}) before serving ${count} apps`)));
     });
     const run = { started: performance.now() - t0 };
-    run.last = allOpen === undefined ? await firstAttempt(port, count - 1) : NaN;
+    run.last = allOpen === undefined ? await firstAttempt(port, `app${smallCount - 1}`) : NaN;
     await opened;
     run.allOpen = allOpen;
     await new Promise((r) => setTimeout(r, 1000));
     run.idle = rssMb(child.pid);
     const firsts = [];
-    for (let i = 0; i < 20; i++) firsts.push(await firstAttempt(port, Math.floor(Math.random() * (count - 1))));
+    for (const i of pick(20, smallCount - 1)) firsts.push(await firstAttempt(port, `app${i}`));
+    run.firsts = sorted(firsts);
+    const firebaseFirsts = [];
+    for (const i of firebasePicks) firebaseFirsts.push(await firstAttempt(port, `fb${i}`, firebase.first));
+    run.firebaseFirsts = sorted(firebaseFirsts);
     run.after = rssMb(child.pid);
-    firsts.sort((a, b) => a - b);
-    run.median = firsts[10];
-    run.slowest = firsts[19];
+    if (round === "first") {
+      // Every Firebase app once, and their snapshots taken: the restart restores them all.
+      for (let i = 0; i < firebaseCount; i++) await firstAttempt(port, `fb${i}`, firebase.first);
+      const names = [...Array(firebaseCount).keys()].map((i) => `fb${i}`);
+      if (!(await snapshotTaken(join(dir, "data"), names, 60000 + 3000 * firebaseCount))) console.log("(not every Firebase app's snapshot was taken in time)");
+    } else if (firebaseCount > 0) hot = await firebaseAtOnce(port, child, firebaseCount);
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
     running.delete(child);
     runs.push(run);
   }
+  const median = (xs) => xs[Math.floor(xs.length / 2)];
   const line = (label, f, digits, unit) => console.log(`${label.padEnd(36)}${runs.map((r) => col(num(f(r), digits))).join("")} ${unit}`);
   line("start to serving", (r) => r.started / 1000, 1, "s");
   line("start to every app open", (r) => r.allOpen / 1000, 1, "s");
   line("last app's first attempt, at once", (r) => r.last, 1, "ms (opened before its turn)");
   line("RSS idle, every app open", (r) => r.idle, 1, `MB (${runs.map((r) => num((r.idle * 1024) / count, 0)).join(" / ")} KB per app)`);
-  line("first attempt of an app, median", (r) => r.median, 1, `ms (slowest of 20: ${runs.map((r) => num(r.slowest, 1)).join(" / ")} ms)`);
-  line("RSS after 20 apps woke", (r) => r.after, 1, "MB");
+  line("first attempt of a small app, median", (r) => median(r.firsts), 1, `ms (slowest of ${runs[0].firsts.length}: ${runs.map((r) => num(r.firsts.at(-1), 1)).join(" / ")} ms)`);
+  if (firebaseCount > 0) line("... of a Firebase app, median", (r) => median(r.firebaseFirsts), 1, `ms (slowest of ${firebasePicks.length}: ${runs.map((r) => num(r.firebaseFirsts.at(-1), 1)).join(" / ")} ms)`);
+  line("RSS after those apps woke", (r) => r.after, 1, "MB");
+  if (!hot) return;
+  console.log(`\n${firebaseCount} Firebase apps hot at once (on the restarted server above), wrk c=16`);
+  console.log("".padEnd(36) + col("attempts/s") + col("p99 ms"));
+  const hotLine = (label, r, note = "") => console.log(label.padEnd(36) + col(num(r.rps, 0)) + col(num(r.p99, 3)) + note);
+  hotLine("chatfn, one of them alone", hot.one);
+  hotLine(`chatfn, all ${firebaseCount} at once`, hot.all, `  (${num(hot.all.rps / hot.one.rps, 2)}x of one alone; ${num(hot.all.rps / hot.node.rps, 2)}x Node's)`);
+  hotLine("Node, the app in its own process", hot.node);
+  console.log(`${"RSS with them all hot".padEnd(36)}${col(num(hot.rss, 1))} MB`);
 }
+
+/** Wakes `count` Firebase apps (fb0, fb1, ...) of the server at `port`, then measures wrk at
+ * c=16 on one of them alone and on all at once (each request the next app), and Node serving
+ * the app in a process of its own, in one run. */
+async function firebaseAtOnce(port, child, count) {
+  const firebase = ready(allScenarios[1]);
+  const all = { prefix: "fb", count };
+  const one = { prefix: "fb", count: 1 };
+  for (let i = 0; i < count; i++) {
+    const status = await post(port, firebase.first, `/v1/apps/fb${i}/sessions`);
+    if (status !== 200) throw new Error(`fb${i}'s first attempt was answered ${status}`);
+  }
+  // Every user's first session in each app it meets (which creates it), then the JITs settle.
+  wrk(port, firebase.bodies, 1, Math.max(2, Math.ceil(USERS / 500)), all);
+  wrk(port, firebase.bodies, 16, 2, one);
+  const alone = wrk(port, firebase.bodies, 16, SECONDS, one);
+  // Each app's isolates warm up on their share of the load: twice the measured time first.
+  wrk(port, firebase.bodies, 16, Math.max(2, 2 * SECONDS), all);
+  const atOnce = wrk(port, firebase.bodies, 16, SECONDS, all);
+  const rss = rssMb(child.pid);
+  const node = await start("node", firebase);
+  await firstAnswer(node, firebase.first);
+  wrk(node.port, firebase.bodies, 1, Math.max(2, Math.ceil(USERS / 500)));
+  wrk(node.port, firebase.bodies, 16, 2);
+  const nodeResult = wrk(node.port, firebase.bodies, 16, SECONDS);
+  await stop(node);
+  return { one: alone, all: atOnce, node: nodeResult, rss };
+}
+
 /** Chat events (chatfn only: Node has no queue to compare with): BENCH_EVENTS events (default
  * 10,000) for a no-op `user.sent.message` function over 100 channels, reported in batches of
  * 500 while wrk drives the example app's session attempts at c=16. Prints events delivered per
