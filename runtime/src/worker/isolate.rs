@@ -407,6 +407,9 @@ fn new_runtime(
         ..Default::default()
     });
     drop(creating);
+    if let Some(snapshot) = snapshot {
+        snapshot.release_pages();
+    }
     let mut js = made.map_err(|e| e.to_string())?;
     let watch = Watch::new(js.v8_isolate().thread_safe_handle(), &app.limits, pool.heavy.clone());
     let watched = watch.clone();

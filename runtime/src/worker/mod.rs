@@ -8,6 +8,7 @@
 
 pub mod engine;
 mod isolate;
+mod mapped;
 pub mod memory;
 mod pool;
 pub mod protocol;
