@@ -370,3 +370,53 @@ fn an_app_built_cold_starts_from_chatfns_bootstrap_snapshot() {
     let (first, second) = (answers.remove(0), answers.remove(0));
     assert_eq!(strip(first), strip(second), "the same answers from nothing and from the bootstrap");
 }
+
+/// On a server of many apps every app starts hibernated; one with an initialization script has
+/// its snapshot taken in the background before any attempt, and its first attempt restores its
+/// first isolate instead of building it cold (the Firebase app: ~35 ms instead of 130-440 ms).
+#[test]
+fn a_hibernated_app_is_snapshotted_before_its_first_attempt() {
+    let data = tempfile::tempdir().unwrap();
+    let apps_dir = tempfile::tempdir().unwrap();
+    let mut apps = vec![case_dir("snapshotted")];
+    for i in 0..16 {
+        let app = apps_dir.path().join(format!("small{i}"));
+        std::fs::create_dir_all(app.join("functions")).unwrap();
+        std::fs::write(
+            app.join("chatfn.toml"),
+            format!("[app]\nname = \"small{i}\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
+        )
+        .unwrap();
+        std::fs::write(app.join("functions/start.js"), "async function handleEvent() {}\n")
+            .unwrap();
+        apps.push(app);
+    }
+    let refs: Vec<&Path> = apps.iter().map(|a| a.as_path()).collect();
+    let log = data.path().join("serve.log");
+    let server = Server::start_apps_logged(&refs, &data.path().join("store"), &log);
+    let read_log = || without_colours(&std::fs::read_to_string(&log).unwrap_or_default());
+
+    let taken = new_snapshot(&snapshot_dir(data.path()), &[]);
+    assert!(taken.file_name().unwrap().to_string_lossy().starts_with("snapshotted."), "{taken:?}");
+    let started = Instant::now();
+    while !read_log().contains("snapshot taken") {
+        assert!(started.elapsed() < Duration::from_secs(30), "{}", read_log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!read_log().contains(BUILT_COLD), "no isolate was built yet:\n{}", read_log());
+    // The small apps, with nothing to initialize, have none.
+    assert_eq!(snapshots(&snapshot_dir(data.path())).len(), 1);
+
+    let (status, ann) = server.start_session(&json!({ "username": "ann" }));
+    assert_eq!(status, 200, "{ann}");
+    assert_eq!(ann["user"]["displayName"], "hello ann");
+    let log = read_log();
+    assert!(
+        log.lines().any(|l| l.contains(RESTORED) && l.contains("app=snapshotted ")),
+        "the first isolate is restored:\n{log}"
+    );
+    assert!(
+        !log.lines().any(|l| l.contains(BUILT_COLD) && l.contains("app=snapshotted ")),
+        "{log}"
+    );
+}

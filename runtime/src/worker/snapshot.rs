@@ -193,6 +193,11 @@ pub fn load(app: &App) -> Option<Arc<Snapshot>> {
     }
 }
 
+/// Whether a snapshot of the app's current runtime is on disk (not read or checked).
+pub fn exists(app: &App) -> bool {
+    DIR.get().is_some_and(|dir| file_of(dir, app, &key(app)).exists())
+}
+
 /// The snapshot in the file at `path`, if it is whole and was taken with `key` of files as
 /// they are now.
 fn read(path: &Path, key: &str) -> Result<Arc<Snapshot>, String> {
