@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{case_dir, post, without_colours, Server};
+use crate::harness::{case_dir, member_apps, post, without_colours, Server};
 
 const HEAP_MB: u64 = 64;
 
@@ -383,27 +383,6 @@ fn a_server_stopped_as_soon_as_it_serves_stops_gracefully() {
 fn attempt_of(server: &Server, app: &str, username: &str) -> (u16, serde_json::Value) {
     let body = json!({ "username": username }).to_string();
     post(&server.base, &format!("/v1/apps/{app}/sessions"), &body).unwrap()
-}
-
-/// `count` apps under `dir`, `app0`..: app i lets in only `member-of-i`.
-fn member_apps(dir: &std::path::Path, count: usize) -> Vec<std::path::PathBuf> {
-    (0..count)
-        .map(|i| {
-            let app = dir.join(format!("app{i}"));
-            std::fs::create_dir_all(app.join("functions")).unwrap();
-            std::fs::write(
-                app.join("chatfn.toml"),
-                format!("[app]\nname = \"app{i}\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
-            )
-            .unwrap();
-            std::fs::write(
-                app.join("functions/start.js"),
-                format!("async function handleEvent(event) {{ if (event.username !== 'member-of-{i}') throw new Error('only member-of-{i}'); }}\n"),
-            )
-            .unwrap();
-            app
-        })
-        .collect()
 }
 
 /// A server of many apps serves before it has opened them all (opening 10,000 apps' stores

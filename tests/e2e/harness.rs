@@ -415,3 +415,24 @@ pub fn without_colours(text: &str) -> String {
     }
     out
 }
+
+/// `count` apps under `dir`, `app0`..: app i lets in only `member-of-i`.
+pub fn member_apps(dir: &Path, count: usize) -> Vec<PathBuf> {
+    (0..count)
+        .map(|i| {
+            let app = dir.join(format!("app{i}"));
+            std::fs::create_dir_all(app.join("functions")).unwrap();
+            std::fs::write(
+                app.join("chatfn.toml"),
+                format!("[app]\nname = \"app{i}\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                app.join("functions/start.js"),
+                format!("async function handleEvent(event) {{ if (event.username !== 'member-of-{i}') throw new Error('only member-of-{i}'); }}\n"),
+            )
+            .unwrap();
+            app
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{case_dir, without_colours, Server};
+use crate::harness::{case_dir, member_apps, without_colours, Server};
 
 const RESTORED: &str = "restored an isolate from its runtime's snapshot";
 const BUILT_COLD: &str = "built an isolate";
@@ -379,18 +379,7 @@ fn a_hibernated_app_is_snapshotted_before_its_first_attempt() {
     let data = tempfile::tempdir().unwrap();
     let apps_dir = tempfile::tempdir().unwrap();
     let mut apps = vec![case_dir("snapshotted")];
-    for i in 0..16 {
-        let app = apps_dir.path().join(format!("small{i}"));
-        std::fs::create_dir_all(app.join("functions")).unwrap();
-        std::fs::write(
-            app.join("chatfn.toml"),
-            format!("[app]\nname = \"small{i}\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
-        )
-        .unwrap();
-        std::fs::write(app.join("functions/start.js"), "async function handleEvent() {}\n")
-            .unwrap();
-        apps.push(app);
-    }
+    apps.extend(member_apps(apps_dir.path(), 16));
     let refs: Vec<&Path> = apps.iter().map(|a| a.as_path()).collect();
     let log = data.path().join("serve.log");
     let server = Server::start_apps_logged(&refs, &data.path().join("store"), &log);
