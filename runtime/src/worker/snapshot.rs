@@ -306,15 +306,10 @@ fn take_bootstrap(out: &Path, key: String) -> Result<(), String> {
     run_child(&spec)?;
     // Those of other builds go once unused for a day (binaries side by side keep theirs).
     let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
-    for entry in out.parent().map(std::fs::read_dir).into_iter().flatten().flatten().flatten() {
-        let name = entry.file_name();
-        let other =
-            name.to_str().is_some_and(|n| n.starts_with("bootstrap.") && n.ends_with(".v8"));
-        let old = entry.metadata().and_then(|m| m.accessed()).is_ok_and(|t| t < day_ago);
-        if other && old && entry.path() != out {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    remove_others(out, |name, entry| {
+        name.starts_with("bootstrap.")
+            && entry.metadata().and_then(|m| m.accessed()).is_ok_and(|t| t < day_ago)
+    });
     Ok(())
 }
 
@@ -408,17 +403,22 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
     run_child(&spec)?;
     // Older snapshots of this app are of runtimes it no longer runs.
     let prefix = format!("{}.", app.name);
-    let current = spec.out.file_name().map(|n| n.to_os_string());
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    remove_others(&spec.out, |name, _| {
+        name.starts_with(&prefix) && name[prefix.len()..name.len() - 3].len() == 24
+    });
+    Ok(())
+}
+
+/// Removes the snapshot files (`*.v8`) beside `out`, other than `out`, that `stale` picks by
+/// their name and directory entry.
+fn remove_others(out: &Path, stale: impl Fn(&str, &std::fs::DirEntry) -> bool) {
+    for entry in out.parent().map(std::fs::read_dir).into_iter().flatten().flatten().flatten() {
         let name = entry.file_name();
-        let stale = name.to_str().is_some_and(|n| {
-            n.starts_with(&prefix) && n.ends_with(".v8") && n[prefix.len()..n.len() - 3].len() == 24
-        });
-        if stale && Some(&name) != current.as_ref() {
+        let picked = name.to_str().is_some_and(|n| n.ends_with(".v8") && stale(n, &entry));
+        if picked && entry.path() != out {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    Ok(())
 }
 
 /// Runs the child process that writes the snapshot file `spec` asks for.
