@@ -179,8 +179,7 @@ impl Pool {
             let mut state = pool.state.lock().unwrap();
             let thread = engine.pick_thread(&state.per_thread, None, false);
             pool.grow(&mut state, thread, None);
-        } else if snapshots && (app.initialization_script.is_some() || !app.dependencies.is_empty())
-        {
+        } else {
             pool.snapshot_ahead();
         }
         Ok(pool)
@@ -557,8 +556,10 @@ impl Pool {
     /// ms instead of 130-440 ms on a server of many apps). It stays on disk, not in memory,
     /// until that attempt.
     fn snapshot_ahead(self: &Arc<Self>) {
+        let slow = self.app.initialization_script.is_some() || !self.app.dependencies.is_empty();
         let mut slot = self.snapshot.lock().unwrap();
-        if matches!(*slot, SnapshotSlot::Unknown) && !snapshot::exists(&self.app) {
+        // (`Unknown`: snapshots are on and none was looked for yet.)
+        if slow && matches!(*slot, SnapshotSlot::Unknown) && !snapshot::exists(&self.app) {
             self.take_snapshot(&mut slot, false);
         }
     }
