@@ -401,12 +401,18 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         key,
     };
     run_child(&spec)?;
-    // Older snapshots of this app are of runtimes it no longer runs.
-    let prefix = format!("{}.", app.name);
-    remove_others(&spec.out, |name, _| {
-        name.starts_with(&prefix) && name[prefix.len()..name.len() - 3].len() == 24
-    });
+    remove_older_runtimes(&app.name, &spec.out);
     Ok(())
+}
+
+/// Removes the app's snapshots beside `out` other than `out`: they are of runtimes it no
+/// longer runs.
+fn remove_older_runtimes(app: &str, out: &Path) {
+    let prefix = format!("{app}.");
+    remove_others(out, |name, _| {
+        let key = name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".v8"));
+        key.is_some_and(|key| key.len() == 24)
+    });
 }
 
 /// Removes the snapshot files (`*.v8`) beside `out`, other than `out`, that `stale` picks by
@@ -634,6 +640,27 @@ fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only the app's snapshot files of other runtimes go; a file of another name (here one
+    /// whose name is the app's with no key) stays and stops nothing.
+    #[test]
+    fn an_apps_older_snapshots_go_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |c: char| c.to_string().repeat(24);
+        let out = dir.path().join(format!("app.{}.v8", key('a')));
+        let names =
+            [format!("app.{}.v8", key('b')), "app.v8".into(), format!("app2.{}.v8", key('c'))];
+        for name in names.iter().chain([&out.file_name().unwrap().to_string_lossy().into()]) {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        remove_older_runtimes("app", &out);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [format!("app.{}.v8", key('a')), "app.v8".into(), names[2].clone()]);
+    }
 
     /// A server whose binary was replaced on disk asks the new binary for a snapshot, which it
     /// could not restore: the snapshot process refuses before it runs anything.
