@@ -68,15 +68,17 @@ impl Drop for Mapped {
     }
 }
 
+/// The process's resident memory in KB (`VmRSS`), for the tests of what stays mapped.
+#[cfg(test)]
+pub(crate) fn resident_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn resident_kb() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
 
     #[test]
     fn released_pages_leave_memory_and_read_back_the_same() {
