@@ -373,42 +373,49 @@ function smallApps(dir, count) {
   return apps;
 }
 
-/** What one hot Firebase isolate costs: chatfn serving the Firebase app beside 16 small apps
- * (so that it starts hibernated, holding no isolate), its RSS before and after the app's
- * first allowed session (which builds an isolate: firebase-admin initialized, a token
- * verified), per isolate built; cold on a new data directory, then restored from the
- * runtime's snapshot on a restart. Node's side: its whole process after its first session. */
+/** What one hot Firebase isolate costs: chatfn serving the Firebase app, a copy of it and 16
+ * small apps (so that they start hibernated, holding no isolate), its RSS before and after
+ * each Firebase app's first allowed session (which makes an isolate: firebase-admin
+ * initialized, a token verified), per isolate made. The first Firebase app's growth also holds
+ * what the process pays once for that path (chatfn's own code paged in: the RSA arithmetic,
+ * the parts of V8 firebase-admin uses); the copy's is one more isolate alone. On a new data
+ * directory (its isolates restored from the snapshots taken ahead at start), then on a restart
+ * (from the snapshots taken after the first sessions). Node's side: its whole process after
+ * its first session. */
 async function isolateMemory() {
   const firebase = ready(allScenarios[1]);
   const dir = join(work, "isolates");
-  const apps = ["--app", firebase.app, ...smallApps(dir, 16)];
+  const apps = ["--app", firebase.app, ...firebaseApps(dir, 1), ...smallApps(dir, 16)];
   const data = join(dir, "data");
   const rounds = [];
-  for (const round of ["cold", "restored"]) {
+  for (const round of ["first start", "restart"]) {
     const port = await freePort();
-    const log = join(dir, `${round}.log`);
+    const log = join(dir, `${round.replace(" ", "-")}.log`);
     const child = spawn(chatfnBin, ["serve", ...apps, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", openSync(log, "w")], env: { ...process.env, RUST_LOG: "chatfn=debug" } });
     running.add(child);
     await new Promise((resolve, reject) => {
       child.stdout.on("data", (chunk) => String(chunk).includes("apps open") && resolve());
       child.once("exit", (code) => reject(new Error(`chatfn exited (${code}) before opening its apps`)));
     });
+    if (round === "first start") await snapshotTaken(data, ["firebase", "fb0"]);
     // A small app's first session first: what the process pays once for V8 (the engine's
     // code paged in, its platform) is not the Firebase isolate's.
     const small = await post(port, JSON.stringify({ username: "ann" }), "/v1/apps/app0/sessions");
     if (small !== 200) throw new Error(`a small app's first session was answered ${small}`);
     await new Promise((r) => setTimeout(r, 1000));
-    const before = rssMb(child.pid);
-    const status = await post(port, firebase.first);
-    if (status !== 200) throw new Error(`the Firebase app's first session was answered ${status}`);
-    await new Promise((r) => setTimeout(r, 1000));
-    const after = rssMb(child.pid);
-    const built = readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => /(built an isolate|restored an isolate)/.test(l) && l.includes("app=firebase")).length;
-    if (round === "cold") await snapshotTaken(data);
+    for (const [which, app] of [["first", "firebase"], ["second", "fb0"]]) {
+      const before = rssMb(child.pid);
+      const status = await post(port, firebase.first, `/v1/apps/${app}/sessions`);
+      if (status !== 200) throw new Error(`${app}'s first session was answered ${status}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = rssMb(child.pid);
+      const made = readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => /(built an isolate|restored an isolate)/.test(l) && l.includes(`app=${app} `)).length;
+      rounds.push({ round, which, mb: (after - before) / Math.max(made, 1), made });
+    }
+    if (round === "first start") await snapshotTaken(data, ["firebase", "fb0"]);
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
     running.delete(child);
-    rounds.push({ round, mb: (after - before) / Math.max(built, 1), built });
   }
   const node = await start("node", firebase);
   await firstAnswer(node, firebase.first);
@@ -416,7 +423,7 @@ async function isolateMemory() {
   const nodeRss = rssMb(node.child.pid);
   await stop(node);
   console.log("\nmemory of a hot Firebase app (firebase-admin initialized, one token verified)");
-  for (const r of rounds) console.log(`${`chatfn, per isolate (${r.round})`.padEnd(36)}${col(num(r.mb, 1))} MB (RSS growth at its first session; ${r.built} isolate${r.built === 1 ? "" : "s"} built)`);
+  for (const r of rounds) console.log(`${`chatfn, ${r.which} Firebase app (${r.round})`.padEnd(36)}${col(num(r.mb, 1))} MB (RSS growth at its first session, per isolate; ${r.made} made)`);
   console.log(`${"Node, its whole process".padEnd(36)}${col(num(nodeRss, 1))} MB`);
 }
 
