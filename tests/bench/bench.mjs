@@ -212,6 +212,18 @@ function wrk(port, bodies, connections, seconds, apps) {
   return wrkResult(out.stdout);
 }
 
+/** A warm-up pass of `wrk` (not measured): attempts that failed or timed out are told, not
+ * thrown, so that a slow warm-up still leaves the measured passes to run. */
+function warmUp(port, bodies, connections, seconds, apps) {
+  const [args, env] = wrkCommand(port, bodies, connections, seconds, apps);
+  const out = spawnSync("wrk", args, { env, encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
+  const refused = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout)?.[1];
+  const errors = /Socket errors: (.*)/.exec(out.stdout)?.[1];
+  const told = [refused && `${refused} attempts not allowed`, errors && `socket errors (${errors})`].filter(Boolean);
+  if (told.length) console.log(`(a warm-up pass at c=${connections}: ${told.join(", ")})`);
+}
+
 /** `wrk` in the background: resolves as `wrk` does, while this process does other work. */
 function wrkAsync(port, bodies, connections, seconds, apps) {
   const [args, env] = wrkCommand(port, bodies, connections, seconds, apps);
@@ -477,7 +489,8 @@ async function density(count) {
   for (const round of ["first", "restart"]) {
     const port = await freePort();
     const t0 = performance.now();
-    const child = spawn(chatfnBin, ["serve", ...apps, "--data", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, RUST_LOG: "chatfn=warn" } });
+    const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, "a") : "ignore";
+    const child = spawn(chatfnBin, ["serve", ...apps, "--data", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", log], env: { RUST_LOG: process.env.BENCH_SERVER_LOG ? "chatfn=debug" : "chatfn=warn", ...process.env } });
     running.add(child);
     let allOpen;
     // A server of 16 apps or fewer opens them before it serves.
@@ -542,11 +555,11 @@ async function firebaseAtOnce(port, child, count) {
     if (status !== 200) throw new Error(`fb${i}'s first attempt was answered ${status}`);
   }
   // Every user's first session in each app it meets (which creates it), then the JITs settle.
-  wrk(port, firebase.bodies, 1, Math.max(2, Math.ceil(USERS / 500)), all);
-  wrk(port, firebase.bodies, 16, 2, one);
+  warmUp(port, firebase.bodies, 1, Math.max(2, Math.ceil(USERS / 500)), all);
+  warmUp(port, firebase.bodies, 16, 2, one);
   const alone = wrk(port, firebase.bodies, 16, SECONDS, one);
   // Each app's isolates warm up on their share of the load: twice the measured time first.
-  wrk(port, firebase.bodies, 16, Math.max(2, 2 * SECONDS), all);
+  warmUp(port, firebase.bodies, 16, Math.max(2, 2 * SECONDS), all);
   const atOnce = wrk(port, firebase.bodies, 16, SECONDS, all);
   const rss = rssMb(child.pid);
   const node = await start("node", firebase);
