@@ -435,8 +435,8 @@ async function isolateMemory() {
   const nodeRss = rssMb(node.child.pid);
   await stop(node);
   console.log("\nmemory of a hot Firebase app (firebase-admin initialized, one token verified)");
-  for (const r of rounds) console.log(`${`chatfn, ${r.which} Firebase app (${r.round})`.padEnd(36)}${col(num(r.mb, 1))} MB (RSS growth at its first session, per isolate; ${r.made} made)`);
-  console.log(`${"Node, its whole process".padEnd(36)}${col(num(nodeRss, 1))} MB`);
+  for (const r of rounds) console.log(`${`chatfn, ${r.which} Firebase app (${r.round})`.padEnd(44)}${col(num(r.mb, 1))} MB (RSS growth at its first session, per isolate; ${r.made} made)`);
+  console.log(`${"Node, its whole process".padEnd(44)}${col(num(nodeRss, 1))} MB`);
 }
 
 /** `count` copies of the Firebase app under `dir` (fb0, fb1, ...), as `--app` arguments; their
