@@ -227,6 +227,61 @@ fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
     assert!(fourth.log().contains(RESTORED), "{}", fourth.log());
 }
 
+/// An app whose initialization script fetches a URL answered by a fixture of its chatfn.toml.
+fn fetching_app(dir: &Path) -> PathBuf {
+    let app = dir.join("fetching");
+    std::fs::create_dir_all(app.join("functions")).unwrap();
+    std::fs::write(
+        app.join("chatfn.toml"),
+        r#"[app]
+name = "fetching"
+expose_denial_reason = true
+[runtime]
+initialization_script = "init.js"
+[functions]
+"user.attempted.start_session" = "functions/start.js"
+[[network.fixtures]]
+url = "https://config.example.test/greeting"
+body = "hello"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("init.js"),
+        "globalThis.greeting = fetch('https://config.example.test/greeting').then((r) => r.text());\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("functions/start.js"),
+        "async function handleEvent() { throw new Error(await globalThis.greeting); }\n",
+    )
+    .unwrap();
+    app
+}
+
+/// What an initialization script fetched is part of its runtime: a changed fixture (or network
+/// policy) in chatfn.toml is another runtime, never restored from the old one's snapshot.
+#[test]
+fn a_changed_network_fixture_is_never_served_from_an_old_snapshot() {
+    let data = tempfile::tempdir().unwrap();
+    let app = fetching_app(data.path());
+    let store = snapshot_dir(data.path());
+
+    let first = Run::start(&app, data.path(), "first");
+    let (status, answer) = first.attempt("ann");
+    assert_eq!((status, &answer["message"]), (403, &json!("hello")), "{answer}");
+    new_snapshot(&store, &[]);
+    first.server.stop();
+
+    // Only the fixture changes (the script's files stay as they were).
+    let config = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
+    std::fs::write(app.join("chatfn.toml"), config.replace("\"hello\"", "\"welcome\"")).unwrap();
+    let second = Run::start(&app, data.path(), "second");
+    let (status, answer) = second.attempt("ann");
+    assert_eq!((status, &answer["message"]), (403, &json!("welcome")), "{answer}");
+    assert!(!second.log().contains(RESTORED), "{}", second.log());
+}
+
 #[test]
 fn a_hibernated_app_wakes_from_its_snapshot() {
     let data = tempfile::tempdir().unwrap();

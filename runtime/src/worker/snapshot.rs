@@ -13,7 +13,8 @@
 //!
 //! Snapshots live in `DATA/.snapshots/<app>.<key>.v8`, where the key hashes everything the
 //! snapshot depends on: this binary (its size and modification time), the V8 flags, the app's
-//! directory, initialization script, environment variables and lockfile. A changed runtime
+//! directory, initialization script, environment variables, lockfile, network policy and
+//! fixtures (what the script could fetch). A changed runtime
 //! has another key, so its old snapshot is never used (and is removed when the new one is
 //! written). The file also lists every module the script loaded, with its size and
 //! modification time, and the blob's CRC-32: a snapshot whose files changed or whose bytes do
@@ -170,6 +171,9 @@ fn key(app: &App) -> String {
         put(value.as_bytes());
     }
     put(&std::fs::read(crate::deps::lockfile::Lockfile::path_for(&app.file)).unwrap_or_default());
+    // What the script could fetch: the network policy and the fixtures (in a stable order).
+    let fixtures: BTreeMap<_, _> = app.fixtures.iter().collect();
+    put(&serde_json::to_vec(&(&app.allow_hosts, fixtures)).unwrap_or_default());
     crate::hex::hex(&hash.finalize()[..12])
 }
 
