@@ -227,6 +227,93 @@ fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
     assert!(fourth.log().contains(RESTORED), "{}", fourth.log());
 }
 
+/// A runtime changed (another environment here; a new chatfn binary alike) needs a new snapshot
+/// before its first isolate. On a server of many apps it is taken ahead, before any attempt
+/// says which packages the functions load; the packages the app's earlier snapshot held are
+/// preloaded into it, so that the first isolate restored from it does not compile them again.
+#[test]
+fn a_snapshot_taken_ahead_preloads_the_packages_of_the_earlier_runtime() {
+    let data = tempfile::tempdir().unwrap();
+    let app = copy_of_the_case(data.path());
+    let apps_dir = tempfile::tempdir().unwrap();
+    let mut apps = vec![app.clone()];
+    apps.extend(member_apps(apps_dir.path(), 16));
+    let refs: Vec<&Path> = apps.iter().map(|a| a.as_path()).collect();
+    let store = snapshot_dir(data.path());
+    let lazy = app.join("node_modules/lazy-pkg/index.js").display().to_string();
+    let holds_lazy = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        let header = bytes.split(|&b| b == b'\n').nth(1).unwrap();
+        String::from_utf8_lossy(header).contains(&lazy)
+    };
+    // Waits for the app's snapshot file of this runtime, other than `old`, that `wanted` accepts.
+    let snapshot_where = |old: &[(PathBuf, std::time::SystemTime)],
+                          wanted: &dyn Fn(&Path) -> bool| {
+        let started = Instant::now();
+        loop {
+            let found = snapshots(&store).into_iter().find(|f| !old.contains(f) && wanted(&f.0));
+            if let Some((path, _)) = found {
+                return path;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "{:?}", snapshots(&store));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    let log = data.path().join("first.log");
+    let first = Server::start_apps_logged(&refs, &store, &log);
+    let (status, probe) = first.start_session(&json!({ "username": "probe" }));
+    assert_eq!(status, 403, "{probe}");
+    // Its functions loaded lazy-pkg: the next snapshot holds it.
+    snapshot_where(&[], &|p| holds_lazy(p));
+    first.stop();
+    let before = snapshots(&store);
+
+    let config = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
+    std::fs::write(
+        app.join("chatfn.toml"),
+        config.replace("GREETING = \"hello\"", "GREETING = \"welcome\""),
+    )
+    .unwrap();
+    let log = data.path().join("second.log");
+    let second = Server::start_apps_logged(&refs, &store, &log);
+    let taken = snapshot_where(&before, &|_| true);
+    let started = Instant::now();
+    while !without_colours(&std::fs::read_to_string(&log).unwrap()).contains("snapshot taken") {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(holds_lazy(&taken), "the snapshot taken ahead preloads lazy-pkg");
+    let (status, probe) = second.start_session(&json!({ "username": "probe" }));
+    assert_eq!(status, 403, "{probe}");
+    let probe: Value = serde_json::from_str(probe["message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&probe["greeting"], &probe["lazyPackageLoadedDuringAttempt"]),
+        (&json!("welcome"), &json!(0)),
+        "{probe}"
+    );
+    second.stop();
+
+    // A package of the earlier runtime that now leaves a failure behind when loaded (upgraded,
+    // say) does not cost the new runtime its snapshot: it is taken again without the earlier
+    // packages. (One that throws is just not preloaded.)
+    let before = snapshots(&store);
+    std::fs::write(&lazy, "Promise.reject(new Error('lazy-pkg is broken'));\n").unwrap();
+    std::fs::write(
+        app.join("chatfn.toml"),
+        config.replace("GREETING = \"hello\"", "GREETING = \"hi\""),
+    )
+    .unwrap();
+    let log = data.path().join("third.log");
+    let third = Server::start_apps_logged(&refs, &store, &log);
+    let taken = snapshot_where(&before, &|_| true);
+    assert!(!holds_lazy(&taken));
+    let log = without_colours(&std::fs::read_to_string(&log).unwrap());
+    assert!(log.contains("preloading the earlier runtime's packages failed"), "{log}");
+    let (status, ann) = third.start_session(&json!({ "username": "ann" }));
+    assert_eq!((status, &ann["user"]["displayName"]), (200, &json!("hi ann")), "{ann}");
+}
+
 /// An app whose initialization script fetches a URL answered by a fixture of its chatfn.toml.
 fn fetching_app(dir: &Path) -> PathBuf {
     let app = dir.join("fetching");

@@ -391,7 +391,12 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
     let dir = DIR.get().ok_or("snapshots are off")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let key = key(app);
-    let spec = Spec {
+    let out = file_of(dir, app, &key);
+    // Asked for before any attempt said which packages the functions load (the first snapshot
+    // of a runtime): those the app's earlier runtime had loaded, if its snapshot is still here.
+    let preload_asked = !preload.is_empty();
+    let earlier = if preload_asked { Vec::new() } else { earlier_packages(app, &out) };
+    let mut spec = Spec {
         name: app.name.clone(),
         root: app.root.clone(),
         init_script: app.initialization_script.as_ref().map(CodeView::from),
@@ -402,24 +407,64 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         wall_ms: app.limits.wall.as_millis() as u64,
         max_pending_ops: app.limits.pending_ops,
         binary: binary_identity().to_string(),
-        preload,
+        preload: if earlier.is_empty() { preload } else { earlier },
         bootstrap: false,
-        out: file_of(dir, app, &key),
+        out,
         key,
     };
-    run_child(&spec)?;
+    if let Err(why) = run_child(&spec) {
+        if spec.preload.is_empty() || preload_asked {
+            return Err(why);
+        }
+        // The new runtime may not load them as the old one did (a package upgraded).
+        tracing::info!(app = %app.name, "a snapshot preloading the earlier runtime's packages failed ({why}); taking one without");
+        spec.preload.clear();
+        run_child(&spec)?;
+    }
     remove_older_runtimes(&app.name, &spec.out);
     Ok(())
+}
+
+/// The packages' files that the app's snapshots of other runtimes beside `out` held (what its
+/// functions went on to load, preloaded into them) and that are still there.
+fn earlier_packages(app: &App, out: &Path) -> Vec<String> {
+    let mut packages = std::collections::BTreeSet::new();
+    for entry in out.parent().map(std::fs::read_dir).into_iter().flatten().flatten().flatten() {
+        let path = entry.path();
+        if path == out || !entry.file_name().to_str().is_some_and(|n| is_runtime_of(&app.name, n)) {
+            continue;
+        }
+        let Ok(header) = read_header(&path) else { continue };
+        let held = header.files.into_iter().map(|(file, _, _)| file);
+        packages.extend(held.filter(|f| f.contains("/node_modules/") && Path::new(f).is_file()));
+    }
+    packages.into_iter().collect()
+}
+
+/// The header of the snapshot file at `path`, without reading its blob.
+fn read_header(path: &Path) -> Result<Header, String> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line).map_err(|e| e.to_string())?;
+    if line != MAGIC {
+        return Err("not a chatfn snapshot".into());
+    }
+    line.clear();
+    reader.read_until(b'\n', &mut line).map_err(|e| e.to_string())?;
+    serde_json::from_slice(line.trim_ascii_end()).map_err(|e| e.to_string())
 }
 
 /// Removes the app's snapshots beside `out` other than `out`: they are of runtimes it no
 /// longer runs.
 fn remove_older_runtimes(app: &str, out: &Path) {
-    let prefix = format!("{app}.");
-    remove_others(out, |name, _| {
-        let key = name.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".v8"));
-        key.is_some_and(|key| key.len() == 24)
-    });
+    remove_others(out, |name, _| is_runtime_of(app, name));
+}
+
+/// Whether the file `name` is a snapshot of one of `app`'s runtimes (`<app>.<key>.v8`).
+fn is_runtime_of(app: &str, name: &str) -> bool {
+    let key = name.strip_prefix(app).and_then(|r| r.strip_prefix('.')?.strip_suffix(".v8"));
+    key.is_some_and(|key| key.len() == 24)
 }
 
 /// Removes the snapshot files (`*.v8`) beside `out`, other than `out`, that `stale` picks by
