@@ -179,6 +179,13 @@ fn copy_of_the_case(dir: &Path) -> PathBuf {
     app
 }
 
+/// Rewrites the app's chatfn.toml with `from` replaced by `to`.
+fn change_config(app: &Path, from: &str, to: &str) {
+    let config = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
+    assert!(config.contains(from), "{config}");
+    std::fs::write(app.join("chatfn.toml"), config.replace(from, to)).unwrap();
+}
+
 #[test]
 fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
     let data = tempfile::tempdir().unwrap();
@@ -203,12 +210,7 @@ fn a_changed_runtime_is_never_served_from_an_old_snapshot() {
 
     // Another environment is another runtime: a new snapshot, and the old one is removed.
     let before = snapshots(&store);
-    let config = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
-    std::fs::write(
-        app.join("chatfn.toml"),
-        config.replace("GREETING = \"hello\"", "GREETING = \"welcome\""),
-    )
-    .unwrap();
+    change_config(&app, "GREETING = \"hello\"", "GREETING = \"welcome\"");
     let third = Run::start(&app, data.path(), "third");
     assert_eq!(third.probe()["greeting"], "welcome");
     assert!(!third.log().contains(RESTORED), "{}", third.log());
@@ -269,12 +271,7 @@ fn a_snapshot_taken_ahead_preloads_the_packages_of_the_earlier_runtime() {
     first.stop();
     let before = snapshots(&store);
 
-    let config = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
-    std::fs::write(
-        app.join("chatfn.toml"),
-        config.replace("GREETING = \"hello\"", "GREETING = \"welcome\""),
-    )
-    .unwrap();
+    change_config(&app, "GREETING = \"hello\"", "GREETING = \"welcome\"");
     let log = data.path().join("second.log");
     let second = Server::start_apps_logged(&refs, &store, &log);
     let taken = snapshot_where(&before, &|_| true);
@@ -299,11 +296,7 @@ fn a_snapshot_taken_ahead_preloads_the_packages_of_the_earlier_runtime() {
     // packages. (One that throws is just not preloaded.)
     let before = snapshots(&store);
     std::fs::write(&lazy, "Promise.reject(new Error('lazy-pkg is broken'));\n").unwrap();
-    std::fs::write(
-        app.join("chatfn.toml"),
-        config.replace("GREETING = \"hello\"", "GREETING = \"hi\""),
-    )
-    .unwrap();
+    change_config(&app, "GREETING = \"welcome\"", "GREETING = \"hi\"");
     let log = data.path().join("third.log");
     let third = Server::start_apps_logged(&refs, &store, &log);
     let taken = snapshot_where(&before, &|_| true);
@@ -361,8 +354,7 @@ fn a_changed_network_fixture_is_never_served_from_an_old_snapshot() {
     first.server.stop();
 
     // Only the fixture changes (the script's files stay as they were).
-    let config = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
-    std::fs::write(app.join("chatfn.toml"), config.replace("\"hello\"", "\"welcome\"")).unwrap();
+    change_config(&app, "body = \"hello\"", "body = \"welcome\"");
     let second = Run::start(&app, data.path(), "second");
     let (status, answer) = second.attempt("ann");
     assert_eq!((status, &answer["message"]), (403, &json!("welcome")), "{answer}");
