@@ -218,10 +218,7 @@ fn read(path: &Path, key: &str) -> Result<Arc<Snapshot>, String> {
 /// The blob of a snapshot file and the modules it holds, if it is whole and its key and files
 /// are as they were.
 fn check<'a>(bytes: &'a [u8], key: &str) -> Result<(&'a [u8], Vec<String>), String> {
-    let rest = bytes.strip_prefix(MAGIC).ok_or("not a chatfn snapshot")?;
-    let end = rest.iter().position(|&b| b == b'\n').ok_or("no header")?;
-    let header: Header = serde_json::from_slice(&rest[..end]).map_err(|e| e.to_string())?;
-    let blob = &rest[end + 1..];
+    let (header, blob) = header_of(bytes)?;
     if header.key != key {
         return Err("taken of another runtime".into());
     }
@@ -236,6 +233,14 @@ fn check<'a>(bytes: &'a [u8], key: &str) -> Result<(&'a [u8], Vec<String>), Stri
         }
     }
     Ok((blob, header.files.into_iter().map(|(file, _, _)| file).collect()))
+}
+
+/// The header of a snapshot file's `bytes` (from its start), and what follows it: the blob.
+fn header_of(bytes: &[u8]) -> Result<(Header, &[u8]), String> {
+    let rest = bytes.strip_prefix(MAGIC).ok_or("not a chatfn snapshot")?;
+    let end = rest.iter().position(|&b| b == b'\n').ok_or("no header")?;
+    let header = serde_json::from_slice(&rest[..end]).map_err(|e| e.to_string())?;
+    Ok((header, &rest[end + 1..]))
 }
 
 /// A snapshot of chatfn's bootstrap alone (the extension's modules evaluated, nothing of an
@@ -394,8 +399,8 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
     let out = file_of(dir, app, &key);
     // Asked for before any attempt said which packages the functions load (the first snapshot
     // of a runtime): those the app's earlier runtime had loaded, if its snapshot is still here.
-    let preload_asked = !preload.is_empty();
-    let earlier = if preload_asked { Vec::new() } else { earlier_packages(app, &out) };
+    let earlier = if preload.is_empty() { earlier_packages(app, &out) } else { Vec::new() };
+    let from_earlier = !earlier.is_empty();
     let mut spec = Spec {
         name: app.name.clone(),
         root: app.root.clone(),
@@ -407,13 +412,13 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         wall_ms: app.limits.wall.as_millis() as u64,
         max_pending_ops: app.limits.pending_ops,
         binary: binary_identity().to_string(),
-        preload: if earlier.is_empty() { preload } else { earlier },
+        preload: if from_earlier { earlier } else { preload },
         bootstrap: false,
         out,
         key,
     };
     if let Err(why) = run_child(&spec) {
-        if spec.preload.is_empty() || preload_asked {
+        if !from_earlier {
             return Err(why);
         }
         // The new runtime may not load them as the old one did (a package upgraded).
@@ -429,12 +434,11 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
 /// functions went on to load, preloaded into them) and that are still there.
 fn earlier_packages(app: &App, out: &Path) -> Vec<String> {
     let mut packages = std::collections::BTreeSet::new();
-    for entry in out.parent().map(std::fs::read_dir).into_iter().flatten().flatten().flatten() {
-        let path = entry.path();
-        if path == out || !entry.file_name().to_str().is_some_and(|n| is_runtime_of(&app.name, n)) {
+    for (name, entry) in others_beside(out) {
+        if !is_runtime_of(&app.name, &name) {
             continue;
         }
-        let Ok(header) = read_header(&path) else { continue };
+        let Ok(header) = read_header(&entry.path()) else { continue };
         let held = header.files.into_iter().map(|(file, _, _)| file);
         packages.extend(held.filter(|f| f.contains("/node_modules/") && Path::new(f).is_file()));
     }
@@ -445,14 +449,12 @@ fn earlier_packages(app: &App, out: &Path) -> Vec<String> {
 fn read_header(path: &Path) -> Result<Header, String> {
     use std::io::BufRead;
     let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| e.to_string())?);
-    let mut line = Vec::new();
-    reader.read_until(b'\n', &mut line).map_err(|e| e.to_string())?;
-    if line != MAGIC {
-        return Err("not a chatfn snapshot".into());
+    // Its first two lines: the magic and the header.
+    let mut start = Vec::new();
+    for _ in 0..2 {
+        reader.read_until(b'\n', &mut start).map_err(|e| e.to_string())?;
     }
-    line.clear();
-    reader.read_until(b'\n', &mut line).map_err(|e| e.to_string())?;
-    serde_json::from_slice(line.trim_ascii_end()).map_err(|e| e.to_string())
+    header_of(&start).map(|(header, _)| header)
 }
 
 /// Removes the app's snapshots beside `out` other than `out`: they are of runtimes it no
@@ -470,13 +472,20 @@ fn is_runtime_of(app: &str, name: &str) -> bool {
 /// Removes the snapshot files (`*.v8`) beside `out`, other than `out`, that `stale` picks by
 /// their name and directory entry.
 fn remove_others(out: &Path, stale: impl Fn(&str, &std::fs::DirEntry) -> bool) {
-    for entry in out.parent().map(std::fs::read_dir).into_iter().flatten().flatten().flatten() {
-        let name = entry.file_name();
-        let picked = name.to_str().is_some_and(|n| n.ends_with(".v8") && stale(n, &entry));
-        if picked && entry.path() != out {
+    for (name, entry) in others_beside(out) {
+        if stale(&name, &entry) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// The snapshot files (`*.v8`) in `out`'s directory other than `out`, with their names.
+fn others_beside(out: &Path) -> impl Iterator<Item = (String, std::fs::DirEntry)> + '_ {
+    let entries = out.parent().map(std::fs::read_dir).into_iter().flatten().flatten().flatten();
+    entries.filter_map(move |entry| {
+        let name = entry.file_name().into_string().ok()?;
+        (name.ends_with(".v8") && entry.path() != out).then_some((name, entry))
+    })
 }
 
 /// Runs the child process that writes the snapshot file `spec` asks for.
