@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{api, case_dir, create_key, token, Server};
+use crate::harness::{api, app_with, case_dir, create_key, token, Server};
 
 /// An event of `trigger` for channel `channel` (or user `user` for user events), tagged.
 fn event(trigger: &str, tag: &str, channel: u64, test: Value) -> Value {
@@ -153,17 +153,6 @@ impl App {
         records.reverse();
         records
     }
-}
-
-/// An app directory `dir/app` with `chatfn.toml` and `files` (path, text).
-fn app_with(dir: &Path, toml: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let app = dir.join("app");
-    for (path, text) in [("chatfn.toml", toml)].iter().chain(files) {
-        let file = app.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-    app
 }
 
 /// (tag, status, attempt) of each record.

@@ -436,3 +436,14 @@ pub fn member_apps(dir: &Path, count: usize) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// An app directory `dir/app` with `chatfn.toml` and `files` (path, text).
+pub fn app_with(dir: &Path, toml: &str, files: &[(&str, &str)]) -> PathBuf {
+    let app = dir.join("app");
+    for (path, text) in [("chatfn.toml", toml)].iter().chain(files) {
+        let file = app.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    app
+}

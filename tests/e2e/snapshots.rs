@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{case_dir, member_apps, without_colours, Server};
+use crate::harness::{app_with, case_dir, member_apps, without_colours, Server};
 
 const RESTORED: &str = "restored an isolate from its runtime's snapshot";
 const BUILT_COLD: &str = "built an isolate";
@@ -35,13 +35,39 @@ fn snapshots(data: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
 
 /// Waits until the data directory holds a snapshot other than `old`.
 fn new_snapshot(data: &Path, old: &[(PathBuf, std::time::SystemTime)]) -> PathBuf {
+    new_snapshot_where(data, old, |_| true)
+}
+
+/// Waits until the data directory holds a snapshot other than `old` that `wanted` accepts.
+fn new_snapshot_where(
+    data: &Path,
+    old: &[(PathBuf, std::time::SystemTime)],
+    wanted: impl Fn(&Path) -> bool,
+) -> PathBuf {
     let started = Instant::now();
     loop {
         let now = snapshots(data);
-        if let Some((path, _)) = now.iter().find(|f| !old.contains(f)) {
+        if let Some((path, _)) = now.iter().find(|f| !old.contains(f) && wanted(&f.0)) {
             return path.clone();
         }
         assert!(started.elapsed() < Duration::from_secs(60), "no snapshot was taken: {now:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `app` among 16 small apps: a server of them starts every app hibernated.
+fn among_small_apps(app: PathBuf, dir: &Path) -> Vec<PathBuf> {
+    let mut apps = vec![app];
+    apps.extend(member_apps(dir, 16));
+    apps
+}
+
+/// Waits until the log file `log` says `text`.
+fn wait_for_log(log: &Path, text: &str) {
+    let started = Instant::now();
+    let read = || without_colours(&std::fs::read_to_string(log).unwrap_or_default());
+    while !read().contains(text) {
+        assert!(started.elapsed() < Duration::from_secs(30), "no '{text}' in the log:\n{}", read());
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -238,8 +264,7 @@ fn a_snapshot_taken_ahead_preloads_the_packages_of_the_earlier_runtime() {
     let data = tempfile::tempdir().unwrap();
     let app = copy_of_the_case(data.path());
     let apps_dir = tempfile::tempdir().unwrap();
-    let mut apps = vec![app.clone()];
-    apps.extend(member_apps(apps_dir.path(), 16));
+    let apps = among_small_apps(app.clone(), apps_dir.path());
     let refs: Vec<&Path> = apps.iter().map(|a| a.as_path()).collect();
     let store = snapshot_dir(data.path());
     let lazy = app.join("node_modules/lazy-pkg/index.js").display().to_string();
@@ -248,38 +273,21 @@ fn a_snapshot_taken_ahead_preloads_the_packages_of_the_earlier_runtime() {
         let header = bytes.split(|&b| b == b'\n').nth(1).unwrap();
         String::from_utf8_lossy(header).contains(&lazy)
     };
-    // Waits for the app's snapshot file of this runtime, other than `old`, that `wanted` accepts.
-    let snapshot_where = |old: &[(PathBuf, std::time::SystemTime)],
-                          wanted: &dyn Fn(&Path) -> bool| {
-        let started = Instant::now();
-        loop {
-            let found = snapshots(&store).into_iter().find(|f| !old.contains(f) && wanted(&f.0));
-            if let Some((path, _)) = found {
-                return path;
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "{:?}", snapshots(&store));
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
 
     let log = data.path().join("first.log");
     let first = Server::start_apps_logged(&refs, &store, &log);
     let (status, probe) = first.start_session(&json!({ "username": "probe" }));
     assert_eq!(status, 403, "{probe}");
     // Its functions loaded lazy-pkg: the next snapshot holds it.
-    snapshot_where(&[], &|p| holds_lazy(p));
+    new_snapshot_where(&store, &[], holds_lazy);
     first.stop();
     let before = snapshots(&store);
 
     change_config(&app, "GREETING = \"hello\"", "GREETING = \"welcome\"");
     let log = data.path().join("second.log");
     let second = Server::start_apps_logged(&refs, &store, &log);
-    let taken = snapshot_where(&before, &|_| true);
-    let started = Instant::now();
-    while !without_colours(&std::fs::read_to_string(&log).unwrap()).contains("snapshot taken") {
-        assert!(started.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let taken = new_snapshot(&store, &before);
+    wait_for_log(&log, "snapshot taken");
     assert!(holds_lazy(&taken), "the snapshot taken ahead preloads lazy-pkg");
     let (status, probe) = second.start_session(&json!({ "username": "probe" }));
     assert_eq!(status, 403, "{probe}");
@@ -299,7 +307,7 @@ fn a_snapshot_taken_ahead_preloads_the_packages_of_the_earlier_runtime() {
     change_config(&app, "GREETING = \"welcome\"", "GREETING = \"hi\"");
     let log = data.path().join("third.log");
     let third = Server::start_apps_logged(&refs, &store, &log);
-    let taken = snapshot_where(&before, &|_| true);
+    let taken = new_snapshot(&store, &before);
     assert!(!holds_lazy(&taken));
     let log = without_colours(&std::fs::read_to_string(&log).unwrap());
     assert!(log.contains("preloading the earlier runtime's packages failed"), "{log}");
@@ -309,10 +317,8 @@ fn a_snapshot_taken_ahead_preloads_the_packages_of_the_earlier_runtime() {
 
 /// An app whose initialization script fetches a URL answered by a fixture of its chatfn.toml.
 fn fetching_app(dir: &Path) -> PathBuf {
-    let app = dir.join("fetching");
-    std::fs::create_dir_all(app.join("functions")).unwrap();
-    std::fs::write(
-        app.join("chatfn.toml"),
+    app_with(
+        dir,
         r#"[app]
 name = "fetching"
 expose_denial_reason = true
@@ -324,19 +330,17 @@ initialization_script = "init.js"
 url = "https://config.example.test/greeting"
 body = "hello"
 "#,
+        &[
+            (
+                "init.js",
+                "globalThis.greeting = fetch('https://config.example.test/greeting').then((r) => r.text());\n",
+            ),
+            (
+                "functions/start.js",
+                "async function handleEvent() { throw new Error(await globalThis.greeting); }\n",
+            ),
+        ],
     )
-    .unwrap();
-    std::fs::write(
-        app.join("init.js"),
-        "globalThis.greeting = fetch('https://config.example.test/greeting').then((r) => r.text());\n",
-    )
-    .unwrap();
-    std::fs::write(
-        app.join("functions/start.js"),
-        "async function handleEvent() { throw new Error(await globalThis.greeting); }\n",
-    )
-    .unwrap();
-    app
 }
 
 /// What an initialization script fetched is part of its runtime: a changed fixture (or network
@@ -512,8 +516,7 @@ fn an_app_built_cold_starts_from_chatfns_bootstrap_snapshot() {
 fn a_hibernated_app_is_snapshotted_before_its_first_attempt() {
     let data = tempfile::tempdir().unwrap();
     let apps_dir = tempfile::tempdir().unwrap();
-    let mut apps = vec![case_dir("snapshotted")];
-    apps.extend(member_apps(apps_dir.path(), 16));
+    let apps = among_small_apps(case_dir("snapshotted"), apps_dir.path());
     let refs: Vec<&Path> = apps.iter().map(|a| a.as_path()).collect();
     let log = data.path().join("serve.log");
     let server = Server::start_apps_logged(&refs, &data.path().join("store"), &log);
@@ -521,11 +524,7 @@ fn a_hibernated_app_is_snapshotted_before_its_first_attempt() {
 
     let taken = new_snapshot(&snapshot_dir(data.path()), &[]);
     assert!(taken.file_name().unwrap().to_string_lossy().starts_with("snapshotted."), "{taken:?}");
-    let started = Instant::now();
-    while !read_log().contains("snapshot taken") {
-        assert!(started.elapsed() < Duration::from_secs(30), "{}", read_log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_log(&log, "snapshot taken");
     assert!(!read_log().contains(BUILT_COLD), "no isolate was built yet:\n{}", read_log());
     // The small apps, with nothing to initialize, have none.
     assert_eq!(snapshots(&snapshot_dir(data.path())).len(), 1);
