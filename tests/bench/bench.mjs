@@ -100,12 +100,18 @@ function freePort() {
 const running = new Set();
 process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
 
+/** Where a chatfn server's log goes, and its RUST_LOG: BENCH_SERVER_LOG=file keeps it (RUST_LOG,
+ * default chatfn=debug) for a look afterwards. */
+function serverLog() {
+  const kept = process.env.BENCH_SERVER_LOG;
+  return { stderr: kept ? openSync(kept, "a") : "ignore", env: { RUST_LOG: kept ? "chatfn=debug" : "chatfn=warn", ...process.env } };
+}
+
 async function start(kind, scenario, data = mkdtempSync(join(work, "data-")), extra = []) {
   const port = await freePort();
-  // BENCH_SERVER_LOG=file keeps chatfn's log (RUST_LOG, default chatfn=debug) for a look afterwards.
-  const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, "a") : "ignore";
+  const log = serverLog();
   const child = kind === "chatfn"
-    ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`, ...extra], { stdio: ["ignore", "ignore", log], env: { RUST_LOG: process.env.BENCH_SERVER_LOG ? "chatfn=debug" : "chatfn=warn", ...process.env } })
+    ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`, ...extra], { stdio: ["ignore", "ignore", log.stderr], env: log.env })
     : spawn(nodeBin, ["--no-warnings", join(repoDir, "tests/bench", scenario.baseline), scenario.app, String(port)], { stdio: "ignore" });
   running.add(child);
   child.once("exit", () => running.delete(child));
@@ -191,12 +197,17 @@ function wrkCommand(port, bodies, connections, seconds, apps) {
   return [args, env];
 }
 
+/** What failed in wrk's output: attempts not allowed, socket errors (timeouts among them). */
+function wrkFailures(out) {
+  const refused = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+  const errors = /Socket errors: (.*)/.exec(out)?.[1];
+  return [refused && `${refused} attempts were not allowed`, errors && `socket errors (${errors})`].filter(Boolean);
+}
+
 /** Attempts/s, p50 and p99 in ms from wrk's output; throws when an attempt failed. */
 function wrkResult(out) {
-  const failed = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (failed) throw new Error(`${failed[1]} attempts were not allowed:\n${out}`);
-  const errors = /Socket errors: (.*)/.exec(out);
-  if (errors) throw new Error(`socket errors (${errors[1]}):\n${out}`);
+  const failures = wrkFailures(out);
+  if (failures.length) throw new Error(`${failures.join(", ")}:\n${out}`);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
     p50: toMs(/\s50%\s+(\S+)/.exec(out)[1]),
@@ -204,24 +215,24 @@ function wrkResult(out) {
   };
 }
 
-/** wrk against `port` with `connections` for `seconds`: attempts/s, p50 and p99 in ms. */
-function wrk(port, bodies, connections, seconds, apps) {
+/** wrk's output against `port` with `connections` for `seconds`. */
+function wrkOutput(port, bodies, connections, seconds, apps) {
   const [args, env] = wrkCommand(port, bodies, connections, seconds, apps);
   const out = spawnSync("wrk", args, { env, encoding: "utf8" });
   if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
-  return wrkResult(out.stdout);
+  return out.stdout;
+}
+
+/** wrk against `port` with `connections` for `seconds`: attempts/s, p50 and p99 in ms. */
+function wrk(port, bodies, connections, seconds, apps) {
+  return wrkResult(wrkOutput(port, bodies, connections, seconds, apps));
 }
 
 /** A warm-up pass of `wrk` (not measured): attempts that failed or timed out are told, not
  * thrown, so that a slow warm-up still leaves the measured passes to run. */
 function warmUp(port, bodies, connections, seconds, apps) {
-  const [args, env] = wrkCommand(port, bodies, connections, seconds, apps);
-  const out = spawnSync("wrk", args, { env, encoding: "utf8" });
-  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
-  const refused = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout)?.[1];
-  const errors = /Socket errors: (.*)/.exec(out.stdout)?.[1];
-  const told = [refused && `${refused} attempts not allowed`, errors && `socket errors (${errors})`].filter(Boolean);
-  if (told.length) console.log(`(a warm-up pass at c=${connections}: ${told.join(", ")})`);
+  const failures = wrkFailures(wrkOutput(port, bodies, connections, seconds, apps));
+  if (failures.length) console.log(`(a warm-up pass at c=${connections}: ${failures.join(", ")})`);
 }
 
 /** `wrk` in the background: resolves as `wrk` does, while this process does other work. */
@@ -489,8 +500,8 @@ async function density(count) {
   for (const round of ["first", "restart"]) {
     const port = await freePort();
     const t0 = performance.now();
-    const log = process.env.BENCH_SERVER_LOG ? openSync(process.env.BENCH_SERVER_LOG, "a") : "ignore";
-    const child = spawn(chatfnBin, ["serve", ...apps, "--data", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", log], env: { RUST_LOG: process.env.BENCH_SERVER_LOG ? "chatfn=debug" : "chatfn=warn", ...process.env } });
+    const log = serverLog();
+    const child = spawn(chatfnBin, ["serve", ...apps, "--data", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", log.stderr], env: log.env });
     running.add(child);
     let allOpen;
     // A server of 16 apps or fewer opens them before it serves.
