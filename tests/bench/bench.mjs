@@ -100,16 +100,22 @@ function freePort() {
 const running = new Set();
 process.on("exit", () => running.forEach((child) => child.kill("SIGKILL")));
 
-/** Where a chatfn server's log goes, and its RUST_LOG: BENCH_SERVER_LOG=file keeps it (RUST_LOG,
- * default chatfn=debug) for a look afterwards. */
-function serverLog() {
-  const kept = process.env.BENCH_SERVER_LOG;
-  return { stderr: kept ? openSync(kept, "a") : "ignore", env: { RUST_LOG: kept ? "chatfn=debug" : "chatfn=warn", ...process.env } };
+/** chatfn's environment: a machine's snapshot cache of its own for each server (so that a first
+ * start on a new data directory builds cold, whatever ran before), unless `env` names one. */
+function chatfnEnv(env = {}) {
+  return { ...process.env, CHATFN_SNAPSHOT_CACHE_DIR: mkdtempSync(join(work, "machine-")), ...env };
 }
 
-async function start(kind, scenario, data = mkdtempSync(join(work, "data-")), extra = []) {
+/** Where a chatfn server's log goes, and its RUST_LOG: BENCH_SERVER_LOG=file keeps it (RUST_LOG,
+ * default chatfn=debug) for a look afterwards. */
+function serverLog(env = {}) {
+  const kept = process.env.BENCH_SERVER_LOG;
+  return { stderr: kept ? openSync(kept, "a") : "ignore", env: chatfnEnv({ RUST_LOG: kept ? "chatfn=debug" : "chatfn=warn", ...env }) };
+}
+
+async function start(kind, scenario, data = mkdtempSync(join(work, "data-")), extra = [], env = {}) {
   const port = await freePort();
-  const log = serverLog();
+  const log = serverLog(env);
   const child = kind === "chatfn"
     ? spawn(chatfnBin, ["serve", "--app", scenario.app, "--data", data, "--listen", `127.0.0.1:${port}`, ...extra], { stdio: ["ignore", "ignore", log.stderr], env: log.env })
     : spawn(nodeBin, ["--no-warnings", join(repoDir, "tests/bench", scenario.baseline), scenario.app, String(port)], { stdio: "ignore" });
@@ -266,14 +272,23 @@ async function measure(kind, scenario) {
   // Restart: the same data directory again, where chatfn left the snapshot of the app's
   // runtime (Node keeps nothing: its restart is a cold start).
   const restarts = [];
-  const first = await start(kind, scenario);
+  const machine = { CHATFN_SNAPSHOT_CACHE_DIR: mkdtempSync(join(work, "machine-")) };
+  const first = await start(kind, scenario, undefined, [], machine);
   await firstAnswer(first, scenario.first);
   const snapshot = kind === "chatfn" ? await snapshotTaken(first.data) : false;
   await stop(first, true);
   for (let i = 0; i < 5; i++) {
-    const server = await start(kind, scenario, first.data);
+    const server = await start(kind, scenario, first.data, [], machine);
     restarts.push(await firstAnswer(server, scenario.first));
     await stop(server, i < 4);
+  }
+  // A new data directory on the machine where that runtime was snapshotted: chatfn restores
+  // from its snapshot cache (beside the npm packages); Node's is a cold start.
+  const fresh = [];
+  for (let i = 0; i < 5 && kind === "chatfn"; i++) {
+    const server = await start(kind, scenario, undefined, [], machine);
+    fresh.push(await firstAnswer(server, scenario.first));
+    await stop(server);
   }
   const server = await start(kind, scenario);
   await firstAnswer(server, scenario.first);
@@ -281,6 +296,7 @@ async function measure(kind, scenario) {
   wrk(server.port, scenario.bodies, 1, Math.max(2, Math.ceil(USERS / 500)));
   wrk(server.port, scenario.bodies, 16, 2);
   const result = { cold: median(colds), restart: median(restarts), snapshot };
+  result.fresh = kind === "chatfn" ? median(fresh) : result.cold;
   for (const c of CONNECTIONS) result[c] = wrk(server.port, scenario.bodies, c, SECONDS);
   result.rss = rssMb(server.child.pid);
   // Deploying new code: chatfn saves a version through its Platform API; Node restarts.
@@ -375,6 +391,7 @@ for (const scenario of scenarios) {
   }
   row("cold start ms", chatfn.cold, node.cold, 1);
   row(`restart ms${chatfn.snapshot ? "" : " (no snap)"}`, chatfn.restart, node.restart, 1);
+  row("new data dir ms", chatfn.fresh, node.fresh, 1);
   row("deploy ms", chatfn.deploy, node.deploy, 1);
   row("RSS MB after load", chatfn.rss, node.rss, 1);
 }
@@ -414,7 +431,7 @@ async function isolateMemory() {
   for (const round of ["first start", "restart"]) {
     const port = await freePort();
     const log = join(dir, `${round.replace(" ", "-")}.log`);
-    const child = spawn(chatfnBin, ["serve", ...apps, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", openSync(log, "w")], env: { ...process.env, RUST_LOG: "chatfn=debug" } });
+    const child = spawn(chatfnBin, ["serve", ...apps, "--data", data, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", openSync(log, "w")], env: chatfnEnv({ RUST_LOG: "chatfn=debug" }) });
     running.add(child);
     await new Promise((resolve, reject) => {
       child.stdout.on("data", (chunk) => String(chunk).includes("apps open") && resolve());

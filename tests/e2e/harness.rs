@@ -80,6 +80,9 @@ impl Server {
             None => Stdio::inherit(),
         };
         command.args(["serve", "--listen", "127.0.0.1:0"]);
+        // Each data directory a machine's snapshot cache of its own, so that a test's first
+        // start on a new one builds cold, whatever other tests served (`env` may share one).
+        command.env("CHATFN_SNAPSHOT_CACHE_DIR", data.join(".snapshot-cache"));
         if let Some(store) = store {
             command.args(["--store", store]);
         }

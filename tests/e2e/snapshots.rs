@@ -186,6 +186,114 @@ fn an_isolate_restored_from_the_snapshot_answers_as_a_cold_one() {
     );
 }
 
+/// A snapshot is the machine's, not a data directory's: a server on a new data directory (a CI
+/// run, a new node) restores its first isolate from the snapshot another server took of the
+/// same runtime, and answers as that server's cold isolate did. The files, which hold the app's
+/// environment, are readable by their owner only.
+#[test]
+fn a_new_data_directory_restores_the_snapshot_another_server_took() {
+    use std::os::unix::fs::PermissionsExt;
+    let machine = tempfile::tempdir().unwrap();
+    let env = [("CHATFN_SNAPSHOT_CACHE_DIR", machine.path().to_str().unwrap())];
+    let app = case_dir("snapshotted");
+    let mut answers = Vec::new();
+    for name in ["first", "new-data-directory"] {
+        let data = tempfile::tempdir().unwrap();
+        let log = data.path().join(format!("{name}.log"));
+        let server = Server::start_logged_with(&app, &snapshot_dir(data.path()), &log, &env);
+        let run = Run { server, log };
+        let probe = run.probe();
+        let (status, ann) = run.attempt("ann");
+        assert_eq!(status, 200, "{ann}");
+        let (status, refused) = run.attempt("mallory");
+        assert_eq!(status, 403, "{refused}");
+        let log = without_colours(&run.log());
+        if name == "first" {
+            assert!(log.contains(INITIALIZED), "built cold:\n{log}");
+            // The first attempt loaded a package: the second snapshot, with it, is the one kept.
+            let started = Instant::now();
+            while run.log().matches("snapshot taken").count() < 2 {
+                assert!(started.elapsed() < Duration::from_secs(60), "{}", run.log());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        } else {
+            assert!(log.contains(RESTORED), "{name}:\n{log}");
+            assert!(!log.contains(INITIALIZED), "the initialization script ran again:\n{log}");
+            assert_eq!(probe["lazyPackageLoadedDuringAttempt"], 0, "{probe}");
+        }
+        run.server.stop();
+        let taken = snapshots(&snapshot_dir(data.path()));
+        assert_eq!(taken.len(), 1, "{taken:?}");
+        let shared = machine.path().join(taken[0].0.file_name().unwrap());
+        for file in [&taken[0].0, &shared] {
+            let mode = std::fs::metadata(file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
+        answers.push((probe["greeting"].clone(), probe["attempts"].clone(), ann, refused));
+    }
+    let strip = |(greeting, attempts, mut ann, refused): (Value, Value, Value, Value)| {
+        ann["session"] = Value::Null;
+        ann["user"]["createdTime"] = Value::Null;
+        (greeting, attempts, ann, refused)
+    };
+    let (first, second) = (answers.remove(0), answers.remove(0));
+    assert_eq!(strip(first), strip(second), "the same answers, restored or built cold");
+}
+
+/// The machine's snapshot of a runtime is checked as a data directory's is: once a file it
+/// loaded changed, a server on a new data directory builds cold (and reads the new file), and
+/// the snapshot it takes then replaces the stale one for the next.
+#[test]
+fn a_changed_file_is_never_served_from_the_machines_snapshot() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("machine");
+    let env = [("CHATFN_SNAPSHOT_CACHE_DIR", machine.to_str().unwrap())];
+    let app = copy_of_the_case(dir.path());
+    let run_on = |name: &str| {
+        let data = dir.path().join(name);
+        let log = data.join("serve.log");
+        std::fs::create_dir_all(&data).unwrap();
+        Run { server: Server::start_logged_with(&app, &snapshot_dir(&data), &log, &env), log }
+    };
+    // Its snapshot shared once "snapshot taken" is logged.
+    let snapshot_taken = |run: &Run| {
+        let started = Instant::now();
+        while !run.log().contains("snapshot taken") {
+            assert!(started.elapsed() < Duration::from_secs(60), "{}", run.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let shared = || -> Vec<PathBuf> {
+        let files = std::fs::read_dir(&machine).unwrap().flatten().map(|e| e.path());
+        files.filter(|p| p.extension().is_some_and(|e| e == "v8")).collect()
+    };
+
+    let first = run_on("first");
+    assert_eq!(first.attempt("bob").0, 200);
+    snapshot_taken(&first);
+    first.server.stop();
+    assert_eq!(shared().len(), 1);
+
+    std::fs::write(app.join("members.json"), r#"["ann", "carol"]"#).unwrap();
+    let second = run_on("second");
+    assert_eq!(second.attempt("carol").0, 200, "the new members are read");
+    assert_eq!(second.attempt("bob").0, 403);
+    let log = second.log();
+    assert!(log.contains(BUILT_COLD) && !log.contains(RESTORED), "{log}");
+    snapshot_taken(&second);
+    second.server.stop();
+    let taken = snapshots(&snapshot_dir(&dir.path().join("second")));
+    assert_eq!((taken.len(), shared().len()), (1, 1), "{taken:?} {:?}", shared());
+    let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+    assert_eq!(inode(&shared()[0]), inode(&taken[0].0), "the new snapshot replaced the stale one");
+
+    let third = run_on("third");
+    assert_eq!(third.attempt("carol").0, 200);
+    assert_eq!(third.attempt("bob").0, 403);
+    assert!(third.log().contains(RESTORED), "{}", third.log());
+}
+
 /// A copy of `tests/cases/snapshotted` under `dir`, to change.
 fn copy_of_the_case(dir: &Path) -> PathBuf {
     let app = dir.join("app");

@@ -14,11 +14,12 @@
 //! Snapshots live in `DATA/.snapshots/<app>.<key>.v8`, where the key hashes everything the
 //! snapshot depends on: this binary (its size and modification time), the V8 flags, the app's
 //! directory, initialization script, environment variables, lockfile, network policy and
-//! fixtures (what the script could fetch). A changed runtime
-//! has another key, so its old snapshot is never used (and is removed when the new one is
-//! written). The file also lists every module the script loaded, with its size and
-//! modification time, and the blob's CRC-32: a snapshot whose files changed or whose bytes do
-//! not check out is not used. V8 reseeds `Math.random` in a restored context; a JavaScript
+//! fixtures (what the script could fetch). A changed runtime has another key, so its old
+//! snapshot is never used (and is removed when the new one is written). The file also lists
+//! every module the script loaded, with its size and modification time, and the blob's CRC-32:
+//! a snapshot whose files changed or whose bytes do not check out is not used. Each snapshot
+//! taken is also put in the machine's cache (`shared_dir`), where a server on another data
+//! directory finds its runtime's. V8 reseeds `Math.random` in a restored context; a JavaScript
 //! library that cached random bytes while the script ran keeps them (as in Node's snapshots).
 //!
 //! An isolate built without its runtime's snapshot starts from chatfn's own bootstrap snapshot
@@ -27,6 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
@@ -181,17 +183,27 @@ fn file_of(dir: &Path, app: &App, key: &str) -> PathBuf {
     dir.join(format!("{}.{key}.v8", app.name))
 }
 
-/// The app's snapshot, when one was taken of its current runtime and still holds.
+/// The app's snapshot, when one was taken of its current runtime (by this server, or by any on
+/// this machine: see `shared_dir`) and still holds.
 pub fn load(app: &App) -> Option<Arc<Snapshot>> {
     let dir = DIR.get()?;
     let key = key(app);
     let path = file_of(dir, app, &key);
+    adopt_shared(&path);
     match read(&path, &key) {
-        Ok(snapshot) => Some(snapshot),
+        Ok(snapshot) => {
+            // (Taken here by a server that stopped before it could share it.)
+            if !shared_dir().join(file_name(&path)).exists() {
+                share(&app.name, &path);
+            }
+            Some(snapshot)
+        }
         Err(why) => {
             if path.exists() {
                 tracing::info!(app = %app.name, file = %path.display(), "not using the snapshot: {why}");
                 let _ = std::fs::remove_file(&path);
+                // (Its shared copy is the same file, or was taken of the same files.)
+                let _ = std::fs::remove_file(shared_dir().join(file_name(&path)));
             }
             None
         }
@@ -200,7 +212,78 @@ pub fn load(app: &App) -> Option<Arc<Snapshot>> {
 
 /// Whether a snapshot of the app's current runtime is on disk (not read or checked).
 pub fn exists(app: &App) -> bool {
-    DIR.get().is_some_and(|dir| file_of(dir, app, &key(app)).exists())
+    DIR.get().is_some_and(|dir| {
+        let path = file_of(dir, app, &key(app));
+        adopt_shared(&path);
+        path.exists()
+    })
+}
+
+/// The machine's snapshots of app runtimes, shared by every data directory:
+/// `$CHATFN_SNAPSHOT_CACHE_DIR`, else `snapshots` in chatfn's cache directory, beside the npm
+/// packages. A runtime's key names everything its snapshot depends on (the app's directory, its
+/// environment, lockfile, this binary...) and nothing of a data directory, so a server on a new
+/// data directory (a test run in CI, a new node, a store moved) restores its isolates from the
+/// snapshot another server took of the same runtime instead of building them cold. The files
+/// hold the apps' environment variables: they are readable by their owner only.
+fn shared_dir() -> PathBuf {
+    std::env::var_os("CHATFN_SNAPSHOT_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::deps::cache::dir().join("snapshots"))
+}
+
+fn file_name(path: &Path) -> &std::ffi::OsStr {
+    path.file_name().unwrap_or_default()
+}
+
+/// A snapshot missing at `path` (in the data directory) that the shared cache has: linked
+/// there (copied across file systems), so that it is read, checked and replaced as one taken
+/// here. Its checks still decide whether it is used.
+fn adopt_shared(path: &Path) {
+    if path.exists() {
+        return;
+    }
+    let shared = shared_dir().join(file_name(path));
+    if !shared.exists() || path.parent().is_some_and(|dir| std::fs::create_dir_all(dir).is_err()) {
+        return;
+    }
+    if place(&shared, path).is_ok() {
+        tracing::debug!(file = %path.display(), "a snapshot of this runtime from the machine's cache");
+    }
+}
+
+/// Publishes the snapshot just written at `out` (of `app`'s runtime) to the shared cache, where
+/// the app's snapshots of other runtimes go once unused for a day.
+fn share(app: &str, out: &Path) {
+    let dir = shared_dir();
+    let made = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| place(out, &dir.join(file_name(out))).map_err(|e| e.to_string()));
+    if let Err(why) = made {
+        tracing::info!(app, dir = %dir.display(), "the snapshot is not shared: {why}");
+        return;
+    }
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+    remove_others(&dir.join(file_name(out)), |name, entry| {
+        is_runtime_of(app, name)
+            && entry.metadata().and_then(|m| m.accessed()).is_ok_and(|t| t < day_ago)
+    });
+}
+
+/// Puts the file `from` at `to` as a whole (a hard link, else a copy; then renamed into place):
+/// a server reading `to` meanwhile sees the old file or the new one.
+fn place(from: &Path, to: &Path) -> std::io::Result<()> {
+    let partial = to.with_extension(format!("partial-{}", std::process::id()));
+    let _ = std::fs::remove_file(&partial);
+    if std::fs::hard_link(from, &partial).is_err() {
+        std::fs::copy(from, &partial)?;
+    }
+    std::fs::rename(&partial, to).inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
 }
 
 /// The snapshot in the file at `path`, if it is whole and was taken with `key` of files as
@@ -427,6 +510,7 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         run_child(&spec)?;
     }
     remove_older_runtimes(&app.name, &spec.out);
+    share(&app.name, &spec.out);
     Ok(())
 }
 
@@ -693,7 +777,15 @@ fn write_file(
     bytes.extend_from_slice(&blob);
     // Its own name while written: servers sharing the cache may write the bootstrap's at once.
     let partial = out.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&partial, &bytes)?;
+    // Readable by its owner only: an app's snapshot holds its environment variables.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)?;
+    file.write_all(&bytes)?;
+    drop(file);
     std::fs::rename(&partial, out)?;
     Ok(())
 }
