@@ -79,6 +79,8 @@ fn main() -> ExitCode {
     });
     // Whatever the server started ends with it (a snapshot process could hold its files).
     chatfn::worker::snapshot::stop();
+    // Packages compiled by this run serve the next from the code cache (`chatfn test`...).
+    chatfn::worker::code_cache::flush();
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

@@ -5,6 +5,7 @@ mod builtins;
 mod cases;
 mod cli;
 mod cluster;
+mod code_cache;
 mod dashboard;
 mod durability;
 mod engine;

@@ -139,7 +139,7 @@ struct Header {
 }
 
 /// This binary, as far as a snapshot is concerned: one taken by another build cannot be used.
-fn binary_identity() -> &'static str {
+pub(super) fn binary_identity() -> &'static str {
     static IDENTITY: OnceLock<String> = OnceLock::new();
     IDENTITY.get_or_init(|| {
         let exe = std::env::current_exe().ok();

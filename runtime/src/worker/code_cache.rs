@@ -1,0 +1,199 @@
+//! V8's code cache for installed packages, where a snapshot cannot serve: an isolate built
+//! without its runtime's snapshot (an app's first on a machine that never ran its runtime, a
+//! runtime that cannot be snapshotted, `chatfn test`, test runs and replays) compiles every
+//! module it `require`s from source. For a file under `node_modules`, V8's compiled form of it
+//! (its code cache, made when it is first compiled) is kept, and the next isolate to load the
+//! same source deserializes it instead of parsing it: in memory for this process's isolates
+//! (every test of a `chatfn test` run, every app of a server with the same packages), and in
+//! chatfn's cache directory (`v8-code/`, beside the npm packages) for the next process.
+//!
+//! An entry is named by the SHA-256 of the source it was compiled from (as V8 saw it: the
+//! CommonJS wrapper included) and of this binary, so a changed file, package version or chatfn
+//! is never served another's code; V8 checks its own version, flags and the source's length
+//! again, and an entry it rejects is made again. The app's own files (functions, the
+//! initialization script) are not cached: they change with every version.
+//!
+//! New entries are written to disk by a thread of their own once a second has passed without
+//! another (and by [`flush`] when a command ends): an app's first isolate makes a few hundred
+//! for firebase-admin, and writing them while it serves its first attempt would hold up that
+//! attempt's own write to disk.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use deno_core::url::Url;
+use deno_core::SourceCodeCacheInfo;
+use deno_error::JsErrorBox;
+use sha2::{Digest, Sha256};
+
+type Get = Box<dyn Fn(&Url, &[u16]) -> Result<SourceCodeCacheInfo, JsErrorBox>>;
+type Ready = Box<dyn Fn(Url, u64, &[u8])>;
+
+/// The callbacks deno_core calls around its compilation of each CommonJS module
+/// (`core.evalContext` in `npm-shim/require.js`).
+pub(super) fn callbacks() -> (Get, Ready) {
+    (Box::new(get), Box::new(ready))
+}
+
+/// An entry's name: the first 16 bytes of its digest.
+type Name = [u8; 16];
+
+/// The entries this process read or made (up to `MAX_IN_MEMORY` bytes), and those not yet
+/// written to disk.
+#[derive(Default)]
+struct Entries {
+    held: HashMap<Name, Arc<[u8]>>,
+    bytes: usize,
+    unwritten: Vec<Name>,
+    /// Entries made (new, or again after V8 rejected one): the writer waits until this stops
+    /// moving.
+    made: u64,
+    /// Entries given to V8 (from memory or disk).
+    offered: u64,
+}
+
+const MAX_IN_MEMORY: usize = 64 << 20;
+/// How long the writer waits after the last new entry.
+const QUIET: Duration = Duration::from_secs(1);
+
+fn entries() -> &'static (Mutex<Entries>, Condvar) {
+    static ENTRIES: OnceLock<(Mutex<Entries>, Condvar)> = OnceLock::new();
+    ENTRIES.get_or_init(Default::default)
+}
+
+thread_local! {
+    /// The entry `get` looked for last, by the hash deno_core hands back to `ready` (for the
+    /// same compilation, on the same thread) when there was none or V8 rejected it.
+    static ASKED: RefCell<Option<(u64, Name)>> = const { RefCell::new(None) };
+}
+
+fn dir() -> PathBuf {
+    crate::deps::cache::dir().join("v8-code")
+}
+
+fn file_of(name: &Name) -> PathBuf {
+    dir().join(crate::hex::hex(name))
+}
+
+fn get(url: &Url, source: &[u16]) -> Result<SourceCodeCacheInfo, JsErrorBox> {
+    if !url.path().contains("/node_modules/") {
+        return Err(JsErrorBox::generic("not a package's file"));
+    }
+    let mut hash = Sha256::new();
+    hash.update(super::snapshot::binary_identity().as_bytes());
+    hash.update([0]);
+    // SAFETY: a `u16` slice reads as twice as many bytes (in this machine's order: an entry
+    // never leaves it), with no alignment needed.
+    hash.update(unsafe {
+        std::slice::from_raw_parts(source.as_ptr().cast::<u8>(), std::mem::size_of_val(source))
+    });
+    let digest = hash.finalize();
+    let name: Name = digest[..16].try_into().expect("16 bytes");
+    let short = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+    ASKED.with(|a| *a.borrow_mut() = Some((short, name)));
+    let held = entries().0.lock().unwrap_or_else(|e| e.into_inner()).held.get(&name).cloned();
+    let data = match held {
+        Some(data) => Some(data.to_vec()),
+        None => std::fs::read(file_of(&name)).ok().inspect(|data| {
+            hold(name, data, false);
+        }),
+    };
+    if data.is_some() {
+        entries().0.lock().unwrap_or_else(|e| e.into_inner()).offered += 1;
+    }
+    Ok(SourceCodeCacheInfo { hash: short, data: data.map(Cow::Owned) })
+}
+
+/// V8 compiled a package's file that had no entry (or one it rejected): `data` is its entry.
+fn ready(_url: Url, hash: u64, data: &[u8]) {
+    let asked = ASKED.with(|a| a.borrow_mut().take());
+    if let Some((_, name)) = asked.filter(|(h, _)| *h == hash) {
+        hold(name, data, true);
+    }
+}
+
+/// Keeps an entry in memory (while there is room), `new` ones to be written.
+fn hold(name: Name, data: &[u8], new: bool) {
+    let (lock, wake) = entries();
+    let mut entries = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if entries.bytes + data.len() <= MAX_IN_MEMORY {
+        if let Some(old) = entries.held.insert(name, data.into()) {
+            entries.bytes -= old.len();
+        }
+        entries.bytes += data.len();
+    }
+    if new && entries.held.contains_key(&name) {
+        entries.unwritten.push(name);
+        entries.made += 1;
+        start_writer();
+        wake.notify_one();
+    }
+}
+
+/// The thread that writes new entries once they stop coming for a while.
+fn start_writer() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let spawned = std::thread::Builder::new().name("chatfn-code-cache".into()).spawn(|| {
+            let (lock, wake) = entries();
+            let mut entries = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                entries = wake.wait_while(entries, |e| e.unwritten.is_empty()).unwrap();
+                // Until a `QUIET` passes without a new entry.
+                loop {
+                    let made = entries.made;
+                    entries = wake.wait_timeout(entries, QUIET).unwrap().0;
+                    if entries.made == made {
+                        break;
+                    }
+                }
+                drop(entries);
+                flush();
+                entries = lock.lock().unwrap_or_else(|e| e.into_inner());
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("the code cache of packages is not written: {e}");
+        }
+    });
+}
+
+/// Writes the entries not yet on disk (a command calls it before it exits).
+pub fn flush() {
+    let (lock, _) = entries();
+    let unwritten: Vec<(Name, Arc<[u8]>)> = {
+        let mut entries = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.offered + entries.made > 0 {
+            let (offered, made) = (entries.offered, entries.made);
+            tracing::debug!(
+                offered,
+                made,
+                "the code cache of packages: entries offered to V8, made"
+            );
+        }
+        let names = std::mem::take(&mut entries.unwritten);
+        names.into_iter().filter_map(|n| Some((n, entries.held.get(&n)?.clone()))).collect()
+    };
+    for (name, data) in unwritten {
+        let path = file_of(&name);
+        if let Err(e) = write(&path, &data) {
+            tracing::debug!(file = %path.display(), "a module's code cache is not kept: {e}");
+            return;
+        }
+    }
+}
+
+/// Writes an entry whole or not at all (a reader sees the old file or the new one).
+fn write(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir())?;
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::write(&partial, data)?;
+    std::fs::rename(&partial, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
+}

@@ -1,0 +1,96 @@
+//! V8's code cache of installed packages (`runtime/src/worker/code_cache.rs`): a package file
+//! compiled by one isolate is deserialized by the next, in the same process (every test of a
+//! `chatfn test` run) and in the next process (from the cache directory); an entry V8 rejects
+//! (here: garbage written over every entry) is compiled again and replaced, and the answers
+//! are the same every way.
+
+use std::path::Path;
+
+use crate::harness::{chatfn, without_colours};
+
+/// An app with a package of three files (a `require` chain) and two tests.
+fn write_app(dir: &Path) {
+    let files = [
+        ("chatfn.toml", "[app]\nname = \"cached\"\n[functions]\n\"user.attempted.start_session\" = \"functions/start.js\"\n"),
+        ("node_modules/greeter/package.json", r#"{ "name": "greeter", "version": "1.0.0", "main": "index.js" }"#),
+        ("node_modules/greeter/index.js", "const { shout } = require('./shout');\nexports.greet = (name) => shout(`hello ${name}`);\n"),
+        ("node_modules/greeter/shout.js", "const { bang } = require('./bang');\nexports.shout = (text) => bang(text.toUpperCase());\n"),
+        ("node_modules/greeter/bang.js", "exports.bang = (text) => `${text}!`;\n"),
+        ("functions/start.js", "const { greet } = require('greeter');\nasync function handleEvent(event) {\n  if (event.username !== 'ann') throw new Error(greet(event.username));\n}\n"),
+        ("functions/start.test.json", r#"[
+  { "name": "ann gets in", "event": { "username": "ann" }, "expect": { "outcome": "allowed" } },
+  { "name": "bob is greeted out", "event": { "username": "bob" }, "expect": { "outcome": "denied", "message": "^HELLO BOB!$" } }
+]"#),
+    ];
+    for (file, text) in files {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// Runs `chatfn test` on `app` with the cache directory `cache`: its report, and the code
+/// cache's last count of entries (offered to V8, made).
+fn run_tests(app: &Path, cache: &Path) -> (String, (u64, u64)) {
+    let out = chatfn()
+        .args(["test", "--app"])
+        .arg(app)
+        .env("CHATFN_CACHE_DIR", cache)
+        .env("RUST_LOG", "chatfn::worker::code_cache=debug")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let log = without_colours(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{report}{log}");
+    let line = log
+        .lines()
+        .rfind(|l| l.contains("the code cache of packages"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let field = |name: &str| -> u64 {
+        let value = line.split(&format!("{name}=")).nth(1).unwrap_or_else(|| panic!("{line}"));
+        value.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    (report, (field("offered"), field("made")))
+}
+
+#[test]
+fn a_packages_compiled_code_serves_the_next_isolates_and_a_bad_entry_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, cache) = (dir.path().join("app"), dir.path().join("cache"));
+    write_app(&app);
+    let entries = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let files = std::fs::read_dir(cache.join("v8-code")).unwrap().flatten();
+        let mut entries: Vec<_> =
+            files.map(|e| (e.path(), std::fs::read(e.path()).unwrap())).collect();
+        entries.sort();
+        entries
+    };
+
+    // The first test's isolate compiles the package's three files; the second's is given them.
+    let (first, counts) = run_tests(&app, &cache);
+    assert!(first.contains("2 passed, 0 failed"), "{first}");
+    assert_eq!(counts, (3, 3), "{first}");
+    let written = entries();
+    assert_eq!(written.len(), 3, "one entry per package file, the app's own not among them");
+
+    // The next run compiles none of them.
+    let (second, counts) = run_tests(&app, &cache);
+    assert!(second.contains("2 passed, 0 failed"), "{second}");
+    assert_eq!(counts, (6, 0));
+    assert_eq!(entries(), written);
+
+    // Garbage over every entry: V8 refuses it, the files are compiled again and replaced.
+    let garbage = b"not V8's code cache".to_vec();
+    for (path, _) in &written {
+        std::fs::write(path, &garbage).unwrap();
+    }
+    let (third, counts) = run_tests(&app, &cache);
+    assert!(third.contains("2 passed, 0 failed"), "{third}");
+    assert_eq!(counts, (6, 3));
+    let names = |entries: &[(std::path::PathBuf, Vec<u8>)]| -> Vec<std::path::PathBuf> {
+        entries.iter().map(|(path, _)| path.clone()).collect()
+    };
+    let replaced = entries();
+    assert_eq!(names(&replaced), names(&written));
+    assert!(replaced.iter().all(|(_, data)| data.len() > 100 && *data != garbage), "{replaced:?}");
+}
