@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::harness::{chatfn, without_colours};
+use crate::harness::{chatfn, without_colours, Server};
 
 /// An app with a package of three files (a `require` chain) and two tests.
 fn write_app(dir: &Path) {
@@ -65,6 +65,29 @@ fn a_packages_compiled_code_serves_the_next_isolates_and_a_bad_entry_is_made_aga
         entries.sort();
         entries
     };
+
+    // Isolates are built from chatfn's bootstrap snapshot once it is in the cache directory
+    // (a server takes it), and V8 keeps their code apart from that of isolates built without.
+    let server = Server::start_logged_with(
+        &app,
+        &dir.path().join("data"),
+        &dir.path().join("serve.log"),
+        &[("CHATFN_CACHE_DIR", cache.to_str().unwrap())],
+    );
+    let started = std::time::Instant::now();
+    let has_bootstrap = || {
+        let names =
+            std::fs::read_dir(&cache).into_iter().flatten().flatten().map(|e| e.file_name());
+        names
+            .map(|n| n.to_string_lossy().into_owned())
+            .any(|n| n.starts_with("bootstrap.") && n.ends_with(".v8"))
+    };
+    while !has_bootstrap() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "no bootstrap snapshot");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server.stop();
+    let _ = std::fs::remove_dir_all(cache.join("v8-code"));
 
     // The first test's isolate compiles the package's three files; the second's is given them.
     let (first, counts) = run_tests(&app, &cache);

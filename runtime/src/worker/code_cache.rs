@@ -8,8 +8,8 @@
 //! chatfn's cache directory (`v8-code/`, beside the npm packages) for the next process.
 //!
 //! An entry is named by the SHA-256 of the source it was compiled from (as V8 saw it: the
-//! CommonJS wrapper included) and of this binary, so a changed file, package version or chatfn
-//! is never served another's code; V8 checks its own version, flags and the source's length
+//! CommonJS wrapper included), of this binary and of the snapshot the isolate started from, so
+//! a changed file, package version or chatfn is never served another's code; V8 checks its own version, flags and the source's length
 //! again, and an entry it rejects is made again. The app's own files (functions, the
 //! initialization script) are not cached: they change with every version.
 //!
@@ -34,9 +34,12 @@ type Get = Box<dyn Fn(&Url, &[u16]) -> Result<SourceCodeCacheInfo, JsErrorBox>>;
 type Ready = Box<dyn Fn(Url, u64, &[u8])>;
 
 /// The callbacks deno_core calls around its compilation of each CommonJS module
-/// (`core.evalContext` in `npm-shim/require.js`).
-pub(super) fn callbacks() -> (Get, Ready) {
-    (Box::new(get), Box::new(ready))
+/// (`core.evalContext` in `npm-shim/require.js`) in an isolate made from the snapshot whose
+/// key is `startup` (empty for none): V8 refuses code compiled in an isolate of another
+/// startup snapshot (each has its own read-only heap), so their entries are apart.
+pub(super) fn callbacks(startup: &str) -> (Get, Ready) {
+    let startup = startup.to_string();
+    (Box::new(move |url, source| get(&startup, url, source)), Box::new(ready))
 }
 
 /// An entry's name: the first 16 bytes of its digest.
@@ -79,13 +82,15 @@ fn file_of(name: &Name) -> PathBuf {
     dir().join(crate::hex::hex(name))
 }
 
-fn get(url: &Url, source: &[u16]) -> Result<SourceCodeCacheInfo, JsErrorBox> {
+fn get(startup: &str, url: &Url, source: &[u16]) -> Result<SourceCodeCacheInfo, JsErrorBox> {
     if !url.path().contains("/node_modules/") {
         return Err(JsErrorBox::generic("not a package's file"));
     }
     let mut hash = Sha256::new();
-    hash.update(super::snapshot::binary_identity().as_bytes());
-    hash.update([0]);
+    for part in [super::snapshot::binary_identity(), startup] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
     // SAFETY: a `u16` slice reads as twice as many bytes (in this machine's order: an entry
     // never leaves it), with no alignment needed.
     hash.update(unsafe {

@@ -399,7 +399,9 @@ fn new_runtime(
         extensions: vec![crate::js::chatfn::init()],
         module_loader: Some(Rc::new(EsmLoader::new(roots.clone()))),
         custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
-        eval_context_code_cache_cbs: Some(super::code_cache::callbacks()),
+        eval_context_code_cache_cbs: Some(super::code_cache::callbacks(
+            snapshot.map_or("", |s| s.key()),
+        )),
         create_params: Some(params),
         // SAFETY: the isolate built here keeps the snapshot's `Arc` until its runtime is gone
         // (`Isolate::snapshot` or `Isolate::bootstrap`, dropped after `js`; `build` drops a

@@ -59,6 +59,8 @@ pub struct Snapshot {
     blob: std::ops::Range<usize>,
     /// The modules it holds (their files).
     files: Vec<String>,
+    /// What it was taken of (its runtime's key, or the bootstrap's).
+    key: String,
 }
 
 impl Snapshot {
@@ -74,6 +76,10 @@ impl Snapshot {
 
     pub fn bytes(&self) -> usize {
         self.blob.len()
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// Whether it holds the module at `file`.
@@ -295,7 +301,7 @@ fn read(path: &Path, key: &str) -> Result<Arc<Snapshot>, String> {
     let blob = start..start + blob.len();
     // Checking read every page; the isolates made from it fault them in again.
     file.release();
-    Ok(Arc::new(Snapshot { file, blob, files }))
+    Ok(Arc::new(Snapshot { file, blob, files, key: key.to_string() }))
 }
 
 /// The blob of a snapshot file and the modules it holds, if it is whole and its key and files
