@@ -359,6 +359,17 @@ async fn records_list_newest_first_per_function_and_old_ones_are_trimmed(
     assert_eq!(store.invocations.list(1, 0, 10).await.unwrap().total, 4);
     let later = store.invocations.record(record(1, 9)).unwrap();
     assert!(!ids.contains(&later), "no id is given twice, also after a reopen");
+
+    // More records than are kept, written at once: the newest five are, and only they.
+    let burst: Vec<u64> =
+        (10..=21).map(|n| store.invocations.record(record(1, n)).unwrap()).collect();
+    store.invocations.settle().await.unwrap();
+    let first = store.invocations.list(1, 0, 10).await.unwrap();
+    let second = store.invocations.list(2, 0, 10).await.unwrap();
+    assert_eq!(first.total + second.total, 5, "{} and {}", first.total, second.total);
+    assert_eq!(versions(first)[..4], [21, 20, 19, 18]);
+    assert!(store.invocations.get(burst[0]).await.unwrap().is_none(), "past the retention");
+    assert!(store.invocations.get(burst[11]).await.unwrap().is_some());
 }
 
 fn new_event(id: &str, key: &str) -> NewEvent {

@@ -119,7 +119,12 @@ impl Records {
     /// records past the retention. Answers whether there were records to write.
     fn write(&self) -> Result<bool, StoreError> {
         let _one_writer = self.writing.lock().unwrap();
-        let records = std::mem::take(&mut *self.queued.lock().unwrap());
+        let mut records = std::mem::take(&mut *self.queued.lock().unwrap());
+        // Only the newest `retention` can ever be read (a busy app queues more than that
+        // between two writes): the older ones are not written.
+        if records.len() > self.retention {
+            records.drain(..records.len() - self.retention);
+        }
         let Some(first) = records.first() else { return Ok(false) };
         let key = first.id;
         self.tree.insert(key.to_be_bytes(), serde_json::to_vec(&records)?)?;

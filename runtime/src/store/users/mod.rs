@@ -73,9 +73,19 @@ pub struct UserPage {
 /// empty, at most `MAX_NAME_LEN` bytes, and without control or invisible characters (so no
 /// two users differ only by a zero-width or bidi character).
 pub fn normalize_name(name: &str) -> Result<String, StoreError> {
-    let name: String = name.nfc().collect();
+    let name = nfc(name).into_owned();
     validate_name(&name)?;
     Ok(name)
+}
+
+/// `name` in Unicode NFC: as it is when it is ASCII (every attempt's name, mostly), which NFC
+/// leaves alone.
+fn nfc(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.is_ascii() {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(name.nfc().collect())
+    }
 }
 
 pub fn validate_name(name: &str) -> Result<(), StoreError> {
@@ -214,7 +224,7 @@ impl UsersStore {
 
     /// Whether a user of that name exists (without reading it).
     pub async fn exists(&self, name: &str) -> Result<bool, StoreError> {
-        let name: String = name.nfc().collect();
+        let name = nfc(name);
         match self {
             UsersStore::Sled(s) => s.exists(&name),
             UsersStore::Postgres(p) => p.exists(&name).await,
@@ -222,7 +232,7 @@ impl UsersStore {
     }
 
     pub async fn find_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
-        let name: String = name.nfc().collect();
+        let name = nfc(name);
         match self {
             UsersStore::Sled(s) => s.find_by_name(&name),
             UsersStore::Postgres(p) => p.find_by_name(&name).await,
