@@ -429,6 +429,9 @@ function smallApps(dir, count) {
  * (from the snapshots taken after the first sessions). Node's side: its whole process after
  * its first session. */
 async function isolateMemory() {
+  // Each figure once the session's isolate has been idle long enough for chatfn to compact its
+  // heap (it does so to one idle isolate a second, 200 ms after its last invocation).
+  const SETTLE_MS = 2500;
   const firebase = ready(allScenarios[1]);
   const dir = join(work, "isolates");
   const apps = ["--app", firebase.app, ...firebaseApps(dir, 1), ...smallApps(dir, 16)];
@@ -448,12 +451,12 @@ async function isolateMemory() {
     // code paged in, its platform) is not the Firebase isolate's.
     const small = await post(port, JSON.stringify({ username: "ann" }), "/v1/apps/app0/sessions");
     if (small !== 200) throw new Error(`a small app's first session was answered ${small}`);
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     for (const [which, app] of [["first", "firebase"], ["second", "fb0"]]) {
       const before = rssMb(child.pid);
       const status = await post(port, firebase.first, `/v1/apps/${app}/sessions`);
       if (status !== 200) throw new Error(`${app}'s first session was answered ${status}`);
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
       const after = rssMb(child.pid);
       const made = readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => /(built an isolate|restored an isolate)/.test(l) && l.includes(`app=${app} `)).length;
       rounds.push({ round, which, mb: (after - before) / Math.max(made, 1), made });
@@ -465,7 +468,7 @@ async function isolateMemory() {
   }
   const node = await start("node", firebase);
   await firstAnswer(node, firebase.first);
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const nodeRss = rssMb(node.child.pid);
   await stop(node);
   console.log("\nmemory of a hot Firebase app (firebase-admin initialized, one token verified)");

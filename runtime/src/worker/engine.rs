@@ -297,6 +297,12 @@ fn run_thread(
                     for id in retired {
                         idle.borrow_mut().remove(&id);
                     }
+                    // One idle isolate's heap compacted a sweep at most: the thread stops for it.
+                    let started = std::time::Instant::now();
+                    if let Some(isolate) = idle.borrow_mut().values_mut().find_map(|i| i.compact_once().then_some(i)) {
+                        let ms = started.elapsed().as_secs_f64() * 1e3;
+                        tracing::debug!(app = %isolate.pool.app.name, thread = index, ms, "compacted an isolate's heap");
+                    }
                 }
             }
         }
