@@ -91,6 +91,18 @@ impl Run {
         self.server.start_session(&json!({ "username": username }))
     }
 
+    /// What the probe sees, then ann let in and mallory refused: the probe, and what
+    /// `assert_same_answers` compares.
+    fn answers(&self) -> (Value, Answers) {
+        let probe = self.probe();
+        let (status, ann) = self.attempt("ann");
+        assert_eq!(status, 200, "{ann}");
+        let (status, refused) = self.attempt("mallory");
+        assert_eq!(status, 403, "{refused}");
+        let answers = (probe["greeting"].clone(), probe["attempts"].clone(), ann, refused);
+        (probe, answers)
+    }
+
     /// What the isolate answering "probe" sees.
     fn probe(&self) -> Value {
         let (status, answer) = self.attempt("probe");
@@ -202,11 +214,7 @@ fn a_new_data_directory_restores_the_snapshot_another_server_took() {
         let log = data.path().join(format!("{name}.log"));
         let server = Server::start_logged_with(&app, &snapshot_dir(data.path()), &log, &env);
         let run = Run { server, log };
-        let probe = run.probe();
-        let (status, ann) = run.attempt("ann");
-        assert_eq!(status, 200, "{ann}");
-        let (status, refused) = run.attempt("mallory");
-        assert_eq!(status, 403, "{refused}");
+        let (probe, seen) = run.answers();
         let log = without_colours(&run.log());
         if name == "first" {
             assert!(log.contains(INITIALIZED), "built cold:\n{log}");
@@ -229,15 +237,17 @@ fn a_new_data_directory_restores_the_snapshot_another_server_took() {
             let mode = std::fs::metadata(file).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{}", file.display());
         }
-        answers.push((probe["greeting"].clone(), probe["attempts"].clone(), ann, refused));
+        answers.push(seen);
     }
     assert_same_answers(answers, "the same answers, restored or built cold");
 }
 
-/// Two runs' answers (what the probe saw of the script's state, ann's session, mallory's
-/// refusal) are the same but for ids and times.
-fn assert_same_answers(mut answers: Vec<(Value, Value, Value, Value)>, what: &str) {
-    let strip = |(greeting, attempts, mut ann, refused): (Value, Value, Value, Value)| {
+/// What a run answered: the probe's greeting and attempts, ann's session, mallory's refusal.
+type Answers = (Value, Value, Value, Value);
+
+/// Two runs' answers are the same but for ids and times.
+fn assert_same_answers(mut answers: Vec<Answers>, what: &str) {
+    let strip = |(greeting, attempts, mut ann, refused): Answers| {
         ann["session"] = Value::Null;
         ann["user"]["id"] = Value::Null;
         ann["user"]["createdTime"] = Value::Null;
@@ -586,16 +596,12 @@ fn an_app_built_cold_starts_from_chatfns_bootstrap_snapshot() {
         let log = data.path().join(format!("{name}.log"));
         let server = Server::start_logged_with(&app, &data.path().join("store"), &log, &env);
         let run = Run { server, log };
-        let probe = run.probe();
-        let (status, ann) = run.attempt("ann");
-        assert_eq!(status, 200, "{ann}");
-        let (status, refused) = run.attempt("mallory");
-        assert_eq!(status, 403, "{refused}");
+        let (_, seen) = run.answers();
         let log = without_colours(&run.log());
         assert!(log.contains(INITIALIZED), "{name}: the initialization script ran:\n{log}");
         let built = log.lines().find(|l| l.contains(BUILT_COLD)).expect("an isolate was built");
         assert!(built.contains(&format!("bootstrap={}", n == 1)), "{name}: {built}");
-        answers.push((probe["greeting"].clone(), probe["attempts"].clone(), ann, refused));
+        answers.push(seen);
         if n == 0 {
             let started = Instant::now();
             while bootstraps().is_empty() {
