@@ -59,7 +59,10 @@ fn a_packages_compiled_code_serves_the_next_isolates_and_a_bad_entry_is_made_aga
     let (app, cache) = (dir.path().join("app"), dir.path().join("cache"));
     write_app(&app);
     let entries = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
-        let files = std::fs::read_dir(cache.join("v8-code")).unwrap().flatten();
+        // (One directory: this build's.)
+        let builds: Vec<_> = std::fs::read_dir(cache.join("v8-code")).unwrap().flatten().collect();
+        assert_eq!(builds.len(), 1, "{builds:?}");
+        let files = std::fs::read_dir(builds[0].path()).unwrap().flatten();
         let mut entries: Vec<_> =
             files.map(|e| (e.path(), std::fs::read(e.path()).unwrap())).collect();
         entries.sort();

@@ -5,7 +5,8 @@
 //! (its code cache, made when it is first compiled) is kept, and the next isolate to load the
 //! same source deserializes it instead of parsing it: in memory for this process's isolates
 //! (every test of a `chatfn test` run, every app of a server with the same packages), and in
-//! chatfn's cache directory (`v8-code/`, beside the npm packages) for the next process.
+//! chatfn's cache directory (`v8-code/<build>/`, beside the npm packages; other builds' go once
+//! unused for a day) for the next process.
 //!
 //! An entry is named by the SHA-256 of the source it was compiled from (as V8 saw it: the
 //! CommonJS wrapper included), of this binary and of the snapshot the isolate started from, so
@@ -74,8 +75,14 @@ thread_local! {
     static ASKED: RefCell<Option<(u64, Name)>> = const { RefCell::new(None) };
 }
 
+/// This binary's entries: `v8-code/<build>/` (no other build can use them).
 fn dir() -> PathBuf {
-    crate::deps::cache::dir().join("v8-code")
+    static BUILD: OnceLock<String> = OnceLock::new();
+    let build = BUILD.get_or_init(|| {
+        let identity = Sha256::digest(super::snapshot::binary_identity().as_bytes());
+        crate::hex::hex(&identity[..6])
+    });
+    crate::deps::cache::dir().join("v8-code").join(build)
 }
 
 fn file_of(name: &Name) -> PathBuf {
@@ -195,10 +202,60 @@ pub fn flush() {
 /// Writes an entry whole or not at all (a reader sees the old file or the new one).
 fn write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
+    static PRUNED: OnceLock<()> = OnceLock::new();
+    PRUNED.get_or_init(|| {
+        let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+        remove_other_builds(&dir(), day_ago);
+    });
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir())?;
     let partial = path.with_extension(format!("partial-{}", std::process::id()));
     std::fs::write(&partial, data)?;
     std::fs::rename(&partial, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
     })
+}
+
+/// Removes the entries of other builds than the one in `ours` that made none since `before`
+/// (every build of chatfn has its own: a developer's or a CI machine's would pile up).
+fn remove_other_builds(ours: &Path, before: std::time::SystemTime) {
+    let Some(all) = ours.parent() else { return };
+    for entry in std::fs::read_dir(all).into_iter().flatten().flatten() {
+        let stale = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before);
+        if entry.path() != ours && entry.path().is_dir() && stale {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Other builds' entries go once they made none for the given time; this build's stay,
+    /// and so do files that are not a build's directory.
+    #[test]
+    fn other_builds_entries_go_once_unused() {
+        let all = tempfile::tempdir().unwrap();
+        let made = |name: &str| {
+            std::fs::create_dir(all.path().join(name)).unwrap();
+            std::fs::write(all.path().join(name).join("entry"), b"code").unwrap();
+        };
+        for name in ["ours", "old-build", "recent-build"] {
+            made(name);
+        }
+        std::fs::write(all.path().join("a-file"), b"kept").unwrap();
+        let later = std::time::SystemTime::now() + Duration::from_secs(60);
+        std::fs::File::open(all.path().join("recent-build")).unwrap().set_modified(later).unwrap();
+        remove_other_builds(
+            &all.path().join("ours"),
+            std::time::SystemTime::now() + Duration::from_secs(30),
+        );
+        let mut left: Vec<String> = std::fs::read_dir(all.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a-file", "ours", "recent-build"]);
+        assert!(all.path().join("ours/entry").exists());
+    }
 }
