@@ -9,9 +9,10 @@
 //! unused for a day) for the next process.
 //!
 //! An entry is named by the SHA-256 of the source it was compiled from (as V8 saw it: the
-//! CommonJS wrapper included), of this binary and of the snapshot the isolate started from, so
-//! a changed file, package version or chatfn is never served another's code; V8 checks its own version, flags and the source's length
-//! again, and an entry it rejects is made again. The app's own files (functions, the
+//! CommonJS wrapper included) and of the snapshot the isolate started from, in a directory of
+//! this binary's, so a changed file, package version or chatfn is never served another's code;
+//! V8 checks its own version, flags and the source's length again, and an entry it rejects is
+//! made again. The app's own files (functions, the
 //! initialization script) are not cached: they change with every version.
 //!
 //! New entries are written to disk by a thread of their own once a second has passed without
@@ -76,13 +77,12 @@ thread_local! {
 }
 
 /// This binary's entries: `v8-code/<build>/` (no other build can use them).
-fn dir() -> PathBuf {
-    static BUILD: OnceLock<String> = OnceLock::new();
-    let build = BUILD.get_or_init(|| {
+fn dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
         let identity = Sha256::digest(super::snapshot::binary_identity().as_bytes());
-        crate::hex::hex(&identity[..6])
-    });
-    crate::deps::cache::dir().join("v8-code").join(build)
+        crate::deps::cache::dir().join("v8-code").join(crate::hex::hex(&identity[..6]))
+    })
 }
 
 fn file_of(name: &Name) -> PathBuf {
@@ -93,11 +93,10 @@ fn get(startup: &str, url: &Url, source: &[u16]) -> Result<SourceCodeCacheInfo, 
     if !url.path().contains("/node_modules/") {
         return Err(JsErrorBox::generic("not a package's file"));
     }
+    // (The binary is in the entries' directory: `dir`.)
     let mut hash = Sha256::new();
-    for part in [super::snapshot::binary_identity(), startup] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
+    hash.update(startup.as_bytes());
+    hash.update([0]);
     // SAFETY: a `u16` slice reads as twice as many bytes (in this machine's order: an entry
     // never leaves it), with no alignment needed.
     hash.update(unsafe {
@@ -205,14 +204,10 @@ fn write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     static PRUNED: OnceLock<()> = OnceLock::new();
     PRUNED.get_or_init(|| {
         let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
-        remove_other_builds(&dir(), day_ago);
+        remove_other_builds(dir(), day_ago);
     });
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir())?;
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&partial, data)?;
-    std::fs::rename(&partial, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&partial);
-    })
+    super::snapshot::write_whole(path, data)
 }
 
 /// Removes the entries of other builds than the one in `ours` that made none since `before`

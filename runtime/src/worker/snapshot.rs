@@ -272,10 +272,8 @@ fn share(app: &str, out: &Path) {
         tracing::info!(app, dir = %dir.display(), "the snapshot is not shared: {why}");
         return;
     }
-    let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
     remove_others(&dir.join(file_name(out)), |name, entry| {
-        is_runtime_of(app, name)
-            && entry.metadata().and_then(|m| m.accessed()).is_ok_and(|t| t < day_ago)
+        is_runtime_of(app, name) && unused_for_a_day(entry)
     });
 }
 
@@ -406,11 +404,7 @@ fn take_bootstrap(out: &Path, key: String) -> Result<(), String> {
     };
     run_child(&spec)?;
     // Those of other builds go once unused for a day (binaries side by side keep theirs).
-    let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
-    remove_others(out, |name, entry| {
-        name.starts_with("bootstrap.")
-            && entry.metadata().and_then(|m| m.accessed()).is_ok_and(|t| t < day_ago)
-    });
+    remove_others(out, |name, entry| name.starts_with("bootstrap.") && unused_for_a_day(entry));
     Ok(())
 }
 
@@ -551,6 +545,12 @@ fn read_header(path: &Path) -> Result<Header, String> {
 /// longer runs.
 fn remove_older_runtimes(app: &str, out: &Path) {
     remove_others(out, |name, _| is_runtime_of(app, name));
+}
+
+/// Whether no server read the file `entry` for a day.
+fn unused_for_a_day(entry: &std::fs::DirEntry) -> bool {
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+    entry.metadata().and_then(|m| m.accessed()).is_ok_and(|t| t < day_ago)
 }
 
 /// Whether the file `name` is a snapshot of one of `app`'s runtimes (`<app>.<key>.v8`).
@@ -781,19 +781,28 @@ fn write_file(
     serde_json::to_writer(&mut bytes, &header)?;
     bytes.push(b'\n');
     bytes.extend_from_slice(&blob);
-    // Its own name while written: servers sharing the cache may write the bootstrap's at once.
-    let partial = out.with_extension(format!("partial-{}", std::process::id()));
-    // Readable by its owner only: an app's snapshot holds its environment variables.
-    let mut file = std::fs::OpenOptions::new()
+    write_whole(out, &bytes)?;
+    Ok(())
+}
+
+/// Writes the file at `path` whole or not at all, readable by its owner only (an app's
+/// snapshot holds its environment variables): under its own name while written (servers
+/// sharing the cache may write the same file at once), then renamed into place, so a reader
+/// sees the old file or the new one.
+pub(super) fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&partial)?;
-    file.write_all(&bytes)?;
-    drop(file);
-    std::fs::rename(&partial, out)?;
-    Ok(())
+        .open(&partial)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&partial, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 #[cfg(test)]
