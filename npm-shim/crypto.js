@@ -172,9 +172,26 @@ function asymmetricKey(want, key) {
     input = key.key;
     format = key.format === "der" ? ({ pkcs1: "pkcs1", spki: "spki", sec1: "sec1" }[key.type] ?? "pkcs8") : "pem";
   }
-  const bytes = typeof input === "string" ? core.encode(input) : toBytes(input);
-  return new KeyObject(want, core.ops.op_crypto_key_parse(want, bytes, format));
+  if (typeof input !== "string") return new KeyObject(want, core.ops.op_crypto_key_parse(want, toBytes(input), format));
+  // Key text is parsed once: libraries such as jsonwebtoken pass the same certificate to
+  // createPublicKey on every verification (each call still makes a KeyObject of its own).
+  const kind = `${want}:${format}`;
+  let parsed = parsedKeyTexts.get(input);
+  let material = parsed?.[kind];
+  if (material === undefined) {
+    material = Object.freeze(core.ops.op_crypto_key_parse(want, core.encode(input), format));
+    if (parsed === undefined) {
+      if (parsedKeyTexts.size >= PARSED_KEY_TEXTS_MAX) parsedKeyTexts.delete(parsedKeyTexts.keys().next().value);
+      parsedKeyTexts.set(input, (parsed = {}));
+    }
+    parsed[kind] = material;
+  }
+  return new KeyObject(want, material);
 }
+
+/** The key material parsed from key texts: text -> { "want:format": material }, oldest first. */
+const parsedKeyTexts = new Map();
+const PARSED_KEY_TEXTS_MAX = 64;
 
 function createPrivateKey(key) {
   return asymmetricKey("private", key);

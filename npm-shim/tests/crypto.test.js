@@ -87,6 +87,16 @@ async function handleEvent() {
   assert.ok(crypto.verify("sha256", Buffer.from("x"), spkiPem, crypto.sign("sha256", Buffer.from("x"), TEST_KEY)), "one-shot sign/verify through an exported SPKI");
   assert.ok(crypto.createPublicKey(privateKey).equals(publicKey), "the public half of the private key is the certificate's key");
   assert.throws(() => crypto.createPrivateKey("not a key"), /DECODER/);
+  assert.throws(() => crypto.createPrivateKey("not a key"), /DECODER/, "a failed parse is not remembered");
+  // A key text is parsed once, yet each call makes a KeyObject of its own, and what one
+  // exports never changes another's key.
+  const again = crypto.createPublicKey(TEST_CERT);
+  assert.notStrictEqual(again, publicKey);
+  assert.ok(again.equals(publicKey));
+  again.export({ format: "der", type: "pkcs1" }).fill(0);
+  assert.ok(crypto.createVerify("RSA-SHA256").update("header.payload").verify(crypto.createPublicKey(TEST_CERT), signature, "base64"), "the remembered key is intact");
+  assert.strictEqual(crypto.createPublicKey(TEST_KEY).type, "public", "the same text as a public key");
+  assert.strictEqual(crypto.createPrivateKey(TEST_KEY).type, "private", "and as a private key again");
   // AES-GCM and AES-CBC, against what Node 20 made with the same keys.
   const gcmKey = Buffer.alloc(32, 7);
   const gcmIv = Buffer.alloc(12, 9);

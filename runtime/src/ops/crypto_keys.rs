@@ -76,6 +76,7 @@ pub struct KeyMaterial {
     /// RSA: "pkcs8" or "pkcs1" for private keys, "rsa" (RSAPublicKey) for public ones; EC: "ec".
     format: String,
     /// RSA: the DER of `format`; EC: the private scalar, or for a public key its point.
+    #[serde(with = "uint8_array")]
     der: Vec<u8>,
     modulus_length: usize,
     /// "rsa" or "ec".
@@ -85,12 +86,46 @@ pub struct KeyMaterial {
     #[serde(default)]
     named_curve: Option<String>,
     /// EC: the uncompressed public point (also of a private key).
-    #[serde(default)]
+    #[serde(default, with = "uint8_array")]
     point: Vec<u8>,
 }
 
 fn rsa() -> String {
     "rsa".into()
+}
+
+/// Key bytes cross to JavaScript as a `Uint8Array` and back from any `ArrayBufferView` (serde's
+/// default for `Vec<u8>` is an array of numbers: a V8 call per byte, each way, per signature).
+mod uint8_array {
+    use serde::{de, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(bytes.to_vec())
+            }
+            fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(bytes)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element()? {
+                    bytes.push(b);
+                }
+                Ok(bytes)
+            }
+        }
+        deserializer.deserialize_byte_buf(Bytes)
+    }
 }
 
 // ---- EC -----------------------------------------------------------------------------------
