@@ -15,6 +15,28 @@ async function handleEvent() {
   assert.strictEqual(b.toString("hex"), "68c3a96c6c6f2077c3b6726c64");
   assert.strictEqual(Buffer.from("aGVsbG8", "base64").toString(), "hello");
   assert.strictEqual(Buffer.from("hello").toString("base64url"), "aGVsbG8");
+  // Decoding as Node 24 does (each expected value is what it gave): either alphabet or both,
+  // whitespace and junk skipped, the end at the first "="; hex up to the first bad pair.
+  const latin1 = (text, encoding) => Buffer.from(text, encoding).toString("latin1");
+  assert.strictEqual(latin1("aGVs!bG8", "base64"), "hello");
+  assert.strictEqual(latin1("aGVs\fbG8", "base64"), "hello");
+  assert.strictEqual(latin1("aGVs bG8=\n", "base64"), "hello");
+  assert.strictEqual(latin1("aG-_bG8", "base64"), "ho\xbflo");
+  assert.strictEqual(latin1("a+/_-A", "base64"), "k\xef\xff\xf8");
+  assert.strictEqual(latin1("aGVsbG8=x", "base64"), "hello");
+  assert.strictEqual(latin1("aGVsbA==bG8", "base64"), "hell");
+  assert.strictEqual(latin1("aGVsbG8xY", "base64"), "hello1");
+  assert.strictEqual(latin1("=aGVs", "base64"), "");
+  assert.strictEqual(latin1("aGVsbG8+", "base64url"), "hello>");
+  assert.strictEqual(latin1("abc", "hex"), "\xab");
+  assert.strictEqual(latin1("0g12", "hex"), "");
+  assert.strictEqual(latin1("12zz34", "hex"), "\x12");
+  assert.strictEqual(latin1("C3a9", "hex"), "\xc3\xa9");
+  const bytes = Buffer.from([0xfb, 0xff, 0xbf, 0x00]);
+  assert.strictEqual(bytes.toString("base64"), "+/+/AA==");
+  assert.strictEqual(bytes.toString("base64url"), "-_-_AA");
+  assert.strictEqual(bytes.toString("hex"), "fbffbf00");
+  assert.strictEqual(Buffer.from(new Uint16Array([0x4241]).buffer).toString("base64"), "QUI=");
   assert.strictEqual(Buffer.from("hi", "utf16le").toString("hex"), "68006900");
   assert.strictEqual(Buffer.byteLength("héllo"), 6);
   const sub = b.subarray(0, 5);
