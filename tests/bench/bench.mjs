@@ -400,6 +400,47 @@ for (const scenario of scenarios) {
   row("new data dir ms", chatfn.fresh, node.fresh, 1);
   row("deploy ms", chatfn.deploy, node.deploy, 1);
   row("RSS MB after load", chatfn.rss, node.rss, 1);
+  if (scenario.name === "example") await httpFloor(node);
+}
+
+/** What loopback HTTP and wrk allow on this machine: chatfn's `/healthz` and a Node server
+ * answering a constant (no function, no store), at c=1 and c=16, beside the example app's
+ * targets (1.5x and 2.5x Node's attempts/s, `node` being Node's run of the example app). */
+async function httpFloor(node) {
+  const port = await freePort();
+  const chatfn = spawn(chatfnBin, ["serve", "--app", ready(allScenarios[0]).app, "--data", mkdtempSync(join(work, "data-")), "--listen", `127.0.0.1:${port}`], { stdio: "ignore", env: chatfnEnv() });
+  const nodePort = await freePort();
+  const constant = spawn(nodeBin, ["-e", `require("http").createServer((req, res) => res.end("ok")).listen(${nodePort}, "127.0.0.1")`], { stdio: "ignore" });
+  for (const child of [chatfn, constant]) running.add(child);
+  const get = (p, c, seconds) => {
+    const out = spawnSync("wrk", [`-t${Math.min(c, 2)}`, `-c${c}`, `-d${seconds}s`, `http://127.0.0.1:${p}${p === port ? "/healthz" : "/"}`], { encoding: "utf8" });
+    if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
+    return Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)[1]);
+  };
+  for (const p of [port, nodePort]) {
+    for (let i = 0; i < 100; i++) {
+      try {
+        get(p, 1, 1);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+  console.log("\nloopback HTTP floor: a server answering a constant (GET; no function, no store)");
+  console.log("".padEnd(22) + col("chatfn") + col("node") + col("target", 9) + "  (the example app's: Node's attempts/s times 1.5 and 2.5)");
+  for (const [c, times] of [[1, 1.5], [16, 2.5]]) {
+    const target = node[c].rps * times;
+    const [a, b] = [get(port, c, SECONDS), get(nodePort, c, SECONDS)];
+    // Time per attempt the target leaves beyond an empty exchange (wall time: at c=16 both
+    // cores' worth, shared with wrk), for the body, the function, the store and the record.
+    const room = 1e6 / target - 1e6 / Math.max(a, b);
+    console.log(`requests/s c=${c}`.padEnd(22) + col(num(a, 0)) + col(num(b, 0)) + col(num(target, 0), 9) + `  (${num(target / Math.max(a, b), 2)}x the faster floor: ${num(room, 1)} µs per attempt left)`);
+  }
+  for (const child of [chatfn, constant]) {
+    child.kill("SIGKILL");
+    running.delete(child);
+  }
 }
 /** `count` small allow-list apps under `dir` (app0, app1, ...), as `--app` arguments. */
 function smallApps(dir, count) {
