@@ -297,6 +297,15 @@ fn run_thread(
                     for id in retired {
                         idle.borrow_mut().remove(&id);
                     }
+                    // One isolate that compiled packages the runtime's newest snapshot holds
+                    // gives its place to one restored from it, a sweep at most.
+                    let outgrown = idle.borrow().values().find(|i| i.replaceable()).map(|i| (i.id, i.pool.clone()));
+                    if let Some((id, pool)) = outgrown {
+                        if pool.replace(index, id) {
+                            idle.borrow_mut().remove(&id);
+                            tracing::debug!(app = %pool.app.name, thread = index, "an isolate gave its place to one restored from the runtime's newer snapshot");
+                        }
+                    }
                     // One idle isolate's heap compacted a sweep at most: the thread stops for it.
                     let started = std::time::Instant::now();
                     if let Some(isolate) = idle.borrow_mut().values_mut().find_map(|i| i.compact_once().then_some(i)) {

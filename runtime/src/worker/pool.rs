@@ -594,29 +594,56 @@ impl Pool {
     }
 
     /// The modules an isolate loaded by the end of its invocation: when its functions loaded
-    /// packages the snapshot does not hold, a new snapshot loads them too.
-    pub fn modules_loaded(self: &Arc<Self>, files: Vec<String>) {
+    /// packages the snapshot does not hold, a new snapshot loads them too. Answers those
+    /// packages (none when the snapshot holds them all, or the app has no snapshots).
+    pub fn modules_loaded(self: &Arc<Self>, files: Vec<String>) -> Vec<String> {
         let packages: Vec<String> =
             files.into_iter().filter(|f| f.contains("/node_modules/")).collect();
         let missing = {
             let slot = self.snapshot.lock().unwrap();
             match &*slot {
-                SnapshotSlot::Off => return,
+                SnapshotSlot::Off => return Vec::new(),
                 SnapshotSlot::Ready(s) => packages.iter().any(|f| !s.holds(f)),
                 _ => !packages.is_empty(),
             }
         };
         if !missing {
-            return;
+            return Vec::new();
         }
         let pool = Arc::downgrade(self);
-        snapshot::take_later(&self.app, packages, move |taken| {
+        snapshot::take_later(&self.app, packages.clone(), move |taken| {
             let (Some(pool), Some(taken)) = (pool.upgrade(), taken) else { return };
             let mut slot = pool.snapshot.lock().unwrap();
             if !matches!(*slot, SnapshotSlot::Off) {
                 *slot = SnapshotSlot::Ready(taken);
             }
         });
+        packages
+    }
+
+    /// Whether the snapshot new isolates restore from (the one in memory) holds every file.
+    pub fn snapshot_holds(&self, files: &[String]) -> bool {
+        match &*self.snapshot.lock().unwrap() {
+            SnapshotSlot::Ready(s) => files.iter().all(|f| s.holds(f)),
+            _ => false,
+        }
+    }
+
+    /// The idle isolate `id` on `thread` gives its place to a new one built there (restored from
+    /// the runtime's snapshot), unless it was just handed a job or the pool is closed. Answers
+    /// whether the caller drops it.
+    pub fn replace(self: &Arc<Self>, thread: usize, id: u64) -> bool {
+        let mut state = self.state.lock().unwrap();
+        let Some(i) = state.idle.iter().position(|&(t, i)| (t, i) == (thread, id)) else {
+            return false;
+        };
+        if state.closed {
+            return false;
+        }
+        state.idle.remove(i);
+        state.per_thread[thread] -= 1;
+        self.grow(&mut state, thread, None);
+        true
     }
 
     /// A snapshot that did not restore is not tried again for this deployment.
