@@ -6,18 +6,20 @@ use chatfn::cli::{Cli, Command, Validated};
 use chatfn::commands;
 
 /// jemalloc serves every allocation of the process: with its `malloc` and `free` in place of
-/// glibc's, V8's and sled's allocations too. Measured against glibc's (2026-12-07, the Firebase
-/// app, the server's CPU per attempt from /proc, alternated): 279 -> 258 µs at c=1, 194 -> 167 µs
-/// at c=16 (glibc spent 10-14% of the profile in `malloc`, `free` and the consolidation of its
-/// bins); 10,000 apps idle after a restart 656 MB against 921 (glibc kept sled's freed buffers
-/// in its arenas, which an mmap threshold held down), 100 hot Firebase apps 2.3 GB against 2.6.
+/// glibc's, V8's and sled's allocations too. Measured against glibc's on 2026-12-07 (the
+/// Firebase app, the server's CPU per attempt from /proc, builds alternated): 221 -> 185 µs at
+/// c=16 over five pairs (on a loaded machine), 190 -> 171 µs at c=16 and 279 -> 263 µs at c=1
+/// over two more (glibc spent 10-14% of the profile in `malloc`, `free` and the consolidation
+/// of its bins); 10,000 apps idle after a restart 654 MB against 921 (glibc kept sled's freed
+/// buffers in its arenas, which an mmap threshold held down). Its defaults: giving freed pages
+/// back after one second from its background thread measured 6% above glibc's CPU (five
+/// alternated pairs) and was dropped; what a burst freed stays up to 10 s (RSS 109-125 MB right
+/// after one, against 96-111).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    return_freed_memory_within_a_second();
     let cli = Cli::parse();
     // `chatfn test` prints its own report; the server's chatter would only bury it.
     let default_filter =
@@ -100,32 +102,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// jemalloc gives freed pages back to the system 10 s after they were last used, and only
-/// while the process allocates: a server just past a burst held 20-25 MB more than with glibc,
-/// and an idle one would keep it. Pages unused for a second go back now, from jemalloc's
-/// background thread (measured: no more CPU per attempt than the default, within the noise).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_freed_memory_within_a_second() {
-    fn set<T>(name: &std::ffi::CStr, mut value: T) {
-        // SAFETY: `name` is one of jemalloc's writable controls, of type `T`; set once at start.
-        let failed = unsafe {
-            tikv_jemalloc_sys::mallctl(
-                name.as_ptr(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                (&mut value as *mut T).cast(),
-                std::mem::size_of::<T>(),
-            )
-        };
-        if failed != 0 {
-            eprintln!("chatfn: cannot set jemalloc's {name:?} (error {failed})");
-        }
-    }
-    // The arenas made from now on (one per thread that allocates, up to 4 per CPU), then the
-    // only one made so far.
-    set(c"arenas.dirty_decay_ms", 1000isize);
-    set(c"arena.0.dirty_decay_ms", 1000isize);
-    set(c"background_thread", true);
 }
