@@ -412,10 +412,11 @@ async function httpFloor(node) {
   const nodePort = await freePort();
   const constant = spawn(nodeBin, ["-e", `require("http").createServer((req, res) => res.end("ok")).listen(${nodePort}, "127.0.0.1")`], { stdio: "ignore" });
   for (const child of [chatfn, constant]) running.add(child);
+  // Plain GETs (no body script), read as every other wrk run is (`wrkResult`).
   const get = (p, c, seconds) => {
-    const out = spawnSync("wrk", [`-t${Math.min(c, 2)}`, `-c${c}`, `-d${seconds}s`, `http://127.0.0.1:${p}${p === port ? "/healthz" : "/"}`], { encoding: "utf8" });
+    const out = spawnSync("wrk", [`-t${Math.min(c, 2)}`, `-c${c}`, `-d${seconds}s`, "--latency", `http://127.0.0.1:${p}${p === port ? "/healthz" : "/"}`], { encoding: "utf8" });
     if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr || out.error}`);
-    return Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)[1]);
+    return wrkResult(out.stdout).rps;
   };
   for (const p of [port, nodePort]) {
     for (let i = 0; i < 100; i++) {
