@@ -311,6 +311,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(threads) = config.isolate_threads {
         crate::worker::engine::configure(threads);
     }
+    crate::worker::busy_poll::configure(config.busy_poll);
     crate::worker::snapshot::configure(config.data.join(".snapshots"));
     let shared = connect(config.store.as_ref()).await?;
     // With a shared database, one node at a time delivers the chat events.

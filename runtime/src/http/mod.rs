@@ -183,9 +183,14 @@ async fn accept(
             _ = stopped.wait_for(|stop| *stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let service =
-            app.clone().map_request(|request: axum::http::Request<hyper::body::Incoming>| {
+        let service = app
+            .clone()
+            .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
                 request.map(axum::body::Body::new)
+            })
+            .map_response(|response| {
+                crate::worker::busy_poll::answered();
+                response
             });
         let connection = builder.serve_connection_with_upgrades(
             TokioIo::new(stream),

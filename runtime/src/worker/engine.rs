@@ -140,7 +140,7 @@ impl Engine {
         }
         let cpu: Vec<Duration> = self.threads[self.serving_threads()]
             .iter()
-            .map(|t| t.slot.cpu_time().unwrap_or_default())
+            .map(|t| t.slot.working_cpu_time().unwrap_or_default())
             .collect();
         if sample.cpu.len() == cpu.len() {
             sample.load = cpu
@@ -264,6 +264,9 @@ fn run_thread(
     // deno_core spawns async ops onto the current tokio runtime, also from synchronous calls.
     let _context = runtime.enter();
     let local = tokio::task::LocalSet::new();
+    if serves {
+        local.spawn_local(super::busy_poll::run(slot.clone()));
+    }
     let idle: Idle = Rc::default();
     local.block_on(&runtime, async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(1));

@@ -6,6 +6,7 @@
 //! caller awaits it, on the serving thread that read the request (where the job usually runs
 //! too) or on any tokio task. The job protocol's types are in `protocol.rs`.
 
+pub mod busy_poll;
 pub mod code_cache;
 pub mod engine;
 mod isolate;

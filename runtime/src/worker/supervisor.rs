@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -269,6 +269,8 @@ pub struct ThreadSlot {
     demoted: AtomicBool,
     /// Whether the thread serves connections (see `engine.rs`).
     serves: bool,
+    /// The CPU time the thread spent busy polling for requests (`busy_poll`), in nanoseconds.
+    polled: AtomicU64,
 }
 
 /// The slice a thread is running.
@@ -306,6 +308,7 @@ impl ThreadSlot {
             building: Mutex::new(None),
             demoted,
             serves,
+            polled: AtomicU64::new(0),
         })
     }
 
@@ -331,9 +334,20 @@ impl ThreadSlot {
         }
     }
 
-    /// The thread's CPU time so far (None where threads have no CPU clock).
-    pub fn cpu_time(&self) -> Option<Duration> {
-        cpu_time(self.clock?)
+    /// The thread's CPU time so far spent working, which busy polling is not (None where
+    /// threads have no CPU clock).
+    pub fn working_cpu_time(&self) -> Option<Duration> {
+        Some(cpu_time(self.clock?)?.saturating_sub(self.polling_time()))
+    }
+
+    /// The CPU time the thread spent busy polling.
+    pub fn polling_time(&self) -> Duration {
+        Duration::from_nanos(self.polled.load(Ordering::Relaxed))
+    }
+
+    /// Counts `polled` of busy polling (`busy_poll::run`).
+    pub fn note_polling(&self, polled: Duration) {
+        self.polled.fetch_add(polled.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Marks the thread busy building an isolate until the guard is dropped.
