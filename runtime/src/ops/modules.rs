@@ -2,7 +2,7 @@
 //! app directory (their code, and later its installed `node_modules`) and nothing else; paths
 //! are resolved through symlinks before the check, so a link cannot lead outside.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use deno_core::{op2, OpState};
 use deno_error::JsErrorBox;
@@ -20,7 +20,16 @@ pub struct ModuleRoots(
     pub Vec<PathBuf>,
     pub std::rc::Rc<std::cell::RefCell<std::collections::HashSet<String>>>,
     PackageTypes,
+    CanonicalDirs,
 );
+
+/// Directories resolved through symlinks (`None`: missing), by the path asked for. `require`
+/// probes many names in the same directories (firebase-admin's first `auth()` asked for
+/// thousands), and `canonicalize` reads every component's link each time (42,000 `readlink`s
+/// per isolate built cold). Kept for one invocation (`ModuleRoots::forget_dirs`), so a change
+/// to the app's files is seen by the next one; functions cannot change them.
+type CanonicalDirs =
+    std::rc::Rc<std::cell::RefCell<std::collections::HashMap<PathBuf, Option<PathBuf>>>>;
 
 /// The `"type"` each package.json gives (`None`: none, or unreadable), by its canonical path:
 /// read once per isolate, as Node reads each once. A package's files each ask for it, and
@@ -31,7 +40,7 @@ type PackageTypes =
 
 impl ModuleRoots {
     pub fn new(roots: Vec<PathBuf>) -> ModuleRoots {
-        ModuleRoots(roots, Default::default(), Default::default())
+        ModuleRoots(roots, Default::default(), Default::default(), Default::default())
     }
 
     /// The `"type"` the package.json at `manifest` (canonical) gives, if any.
@@ -54,8 +63,43 @@ impl ModuleRoots {
 
     /// The canonical form of `path` if it lies under one of the roots.
     pub(crate) fn allowed(&self, path: &str) -> Option<PathBuf> {
-        let canonical = Path::new(path).canonicalize().ok()?;
+        let canonical = self.canonical(Path::new(path))?;
         self.contains(&canonical).then_some(canonical)
+    }
+
+    /// `path` resolved through symlinks, as `canonicalize` resolves it, its directory from
+    /// the ones resolved before: one `lstat` of the last component when that is known.
+    fn canonical(&self, path: &Path) -> Option<PathBuf> {
+        let plain = path.is_absolute()
+            && path.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        let (Some(dir), Some(name), true) = (path.parent(), path.file_name(), plain) else {
+            return path.canonicalize().ok();
+        };
+        let candidate = self.canonical_dir(dir)?.join(name);
+        let meta = std::fs::symlink_metadata(&candidate).ok()?;
+        if meta.file_type().is_symlink() {
+            candidate.canonicalize().ok()
+        } else {
+            Some(candidate)
+        }
+    }
+
+    fn canonical_dir(&self, dir: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.3.borrow().get(dir) {
+            return known.clone();
+        }
+        let canonical = if dir.parent().is_none() {
+            dir.canonicalize().ok()
+        } else {
+            self.canonical(dir).filter(|c| c.is_dir())
+        };
+        self.3.borrow_mut().insert(dir.to_path_buf(), canonical.clone());
+        canonical
+    }
+
+    /// Forgets the directories resolved so far (at each invocation's start).
+    pub(crate) fn forget_dirs(&self) {
+        self.3.borrow_mut().clear();
     }
 
     /// Whether `path`, as written, lies under one of the roots.
@@ -161,4 +205,56 @@ pub(crate) fn read_module(roots: &ModuleRoots, path: &str) -> Result<ModuleText,
         });
     }
     Ok(ModuleText::Code(source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// `allowed` answers what `canonicalize` and the roots check would, for files, links inside
+    /// and outside the app, missing names and paths through a file, asked twice (the second
+    /// time from the directories it resolved).
+    #[test]
+    fn resolving_from_known_directories_answers_as_canonicalize_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().canonicalize().unwrap();
+        let (app, outside) = (base.join("app"), base.join("outside"));
+        std::fs::create_dir_all(app.join("node_modules/real/lib")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(app.join("node_modules/real/lib/index.js"), "").unwrap();
+        std::fs::write(outside.join("secret.js"), "").unwrap();
+        symlink(app.join("node_modules/real"), app.join("node_modules/linked")).unwrap();
+        symlink(&outside, app.join("node_modules/escape")).unwrap();
+        symlink(outside.join("secret.js"), app.join("node_modules/real/lib/secret.js")).unwrap();
+        let roots = ModuleRoots::new(vec![app.clone()]);
+        let expected = |path: &Path| path.canonicalize().ok().filter(|c| c.starts_with(&app));
+        let asked = [
+            "node_modules/real/lib/index.js",
+            "node_modules/linked/lib/index.js",
+            "node_modules/linked/lib",
+            "node_modules/escape/secret.js",
+            "node_modules/real/lib/secret.js",
+            "node_modules/real/lib/missing.js",
+            "node_modules/missing/lib/index.js",
+            "node_modules/real/lib/index.js/inside-a-file",
+            "node_modules/linked/../real/lib/index.js",
+        ];
+        for _ in 0..2 {
+            for path in asked.iter().map(|p| app.join(p)) {
+                assert_eq!(roots.allowed(&path.display().to_string()), expected(&path), "{path:?}");
+            }
+        }
+        assert!(roots
+            .allowed(&app.join("node_modules/linked/lib/index.js").display().to_string())
+            .is_some());
+
+        // Once the invocation ends, a directory replaced by a link out of the app is seen as one.
+        std::fs::rename(app.join("node_modules/real"), base.join("moved")).unwrap();
+        symlink(&outside, app.join("node_modules/real")).unwrap();
+        std::fs::write(outside.join("index.js"), "").unwrap();
+        let swapped = app.join("node_modules/real/index.js").display().to_string();
+        roots.forget_dirs();
+        assert_eq!(roots.allowed(&swapped), None);
+    }
 }
