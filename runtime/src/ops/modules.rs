@@ -20,16 +20,21 @@ pub struct ModuleRoots(
     pub Vec<PathBuf>,
     pub std::rc::Rc<std::cell::RefCell<std::collections::HashSet<String>>>,
     PackageTypes,
-    CanonicalDirs,
+    std::rc::Rc<std::cell::RefCell<Resolved>>,
 );
 
-/// Directories resolved through symlinks (`None`: missing), by the path asked for. `require`
-/// probes many names in the same directories (firebase-admin's first `auth()` asked for
-/// thousands), and `canonicalize` reads every component's link each time (42,000 `readlink`s
-/// per isolate built cold). Kept for one invocation (`ModuleRoots::forget_dirs`), so a change
-/// to the app's files is seen by the next one; functions cannot change them.
-type CanonicalDirs =
-    std::rc::Rc<std::cell::RefCell<std::collections::HashMap<PathBuf, Option<PathBuf>>>>;
+/// What `require`'s probes found, kept for one invocation (`ModuleRoots::forget_resolved`),
+/// so a change to the app's files is seen by the next one (functions cannot change them).
+/// `require` probes many names in the same directories, and the same `node_modules` up the
+/// tree for every package (firebase-admin's first `auth()`: 4,000 probes), and `canonicalize`
+/// reads every component's link each time (42,000 `readlink`s per isolate built cold).
+#[derive(Default)]
+pub(crate) struct Resolved {
+    /// Directories resolved through symlinks (`None`: missing), by the path asked for.
+    dirs: std::collections::HashMap<PathBuf, Option<PathBuf>>,
+    /// What `op_modules_stat` answered, by the path asked for.
+    kinds: std::collections::HashMap<String, u8>,
+}
 
 /// The `"type"` each package.json gives (`None`: none, or unreadable), by its canonical path:
 /// read once per isolate, as Node reads each once. A package's files each ask for it, and
@@ -63,43 +68,70 @@ impl ModuleRoots {
 
     /// The canonical form of `path` if it lies under one of the roots.
     pub(crate) fn allowed(&self, path: &str) -> Option<PathBuf> {
-        let canonical = self.canonical(Path::new(path))?;
-        self.contains(&canonical).then_some(canonical)
+        self.allowed_entry(path).map(|(canonical, _)| canonical)
     }
 
-    /// `path` resolved through symlinks, as `canonicalize` resolves it, its directory from
-    /// the ones resolved before: one `lstat` of the last component when that is known.
-    fn canonical(&self, path: &Path) -> Option<PathBuf> {
+    /// The canonical form of `path` and what it is, if it lies under one of the roots.
+    fn allowed_entry(&self, path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
+        let (canonical, meta) = self.resolve(Path::new(path))?;
+        self.contains(&canonical).then_some((canonical, meta))
+    }
+
+    /// 1 for a file, 2 for a directory, 0 for anything missing or outside the app (what
+    /// `op_modules_stat` answers), remembered for the invocation.
+    pub(crate) fn kind(&self, path: &str) -> u8 {
+        if let Some(&known) = self.3.borrow().kinds.get(path) {
+            return known;
+        }
+        let kind = match self.allowed_entry(path) {
+            Some((_, meta)) if meta.is_file() => STAT_FILE,
+            Some((_, meta)) if meta.is_dir() => STAT_DIR,
+            _ => STAT_MISSING,
+        };
+        self.3.borrow_mut().kinds.insert(path.to_string(), kind);
+        kind
+    }
+
+    /// `path` resolved through symlinks, as `canonicalize` resolves it, and what it is: its
+    /// directory from the ones resolved before, then one `lstat` of the last component.
+    fn resolve(&self, path: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
         let plain = path.is_absolute()
             && path.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        let in_full = |path: &Path| {
+            let canonical = path.canonicalize().ok()?;
+            let meta = std::fs::metadata(&canonical).ok()?;
+            Some((canonical, meta))
+        };
         let (Some(dir), Some(name), true) = (path.parent(), path.file_name(), plain) else {
-            return path.canonicalize().ok();
+            return in_full(path);
         };
         let candidate = self.canonical_dir(dir)?.join(name);
         let meta = std::fs::symlink_metadata(&candidate).ok()?;
         if meta.file_type().is_symlink() {
-            candidate.canonicalize().ok()
+            in_full(&candidate)
         } else {
-            Some(candidate)
+            Some((candidate, meta))
         }
     }
 
     fn canonical_dir(&self, dir: &Path) -> Option<PathBuf> {
-        if let Some(known) = self.3.borrow().get(dir) {
+        if let Some(known) = self.3.borrow().dirs.get(dir) {
             return known.clone();
         }
         let canonical = if dir.parent().is_none() {
             dir.canonicalize().ok()
         } else {
-            self.canonical(dir).filter(|c| c.is_dir())
+            self.resolve(dir).filter(|(_, meta)| meta.is_dir()).map(|(canonical, _)| canonical)
         };
-        self.3.borrow_mut().insert(dir.to_path_buf(), canonical.clone());
+        self.3.borrow_mut().dirs.insert(dir.to_path_buf(), canonical.clone());
         canonical
     }
 
-    /// Forgets the directories resolved so far (at each invocation's start).
-    pub(crate) fn forget_dirs(&self) {
-        self.3.borrow_mut().clear();
+    /// Forgets what the probes found so far (at each invocation's start).
+    pub(crate) fn forget_resolved(&self) {
+        let mut resolved = self.3.borrow_mut();
+        resolved.dirs.clear();
+        resolved.kinds.clear();
     }
 
     /// Whether `path`, as written, lies under one of the roots.
@@ -118,11 +150,7 @@ const STAT_DIR: u8 = 2;
 /// 1 for a file, 2 for a directory, 0 for anything missing or outside the app.
 #[op2(fast)]
 pub fn op_modules_stat(state: &mut OpState, #[string] path: &str) -> u8 {
-    match state.borrow::<ModuleRoots>().allowed(path).and_then(|p| std::fs::metadata(p).ok()) {
-        Some(m) if m.is_file() => STAT_FILE,
-        Some(m) if m.is_dir() => STAT_DIR,
-        _ => STAT_MISSING,
-    }
+    state.borrow::<ModuleRoots>().kind(path)
 }
 
 /// A module's code, or the place where TypeScript could not be stripped (the JS side throws
@@ -168,13 +196,13 @@ pub fn op_modules_strip(
 
 /// The text of the module file at `path`, if it lies inside the app (for `require` and `import`).
 pub(crate) fn read_module(roots: &ModuleRoots, path: &str) -> Result<ModuleText, JsErrorBox> {
-    let Some(canonical) = roots.allowed(path) else {
+    let Some((canonical, meta)) = roots.allowed_entry(path) else {
         return Err(JsErrorBox::new(
             "Error",
             format!("chatfn functions can only read files inside their app directory, not {path}"),
         ));
     };
-    let size = std::fs::metadata(&canonical).map(|m| m.len()).unwrap_or(0);
+    let size = meta.len();
     if size > MAX_MODULE_BYTES {
         return Err(JsErrorBox::new(
             "Error",
@@ -240,21 +268,33 @@ mod tests {
             "node_modules/real/lib/index.js/inside-a-file",
             "node_modules/linked/../real/lib/index.js",
         ];
+        let kind = |path: &Path| match expected(path).map(|c| std::fs::metadata(c).unwrap()) {
+            Some(meta) if meta.is_file() => STAT_FILE,
+            Some(meta) if meta.is_dir() => STAT_DIR,
+            _ => STAT_MISSING,
+        };
         for _ in 0..2 {
             for path in asked.iter().map(|p| app.join(p)) {
-                assert_eq!(roots.allowed(&path.display().to_string()), expected(&path), "{path:?}");
+                let asked = path.display().to_string();
+                assert_eq!(roots.allowed(&asked), expected(&path), "{path:?}");
+                assert_eq!(roots.kind(&asked), kind(&path), "{path:?}");
             }
         }
+        let moved = app.join("node_modules/real/lib/index.js").display().to_string();
+        assert_eq!(roots.kind(&moved), STAT_FILE);
         assert!(roots
             .allowed(&app.join("node_modules/linked/lib/index.js").display().to_string())
             .is_some());
 
-        // Once the invocation ends, a directory replaced by a link out of the app is seen as one.
+        // Once the invocation ends, a directory replaced by a link out of the app is seen as one,
+        // and a file moved away as gone.
         std::fs::rename(app.join("node_modules/real"), base.join("moved")).unwrap();
         symlink(&outside, app.join("node_modules/real")).unwrap();
         std::fs::write(outside.join("index.js"), "").unwrap();
         let swapped = app.join("node_modules/real/index.js").display().to_string();
-        roots.forget_dirs();
+        roots.forget_resolved();
         assert_eq!(roots.allowed(&swapped), None);
+        assert_eq!(roots.kind(&swapped), STAT_MISSING);
+        assert_eq!(roots.kind(&moved), STAT_MISSING);
     }
 }

@@ -262,7 +262,7 @@ impl Isolate {
         let id = {
             let state = self.js.as_mut().expect("live until dropped").op_state();
             let mut state = state.borrow_mut();
-            state.borrow::<ModuleRoots>().forget_dirs();
+            state.borrow::<ModuleRoots>().forget_resolved();
             let logs = state.borrow_mut::<InvocationLogs>();
             logs.id = logs.id.wrapping_add(1);
             logs.lines.clear();
