@@ -48,8 +48,8 @@ struct Window {
 }
 
 impl Window {
-    fn open(&self) -> bool {
-        self.until.is_some_and(|until| Instant::now() < until)
+    fn open_at(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
     }
 }
 
@@ -77,7 +77,7 @@ pub async fn run(slot: Arc<ThreadSlot>) {
     loop {
         std::future::poll_fn(|cx| {
             WINDOW.with_borrow_mut(|w| {
-                if w.open() {
+                if w.open_at(Instant::now()) {
                     Poll::Ready(())
                 } else {
                     w.waiting = Some(cx.waker().clone());
@@ -90,7 +90,7 @@ pub async fn run(slot: Arc<ThreadSlot>) {
         // (requests), which is load, not polling.
         let mut polled = Duration::ZERO;
         let mut last = Instant::now();
-        while WINDOW.with_borrow(|w| w.until.is_some_and(|until| last < until)) {
+        while WINDOW.with_borrow(|w| w.open_at(last)) {
             tokio::task::yield_now().await;
             let now = Instant::now();
             let turn = now - last;
