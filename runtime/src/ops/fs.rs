@@ -56,17 +56,17 @@ impl FsError {
     }
 }
 
-/// The canonical path of `path` if the app may read it. A path that does not resolve gets its
-/// own error (ENOENT, ENOTDIR) only when it is plainly inside the app (no `..`), so a function
-/// cannot tell which files exist elsewhere.
+/// The canonical path of `path` and what it is, if the app may read it. A path that does not
+/// resolve gets its own error (ENOENT, ENOTDIR) only when it is plainly inside the app (no
+/// `..`), so a function cannot tell which files exist elsewhere.
 fn allowed(
     state: &OpState,
     syscall: &'static str,
     path: &str,
-) -> Result<std::path::PathBuf, FsError> {
+) -> Result<(std::path::PathBuf, std::fs::Metadata), FsError> {
     let roots = state.borrow::<ModuleRoots>();
-    if let Some(canonical) = roots.allowed(path) {
-        return Ok(canonical);
+    if let Some(entry) = roots.allowed_entry(path) {
+        return Ok(entry);
     }
     let lexical = std::path::Path::new(path);
     let plainly_inside = !lexical.components().any(|c| c == std::path::Component::ParentDir)
@@ -91,8 +91,7 @@ pub struct FileStat {
 #[op2]
 #[serde]
 pub fn op_fs_stat(state: &mut OpState, #[string] path: String) -> Result<FileStat, FsError> {
-    let canonical = allowed(state, "stat", &path)?;
-    let meta = std::fs::metadata(&canonical).map_err(|e| FsError::io("stat", &path, e))?;
+    let (_, meta) = allowed(state, "stat", &path)?;
     use std::os::unix::fs::PermissionsExt;
     Ok(FileStat {
         is_file: meta.is_file(),
@@ -112,7 +111,7 @@ pub fn op_fs_stat(state: &mut OpState, #[string] path: String) -> Result<FileSta
 #[op2]
 #[buffer]
 pub fn op_fs_read_file(state: &mut OpState, #[string] path: String) -> Result<Vec<u8>, FsError> {
-    let canonical = allowed(state, "open", &path)?;
+    let (canonical, _) = allowed(state, "open", &path)?;
     std::fs::read(&canonical).map_err(|e| FsError::io("open", &path, e))
 }
 
@@ -122,7 +121,7 @@ pub fn op_fs_read_dir(
     state: &mut OpState,
     #[string] path: String,
 ) -> Result<Vec<(String, bool)>, FsError> {
-    let canonical = allowed(state, "scandir", &path)?;
+    let (canonical, _) = allowed(state, "scandir", &path)?;
     let mut names: Vec<(String, bool)> = std::fs::read_dir(&canonical)
         .map_err(|e| FsError::io("scandir", &path, e))?
         .filter_map(|e| e.ok())

@@ -72,7 +72,7 @@ impl ModuleRoots {
     }
 
     /// The canonical form of `path` and what it is, if it lies under one of the roots.
-    fn allowed_entry(&self, path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
+    pub(crate) fn allowed_entry(&self, path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
         let (canonical, meta) = self.resolve(Path::new(path))?;
         self.contains(&canonical).then_some((canonical, meta))
     }
