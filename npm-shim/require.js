@@ -13,8 +13,8 @@ const {
   StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, decodeURI, encodeURI,
 } = primordials;
 const {
-  op_modules_stat, op_modules_read, op_modules_strip, op_modules_esm_host, op_modules_format, op_modules_detected_esm,
-  op_import_sync,
+  op_modules_stat, op_modules_read, op_modules_strip, op_modules_compile, op_modules_esm_host, op_modules_format,
+  op_modules_detected_esm, op_import_sync,
 } = core.ops;
 
 const STAT_FILE = 1;
@@ -293,8 +293,8 @@ function compileWrapped(module, source, epilogue, onCompiled) {
   // A shebang line would be a syntax error inside the wrapper; keep it as a comment so lines stay put.
   if (StringPrototypeStartsWith(source, "#!")) source = "//" + StringPrototypeSlice(source, 2);
   const wrapped = WRAPPER_HEAD + source + "\n" + (epilogue ?? "") + "\n})";
-  const [fn, error] = core.evalContext(wrapped, fileUrl(module.filename));
-  if (error) throw error.thrown;
+  const [fn, thrown] = op_modules_compile(wrapped, fileUrl(module.filename));
+  if (fn === null) throw thrown;
   onCompiled?.();
   return ReflectApply(fn, module.exports, [module.exports, makeRequire(module), module, module.filename, module.path]);
 }

@@ -120,3 +120,48 @@ fn a_packages_compiled_code_serves_the_next_isolates_and_a_bad_entry_is_made_aga
     assert_eq!(names(&replaced), names(&written));
     assert!(replaced.iter().all(|(_, data)| data.len() > 100 && *data != garbage), "{replaced:?}");
 }
+
+/// An entry is made once the isolate has run the file, so it holds the functions the
+/// invocation compiled too (V8 compiles most functions when first called): the same package
+/// files' entries are larger when the first test calls into the package than when it does not.
+#[test]
+fn a_packages_entry_holds_the_functions_its_first_invocation_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    write_app(&app);
+    let tests = app.join("functions/start.test.json");
+    let original = std::fs::read_to_string(&tests).unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&original).unwrap();
+    // Each order in a cache directory of its own: the first test's isolate makes the entries.
+    let sizes = |first_calls_in: bool, cache: &Path| -> std::collections::BTreeMap<String, u64> {
+        let mut ordered = cases.clone();
+        if first_calls_in {
+            ordered.reverse(); // bob's test first: the function calls greet, shout and bang
+        }
+        std::fs::write(&tests, serde_json::to_string(&ordered).unwrap()).unwrap();
+        let (report, counts) = run_tests(&app, cache);
+        assert!(report.contains("2 passed, 0 failed"), "{report}");
+        assert_eq!(counts, (3, 3), "{report}");
+        let builds: Vec<_> = std::fs::read_dir(cache.join("v8-code")).unwrap().flatten().collect();
+        assert_eq!(builds.len(), 1, "{builds:?}");
+        let files = std::fs::read_dir(builds[0].path()).unwrap().flatten();
+        files
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+            .collect()
+    };
+    let not_called = sizes(false, &dir.path().join("cache-a"));
+    let called = sizes(true, &dir.path().join("cache-b"));
+    assert_eq!(not_called.len(), 3, "{not_called:?}");
+    assert_eq!(
+        not_called.keys().collect::<Vec<_>>(),
+        called.keys().collect::<Vec<_>>(),
+        "the same files, compiled from the same sources"
+    );
+    for (name, size) in &called {
+        assert!(
+            *size > not_called[name],
+            "{name}: {size} bytes, {} without the calls",
+            not_called[name]
+        );
+    }
+}

@@ -59,6 +59,7 @@ deno_core::extension!(
         ops::modules::op_modules_stat,
         ops::modules::op_modules_read,
         ops::modules::op_modules_strip,
+        ops::modules::op_modules_compile,
         esm::op_modules_esm_host,
         esm::op_modules_format,
         esm::op_modules_detected_esm,

@@ -4,12 +4,13 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use deno_core::{op2, OpState};
+use deno_core::{op2, v8, OpState};
 use deno_error::JsErrorBox;
 
 use serde::Serialize;
 
 use crate::js::transpile::{is_typescript, strip_types, TranspileError};
+use crate::worker::code_cache::PackageCode;
 
 /// The directories `require` may read below, the `.js` files of packages without a
 /// `"type"` that turned out to be ES modules (Node's syntax detection), and the `"type"` of
@@ -191,6 +192,80 @@ pub fn op_modules_strip(
         Ok(code) => ModuleText::Code(code),
         Err(e) => ModuleText::SyntaxError(e),
     }
+}
+
+/// Compiles a CommonJS module (`source`: its code in the wrapper, from the file at `url`) and
+/// runs it, which makes the wrapper's function: answers `[function, null]`, or `[null, error]`
+/// when it does not compile. A package's file is compiled from V8's code cache when there is
+/// an entry for it, and gets one made once the isolate has run it when there is none
+/// (`worker::code_cache`).
+#[op2(reentrant)]
+pub fn op_modules_compile<'s, 'i>(
+    scope: &mut v8::PinScope<'s, 'i>,
+    source: v8::Local<'s, v8::String>,
+    #[string] url: &str,
+) -> v8::Local<'s, v8::Array> {
+    let out = v8::Array::new(scope, 2);
+    let null: v8::Local<v8::Value> = v8::null(scope).into();
+    let state = deno_core::JsRuntime::op_state_from(scope);
+    let name = v8::String::new(scope, url).unwrap_or_else(|| v8::String::empty(scope));
+    let origin =
+        v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, false, None);
+    // The entry, for a package's file in an isolate that keeps them.
+    let found = if url.contains("/node_modules/") {
+        let state = state.borrow();
+        state.try_borrow::<PackageCode>().map(|code| {
+            let view = v8::ValueView::new(scope, source);
+            code.find(view.data())
+        })
+    } else {
+        None
+    };
+    v8::tc_scope!(let tc, scope);
+    let (script, unmade) = match &found {
+        Some((name, Some(data))) => {
+            let mut compiling = v8::script_compiler::Source::new_with_cached_data(
+                source,
+                Some(&origin),
+                v8::CachedData::new(data),
+            );
+            let script = v8::script_compiler::compile(
+                tc,
+                &mut compiling,
+                v8::script_compiler::CompileOptions::ConsumeCodeCache,
+                v8::script_compiler::NoCacheReason::NoReason,
+            );
+            let rejected = compiling.get_cached_data().is_none_or(|c| c.rejected());
+            (script, rejected.then_some(*name))
+        }
+        Some((name, None)) => (v8::Script::compile(tc, source, Some(&origin)), Some(*name)),
+        None => (v8::Script::compile(tc, source, Some(&origin)), None),
+    };
+    let Some(script) = script else {
+        let thrown = tc.exception().unwrap_or(null);
+        out.set_index(tc, 0, null);
+        out.set_index(tc, 1, thrown);
+        return out;
+    };
+    if let Some(name) = unmade {
+        let unbound = script.get_unbound_script(tc);
+        let unbound = v8::Global::new(tc, unbound);
+        if let Some(code) = state.borrow_mut().try_borrow_mut::<PackageCode>() {
+            code.compiled(name, unbound);
+        }
+    }
+    match script.run(tc) {
+        Some(function) => {
+            out.set_index(tc, 0, function);
+            out.set_index(tc, 1, null);
+        }
+        None => {
+            let thrown = tc.exception().unwrap_or(null);
+            out.set_index(tc, 0, null);
+            out.set_index(tc, 1, thrown);
+        }
+    }
+    out
 }
 
 /// The text of the module file at `path`, if it lies inside the app (for `require` and `import`).

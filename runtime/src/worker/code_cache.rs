@@ -2,8 +2,9 @@
 //! without its runtime's snapshot (an app's first on a machine that never ran its runtime, a
 //! runtime that cannot be snapshotted, `chatfn test`, test runs and replays) compiles every
 //! module it `require`s from source. For a file under `node_modules`, V8's compiled form of it
-//! (its code cache, made when it is first compiled) is kept, and the next isolate to load the
-//! same source deserializes it instead of parsing it: in memory for this process's isolates
+//! (its code cache, made once the isolate has run it: [`PackageCode`]) is kept, and the next
+//! isolate to load the same source deserializes it instead of parsing it (`require`'s
+//! `op_modules_compile`): in memory for this process's isolates
 //! (every test of a `chatfn test` run, every app of a server with the same packages), and in
 //! chatfn's cache directory (`v8-code/<build>/`, beside the npm packages; other builds' go once
 //! unused for a day) for the next process.
@@ -12,40 +13,116 @@
 //! CommonJS wrapper included) and of the snapshot the isolate started from, in a directory of
 //! this binary's, so a changed file, package version or chatfn is never served another's code;
 //! V8 checks its own version, flags and the source's length again, and an entry it rejects is
-//! made again. The app's own files (functions, the
-//! initialization script) are not cached: they change with every version.
+//! made again. The app's own files (functions, the initialization script) are not cached:
+//! they change with every version.
 //!
 //! New entries are written to disk by a thread of their own once a second has passed without
 //! another (and by [`flush`] when a command ends): an app's first isolate makes a few hundred
 //! for firebase-admin, and writing them while it serves its first attempt would hold up that
 //! attempt's own write to disk.
 
-use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
-use deno_core::url::Url;
-use deno_core::SourceCodeCacheInfo;
-use deno_error::JsErrorBox;
+use deno_core::v8;
 use sha2::{Digest, Sha256};
 
-type Get = Box<dyn Fn(&Url, &[u16]) -> Result<SourceCodeCacheInfo, JsErrorBox>>;
-type Ready = Box<dyn Fn(Url, u64, &[u8])>;
-
-/// The callbacks deno_core calls around its compilation of each CommonJS module
-/// (`core.evalContext` in `npm-shim/require.js`) in an isolate made from the snapshot whose
-/// key is `startup` (empty for none): V8 refuses code compiled in an isolate of another
-/// startup snapshot (each has its own read-only heap), so their entries are apart.
-pub(super) fn callbacks(startup: &str) -> (Get, Ready) {
-    let startup = startup.to_string();
-    (Box::new(move |url, source| get(&startup, url, source)), Box::new(ready))
+/// The code cache of one isolate's package modules, kept in its op state: the key of the
+/// snapshot it started from (empty for none: V8 refuses code compiled in an isolate of another
+/// startup snapshot, each having its own read-only heap, so their entries are apart), and the
+/// scripts it compiled without an entry.
+///
+/// An entry is made once the isolate has run them ([`PackageCode::make_entries`], after an
+/// invocation and by the engine's sweep), not right after compiling: V8 compiles most
+/// functions lazily, when first called, and an entry made before the module ran holds only its
+/// top level, so every isolate given it compiled the rest again from source (V8's
+/// `CompileLazy`, an eighth of a Firebase app's first start).
+pub struct PackageCode {
+    startup: String,
+    unmade: Unmade,
 }
 
 /// An entry's name: the first 16 bytes of its digest.
-type Name = [u8; 16];
+pub(crate) type Name = [u8; 16];
+
+/// Package files compiled without an entry, with the scripts V8 compiled them into.
+pub type Unmade = Vec<(Name, v8::Global<v8::UnboundScript>)>;
+
+impl PackageCode {
+    pub fn new(startup: &str) -> PackageCode {
+        PackageCode { startup: startup.to_string(), unmade: Vec::new() }
+    }
+
+    /// The name of the entry for a package file compiled from `source` (the CommonJS wrapper
+    /// included), and the entry when this process or an earlier one made it.
+    pub(crate) fn find(&self, source: v8::ValueViewData) -> (Name, Option<Arc<[u8]>>) {
+        // (The binary is in the entries' directory: `dir`.)
+        let mut hash = Sha256::new();
+        hash.update(self.startup.as_bytes());
+        hash.update([0]);
+        match source {
+            v8::ValueViewData::OneByte(bytes) => {
+                hash.update([1]);
+                hash.update(bytes);
+            }
+            v8::ValueViewData::TwoByte(units) => {
+                hash.update([2]);
+                // SAFETY: a `u16` slice reads as twice as many bytes (in this machine's order:
+                // an entry never leaves it), with no alignment needed.
+                hash.update(unsafe {
+                    std::slice::from_raw_parts(
+                        units.as_ptr().cast::<u8>(),
+                        std::mem::size_of_val(units),
+                    )
+                });
+            }
+        }
+        let name: Name = hash.finalize()[..16].try_into().expect("16 bytes");
+        let held = entries().0.lock().unwrap_or_else(|e| e.into_inner()).held.get(&name).cloned();
+        let data = held.or_else(|| {
+            let data: Arc<[u8]> = std::fs::read(file_of(&name)).ok()?.into();
+            hold(name, data.clone(), false);
+            Some(data)
+        });
+        if data.is_some() {
+            entries().0.lock().unwrap_or_else(|e| e.into_inner()).offered += 1;
+        }
+        (name, data)
+    }
+
+    /// A package file was compiled without an entry (none, or one V8 rejected): its entry is
+    /// made once the isolate has run it.
+    pub(crate) fn compiled(&mut self, name: Name, script: v8::Global<v8::UnboundScript>) {
+        self.unmade.push((name, script));
+    }
+
+    /// Whether some of the isolate's package files have no entry yet.
+    pub fn has_unmade(&self) -> bool {
+        !self.unmade.is_empty()
+    }
+
+    /// The package files compiled without an entry so far (for [`PackageCode::make_entries`]).
+    pub fn take_unmade(&mut self) -> Unmade {
+        std::mem::take(&mut self.unmade)
+    }
+}
+
+/// Makes the entries of package files compiled without one, with the functions V8 compiled
+/// in them since (taken out of the isolate's op state: [`PackageCode::take_unmade`]). Answers
+/// how many.
+pub fn make_entries(scope: &mut v8::PinScope, unmade: Unmade) -> usize {
+    let mut made = 0;
+    for (name, script) in unmade {
+        let script = v8::Local::new(scope, script);
+        if let Some(data) = script.create_code_cache() {
+            hold(name, Arc::from(&data[..]), true);
+            made += 1;
+        }
+    }
+    made
+}
 
 /// The entries this process read or made (up to `MAX_IN_MEMORY` bytes), and those not yet
 /// written to disk.
@@ -70,12 +147,6 @@ fn entries() -> &'static (Mutex<Entries>, Condvar) {
     ENTRIES.get_or_init(Default::default)
 }
 
-thread_local! {
-    /// The entry `get` looked for last, by the hash deno_core hands back to `ready` (for the
-    /// same compilation, on the same thread) when there was none or V8 rejected it.
-    static ASKED: RefCell<Option<(u64, Name)>> = const { RefCell::new(None) };
-}
-
 /// This binary's entries: `v8-code/<build>/` (no other build can use them).
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -89,53 +160,16 @@ fn file_of(name: &Name) -> PathBuf {
     dir().join(crate::hex::hex(name))
 }
 
-fn get(startup: &str, url: &Url, source: &[u16]) -> Result<SourceCodeCacheInfo, JsErrorBox> {
-    if !url.path().contains("/node_modules/") {
-        return Err(JsErrorBox::generic("not a package's file"));
-    }
-    // (The binary is in the entries' directory: `dir`.)
-    let mut hash = Sha256::new();
-    hash.update(startup.as_bytes());
-    hash.update([0]);
-    // SAFETY: a `u16` slice reads as twice as many bytes (in this machine's order: an entry
-    // never leaves it), with no alignment needed.
-    hash.update(unsafe {
-        std::slice::from_raw_parts(source.as_ptr().cast::<u8>(), std::mem::size_of_val(source))
-    });
-    let digest = hash.finalize();
-    let name: Name = digest[..16].try_into().expect("16 bytes");
-    let short = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-    ASKED.with(|a| *a.borrow_mut() = Some((short, name)));
-    let held = entries().0.lock().unwrap_or_else(|e| e.into_inner()).held.get(&name).cloned();
-    let data = match held {
-        Some(data) => Some(data.to_vec()),
-        None => std::fs::read(file_of(&name)).ok().inspect(|data| {
-            hold(name, data, false);
-        }),
-    };
-    if data.is_some() {
-        entries().0.lock().unwrap_or_else(|e| e.into_inner()).offered += 1;
-    }
-    Ok(SourceCodeCacheInfo { hash: short, data: data.map(Cow::Owned) })
-}
-
-/// V8 compiled a package's file that had no entry (or one it rejected): `data` is its entry.
-fn ready(_url: Url, hash: u64, data: &[u8]) {
-    let asked = ASKED.with(|a| a.borrow_mut().take());
-    if let Some((_, name)) = asked.filter(|(h, _)| *h == hash) {
-        hold(name, data, true);
-    }
-}
-
 /// Keeps an entry in memory (while there is room), `new` ones to be written.
-fn hold(name: Name, data: &[u8], new: bool) {
+fn hold(name: Name, data: Arc<[u8]>, new: bool) {
     let (lock, wake) = entries();
     let mut entries = lock.lock().unwrap_or_else(|e| e.into_inner());
-    if entries.bytes + data.len() <= MAX_IN_MEMORY {
-        if let Some(old) = entries.held.insert(name, data.into()) {
+    let len = data.len();
+    if entries.bytes + len <= MAX_IN_MEMORY {
+        if let Some(old) = entries.held.insert(name, data) {
             entries.bytes -= old.len();
         }
-        entries.bytes += data.len();
+        entries.bytes += len;
     }
     if new && entries.held.contains_key(&name) {
         entries.unwritten.push(name);

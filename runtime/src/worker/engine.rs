@@ -309,6 +309,11 @@ fn run_thread(
                             tracing::debug!(app = %pool.app.name, thread = index, "an isolate gave its place to one restored from the runtime's newer snapshot");
                         }
                     }
+                    // An isolate that loaded packages and has not served yet makes their code
+                    // cache entries once idle a while (one that served did after it).
+                    for isolate in idle.borrow_mut().values_mut().filter(|i| i.idle_for() >= Duration::from_secs(1)) {
+                        isolate.make_code_cache();
+                    }
                     // One idle isolate's heap compacted a sweep at most: the thread stops for it.
                     let started = std::time::Instant::now();
                     if let Some(isolate) = idle.borrow_mut().values_mut().find_map(|i| i.compact_once().then_some(i)) {
@@ -369,6 +374,7 @@ async fn serve(thread: usize, idle: Idle, isolate: Isolate, job: Job) {
             reply.send();
             return;
         };
+        let id = isolate.id;
         match pool.release(thread, isolate.id) {
             Release::Run(job) => next = Some((isolate, job)),
             Release::Park => {
@@ -377,6 +383,12 @@ async fn serve(thread: usize, idle: Idle, isolate: Isolate, job: Job) {
             Release::Drop => drop(isolate),
         }
         reply.send();
+        // Package files the invocation compiled without a code cache entry get theirs, after
+        // the answer (on a machine that never ran the packages, a first isolate's only).
+        match &mut next {
+            Some((isolate, _)) => isolate.make_code_cache(),
+            None => idle.borrow_mut().get_mut(&id).map_or(0, Isolate::make_code_cache),
+        };
     }
 }
 

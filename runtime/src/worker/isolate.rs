@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use deno_core::{serde_v8, v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
 use serde::Serialize;
 
+use super::code_cache::PackageCode;
 use super::memory::MemoryBudget;
 use super::pool::Pool;
 use super::protocol::{Answer, Job, JsReport, Kill};
@@ -220,6 +221,24 @@ impl Isolate {
         true
     }
 
+    /// Makes the code cache entries of the package files this isolate compiled without one,
+    /// now that it has run them (see `code_cache`). The engine calls it once an invocation is
+    /// answered, and for an idle isolate that never served. Answers how many it made.
+    pub fn make_code_cache(&mut self) -> usize {
+        let js = self.js.as_mut().expect("live until dropped");
+        let unmade = {
+            let state = js.op_state();
+            let mut state = state.borrow_mut();
+            match state.try_borrow_mut::<PackageCode>() {
+                Some(code) if code.has_unmade() => code.take_unmade(),
+                _ => return 0,
+            }
+        };
+        let _entered = Entered::enter(js.v8_isolate());
+        js_scope!(scope, js);
+        super::code_cache::make_entries(scope, unmade)
+    }
+
     /// Whether an isolate restored from the runtime's newest snapshot should take this one's
     /// place: this one compiled packages its own start lacked (built cold, or restored from a
     /// snapshot taken before the functions loaded them), that snapshot holds them, and it has
@@ -230,6 +249,11 @@ impl Isolate {
         !self.outgrown.is_empty()
             && self.last_used.elapsed() >= REPLACE_AFTER
             && self.pool.snapshot_holds(&self.outgrown)
+    }
+
+    /// How long since it last served (or was built).
+    pub fn idle_for(&self) -> Duration {
+        self.last_used.elapsed()
     }
 
     /// Whether the isolate was restored from its runtime's snapshot (rather than built cold).
@@ -471,9 +495,6 @@ fn new_runtime(
         extensions: vec![crate::js::chatfn::init()],
         module_loader: Some(Rc::new(EsmLoader::new(roots.clone()))),
         custom_module_evaluation_cb: Some(Box::new(evaluate_commonjs)),
-        eval_context_code_cache_cbs: Some(super::code_cache::callbacks(
-            snapshot.map_or("", |s| s.key()),
-        )),
         create_params: Some(params),
         // SAFETY: the isolate built here keeps the snapshot's `Arc` until its runtime is gone
         // (`Isolate::snapshot` or `Isolate::bootstrap`, dropped after `js`; `build` drops a
@@ -518,6 +539,7 @@ fn new_runtime(
         pool.memory.clone(),
         app.chat_backend.clone(),
     );
+    js.op_state().borrow_mut().put(PackageCode::new(snapshot.map_or("", |s| s.key())));
     Ok((js, watch))
 }
 
