@@ -150,20 +150,12 @@ impl Format {
             Some("mjs" | "mts") => Format::Module,
             Some("cjs" | "cts") => Format::CommonJs,
             Some("json") => Format::Json,
-            _ => {
-                for dir in path.ancestors().skip(1) {
-                    let manifest = dir.join("package.json");
-                    let Some(allowed) = roots.allowed(&manifest.display().to_string()) else {
-                        if roots.allowed(&dir.display().to_string()).is_none() {
-                            break;
-                        }
-                        continue;
-                    };
-                    let module = roots.package_type(&allowed).is_some_and(|t| t == "module");
-                    return if module { Format::Module } else { Format::CommonJs };
+            _ => match roots.package_scope(path) {
+                Some(manifest) if roots.package_type(&manifest).is_some_and(|t| t == "module") => {
+                    Format::Module
                 }
-                Format::CommonJs
-            }
+                _ => Format::CommonJs,
+            },
         }
     }
 
@@ -173,15 +165,7 @@ impl Format {
         if !matches!(path.extension().and_then(|e| e.to_str()), None | Some("js")) {
             return false;
         }
-        for dir in path.ancestors().skip(1) {
-            if let Some(manifest) = roots.allowed(&dir.join("package.json").display().to_string()) {
-                return roots.package_type(&manifest).is_none();
-            }
-            if roots.allowed(&dir.display().to_string()).is_none() {
-                break;
-            }
-        }
-        true
+        roots.package_scope(path).is_none_or(|manifest| roots.package_type(&manifest).is_none())
     }
 }
 

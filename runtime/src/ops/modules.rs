@@ -35,6 +35,8 @@ pub(crate) struct Resolved {
     dirs: std::collections::HashMap<PathBuf, Option<PathBuf>>,
     /// What `op_modules_stat` answered, by the path asked for.
     kinds: std::collections::HashMap<String, u8>,
+    /// The package.json nearest above each directory asked for (`package_scope`).
+    scopes: std::collections::HashMap<PathBuf, Option<PathBuf>>,
 }
 
 /// The `"type"` each package.json gives (`None`: none, or unreadable), by its canonical path:
@@ -91,6 +93,27 @@ impl ModuleRoots {
         };
         self.3.borrow_mut().kinds.insert(path.to_string(), kind);
         kind
+    }
+
+    /// The package.json that holds `file` (its canonical path): the nearest one above it in
+    /// the app, as Node finds a file's package scope. Every module `require` loads asks for
+    /// it (its format), so each directory's answer is remembered for the invocation: walked up
+    /// for every file, two `lstat`s a level, it was most of the probes of a first `auth()`.
+    pub(crate) fn package_scope(&self, file: &Path) -> Option<PathBuf> {
+        let dir = file.parent()?;
+        if let Some(known) = self.3.borrow().scopes.get(dir) {
+            return known.clone();
+        }
+        let manifest = dir.join("package.json");
+        let found = if self.kind(&manifest.to_string_lossy()) != STAT_MISSING {
+            self.allowed(&manifest.to_string_lossy())
+        } else if self.kind(&dir.to_string_lossy()) != STAT_MISSING {
+            self.package_scope(dir)
+        } else {
+            None // outside the app
+        };
+        self.3.borrow_mut().scopes.insert(dir.to_path_buf(), found.clone());
+        found
     }
 
     /// `path` resolved through symlinks, as `canonicalize` resolves it, and what it is: its
@@ -370,5 +393,35 @@ mod tests {
         assert_eq!(roots.allowed(&swapped), None);
         assert_eq!(roots.kind(&swapped), STAT_MISSING);
         assert_eq!(roots.kind(&moved), STAT_MISSING);
+    }
+
+    /// A file's package scope is the nearest package.json above it inside the app (through a
+    /// link, by its canonical path), none above the app's root; a package.json written once the
+    /// invocation ended is seen by the next.
+    #[test]
+    fn a_files_package_scope_is_the_nearest_package_json_in_the_app() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().canonicalize().unwrap();
+        let app = base.join("app");
+        std::fs::create_dir_all(app.join("node_modules/pkg/lib/deep/er")).unwrap();
+        std::fs::create_dir_all(app.join("functions")).unwrap();
+        std::fs::write(base.join("package.json"), "{}").unwrap(); // outside the app
+        std::fs::write(app.join("node_modules/pkg/package.json"), "{}").unwrap();
+        symlink(app.join("node_modules/pkg"), app.join("node_modules/alias")).unwrap();
+        let roots = ModuleRoots::new(vec![app.clone()]);
+        let scope = |file: &str| roots.package_scope(&app.join(file));
+        let pkg = Some(app.join("node_modules/pkg/package.json"));
+        for _ in 0..2 {
+            assert_eq!(scope("node_modules/pkg/lib/deep/er/x.js"), pkg);
+            assert_eq!(scope("node_modules/pkg/lib/y.js"), pkg);
+            assert_eq!(scope("node_modules/pkg/index.js"), pkg);
+            assert_eq!(scope("node_modules/alias/lib/deep/z.js"), pkg);
+            assert_eq!(scope("functions/start.js"), None);
+        }
+        std::fs::write(app.join("package.json"), "{}").unwrap();
+        assert_eq!(scope("functions/start.js"), None, "remembered for the invocation");
+        roots.forget_resolved();
+        assert_eq!(scope("functions/start.js"), Some(app.join("package.json")));
+        assert_eq!(scope("node_modules/pkg/lib/y.js"), pkg);
     }
 }
