@@ -36,6 +36,9 @@ class Module {
 const cache = ObjectCreate(null);
 /** `${directory}\x00${request}` -> the filename it resolved to (see `require`). */
 const resolveCache = ObjectCreate(null);
+/** A package.json's path -> what it parsed to: read once per isolate, as Node reads each once
+ * per process (a package `require`d from twenty files had its package.json read twenty times). */
+const packageJsonCache = ObjectCreate(null);
 
 /** The files of the modules loaded so far (what a snapshot of the isolate depends on). */
 export function loadedFiles() {
@@ -219,8 +222,10 @@ function readSource(filename, code) {
 }
 
 function readPackageJson(path) {
+  const known = packageJsonCache[path];
+  if (known !== undefined) return known;
   try {
-    return JSONParse(readSource(path));
+    return (packageJsonCache[path] = JSONParse(readSource(path)));
   } catch (e) {
     throw moduleError(`Invalid package.json at ${path}: ${e.message}`, "ERR_INVALID_PACKAGE_CONFIG");
   }
