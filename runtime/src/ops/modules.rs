@@ -33,8 +33,9 @@ pub struct ModuleRoots(
 pub(crate) struct Resolved {
     /// Directories resolved through symlinks (`None`: missing), by the path asked for.
     dirs: std::collections::HashMap<PathBuf, Option<PathBuf>>,
-    /// What `op_modules_stat` answered, by the path asked for.
-    kinds: std::collections::HashMap<String, u8>,
+    /// What each path asked for resolved to, if it lies in the app: `op_modules_stat`'s
+    /// probes, then reading the module found (one `lstat` for both).
+    entries: std::collections::HashMap<String, Option<(PathBuf, std::fs::Metadata)>>,
     /// The package.json nearest above each directory asked for (`package_scope`).
     scopes: std::collections::HashMap<PathBuf, Option<PathBuf>>,
 }
@@ -74,25 +75,25 @@ impl ModuleRoots {
         self.allowed_entry(path).map(|(canonical, _)| canonical)
     }
 
-    /// The canonical form of `path` and what it is, if it lies under one of the roots.
+    /// The canonical form of `path` and what it is, if it lies under one of the roots;
+    /// remembered for the invocation.
     pub(crate) fn allowed_entry(&self, path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
-        let (canonical, meta) = self.resolve(Path::new(path))?;
-        self.contains(&canonical).then_some((canonical, meta))
+        if let Some(known) = self.3.borrow().entries.get(path) {
+            return known.clone();
+        }
+        let entry = self.resolve(Path::new(path)).filter(|(canonical, _)| self.contains(canonical));
+        self.3.borrow_mut().entries.insert(path.to_string(), entry.clone());
+        entry
     }
 
     /// 1 for a file, 2 for a directory, 0 for anything missing or outside the app (what
-    /// `op_modules_stat` answers), remembered for the invocation.
+    /// `op_modules_stat` answers).
     pub(crate) fn kind(&self, path: &str) -> u8 {
-        if let Some(&known) = self.3.borrow().kinds.get(path) {
-            return known;
-        }
-        let kind = match self.allowed_entry(path) {
+        match self.allowed_entry(path) {
             Some((_, meta)) if meta.is_file() => STAT_FILE,
             Some((_, meta)) if meta.is_dir() => STAT_DIR,
             _ => STAT_MISSING,
-        };
-        self.3.borrow_mut().kinds.insert(path.to_string(), kind);
-        kind
+        }
     }
 
     /// The package.json that holds `file` (its canonical path): the nearest one above it in
