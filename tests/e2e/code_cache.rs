@@ -165,3 +165,38 @@ fn a_packages_entry_holds_the_functions_its_first_invocation_ran() {
         );
     }
 }
+
+/// An isolate that loaded packages and has not served yet (a server's first, built at start by
+/// its initialization script) makes their entries once idle a while, without an invocation.
+#[test]
+fn an_isolate_that_has_not_served_makes_its_entries_once_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, cache) = (dir.path().join("app"), dir.path().join("cache"));
+    write_app(&app);
+    let toml = std::fs::read_to_string(app.join("chatfn.toml")).unwrap();
+    let toml =
+        toml.replace("[functions]", "[runtime]\ninitialization_script = \"init.js\"\n[functions]");
+    std::fs::write(app.join("chatfn.toml"), toml).unwrap();
+    std::fs::write(app.join("init.js"), "require('greeter');\n").unwrap();
+    let server = Server::start_logged_with(
+        &app,
+        &dir.path().join("data"),
+        &dir.path().join("serve.log"),
+        &[("CHATFN_CACHE_DIR", cache.to_str().unwrap())],
+    );
+    let entries = || -> usize {
+        let builds = std::fs::read_dir(cache.join("v8-code")).into_iter().flatten().flatten();
+        builds.map(|b| std::fs::read_dir(b.path()).map_or(0, |files| files.count())).sum()
+    };
+    let started = std::time::Instant::now();
+    while entries() < 3 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no code cache entries written: {}",
+            std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(entries(), 3, "one per package file");
+    server.stop();
+}
