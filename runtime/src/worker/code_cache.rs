@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 /// startup snapshot, each having its own read-only heap, so their entries are apart), and the
 /// scripts it compiled without an entry.
 ///
-/// An entry is made once the isolate has run them ([`PackageCode::make_entries`], after an
+/// An entry is made once the isolate has run them ([`make_entries`], after an
 /// invocation and by the engine's sweep), not right after compiling: V8 compiles most
 /// functions lazily, when first called, and an entry made before the module ran holds only its
 /// top level, so every isolate given it compiled the rest again from source (V8's
@@ -98,30 +98,21 @@ impl PackageCode {
         self.unmade.push((name, script));
     }
 
-    /// Whether some of the isolate's package files have no entry yet.
-    pub fn has_unmade(&self) -> bool {
-        !self.unmade.is_empty()
-    }
-
-    /// The package files compiled without an entry so far (for [`PackageCode::make_entries`]).
+    /// The package files compiled without an entry so far (for [`make_entries`]).
     pub fn take_unmade(&mut self) -> Unmade {
         std::mem::take(&mut self.unmade)
     }
 }
 
 /// Makes the entries of package files compiled without one, with the functions V8 compiled
-/// in them since (taken out of the isolate's op state: [`PackageCode::take_unmade`]). Answers
-/// how many.
-pub fn make_entries(scope: &mut v8::PinScope, unmade: Unmade) -> usize {
-    let mut made = 0;
+/// in them since (taken out of the isolate's op state: [`PackageCode::take_unmade`]).
+pub fn make_entries(scope: &mut v8::PinScope, unmade: Unmade) {
     for (name, script) in unmade {
         let script = v8::Local::new(scope, script);
         if let Some(data) = script.create_code_cache() {
             hold(name, Arc::from(&data[..]), true);
-            made += 1;
         }
     }
-    made
 }
 
 /// The entries this process read or made (up to `MAX_IN_MEMORY` bytes), and those not yet

@@ -387,8 +387,8 @@ async fn serve(thread: usize, idle: Idle, isolate: Isolate, job: Job) {
         // the answer (on a machine that never ran the packages, a first isolate's only).
         match &mut next {
             Some((isolate, _)) => isolate.make_code_cache(),
-            None => idle.borrow_mut().get_mut(&id).map_or(0, Isolate::make_code_cache),
-        };
+            None => idle.borrow_mut().get_mut(&id).into_iter().for_each(Isolate::make_code_cache),
+        }
     }
 }
 

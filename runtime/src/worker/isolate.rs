@@ -223,17 +223,13 @@ impl Isolate {
 
     /// Makes the code cache entries of the package files this isolate compiled without one,
     /// now that it has run them (see `code_cache`). The engine calls it once an invocation is
-    /// answered, and for an idle isolate that never served. Answers how many it made.
-    pub fn make_code_cache(&mut self) -> usize {
+    /// answered, and for an idle isolate that never served.
+    pub fn make_code_cache(&mut self) {
         let js = self.js.as_mut().expect("live until dropped");
-        let unmade = {
-            let state = js.op_state();
-            let mut state = state.borrow_mut();
-            match state.try_borrow_mut::<PackageCode>() {
-                Some(code) if code.has_unmade() => code.take_unmade(),
-                _ => return 0,
-            }
-        };
+        let state = js.op_state();
+        let unmade =
+            state.borrow_mut().try_borrow_mut::<PackageCode>().map(PackageCode::take_unmade);
+        let Some(unmade) = unmade.filter(|u| !u.is_empty()) else { return };
         let _entered = Entered::enter(js.v8_isolate());
         js_scope!(scope, js);
         super::code_cache::make_entries(scope, unmade)
