@@ -106,12 +106,10 @@ impl ModuleRoots {
             return known.clone();
         }
         let manifest = dir.join("package.json");
-        let found = if self.kind(&manifest.to_string_lossy()) != STAT_MISSING {
-            self.allowed(&manifest.to_string_lossy())
-        } else if self.kind(&dir.to_string_lossy()) != STAT_MISSING {
-            self.package_scope(dir)
-        } else {
-            None // outside the app
+        let found = match self.allowed(&manifest.to_string_lossy()) {
+            Some(canonical) => Some(canonical),
+            None if self.allowed(&dir.to_string_lossy()).is_some() => self.package_scope(dir),
+            None => None, // outside the app
         };
         self.3.borrow_mut().scopes.insert(dir.to_path_buf(), found.clone());
         found
