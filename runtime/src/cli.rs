@@ -41,7 +41,7 @@ pub enum Command {
         /// Microseconds a serving thread keeps polling for the next request after answering one,
         /// before it sleeps: less latency for a client's next request at the cost of that CPU
         /// time (0 turns it off).
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+        #[arg(long, default_value_t = crate::worker::busy_poll::DEFAULT_WINDOW.as_micros() as u32, value_parser = clap::value_parser!(u32).range(0..=10_000))]
         busy_poll_us: u32,
     },
     /// Manage the app's npm dependencies.
