@@ -459,3 +459,80 @@ fn an_idle_isolates_heap_is_compacted_once_it_has_served() {
     let after = heap_total("look");
     assert!(after < littered / 2.0, "the heap gave its garbage back: {littered} -> {after}");
 }
+
+/// A quiet app keeps to one isolate while its attempts come on connections that several
+/// serving threads accepted (they hop to it); a busy one gets an isolate on each of them, and
+/// gives the extra one back a few seconds after it turns quiet again.
+#[test]
+fn a_quiet_app_keeps_to_one_isolate_and_a_busy_one_gets_one_per_serving_thread() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let app = member_apps(dir.path(), 1).remove(0);
+    let log = dir.path().join("serve.log");
+    let server = Server::start_logged(&app, &dir.path().join("data"), &log);
+    let address = server.base.trim_start_matches("http://").to_string();
+    // Sixteen keep-alive connections: the serving threads' accept loops share them out.
+    let mut connections: Vec<BufReader<std::net::TcpStream>> = (0..16)
+        .map(|_| std::net::TcpStream::connect(&address).unwrap())
+        .inspect(|stream| stream.set_nodelay(true).unwrap())
+        .map(BufReader::new)
+        .collect();
+    let mut attempt = |i: usize| {
+        let connection = &mut connections[i % 16];
+        let body = r#"{"username":"member-of-0"}"#;
+        let request = format!(
+            "POST /v1/sessions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        connection.get_mut().write_all(request.as_bytes()).unwrap();
+        let (mut status, mut length, mut line) = (String::new(), 0, String::new());
+        connection.read_line(&mut status).unwrap();
+        while connection.read_line(&mut line).unwrap() > 2 {
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+            line.clear();
+        }
+        let mut answer = vec![0; length];
+        connection.read_exact(&mut answer).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}{}", String::from_utf8_lossy(&answer));
+    };
+    let isolates = || {
+        let log = without_colours(&std::fs::read_to_string(&log).unwrap());
+        // Built cold or restored from the runtime's snapshot (taken after the first).
+        let made = |l: &&str| l.contains("built an isolate") || l.contains("restored an isolate");
+        let threads = log.lines().filter(made);
+        threads
+            .filter_map(|l| {
+                Some(l.split(" thread=").nth(1)?.split_whitespace().next()?.to_string())
+            })
+            .collect::<Vec<String>>()
+    };
+    // About 40 attempts a second, one at a time.
+    for i in 0..48 {
+        attempt(i);
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(isolates().len(), 1, "a quiet app built more than one isolate: {:?}", isolates());
+    // As fast as they are answered, still one at a time.
+    for i in 0..3000 {
+        attempt(i);
+    }
+    let threads: std::collections::BTreeSet<String> = isolates().into_iter().collect();
+    assert!(threads.len() >= 2, "a busy app's isolates are all on thread {threads:?}");
+    // Quiet again: its attempts go to one isolate, and the other is given back once idle 5 s.
+    let given_back =
+        || std::fs::read_to_string(&log).unwrap().contains("gave back an idle isolate");
+    let quiet_again = Instant::now();
+    while !given_back() && quiet_again.elapsed() < Duration::from_secs(15) {
+        attempt(0);
+        attempt(1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        given_back(),
+        "the busy app's extra isolate is still there {:?} later",
+        quiet_again.elapsed()
+    );
+    assert!(quiet_again.elapsed() >= Duration::from_secs(5), "given back before idle 5 s");
+}
