@@ -291,7 +291,7 @@ impl Isolate {
         let started = Instant::now();
         let settled = tokio::time::timeout_at(job.deadline.into(), self.invoke(&job, id)).await;
         let (wall, cpu) = (started.elapsed(), self.watch.cpu_used());
-        self.pool.note_invocation(wall, cpu);
+        self.pool.note_invocation(wall.saturating_sub(cpu) > cpu.max(Duration::from_millis(1)));
         let (answer, keep) = match settled {
             Ok(Settled::Value(value)) => match self.report(value) {
                 Ok(report) => (Answer::Report(report), true),

@@ -1,8 +1,7 @@
 //! The isolates of one deployed app: which are idle and on which thread, how many there are,
 //! and the invocations waiting for one. An app starts with one isolate, grows one at a time
 //! under load up to its maximum (`[limits] isolates`), each new one on the thread whose
-//! connection asked for it (or the least busy), and gives back isolates idle for a while. A
-//! busy app gets one on each serving thread its attempts come from (`BUSY_APP`). Each
+//! connection asked for it (or the least busy), and gives back isolates idle for a while. Each
 //! isolate runs one invocation at a time. An invocation goes to an idle isolate on the thread
 //! it comes from first. A heavy app (`engine.rs`) keeps to the back threads. Work nobody waits
 //! for (chat events' runs) keeps to the back threads too, in a queue of its own: it never takes
@@ -26,25 +25,8 @@ use crate::store::UsersStore;
 /// The ceiling of `State::io_score`; above half of it, the app's invocations wait for I/O.
 const IO_BOUND_MAX: u32 = 16;
 
-/// An isolate idle this long is given back, unless it is the app's last one; a quiet app's
-/// (see `BUSY_APP`) sooner.
+/// An isolate idle this long is given back, unless it is the app's last one.
 const IDLE_RETIRE: Duration = Duration::from_secs(60);
-const QUIET_RETIRE: Duration = Duration::from_secs(5);
-
-/// The attempts a second from which an app is *busy* (`State::busy`): it gets an isolate on
-/// each serving thread its attempts come from (none hops between threads), and one on a free
-/// thread when its idle isolates' threads run other JavaScript. A quiet app keeps to the
-/// isolates it has unless their threads are held by a long slice (`LONG_SLICE`), and its
-/// attempts go to the one it used last: a hop, or waiting out a short slice, costs less than
-/// another isolate's build, memory and JIT warm-up of its own on a share of the attempts. 100
-/// Firebase apps hot at once (about 50 attempts a second each), alternated runs: 1.29-1.32 GB
-/// instead of 1.90-1.94 (an isolate on each thread each), attempts/s the same within the noise
-/// (4.3-5.5k); one app alone (12k attempts/s) keeps an isolate per thread.
-const BUSY_APP: u32 = 200;
-
-/// A slice of JavaScript this long holds its thread longer than building an isolate
-/// elsewhere takes (a few ms restored from a snapshot).
-const LONG_SLICE: Duration = Duration::from_millis(10);
 
 pub struct Pool {
     pub app: App,
@@ -92,8 +74,6 @@ struct State {
     /// How much the app's recent invocations waited for I/O rather than computed: 0 to
     /// `IO_BOUND_MAX`, up 2 for an invocation that waited, down 1 for one that did not.
     io_score: u32,
-    /// How many attempts the app gets a second, and how long they run (see `State::busy`).
-    rate: Rate,
     closed: bool,
     /// Set when loading the app died at a limit: later isolates report it instead.
     init_failure: Option<serde_json::Value>,
@@ -102,14 +82,6 @@ struct State {
 impl State {
     fn live(&self) -> usize {
         self.per_thread.iter().sum()
-    }
-
-    /// Whether the app is busy: `BUSY_APP` attempts a second, or invocations that keep its
-    /// isolates running half the time (those of a function that waits for I/O, or computes for
-    /// long). A quiet app keeps to the isolates it has, and gives back those it does not use.
-    fn busy(&self) -> bool {
-        self.rate.per_second() >= BUSY_APP
-            || self.rate.running_per_second() * 2 >= SECOND * self.live().max(1) as u32
     }
 
     /// The pool's isolates (alive or being built) on `threads`.
@@ -126,46 +98,6 @@ impl State {
         next_job(a).or_else(|| if then_other { next_job(b) } else { None })
     }
 }
-
-/// An app's attempts, and the time its isolates spent in invocations, counted over whole
-/// seconds: the busier of the last second and the current one.
-#[derive(Default)]
-struct Rate {
-    /// When the current second started (at an attempt).
-    since: Option<Instant>,
-    this_second: (u32, Duration),
-    last_second: (u32, Duration),
-}
-
-impl Rate {
-    fn count(&mut self, now: Instant) {
-        match self.since {
-            Some(since) if now - since < SECOND => {}
-            since => {
-                let just_before = since.is_some_and(|since| now - since < 2 * SECOND);
-                self.last_second = if just_before { self.this_second } else { (0, Duration::ZERO) };
-                self.this_second = (0, Duration::ZERO);
-                self.since = Some(now);
-            }
-        }
-        self.this_second.0 += 1;
-    }
-
-    /// An invocation took `wall`.
-    fn ran(&mut self, wall: Duration) {
-        self.this_second.1 += wall;
-    }
-
-    fn per_second(&self) -> u32 {
-        self.this_second.0.max(self.last_second.0)
-    }
-
-    fn running_per_second(&self) -> Duration {
-        self.this_second.1.max(self.last_second.1)
-    }
-}
-
-const SECOND: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy)]
 enum Queue {
@@ -299,46 +231,37 @@ impl Pool {
                 }
             }
         }
-        state.rate.count(Instant::now());
-        let busy = state.busy();
         let here = this_thread().filter(|t| usable(*t));
-        // A busy app's idle isolate on the caller's own thread (its connection's): no hop at
-        // all.
-        if let Some(here) = here.filter(|_| busy) {
+        // An idle isolate on the caller's own thread (its connection's): no hop at all.
+        if let Some(here) = here {
             if let Some(i) = state.idle.iter().rposition(|(t, _)| *t == here) {
                 return self.send_to_idle(state, i, job);
             }
         }
         let may_grow = state.live() < self.max;
-        // A busy app's idle isolate whose thread is least busy (an idle thread first), the
-        // most recently used among equals; a quiet app's most recently used one on a free
-        // thread, so that the others idle and are given back (`QUIET_RETIRE`).
-        let free = (0..state.idle.len())
+        // The idle isolate whose thread is least busy (an idle thread first), the most
+        // recently used among equals.
+        let least_busy = (0..state.idle.len())
             .rev()
-            .filter(|&i| usable(state.idle[i].0) && self.is_free(state.idle[i].0, avoid));
-        let least_busy = match busy {
-            true => free.min_by_key(|&i| self.engine.busy_for(state.idle[i].0)),
-            false => free.take(1).next(),
-        };
+            .filter(|&i| usable(state.idle[i].0) && self.is_free(state.idle[i].0, avoid))
+            .min_by_key(|&i| self.engine.busy_for(state.idle[i].0));
         if let Some(i) = least_busy {
-            // The caller's thread has none of the app's isolates yet: a busy app gets one
-            // built there in the background, for the attempts that follow on it.
+            // The caller's thread has none of the app's isolates yet: one is built there in
+            // the background, for the attempts that follow on it.
             if let Some(here) = here {
-                if busy && may_grow && state.per_thread[here] == 0 && state.building == 0 {
+                if may_grow && state.per_thread[here] == 0 && state.building == 0 {
                     self.grow(&mut state, here, None);
                 }
             }
             return self.send_to_idle(state, i, job);
         }
         // Every idle isolate sits on a thread busy with other JavaScript: a new isolate on a
-        // free thread answers sooner, when the app may have one more there, and is busy or
-        // that thread is held by a long slice.
+        // free thread answers sooner, when the app may have one more there.
         let new_thread = self.engine.pick_thread(&state.per_thread, avoid, heavy);
         let may_grow = may_grow && usable(new_thread);
         let grow_now = may_grow && self.is_free(new_thread, avoid);
         if let Some(i) = state.idle.iter().rposition(|(t, _)| usable(*t)) {
-            let held = self.engine.busy_for(state.idle[i].0) >= LONG_SLICE;
-            if !(grow_now && (busy || held)) {
+            if !grow_now {
                 return self.send_to_idle(state, i, job);
             }
         } else if !(may_grow && (state.live() == 0 || avoid.is_some())) {
@@ -357,8 +280,7 @@ impl Pool {
     /// first waiting job, on the caller's thread when it may, unless one is being built already.
     pub fn grow_for_waiting(self: &Arc<Self>) {
         let mut state = self.state.lock().unwrap();
-        // (A quiet app's job waits for its isolate: busy with another app's JavaScript.)
-        if state.closed || state.growing > 0 || state.live() >= self.max || !state.busy() {
+        if state.closed || state.growing > 0 || state.live() >= self.max {
             return;
         }
         // An app whose invocations wait for I/O gets one more isolate on the caller's thread
@@ -396,12 +318,10 @@ impl Pool {
         Placed::Sent { thread, ticket }
     }
 
-    /// An invocation finished after `wall`, `cpu` of it computing (it *waited*, for I/O or
-    /// timers, when the rest is the larger part).
-    pub fn note_invocation(&self, wall: Duration, cpu: Duration) {
-        let waited = wall.saturating_sub(cpu) > cpu.max(Duration::from_millis(1));
+    /// An invocation finished; `waited` says whether it spent more time waiting (for I/O,
+    /// timers) than computing.
+    pub fn note_invocation(&self, waited: bool) {
         let mut state = self.state.lock().unwrap();
-        state.rate.ran(wall);
         state.io_score = if waited {
             (state.io_score + 2).min(IO_BOUND_MAX)
         } else {
@@ -428,16 +348,13 @@ impl Pool {
 
     /// Whether a job waiting for `thread` would start sooner elsewhere: an idle isolate on a
     /// free thread, or room for a new one there.
-    /// (A new one only for a busy app, or when `thread` has been in its slice `LONG_SLICE`.)
     pub fn could_move(&self, thread: usize) -> bool {
         let state = self.state.lock().unwrap();
         let avoid = Some(thread);
         let heavy = self.heavy();
         let belongs = self.engine.threads_for(heavy);
-        let worth_building = state.busy() || self.engine.in_slice_for(thread) >= LONG_SLICE;
         state.idle.iter().any(|(t, _)| belongs.contains(t) && self.is_free(*t, avoid))
-            || (worth_building
-                && state.live() < self.max
+            || (state.live() < self.max
                 && self.is_free(self.engine.pick_thread(&state.per_thread, avoid, heavy), avoid))
     }
 
@@ -565,9 +482,8 @@ impl Pool {
         // (A closed pool has no idle isolates left to retire: `close` dropped them.)
         let idle = idle_since.elapsed();
         let last = state.live() <= 1;
-        let quiet = !state.busy();
         let due = match (last, self.app.limits.hibernate_after) {
-            (false, _) => idle >= if quiet { QUIET_RETIRE } else { IDLE_RETIRE },
+            (false, _) => idle >= IDLE_RETIRE,
             (true, Some(after)) => {
                 idle >= after
                     && state.waiting.is_empty()
@@ -592,9 +508,6 @@ impl Pool {
         };
         state.idle.remove(i);
         state.per_thread[thread] -= 1;
-        if !last {
-            tracing::debug!(app = %self.app.name, thread, quiet, "gave back an idle isolate");
-        }
         true
     }
 
@@ -755,35 +668,4 @@ fn next_job(waiting: &mut VecDeque<Job>) -> Option<Job> {
         }
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_rate_is_the_busier_of_the_last_second_and_this_one() {
-        let start = Instant::now();
-        let mut rate = Rate::default();
-        for i in 0..300 {
-            rate.count(start + Duration::from_millis(i));
-        }
-        assert_eq!(rate.per_second(), 300);
-        // The next second has begun: the last one still counts.
-        rate.count(start + Duration::from_millis(1200));
-        assert_eq!(rate.per_second(), 300);
-        // A second later, this one (one job) is all there is; after a quiet second, too.
-        rate.count(start + Duration::from_millis(2300));
-        assert_eq!(rate.per_second(), 1);
-        rate.count(start + Duration::from_millis(5000));
-        assert_eq!(rate.per_second(), 1);
-        // The time invocations ran counts in the second they ended.
-        rate.ran(Duration::from_millis(300));
-        rate.ran(Duration::from_millis(400));
-        assert_eq!(rate.running_per_second(), Duration::from_millis(700));
-        rate.count(start + Duration::from_millis(6100));
-        assert_eq!(rate.running_per_second(), Duration::from_millis(700));
-        rate.count(start + Duration::from_millis(7200));
-        assert_eq!(rate.running_per_second(), Duration::ZERO);
-    }
 }
