@@ -298,7 +298,9 @@ fn run_thread(
                         .map(|i| i.id)
                         .collect();
                     for id in retired {
-                        idle.borrow_mut().remove(&id);
+                        let isolate = idle.borrow_mut().remove(&id);
+                        // (One given back before it caught up: an app that hibernates soon.)
+                        isolate.into_iter().for_each(|mut i| i.catch_up());
                     }
                     // One isolate that compiled packages the runtime's newest snapshot holds
                     // gives its place to one restored from it, a sweep at most.
@@ -309,10 +311,10 @@ fn run_thread(
                             tracing::debug!(app = %pool.app.name, thread = index, "an isolate gave its place to one restored from the runtime's newer snapshot");
                         }
                     }
-                    // An isolate that loaded packages and has not served yet makes their code
-                    // cache entries once idle a while (one that served did after it).
+                    // An isolate that has not served yet catches up once idle a while (one that
+                    // served did after its answer).
                     for isolate in idle.borrow_mut().values_mut().filter(|i| i.idle_for() >= Duration::from_secs(1)) {
-                        isolate.make_code_cache();
+                        isolate.catch_up();
                     }
                     // One idle isolate's heap compacted a sweep at most: the thread stops for it.
                     let started = std::time::Instant::now();
@@ -383,11 +385,10 @@ async fn serve(thread: usize, idle: Idle, isolate: Isolate, job: Job) {
             Release::Drop => drop(isolate),
         }
         reply.send();
-        // Package files the invocation compiled without a code cache entry get theirs, after
-        // the answer (on a machine that never ran the packages, a first isolate's only).
+        // What the invocation left for after its answer (`Isolate::catch_up`).
         match &mut next {
-            Some((isolate, _)) => isolate.make_code_cache(),
-            None => idle.borrow_mut().get_mut(&id).into_iter().for_each(Isolate::make_code_cache),
+            Some((isolate, _)) => isolate.catch_up(),
+            None => idle.borrow_mut().get_mut(&id).into_iter().for_each(Isolate::catch_up),
         }
     }
 }

@@ -599,23 +599,36 @@ impl Pool {
     pub fn modules_loaded(self: &Arc<Self>, files: Vec<String>) -> Vec<String> {
         let packages: Vec<String> =
             files.into_iter().filter(|f| f.contains("/node_modules/")).collect();
-        let missing = {
-            let slot = self.snapshot.lock().unwrap();
-            match &*slot {
+        let first = {
+            let mut slot = self.snapshot.lock().unwrap();
+            let missing = match &*slot {
                 SnapshotSlot::Off => return Vec::new(),
                 SnapshotSlot::Ready(s) => packages.iter().any(|f| !s.holds(f)),
                 _ => !packages.is_empty(),
+            };
+            if !missing {
+                return Vec::new();
             }
+            // The runtime's first: `snapshot_wanted` (asked for after this answer) takes no other.
+            let first = matches!(*slot, SnapshotSlot::Absent(false));
+            if first {
+                *slot = SnapshotSlot::Absent(true);
+            }
+            first
         };
-        if !missing {
-            return Vec::new();
-        }
         let pool = Arc::downgrade(self);
         snapshot::take_later(&self.app, packages.clone(), move |taken| {
-            let (Some(pool), Some(taken)) = (pool.upgrade(), taken) else { return };
+            let Some(pool) = pool.upgrade() else { return };
             let mut slot = pool.snapshot.lock().unwrap();
-            if !matches!(*slot, SnapshotSlot::Off) {
-                *slot = SnapshotSlot::Ready(taken);
+            match taken {
+                Some(taken) if !matches!(*slot, SnapshotSlot::Off) => {
+                    *slot = SnapshotSlot::Ready(taken)
+                }
+                // This runtime cannot be snapshotted: its isolates keep being built cold.
+                None if first && matches!(*slot, SnapshotSlot::Absent(true)) => {
+                    *slot = SnapshotSlot::Off
+                }
+                _ => {}
             }
         });
         packages

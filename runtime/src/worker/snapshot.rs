@@ -501,11 +501,13 @@ fn take(app: &App, preload: Vec<String>) -> Result<(), String> {
         key,
     };
     if let Err(why) = run_child(&spec) {
-        if !from_earlier {
+        if spec.preload.is_empty() {
             return Err(why);
         }
-        // The new runtime may not load them as the old one did (a package upgraded).
-        tracing::info!(app = %app.name, "a snapshot preloading the earlier runtime's packages failed ({why}); taking one without");
+        // The new runtime may not load them as the old one did (a package upgraded), or one
+        // may not load in a snapshot process.
+        let whose = if from_earlier { "the earlier runtime's" } else { "the functions'" };
+        tracing::info!(app = %app.name, "a snapshot preloading {whose} packages failed ({why}); taking one without");
         spec.preload.clear();
         run_child(&spec)?;
     }
