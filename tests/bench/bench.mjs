@@ -134,11 +134,13 @@ async function stop({ child, data }, keepData = false) {
 
 /** Waits (up to `timeout` ms) until chatfn has written the snapshot of the app's runtime into
  * `data` (of each of the apps `names`, when given) and is done with it (a second one follows
- * when the first attempt loaded more packages). */
+ * when the first attempt loaded more packages, unless it was taken after that attempt). */
 async function snapshotTaken(data, names = [], timeout = 30000) {
   const dir = join(data, ".snapshots");
   const files = () => (existsSync(dir) ? readdirSync(dir) : []);
-  const state = () => files().map((f) => `${f}@${statSync(join(dir, f)).mtimeMs}`).join();
+  // (A file being written is renamed into place between the listing and its stat.)
+  const mtime = (f) => statSync(join(dir, f), { throwIfNoEntry: false })?.mtimeMs ?? "gone";
+  const state = () => files().map((f) => `${f}@${mtime(f)}`).join();
   const every = () => names.every((name) => files().some((f) => f.startsWith(`${name}.`) && f.endsWith(".v8")));
   let last = "";
   for (let waited = 0; waited < timeout; waited += 1000) {
