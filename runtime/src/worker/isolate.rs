@@ -226,7 +226,7 @@ impl Isolate {
     /// idle a second), so as not to delay that answer: the code cache entries of the package
     /// files it compiled without one, and, built cold, a snapshot of its runtime asked for
     /// (`Pool::snapshot_wanted`). The snapshot process would take a core from the first
-    /// invocation (a Firebase first start 100.2 -> 93.2 ms median, alternated), and that
+    /// invocation (a Firebase first start 82.0 -> 71.4 ms median, alternated), and that
     /// invocation has by then asked for one that preloads the packages it loaded
     /// (`Pool::modules_loaded`): one snapshot process instead of two.
     pub fn catch_up(&mut self) {
