@@ -9,6 +9,7 @@
 pub mod busy_poll;
 pub mod code_cache;
 pub mod engine;
+#[macro_use]
 mod isolate;
 mod mapped;
 pub mod memory;

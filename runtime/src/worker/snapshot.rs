@@ -657,11 +657,7 @@ fn from_js<T: serde::de::DeserializeOwned>(
     js: &mut JsRuntime,
     value: v8::Global<v8::Value>,
 ) -> anyhow::Result<T> {
-    let context = js.main_context();
-    let isolate = &mut *js.v8_isolate();
-    v8::scope!(let scope, isolate);
-    let context = v8::Local::new(scope, context);
-    let scope = &mut v8::ContextScope::new(scope, context);
+    js_scope!(scope, js);
     let local = v8::Local::new(scope, value);
     Ok(serde_v8::from_v8(scope, local)?)
 }
@@ -736,11 +732,7 @@ fn take_as_asked(spec: Spec) -> anyhow::Result<()> {
         let mut plain = JsRuntime::new(options());
         if load_runtime(&mut plain, &spec, &roots, &tokio, ENTRIES_WITHIN).is_ok() {
             let unmade = plain.op_state().borrow_mut().try_take::<PackageCode>();
-            let context = plain.main_context();
-            let isolate = &mut *plain.v8_isolate();
-            v8::scope!(let scope, isolate);
-            let context = v8::Local::new(scope, context);
-            let scope = &mut v8::ContextScope::new(scope, context);
+            js_scope!(scope, plain);
             if let Some(mut code) = unmade {
                 super::code_cache::make_entries(scope, code.take_unmade());
             }
