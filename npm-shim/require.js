@@ -13,7 +13,7 @@ const {
   StringPrototypeReplaceAll, StringPrototypeSlice, StringPrototypeStartsWith, StringPrototypeSplit, decodeURI, encodeURI,
 } = primordials;
 const {
-  op_modules_stat, op_modules_read, op_modules_strip, op_modules_compile, op_modules_esm_host, op_modules_format,
+  op_modules_stat, op_modules_read, op_modules_compile, op_modules_esm_host, op_modules_format,
   op_modules_detected_esm, op_import_sync,
 } = core.ops;
 
@@ -206,18 +206,17 @@ function loadNodeModules(x, start, conditions) {
   return undefined;
 }
 
-/**
- * The text of a file, types stripped for TypeScript. A TypeScript syntax error is thrown as a
- * SyntaxError whose `chatfnLocation` names the file, line and column.
- */
-function readSource(filename, code) {
-  const read = code === undefined || code === null ? op_modules_read(filename) : op_modules_strip(filename, code);
-  if (read.syntaxError) {
-    const { file, line, column, message } = read.syntaxError;
-    const err = new SyntaxError(message);
-    err.chatfnLocation = { file, line, column };
-    throw err;
-  }
+/** A TypeScript file whose types could not be stripped: a SyntaxError carrying the location. */
+function typeScriptError({ file, line, column, message }) {
+  const err = new SyntaxError(message);
+  err.chatfnLocation = { file, line, column };
+  return err;
+}
+
+/** The text of a file (a JSON one), types stripped for TypeScript. */
+function readSource(filename) {
+  const read = op_modules_read(filename);
+  if (read.syntaxError) throw typeScriptError(read.syntaxError);
   return read.code;
 }
 
@@ -282,23 +281,19 @@ function makeRequire(module) {
   return require;
 }
 
-// The CommonJS wrapper opens on the module's first line, so only line 1's columns shift.
-export const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname) { ";
-
 export function fileUrl(filename) {
   return "file://" + encodeURI(filename);
 }
 
 /**
- * Compiles `source` as a CommonJS module body. `epilogue`, if given, is code placed after the
- * body inside the wrapper (used to pick up a script's top-level `handleEvent`); its value is
- * returned.
+ * Compiles and runs the module's file as a CommonJS module body (Rust reads it, strips
+ * TypeScript's types and wraps it: `op_modules_compile`); `code`, if given, as if it were the
+ * file's text. `epilogue`, if given, is code placed after the body inside the wrapper (used to
+ * pick up a script's top-level `handleEvent`); its value is returned.
  */
-function compileWrapped(module, source, epilogue, onCompiled) {
-  // A shebang line would be a syntax error inside the wrapper; keep it as a comment so lines stay put.
-  if (StringPrototypeStartsWith(source, "#!")) source = "//" + StringPrototypeSlice(source, 2);
-  const wrapped = WRAPPER_HEAD + source + "\n" + (epilogue ?? "") + "\n})";
-  const [fn, thrown] = op_modules_compile(wrapped, fileUrl(module.filename));
+function compileWrapped(module, code, epilogue, onCompiled) {
+  const [fn, thrown, untyped] = op_modules_compile(module.filename, code ?? null, epilogue ?? "", fileUrl(module.filename));
+  if (untyped) throw typeScriptError(untyped);
   if (fn === null) throw thrown;
   onCompiled?.();
   return ReflectApply(fn, module.exports, [module.exports, makeRequire(module), module, module.filename, module.path]);
@@ -318,18 +313,17 @@ function loadModule(filename, parent, code) {
       module.loaded = true;
       return module;
     }
-    const source = readSource(filename, code);
     if (extname(filename) === ".json") {
       try {
-        module.exports = JSONParse(source);
+        module.exports = JSONParse(code ?? readSource(filename));
       } catch (e) {
         e.message = filename + ": " + e.message;
         throw e;
       }
     } else if (format === 2) {
-      compileDetecting(module, source);
+      compileDetecting(module, code);
     } else {
-      compileWrapped(module, source);
+      compileWrapped(module, code);
     }
   } catch (e) {
     delete cache[filename];
@@ -352,10 +346,10 @@ const ESM_SYNTAX = [
  * as CommonJS on ES module syntax, when it is loaded as the ES module it is (Node 22's syntax
  * detection). Only a compile error is looked at: one thrown while running is the module's.
  */
-function compileDetecting(module, source) {
+function compileDetecting(module, code) {
   let compiled = false;
   try {
-    compileWrapped(module, source, undefined, () => (compiled = true));
+    compileWrapped(module, code, undefined, () => (compiled = true));
   } catch (e) {
     if (compiled || !(e instanceof SyntaxError) || !ArrayPrototypeIncludes(ESM_SYNTAX, e.message)) throw e;
     op_modules_detected_esm(module.filename);
@@ -400,10 +394,9 @@ export function runMain(filename, code) {
  */
 export function loadHandler(filename, code) {
   const module = new Module(filename);
-  const source = readSource(filename, code);
   const handler = compileWrapped(
     module,
-    source,
+    code,
     ";return typeof handleEvent === 'function' ? handleEvent : (module.exports && module.exports.handleEvent);",
   );
   if (typeof handler !== "function") {

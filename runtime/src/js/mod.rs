@@ -58,7 +58,6 @@ deno_core::extension!(
         ops::url::op_url_punycode,
         ops::modules::op_modules_stat,
         ops::modules::op_modules_read,
-        ops::modules::op_modules_strip,
         ops::modules::op_modules_compile,
         esm::op_modules_esm_host,
         esm::op_modules_format,

@@ -7,7 +7,7 @@ import { currentLog, format, inspect, InvocationLog, runWithLog } from "ext:chat
 import { createContext } from "ext:chatfn/chatkitty.js";
 import { setMaxPendingOps } from "ext:chatfn/pending.js";
 import { installReplayClock, newTape, tapeRecord } from "ext:chatfn/tape.js";
-import { fileUrl, loadedFiles, loadHandler, preload, registerEsmHost, runMain, WRAPPER_HEAD } from "ext:chatfn/require.js";
+import { fileUrl, loadedFiles, loadHandler, preload, registerEsmHost, runMain } from "ext:chatfn/require.js";
 import { installGlobals } from "ext:chatfn/globals.js";
 import { guardExternalMemory } from "ext:chatfn/memory.js";
 import { setEnv } from "ext:chatfn/process.js";
@@ -43,7 +43,6 @@ function errorLocation(thrown) {
     const location = op_error_location(thrown);
     if (!location || StringPrototypeStartsWith(location.file, "ext:")) return null;
     location.file = relative(location.file);
-    if (location.line === 1 && location.column > WRAPPER_HEAD.length) location.column -= WRAPPER_HEAD.length;
     return location;
   } catch {
     // Values from another realm or without a script origin have no location.

@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use deno_core::{op2, v8, OpState};
+use deno_core::{op2, serde_v8, v8, OpState};
 use deno_error::JsErrorBox;
 
 use serde::Serialize;
@@ -194,42 +194,109 @@ pub fn op_modules_read(
     read_module(state.borrow::<ModuleRoots>(), &path)
 }
 
-/// `code` given for the file at `path` (a saved function version), types stripped if TypeScript.
-#[op2]
-#[serde]
-pub fn op_modules_strip(
-    state: &mut OpState,
-    #[string] path: String,
-    #[string] code: String,
-) -> ModuleText {
-    if !is_typescript(&path) {
-        return ModuleText::Code(code);
+/// The CommonJS wrapper's opening: it is on the module's first line, so only line 1's columns
+/// shift (`op_error_location` shifts them back).
+pub const WRAPPER_HEAD: &str = "(function (exports, require, module, __filename, __dirname) { ";
+
+/// Loads a CommonJS module: the file at `path`, or `code` given for it (a saved version),
+/// TypeScript's types stripped, in the wrapper with `epilogue` after the body; compiles it and
+/// runs it, which makes the wrapper's function. Answers `[function, null]`, `[null, error]`
+/// when it does not compile, or `[null, null, location]` when TypeScript's types could not be
+/// stripped (the JS side throws that as a SyntaxError carrying the location); a file that
+/// cannot be read throws. The file's text goes from the read to V8 without passing through
+/// JavaScript strings: an ASCII text (nearly every package file) becomes an external string
+/// over the bytes read, not a copy in V8's heap.
+///
+/// A package's file is compiled from V8's code cache when there is an entry for it, and gets
+/// one made once the isolate has run it when there is none (`worker::code_cache`).
+#[op2(reentrant)]
+pub fn op_modules_compile<'s, 'i>(
+    scope: &mut v8::PinScope<'s, 'i>,
+    #[string] path: &str,
+    code: v8::Local<'s, v8::Value>,
+    #[string] epilogue: &str,
+    #[string] url: &str,
+) -> Result<v8::Local<'s, v8::Array>, JsErrorBox> {
+    let state = deno_core::JsRuntime::op_state_from(scope);
+    let text = if code.is_string() {
+        let code = code.to_rust_string_lossy(scope);
+        strip_given(&state.borrow().borrow::<ModuleRoots>().0, path, code)
+    } else {
+        let roots = state.borrow().borrow::<ModuleRoots>().clone();
+        read_module(&roots, path)?
+    };
+    let source = match text {
+        ModuleText::Code(source) => source,
+        ModuleText::SyntaxError(e) => {
+            let out = v8::Array::new(scope, 3);
+            let null: v8::Local<v8::Value> = v8::null(scope).into();
+            let location =
+                serde_v8::to_v8(scope, &e).map_err(|e| JsErrorBox::generic(e.to_string()))?;
+            out.set_index(scope, 0, null);
+            out.set_index(scope, 1, null);
+            out.set_index(scope, 2, location);
+            return Ok(out);
+        }
+    };
+    let wrapped = wrap(&source, epilogue);
+    drop(source);
+    let source = if wrapped.is_ascii() {
+        v8::String::new_external_onebyte(scope, wrapped.into_boxed_slice())
+    } else {
+        v8::String::new_from_utf8(scope, &wrapped, v8::NewStringType::Normal)
+    };
+    let source = source.ok_or_else(|| {
+        JsErrorBox::new("Error", format!("{path} is too large for a JavaScript string"))
+    })?;
+    Ok(compile_and_run(scope, source, url, &state))
+}
+
+/// `source` in the CommonJS wrapper, with `epilogue` after it; a shebang line is kept as a
+/// comment (it would be a syntax error inside the wrapper), so lines stay put.
+fn wrap(source: &str, epilogue: &str) -> Vec<u8> {
+    let (shebang, body) = match source.strip_prefix("#!") {
+        Some(rest) => ("//", rest),
+        None => ("", source),
+    };
+    let mut out = Vec::with_capacity(WRAPPER_HEAD.len() + source.len() + epilogue.len() + 6);
+    for part in [WRAPPER_HEAD, shebang, body, "\n", epilogue, "\n})"] {
+        out.extend_from_slice(part.as_bytes());
     }
-    let root = state.borrow::<ModuleRoots>().0.first().cloned().unwrap_or_default();
-    let shown = Path::new(&path)
-        .strip_prefix(&root)
-        .map(|p| p.display().to_string())
-        .unwrap_or(path.clone());
-    match strip_types(&shown, code) {
+    out
+}
+
+/// `code` given for the file at `path`, types stripped if TypeScript.
+fn strip_given(roots: &[PathBuf], path: &str, code: String) -> ModuleText {
+    if is_typescript(path) {
+        typescript_stripped(roots, Path::new(path), code)
+    } else {
+        ModuleText::Code(code)
+    }
+}
+
+/// TypeScript `code` of `file` with its types stripped; errors name the file relative to the
+/// app, as the user wrote it.
+fn typescript_stripped(roots: &[PathBuf], file: &Path, code: String) -> ModuleText {
+    let shown = match roots.first() {
+        Some(root) => file.strip_prefix(root).unwrap_or(file),
+        None => file,
+    };
+    match strip_types(&shown.display().to_string(), code) {
         Ok(code) => ModuleText::Code(code),
         Err(e) => ModuleText::SyntaxError(e),
     }
 }
 
-/// Compiles a CommonJS module (`source`: its code in the wrapper, from the file at `url`) and
-/// runs it, which makes the wrapper's function: answers `[function, null]`, or `[null, error]`
-/// when it does not compile. A package's file is compiled from V8's code cache when there is
-/// an entry for it, and gets one made once the isolate has run it when there is none
-/// (`worker::code_cache`).
-#[op2(reentrant)]
-pub fn op_modules_compile<'s, 'i>(
-    scope: &mut v8::PinScope<'s, 'i>,
+/// Compiles the wrapped `source` of the file at `url` and runs it: `[function, null]`, or
+/// `[null, error]` when it does not compile.
+fn compile_and_run<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
     source: v8::Local<'s, v8::String>,
-    #[string] url: &str,
+    url: &str,
+    state: &std::rc::Rc<std::cell::RefCell<OpState>>,
 ) -> v8::Local<'s, v8::Array> {
     let out = v8::Array::new(scope, 2);
     let null: v8::Local<v8::Value> = v8::null(scope).into();
-    let state = deno_core::JsRuntime::op_state_from(scope);
     let name = v8::String::new(scope, url).unwrap_or_else(|| v8::String::empty(scope));
     let origin =
         v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, false, None);
@@ -321,12 +388,7 @@ pub(crate) fn read_module(roots: &ModuleRoots, path: &str) -> Result<ModuleText,
         )
     })?;
     if is_typescript(path) {
-        let root = roots.0.first().cloned().unwrap_or_default();
-        let shown = canonical.strip_prefix(&root).unwrap_or(&canonical).display().to_string();
-        return Ok(match strip_types(&shown, source) {
-            Ok(code) => ModuleText::Code(code),
-            Err(e) => ModuleText::SyntaxError(e),
-        });
+        return Ok(typescript_stripped(&roots.0, &canonical, source));
     }
     Ok(ModuleText::Code(source))
 }
@@ -422,5 +484,18 @@ mod tests {
         roots.forget_resolved();
         assert_eq!(scope("functions/start.js"), Some(app.join("package.json")));
         assert_eq!(scope("node_modules/pkg/lib/y.js"), pkg);
+    }
+
+    /// The wrapper keeps the body's lines where they were: a shebang becomes a comment on line
+    /// 1, and the epilogue comes after the last line (which may end in a line comment).
+    #[test]
+    fn the_wrapper_keeps_the_bodys_lines_and_comments_out_a_shebang() {
+        let text = |source, epilogue| String::from_utf8(wrap(source, epilogue)).unwrap();
+        assert_eq!(text("x // end", ""), format!("{WRAPPER_HEAD}x // end\n\n}})"));
+        assert_eq!(
+            text("#!/usr/bin/env node\nx", ";return x"),
+            format!("{WRAPPER_HEAD}///usr/bin/env node\nx\n;return x\n}})")
+        );
+        assert_eq!(text("a\n#!b", ""), format!("{WRAPPER_HEAD}a\n#!b\n\n}})"));
     }
 }

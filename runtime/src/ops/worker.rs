@@ -109,7 +109,13 @@ pub fn op_error_location<'s, 'i>(
     let message = v8::Exception::create_message(scope, error);
     let file = message.get_script_resource_name(scope)?.to_rust_string_lossy(scope);
     let line = message.get_line_number(scope)?;
-    Some(SourceLocation { file, line, column: message.get_start_column() + 1 })
+    let mut column = message.get_start_column() + 1;
+    // A CommonJS module's first line starts after its wrapper's opening.
+    let head = crate::ops::modules::WRAPPER_HEAD.len();
+    if line == 1 && column > head {
+        column -= head;
+    }
+    Some(SourceLocation { file, line, column })
 }
 
 /// `process.memoryUsage()`: `[rss, heapTotal, heapUsed, external, arrayBuffers]` in bytes, of
