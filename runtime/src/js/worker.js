@@ -102,34 +102,43 @@ function loadFunctions(app) {
   }
 }
 
-async function runJob(job) {
-  const log = new InvocationLog(job.id, job.maxLogBytes);
-  if (job.replay) installReplayClock();
-  log.tape = job.tape || job.replay ? newTape(job.replay) : null;
+/**
+ * Runs one invocation (its arguments are made one by one in isolate.rs): `event` is JSON text,
+ * `replay` the tape of the invocation it replays, `recordTape` whether to record one, and
+ * `wantModules` whether to report the files of the modules loaded. Resolves to the report
+ * `[status, error, tape, modules]`, which isolate.rs reads by index.
+ */
+async function runJob(id, trigger, event, maxLogBytes, replay, recordTape, wantModules) {
+  const log = new InvocationLog(id, maxLogBytes);
+  if (replay) installReplayClock();
+  log.tape = recordTape || replay ? newTape(replay) : null;
   // Timers and intervals the invocation sets die with its answer (see the README's limits).
   trackInvocationTimers();
-  let result;
+  let status = "returned";
+  let error = null;
   try {
-    const handler = handlers.get(job.trigger);
+    const handler = handlers.get(trigger);
     if (handler === undefined) {
-      result = loadErrors.has(job.trigger)
-        ? { status: "load_failed", error: loadErrors.get(job.trigger) }
-        : { status: "no_function" };
+      if (loadErrors.has(trigger)) {
+        status = "load_failed";
+        error = loadErrors.get(trigger);
+      } else {
+        status = "no_function";
+      }
     } else {
       const context = createContext();
-      const event = JSONParse(job.event);
-      await runWithLog(log, () => handler(event, context));
-      result = { status: "returned" };
+      const parsed = JSONParse(event);
+      await runWithLog(log, () => handler(parsed, context));
     }
   } catch (e) {
-    result = { status: "threw", error: describeError(e) };
+    status = "threw";
+    error = describeError(e);
   } finally {
     cancelInvocationTimers();
   }
-  if (log.tape) result.tape = tapeRecord(log.tape);
+  const tape = log.tape ? tapeRecord(log.tape) : null;
   // Asked once per deployment: what the runtime's next snapshot should load (snapshot.rs).
-  if (job.modules) result.modules = loadedFiles();
-  return result;
+  return [status, error, tape, wantModules ? loadedFiles() : null];
 }
 
 // An unhandled rejection or an exception thrown from a timer belongs to the invocation whose

@@ -12,12 +12,11 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use deno_core::{serde_v8, v8, JsRuntime, PollEventLoopOptions, RuntimeOptions};
-use serde::Serialize;
 
 use super::code_cache::PackageCode;
 use super::memory::MemoryBudget;
 use super::pool::Pool;
-use super::protocol::{Answer, Job, JsReport, Kill};
+use super::protocol::{Answer, Job, JsReport, JsStatus, Kill};
 use super::snapshot::Snapshot;
 use super::supervisor::{Slice, ThreadSlot, Watch};
 use crate::config::App;
@@ -44,24 +43,6 @@ const COMPACT_AFTER: Duration = Duration::from_millis(200);
 /// How long an isolate that outgrew its snapshot stays idle before one restored from the newer
 /// snapshot takes its place (`replaceable`).
 const REPLACE_AFTER: Duration = Duration::from_secs(1);
-
-/// An invocation as the JavaScript main loop (`js/worker.js`) takes it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JobForJs<'a> {
-    /// Tags its console output (`ops::worker::InvocationLogs`).
-    id: u32,
-    trigger: &'static str,
-    /// As JSON text: V8's JSON.parse builds it faster than serde_v8 would.
-    event: String,
-    max_log_bytes: usize,
-    /// The tape of the invocation this one replays.
-    replay: Option<&'a serde_json::Value>,
-    /// Whether to record a tape.
-    tape: bool,
-    /// Whether to report the modules the isolate has loaded (`Pool::wants_modules`).
-    modules: bool,
-}
 
 pub struct Isolate {
     /// Fields are `Option` so `Drop` can let them go in order, inside the isolate.
@@ -357,25 +338,37 @@ impl Isolate {
     /// Calls the main loop's `run` with the job and drives the event loop until its promise
     /// settles, every poll a supervised slice.
     async fn invoke(&mut self, job: &Job, id: u32) -> Settled {
-        let for_js = JobForJs {
-            id,
-            trigger: job.trigger.name(),
-            event: job.event.to_string(),
-            max_log_bytes: job.max_log_bytes,
-            replay: job.replay.as_ref(),
-            tape: job.record_tape,
-            modules: self.pool.wants_modules(),
-        };
+        let event = job.event.to_string();
+        let modules = self.pool.wants_modules();
         // The call answers a promise, whose state is read after each turn of the event loop
         // (deno_core's `call_with_args` would attach two new functions to it per call to be
         // told instead: 2.6% of the example app's serving thread).
         let called = self.in_slice(|js, run| {
             js_scope!(scope, js);
-            let arg = serde_v8::to_v8(scope, &for_js)
-                .map_err(|e| format!("the event could not be given to JavaScript: {e}"))?;
+            // `runJob`'s arguments (`js/worker.js`), each made directly: serde_v8 would build an
+            // object and look its keys up in V8's string table on every invocation. The event
+            // is JSON text, which V8's JSON.parse builds faster than serde_v8 would.
+            let replay = match job.replay.as_ref() {
+                Some(tape) => serde_v8::to_v8(scope, tape).map_err(|e| {
+                    format!("the replayed tape could not be given to JavaScript: {e}")
+                })?,
+                None => v8::undefined(scope).into(),
+            };
+            let too_large = || "the event is too large for a JavaScript string".to_string();
+            let trigger = v8::String::new(scope, job.trigger.name()).ok_or_else(too_large)?;
+            let event = v8::String::new(scope, &event).ok_or_else(too_large)?;
+            let args = [
+                v8::Integer::new_from_unsigned(scope, id).into(),
+                trigger.into(),
+                event.into(),
+                v8::Number::new(scope, job.max_log_bytes as f64).into(),
+                replay,
+                v8::Boolean::new(scope, job.record_tape).into(),
+                v8::Boolean::new(scope, modules).into(),
+            ];
             v8::tc_scope!(let scope, scope);
             let this = v8::undefined(scope).into();
-            let Some(value) = run.open(scope).call(scope, this, &[arg]) else {
+            let Some(value) = run.open(scope).call(scope, this, &args) else {
                 let exception = scope.exception().unwrap_or_else(|| v8::undefined(scope).into());
                 return Err(deno_core::exception_to_err(scope, exception, false, true).to_string());
             };
@@ -410,11 +403,36 @@ impl Isolate {
         .await
     }
 
+    /// `runJob`'s report: `[status, error, tape, modules]`, read by index (serde_v8 would look
+    /// a struct's keys up in V8's string table); the error and the modules, when there are
+    /// any, through serde_v8.
     fn report(&mut self, value: v8::Global<v8::Value>) -> Result<JsReport, String> {
         self.in_slice(|js, _| {
             js_scope!(scope, js);
             let local = v8::Local::new(scope, value);
-            serde_v8::from_v8::<JsReport>(scope, local).map_err(|e| e.to_string())
+            let report = v8::Local::<v8::Array>::try_from(local)
+                .map_err(|_| "the report is not an array".to_string())?;
+            let at = |index| report.get_index(scope, index).filter(|v| !v.is_null_or_undefined());
+            let (status, error, tape, modules) = (at(0), at(1), at(2), at(3));
+            let status = match status.map(|s| s.to_rust_string_lossy(scope)).as_deref() {
+                Some("returned") => JsStatus::Returned,
+                Some("threw") => JsStatus::Threw,
+                Some("load_failed") => JsStatus::LoadFailed,
+                Some("no_function") => JsStatus::NoFunction,
+                other => return Err(format!("unknown status {other:?}")),
+            };
+            let error = match error {
+                Some(error) => Some(serde_v8::from_v8(scope, error).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            let modules = match modules {
+                Some(modules) => {
+                    Some(serde_v8::from_v8(scope, modules).map_err(|e| e.to_string())?)
+                }
+                None => None,
+            };
+            let tape = tape.map(|tape| tape.to_rust_string_lossy(scope));
+            Ok(JsReport { status, error, logs: Vec::new(), tape, modules })
         })
     }
 

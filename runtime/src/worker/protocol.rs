@@ -94,7 +94,7 @@ pub struct JsReport {
     /// What the invocation saw from outside (`js/tape.js`), as JSON text.
     #[serde(default)]
     pub tape: Option<String>,
-    /// The files of the modules its isolate has loaded, when the job asked (`JobForJs::modules`).
+    /// The files of the modules its isolate has loaded, when the job asked (`Pool::wants_modules`).
     #[serde(default)]
     pub modules: Option<Vec<String>>,
 }
