@@ -277,7 +277,7 @@ impl Sessions {
                 Err(e) => tracing::error!("cannot record the invocation: {e}"),
             }
             if let Some(id) = attempt.record_id {
-                shadow_run(deployment.clone(), records.clone(), id, invocation.clone());
+                shadow_run(&deployment, records, id, invocation);
             }
         }
         Ok(attempt)
@@ -478,15 +478,17 @@ pub async fn scratch_run(
 
 /// Runs the trigger's shadow version, if there is one, on what the live invocation saw, in the
 /// background, and adds its outcome to the live record.
+/// (The live invocation is copied only then: most triggers have no shadow.)
 pub fn shadow_run(
-    deployment: Arc<Deployment>,
-    records: InvocationsStore,
+    deployment: &Arc<Deployment>,
+    records: &InvocationsStore,
     record_id: u64,
-    live: Invocation,
+    live: &Invocation,
 ) {
     if !deployment.shadows.contains_key(&live.trigger) {
         return;
     }
+    let (deployment, records, live) = (deployment.clone(), records.clone(), live.clone());
     tokio::spawn(async move {
         let Some(shadow) = deployment.shadows.get(&live.trigger) else { return };
         let tape = live.tape.as_deref().and_then(|t| serde_json::from_str(t).ok());

@@ -428,12 +428,7 @@ impl Delivery {
         record.result["delivery"] = delivery;
         match records.record(record) {
             Ok(id) => {
-                crate::session::shadow_run(
-                    deployment.clone(),
-                    records.clone(),
-                    id,
-                    invocation.clone(),
-                );
+                crate::session::shadow_run(deployment, records, id, invocation);
                 Some(id)
             }
             Err(e) => {

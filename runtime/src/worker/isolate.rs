@@ -338,7 +338,6 @@ impl Isolate {
     /// Calls the main loop's `run` with the job and drives the event loop until its promise
     /// settles, every poll a supervised slice.
     async fn invoke(&mut self, job: &Job, id: u32) -> Settled {
-        let event = job.event.to_string();
         let modules = self.pool.wants_modules();
         // The call answers a promise, whose state is read after each turn of the event loop
         // (deno_core's `call_with_args` would attach two new functions to it per call to be
@@ -356,7 +355,7 @@ impl Isolate {
             };
             let too_large = || "the event is too large for a JavaScript string".to_string();
             let trigger = v8::String::new(scope, job.trigger.name()).ok_or_else(too_large)?;
-            let event = v8::String::new(scope, &event).ok_or_else(too_large)?;
+            let event = v8::String::new(scope, &job.event).ok_or_else(too_large)?;
             let args = [
                 v8::Integer::new_from_unsigned(scope, id).into(),
                 trigger.into(),

@@ -146,7 +146,7 @@ impl Worker {
             let (reply, mut answer) = oneshot::channel();
             let job = Job {
                 trigger,
-                event: event.clone(),
+                event: event.to_string(),
                 replay,
                 record_tape: self.record_tapes,
                 max_log_bytes: self.log_bytes,

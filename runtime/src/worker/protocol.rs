@@ -13,7 +13,9 @@ use crate::config::Trigger;
 /// One invocation on its way to an isolate.
 pub struct Job {
     pub trigger: Trigger,
-    pub event: serde_json::Value,
+    /// The event as JSON text (the isolate hands it to V8's JSON.parse; the invocation keeps
+    /// the value).
+    pub event: String,
     /// A recorded tape to answer Users calls and HTTP requests from (replays and shadows).
     pub replay: Option<serde_json::Value>,
     /// Whether to record what the invocation sees (only when invocations are recorded).
