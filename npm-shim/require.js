@@ -314,8 +314,9 @@ function loadModule(filename, parent, code) {
       return module;
     }
     if (extname(filename) === ".json") {
+      const text = code ?? readSource(filename);
       try {
-        module.exports = JSONParse(code ?? readSource(filename));
+        module.exports = JSONParse(text);
       } catch (e) {
         e.message = filename + ": " + e.message;
         throw e;

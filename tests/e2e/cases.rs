@@ -68,4 +68,5 @@ cases! {
     require_cache_entries_can_be_deleted => "require-cache",
     es_modules_can_be_required => "require-esm",
     process_memory_usage_gives_the_isolates_figures => "memory-usage",
+    module_files_are_read_as_written => "module-errors",
 }

@@ -221,9 +221,10 @@ pub fn op_modules_compile<'s, 'i>(
     let text = if code.is_string() {
         let code = code.to_rust_string_lossy(scope);
         strip_given(&state.borrow().borrow::<ModuleRoots>().0, path, code)
+    } else if code.is_null_or_undefined() {
+        read_module(state.borrow().borrow::<ModuleRoots>(), path)?
     } else {
-        let roots = state.borrow().borrow::<ModuleRoots>().clone();
-        read_module(&roots, path)?
+        return Err(JsErrorBox::type_error("a module's code must be a string"));
     };
     let source = match text {
         ModuleText::Code(source) => source,
@@ -240,13 +241,20 @@ pub fn op_modules_compile<'s, 'i>(
     };
     let wrapped = wrap(&source, epilogue);
     drop(source);
+    // (V8 would refuse a longer one, and an external string's bytes would then never be freed.)
+    if wrapped.len() > v8::String::MAX_LENGTH {
+        return Err(JsErrorBox::new(
+            "Error",
+            format!("{path} is too large for a JavaScript string"),
+        ));
+    }
     let source = if wrapped.is_ascii() {
         v8::String::new_external_onebyte(scope, wrapped.into_boxed_slice())
     } else {
         v8::String::new_from_utf8(scope, &wrapped, v8::NewStringType::Normal)
     };
     let source = source.ok_or_else(|| {
-        JsErrorBox::new("Error", format!("{path} is too large for a JavaScript string"))
+        JsErrorBox::new("Error", format!("{path} could not be made a JavaScript string"))
     })?;
     Ok(compile_and_run(scope, source, url, &state))
 }
@@ -258,7 +266,7 @@ fn wrap(source: &str, epilogue: &str) -> Vec<u8> {
         Some(rest) => ("//", rest),
         None => ("", source),
     };
-    let mut out = Vec::with_capacity(WRAPPER_HEAD.len() + source.len() + epilogue.len() + 6);
+    let mut out = Vec::with_capacity(WRAPPER_HEAD.len() + source.len() + epilogue.len() + 4);
     for part in [WRAPPER_HEAD, shebang, body, "\n", epilogue, "\n})"] {
         out.extend_from_slice(part.as_bytes());
     }

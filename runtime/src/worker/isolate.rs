@@ -353,9 +353,10 @@ impl Isolate {
                 })?,
                 None => v8::undefined(scope).into(),
             };
-            let too_large = || "the event is too large for a JavaScript string".to_string();
-            let trigger = v8::String::new(scope, job.trigger.name()).ok_or_else(too_large)?;
-            let event = v8::String::new(scope, &job.event).ok_or_else(too_large)?;
+            let not_made = |what| format!("the {what} could not be made a JavaScript string");
+            let trigger =
+                v8::String::new(scope, job.trigger.name()).ok_or_else(|| not_made("trigger"))?;
+            let event = v8::String::new(scope, &job.event).ok_or_else(|| not_made("event"))?;
             let args = [
                 v8::Integer::new_from_unsigned(scope, id).into(),
                 trigger.into(),
