@@ -333,9 +333,15 @@ fn compile_and_run<'s>(
                 v8::script_compiler::NoCacheReason::NoReason,
             );
             let rejected = compiling.get_cached_data().is_none_or(|c| c.rejected());
+            if rejected {
+                tracing::debug!(%url, "V8 rejected a package file's code cache entry");
+            }
             (script, rejected.then_some(*name))
         }
-        Some((name, None)) => (v8::Script::compile(tc, source, Some(&origin)), Some(*name)),
+        Some((name, None)) => {
+            tracing::trace!(%url, "no code cache entry for a package file");
+            (v8::Script::compile(tc, source, Some(&origin)), Some(*name))
+        }
         None => (v8::Script::compile(tc, source, Some(&origin)), None),
     };
     let Some(script) = script else {
