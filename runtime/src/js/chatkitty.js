@@ -12,7 +12,7 @@ import { notAvailable } from "ext:chatfn/internal/errors.js";
 import { fetch } from "ext:chatfn/web/fetch.js";
 import { URLSearchParams } from "ext:chatfn/web/url.js";
 import { btoa } from "ext:chatfn/web/encoding.js";
-const { ArrayIsArray, DateNow, Error, JSONParse, JSONStringify, ObjectFreeze, ObjectFromEntries, Proxy, PromiseReject, String, encodeURIComponent } = primordials;
+const { ArrayIsArray, DateNow, Error, JSONParse, JSONStringify, ObjectFreeze, ObjectFromEntries, Proxy, PromisePrototypeThen, PromiseReject, String, encodeURIComponent } = primordials;
 const {
   op_users_check_exists, op_users_create, op_users_retrieve, op_users_update, op_users_delete, op_users_list,
   op_users_set_secret, op_users_retrieve_secret, op_users_remove_secret, op_chat_backend,
@@ -38,8 +38,9 @@ function axiosError(reply, method, url) {
   return err;
 }
 
+/** Runs a Users op (`start`, which answers the reply as JSON text: `ops/users.rs`). */
 async function call(method, url, start) {
-  const reply = await track(`context.ChatKitty.Users (${method} ${url})`, () => usersCall(method, url, start));
+  const reply = await track(`context.ChatKitty.Users (${method} ${url})`, () => usersCall(method, url, () => PromisePrototypeThen(start(), JSONParse)));
   if (!reply.ok) throw axiosError(reply, method, url);
   return { data: reply.data, status: reply.status, statusText: STATUS_TEXT[reply.status] ?? "", headers: {}, config: { method, url } };
 }
@@ -55,7 +56,7 @@ function needsId(id, fn) {
 
 const Users = ObjectFreeze({
   checkUserExists: (name) =>
-    call("head", `/v1/users?name=${name}`, async () => (await op_users_check_exists(String(name ?? ""))) ?? { ok: true, status: 200, data: {} }),
+    call("head", `/v1/users?name=${name}`, () => op_users_check_exists(String(name ?? ""))),
   createUser: (resource) => call("post", "/v1/users", () => op_users_create(resource ?? {})),
   retrieveUser: (id) => needsId(id, (id) => call("get", `/v1/users/${id}`, () => op_users_retrieve(id))),
   updateUser: (id, patch) => needsId(id, (id) => call("patch", `/v1/users/${id}`, () => op_users_update(id, patch ?? {}))),

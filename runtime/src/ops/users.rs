@@ -1,6 +1,6 @@
 //! `op_users_*`: the native side of `context.ChatKitty.Users`. Each op answers like the
-//! Platform API would over HTTP (`{ ok, status, data }` or `{ ok: false, status, error, message }`)
-//! and the JS side turns that into an axios-style response or rejection. Every op is async; a
+//! Platform API would over HTTP (`{ ok, status, data }` or `{ ok: false, status, error, message }`,
+//! as JSON text) and the JS side turns that into an axios-style response or rejection. Every op is async; a
 //! sled read is ready at once, and deno_core polls an async op once when it is called, so with
 //! sled the answer is there without a turn of the event loop. With PostgreSQL, the op waits
 //! for the database.
@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use crate::store::{NewUser, StoreError, Subject, User, UserPatch, UsersStore};
 
-/// How a Platform API answer travels back to JavaScript.
+/// A Platform API answer. It travels back to JavaScript as JSON text ([`ApiReply::into_json`]),
+/// which `js/chatkitty.js` parses.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum ApiReply {
@@ -57,6 +58,13 @@ impl ApiReply {
             Err(e) => ApiReply::err(&e),
         }
     }
+
+    /// As JSON text, for JavaScript's `JSON.parse`: serde_v8 would build each object key by key
+    /// with `v8::Object::with_prototype_and_properties`, which makes dictionary-mode objects
+    /// (no shared shape), slow to read for the function and to stringify for the tape.
+    fn into_json(self) -> String {
+        serde_json::to_string(&self).expect("a Platform API answer serializes")
+    }
 }
 
 /// A user as `chatkitty-platform-sdk`'s `ChatUserResource`.
@@ -89,41 +97,39 @@ fn parse_body<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result
     serde_json::from_value(body).map_err(|e| StoreError::Invalid(format!("invalid {what}: {e}")))
 }
 
-/// Answers nothing when the user exists, which `js/chatkitty.js` makes the 200 reply: the
-/// hot call of a session-start function, and serde_v8 would build that reply object key by
-/// key.
+/// `checkUserExists`'s answer for a user that exists.
+const EXISTS: &str = r#"{"ok":true,"status":200,"data":{}}"#;
+
 #[op2]
-#[serde]
-pub async fn op_users_check_exists(
-    state: Rc<RefCell<OpState>>,
-    #[string] name: String,
-) -> Option<ApiReply> {
+#[string]
+pub async fn op_users_check_exists(state: Rc<RefCell<OpState>>, #[string] name: String) -> String {
     match store(&state).exists(&name).await {
-        Ok(true) => None,
+        // (The hot call of a session-start function: its reply written once.)
+        Ok(true) => EXISTS.to_string(),
         Ok(false) => {
-            Some(ApiReply::err(&StoreError::NotFound(Subject::UserNamed(name.to_string()))))
+            ApiReply::err(&StoreError::NotFound(Subject::UserNamed(name.to_string()))).into_json()
         }
-        Err(e) => Some(ApiReply::err(&e)),
+        Err(e) => ApiReply::err(&e).into_json(),
     }
 }
 
 #[op2]
-#[serde]
+#[string]
 pub async fn op_users_create(
     state: Rc<RefCell<OpState>>,
     #[serde] body: serde_json::Value,
-) -> ApiReply {
+) -> String {
     let store = store(&state);
     let result = match parse_body::<NewUser>("createUser body", body) {
         Ok(new) => store.create(new).await,
         Err(e) => Err(e),
     };
-    ApiReply::from_user(201, result)
+    ApiReply::from_user(201, result).into_json()
 }
 
 #[op2]
-#[serde]
-pub async fn op_users_retrieve(state: Rc<RefCell<OpState>>, #[string] id: String) -> ApiReply {
+#[string]
+pub async fn op_users_retrieve(state: Rc<RefCell<OpState>>, #[string] id: String) -> String {
     let store = store(&state);
     let result = match parse_id(&id) {
         Ok(id) => {
@@ -131,47 +137,48 @@ pub async fn op_users_retrieve(state: Rc<RefCell<OpState>>, #[string] id: String
         }
         Err(e) => Err(e),
     };
-    ApiReply::from_user(200, result)
+    ApiReply::from_user(200, result).into_json()
 }
 
 #[op2]
-#[serde]
+#[string]
 pub async fn op_users_update(
     state: Rc<RefCell<OpState>>,
     #[string] id: String,
     #[serde] patch: serde_json::Value,
-) -> ApiReply {
+) -> String {
     let store = store(&state);
     let result = match (parse_id(&id), parse_body::<UserPatch>("updateUser patch", patch)) {
         (Ok(id), Ok(patch)) => store.update(id, patch).await,
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    ApiReply::from_user(200, result)
+    ApiReply::from_user(200, result).into_json()
 }
 
 #[op2]
-#[serde]
-pub async fn op_users_delete(state: Rc<RefCell<OpState>>, #[string] id: String) -> ApiReply {
+#[string]
+pub async fn op_users_delete(state: Rc<RefCell<OpState>>, #[string] id: String) -> String {
     let store = store(&state);
     let result = match parse_id(&id) {
         Ok(id) => store.delete(id).await,
         Err(e) => Err(e),
     };
-    ApiReply::from_user(200, result)
+    ApiReply::from_user(200, result).into_json()
 }
 
 #[op2]
-#[serde]
+#[string]
 pub async fn op_users_list(
     state: Rc<RefCell<OpState>>,
     #[serde] page: serde_json::Value,
     #[serde] size: serde_json::Value,
     #[serde] name: serde_json::Value,
-) -> ApiReply {
+) -> String {
     let (Some(page), Some(size)) = (page.as_u64(), size.as_u64()) else {
         return ApiReply::err(&StoreError::Invalid(
             "page and size must be non-negative integers".into(),
-        ));
+        ))
+        .into_json();
     };
     let size = size.clamp(1, 1000) as usize;
     match store(&state).list(page as usize, size, name.as_str()).await {
@@ -185,31 +192,32 @@ pub async fn op_users_list(
         ),
         Err(e) => ApiReply::err(&e),
     }
+    .into_json()
 }
 
 #[op2]
-#[serde]
+#[string]
 pub async fn op_users_set_secret(
     state: Rc<RefCell<OpState>>,
     #[string] id: String,
     #[string] name: String,
     #[serde] secret: serde_json::Value,
-) -> ApiReply {
+) -> String {
     let store = store(&state);
     let result = match parse_id(&id) {
         Ok(id) => store.set_secret(id, &name, &secret).await,
         Err(e) => Err(e),
     };
-    ApiReply::from_user(200, result)
+    ApiReply::from_user(200, result).into_json()
 }
 
 #[op2]
-#[serde]
+#[string]
 pub async fn op_users_retrieve_secret(
     state: Rc<RefCell<OpState>>,
     #[string] id: String,
     #[string] name: String,
-) -> ApiReply {
+) -> String {
     let store = store(&state);
     let result = match parse_id(&id) {
         Ok(id) => store.get_secret(id, &name).await,
@@ -219,19 +227,30 @@ pub async fn op_users_retrieve_secret(
         Ok(secret) => ApiReply::ok(200, json!({ "secret": secret })),
         Err(e) => ApiReply::err(&e),
     }
+    .into_json()
 }
 
 #[op2]
-#[serde]
+#[string]
 pub async fn op_users_remove_secret(
     state: Rc<RefCell<OpState>>,
     #[string] id: String,
     #[string] name: String,
-) -> ApiReply {
+) -> String {
     let store = store(&state);
     let result = match parse_id(&id) {
         Ok(id) => store.remove_secret(id, &name).await,
         Err(e) => Err(e),
     };
-    ApiReply::from_user(200, result)
+    ApiReply::from_user(200, result).into_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_exists_reply_is_the_one_made_for_a_200() {
+        assert_eq!(EXISTS, ApiReply::ok(200, json!({})).into_json());
+    }
 }
