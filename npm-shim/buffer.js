@@ -8,7 +8,7 @@ import { Blob, File } from "ext:chatfn/web/blob.js";
 import { atob, btoa } from "ext:chatfn/web/encoding.js";
 
 export { Blob, File };
-const { ArrayBufferIsView, ArrayIsArray, MathMin, RangeError, TypeError, Uint8Array } = primordials;
+const { ArrayBufferIsView, ArrayIsArray, DataView, MathMin, RangeError, TypeError, Uint8Array } = primordials;
 
 function utf16leEncode(text) {
   const out = new Uint8Array(text.length * 2);
@@ -62,15 +62,22 @@ export class Buffer extends Uint8Array {
       checkSize(arg);
       super(arg);
     } else if (typeof arg === "string") {
+      // (Copied: UTF-8 bytes come from `core.encode`, whose memory the app's budget does not
+      // count; the Buffer's own is counted.)
       const bytes = encode(arg, encodingOrOffset);
       super(bytes.length);
       this.set(bytes);
     } else if (arg instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && arg instanceof SharedArrayBuffer)) {
       super(arg, encodingOrOffset ?? 0, length ?? arg.byteLength - (encodingOrOffset ?? 0));
+    } else if (ArrayBufferIsView(arg) && !(arg instanceof DataView)) {
+      // A TypedArray element by element, each modulo 256, as Node does (not its bytes).
+      super(arg.length);
+      this.set(arg);
     } else {
-      const bytes = ArrayBufferIsView(arg) ? new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength) : arg;
-      super(bytes.length);
-      for (let i = 0; i < bytes.length; i++) this[i] = bytes[i] & 0xff;
+      // An array (each element modulo 256), or a DataView's bytes.
+      const items = ArrayBufferIsView(arg) ? new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength) : arg;
+      super(items.length);
+      this.set(items);
     }
   }
 
