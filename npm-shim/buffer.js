@@ -62,8 +62,8 @@ export class Buffer extends Uint8Array {
       checkSize(arg);
       super(arg);
     } else if (typeof arg === "string") {
-      // (Copied: UTF-8 bytes come from `core.encode`, whose memory the app's budget does not
-      // count; the Buffer's own is counted.)
+      // (Copied into the Buffer's own memory, which the app's allocator counts at once: UTF-8
+      // bytes come from `core.encode`, which only the periodic external-memory check sees.)
       const bytes = encode(arg, encodingOrOffset);
       super(bytes.length);
       this.set(bytes);
