@@ -46,6 +46,16 @@ function decode(bytes, encoding) {
   return fromBytes(bytes, e);
 }
 
+/**
+ * A new Buffer of the bytes a stream chunk stands for: a string's UTF-8, or the bytes of any
+ * ArrayBuffer view (a Uint16Array's or a DataView's bytes, where `Buffer.from` takes a
+ * TypedArray's elements); anything else as `Buffer.from` takes it.
+ */
+export function bytesOf(chunk) {
+  if (ArrayBufferIsView(chunk)) return Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  return Buffer.from(chunk);
+}
+
 const kMaxLength = 2 ** 32;
 
 function checkSize(size) {
@@ -69,15 +79,14 @@ export class Buffer extends Uint8Array {
       this.set(bytes);
     } else if (arg instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && arg instanceof SharedArrayBuffer)) {
       super(arg, encodingOrOffset ?? 0, length ?? arg.byteLength - (encodingOrOffset ?? 0));
-    } else if (ArrayBufferIsView(arg) && !(arg instanceof DataView)) {
-      // A TypedArray element by element, each modulo 256, as Node does (not its bytes).
+    } else if (arg instanceof DataView) {
+      // Node's answer: a DataView has no length, so its Buffer is empty (`bytesOf` gives its bytes).
+      super(0);
+    } else {
+      // A TypedArray or an array element by element, each modulo 256, as Node does (not a
+      // TypedArray's bytes: `bytesOf` gives those).
       super(arg.length);
       this.set(arg);
-    } else {
-      // An array (each element modulo 256), or a DataView's bytes.
-      const items = ArrayBufferIsView(arg) ? new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength) : arg;
-      super(items.length);
-      this.set(items);
     }
   }
 

@@ -3,7 +3,7 @@
 // Redirects are answered, not followed, as in Node. Request and response bodies are
 // buffered whole. Servers (createServer) are not available in a chat function.
 import { core } from "ext:core/mod.js";
-import { Buffer } from "ext:chatfn/buffer.js";
+import { Buffer, bytesOf } from "ext:chatfn/buffer.js";
 import { EventEmitter } from "ext:chatfn/events.js";
 import { Readable, Writable } from "ext:chatfn/stream.js";
 import { track } from "ext:chatfn/pending.js";
@@ -127,7 +127,7 @@ export class ClientRequest extends Writable {
   }
 
   _write(chunk, _encoding, callback) {
-    this.#chunks.push(Buffer.from(chunk));
+    this.#chunks.push(bytesOf(chunk));
     callback();
   }
 

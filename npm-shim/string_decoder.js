@@ -1,5 +1,5 @@
 // node:string_decoder: decodes a stream of bytes without splitting multi-byte characters.
-import { Buffer } from "ext:chatfn/buffer.js";
+import { Buffer, bytesOf } from "ext:chatfn/buffer.js";
 
 export class StringDecoder {
   constructor(encoding = "utf8") {
@@ -8,7 +8,7 @@ export class StringDecoder {
   }
 
   write(chunk) {
-    const bytes = Buffer.concat([this.pending, typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk)]);
+    const bytes = Buffer.concat([this.pending, bytesOf(chunk)]);
     if (this.encoding !== "utf8") {
       this.pending = Buffer.alloc(0);
       return bytes.toString(this.encoding);

@@ -2,7 +2,7 @@
 // over flate2 in Rust. Streams buffer their input and process it when they end. Brotli is not
 // available: its functions throw ERR_METHOD_NOT_IMPLEMENTED.
 import { core } from "ext:core/mod.js";
-import { Buffer } from "ext:chatfn/buffer.js";
+import { Buffer, bytesOf } from "ext:chatfn/buffer.js";
 import { Transform } from "ext:chatfn/stream.js";
 import { toBytes } from "ext:chatfn/internal/bytes.js";
 import { notImplemented } from "ext:chatfn/internal/errors.js";
@@ -23,7 +23,7 @@ function process(mode, data, options) {
 function stream(mode, options) {
   const chunks = [];
   return new Transform({
-    transform(chunk, _enc, cb) { chunks.push(Buffer.from(chunk)); cb(); },
+    transform(chunk, _enc, cb) { chunks.push(bytesOf(chunk)); cb(); },
     flush(cb) {
       try {
         cb(null, process(mode, Buffer.concat(chunks), options));

@@ -41,6 +41,7 @@ async function handleEvent() {
   assert.strictEqual(Buffer.from(new Uint16Array([1, 256, 513])).toString("hex"), "010001");
   assert.strictEqual(Buffer.from(new Float32Array([1.5, -1])).toString("hex"), "01ff");
   assert.strictEqual(Buffer.from([257, -1, "3", 1.9]).toString("hex"), "01ff0301");
+  assert.strictEqual(Buffer.from(new DataView(new ArrayBuffer(2))).length, 0);
   assert.strictEqual(Buffer.from("hi", "utf16le").toString("hex"), "68006900");
   assert.strictEqual(Buffer.byteLength("héllo"), 6);
   const sub = b.subarray(0, 5);

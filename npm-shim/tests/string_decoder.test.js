@@ -25,4 +25,8 @@ async function handleEvent() {
   let text = "";
   for (const byte of Buffer.from("👍👍")) text += emoji.write(Buffer.from([byte]));
   assert.strictEqual(text + emoji.end(), "👍👍");
+
+  // Any ArrayBuffer view is read as its bytes (little-endian here, as Node on this machine).
+  assert.strictEqual(new StringDecoder().write(new Uint16Array([0x6968])), "hi");
+  assert.strictEqual(new StringDecoder().write(new DataView(new Uint8Array([104, 105]).buffer)), "hi");
 }
