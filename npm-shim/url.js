@@ -1,10 +1,9 @@
 // node:url: the web's URL and URLSearchParams (web/url.js), fileURLToPath/pathToFileURL, and
 // the legacy url.parse()/format()/resolve(), built on the same parser.
-import { core, primordials } from "ext:core/mod.js";
+import { primordials } from "ext:core/mod.js";
 import { nodeError } from "ext:chatfn/internal/errors.js";
-import { URL, URLSearchParams } from "ext:chatfn/web/url.js";
+import { URL, URLSearchParams, parseUrl } from "ext:chatfn/web/url.js";
 const { ArrayIsArray, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypePush, ObjectEntries, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, SymbolIterator, TypeError, decodeURIComponent, encodeURIComponent } = primordials;
-const { op_url_parse } = core.ops;
 
 export { URL, URLSearchParams };
 
@@ -33,7 +32,7 @@ class Url {
 function legacyParse(input, parseQueryString = false) {
   const text = String(input).trim();
   const absolute = /^[a-z][a-z0-9+.-]*:/i.test(text);
-  const parsed = op_url_parse(text, absolute ? "" : PLACEHOLDER);
+  const parsed = parseUrl(text, absolute ? "" : PLACEHOLDER);
   const out = new Url();
   if (parsed === null) {
     out.pathname = out.path = out.href = text;
@@ -80,7 +79,7 @@ function legacyFormat(obj) {
 
 function legacyResolve(from, to) {
   const absolute = /^[a-z][a-z0-9+.-]*:/i.test(String(from));
-  const parsed = op_url_parse(String(to), absolute ? String(from) : PLACEHOLDER + "/" + String(from).replace(/^\//, ""));
+  const parsed = parseUrl(String(to), absolute ? String(from) : PLACEHOLDER + "/" + String(from).replace(/^\//, ""));
   if (parsed === null) return String(to);
   return absolute ? parsed.href : StringPrototypeSlice(parsed.href, PLACEHOLDER.length);
 }

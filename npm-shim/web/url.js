@@ -2,8 +2,21 @@
 // `url` crate, WHATWG); URLSearchParams is application/x-www-form-urlencoded in JavaScript.
 import { core, primordials } from "ext:core/mod.js";
 import { nodeError } from "ext:chatfn/internal/errors.js";
-const { ArrayIsArray, ArrayPrototypeJoin, ArrayPrototypeMap, ArrayPrototypePush, ObjectEntries, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, SymbolIterator, TypeError, decodeURIComponent, encodeURIComponent } = primordials;
+const { ArrayIsArray, ArrayPrototypeJoin, JSONParse, ArrayPrototypeMap, ArrayPrototypePush, ObjectEntries, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, SymbolIterator, TypeError, decodeURIComponent, encodeURIComponent } = primordials;
 const { op_url_parse, op_url_set } = core.ops;
+
+/** The parts of `href` against `base` ("" for none), or null when it is no URL. The op answers
+ * JSON text: an object serde_v8 made would be dictionary-mode (no shared shape). */
+export function parseUrl(href, base) {
+  const text = op_url_parse(href, base);
+  return text === null ? null : JSONParse(text);
+}
+
+/** `href`'s parts with `part` set to `value`, or null when the result is no URL. */
+function setUrl(href, part, value) {
+  const text = op_url_set(href, part, value);
+  return text === null ? null : JSONParse(text);
+}
 
 function formEncode(text) {
   return StringPrototypeReplace(
@@ -99,7 +112,7 @@ export class URL {
   #params = new URLSearchParams();
 
   constructor(input, base) {
-    const parts = op_url_parse(String(input), base === undefined ? "" : String(base));
+    const parts = parseUrl(String(input), base === undefined ? "" : String(base));
     if (parts === null) throw invalidUrl(input);
     this.#update(parts);
   }
@@ -111,13 +124,13 @@ export class URL {
   #update(parts) {
     this.#parts = parts;
     URLSearchParams._bind(this.#params, parts.search, (query) => {
-      const next = op_url_set(this.#parts.href, "search", query);
+      const next = setUrl(this.#parts.href, "search", query);
       if (next) this.#parts = next;
     });
   }
 
   #set(part, value) {
-    const next = op_url_set(this.#parts.href, part, String(value));
+    const next = setUrl(this.#parts.href, part, String(value));
     if (next === null) {
       if (part === "href") throw invalidUrl(value);
       return;

@@ -5,7 +5,7 @@ use deno_core::url::{Position, Url};
 use serde::Serialize;
 
 #[derive(Serialize)]
-pub struct UrlParts {
+struct UrlParts {
     href: String,
     origin: String,
     protocol: String,
@@ -38,26 +38,32 @@ fn parts(url: &Url) -> UrlParts {
     }
 }
 
+/// The parts of `url` as JSON text, which `web/url.js` parses: an object serde_v8 made would be
+/// a dictionary-mode one (no shared shape) for every `URL`.
+fn parts_json(url: &Url) -> String {
+    serde_json::to_string(&parts(url)).expect("URL parts serialize")
+}
+
 /// The parts of `href` (against `base` unless it is empty), or `null` when it is not a valid URL.
 #[op2]
-#[serde]
-pub fn op_url_parse(#[string] href: String, #[string] base: String) -> Option<UrlParts> {
+#[string]
+pub fn op_url_parse(#[string] href: String, #[string] base: String) -> Option<String> {
     let url = if base.is_empty() {
         Url::parse(&href).ok()?
     } else {
         Url::parse(&base).ok()?.join(&href).ok()?
     };
-    Some(parts(&url))
+    Some(parts_json(&url))
 }
 
 /// `href` with one part replaced, as the URL setters do; `null` when the result is invalid.
 #[op2]
-#[serde]
+#[string]
 pub fn op_url_set(
     #[string] href: String,
     #[string] part: String,
     #[string] value: String,
-) -> Option<UrlParts> {
+) -> Option<String> {
     let mut url = Url::parse(&href).ok()?;
     let strip = |v: &str, p: char| v.strip_prefix(p).unwrap_or(v).to_string();
     match part.as_str() {
@@ -76,7 +82,7 @@ pub fn op_url_set(
             .set_fragment(Some(&strip(&value, '#')).filter(|f| !f.is_empty()).map(|f| f.as_str())),
         _ => return None,
     }
-    Some(parts(&url))
+    Some(parts_json(&url))
 }
 
 /// `punycode.encode`/`decode` and `toASCII`/`toUnicode`, over the `idna` crate. `mode` is
