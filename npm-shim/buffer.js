@@ -52,8 +52,7 @@ function decode(bytes, encoding) {
  * TypedArray's elements); anything else as `Buffer.from` takes it.
  */
 export function bytesOf(chunk) {
-  if (ArrayBufferIsView(chunk)) return Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  return Buffer.from(chunk);
+  return Buffer.from(ArrayBufferIsView(chunk) ? toBytes(chunk) : chunk);
 }
 
 const kMaxLength = 2 ** 32;

@@ -5,18 +5,15 @@ import { nodeError } from "ext:chatfn/internal/errors.js";
 const { ArrayIsArray, ArrayPrototypeJoin, JSONParse, ArrayPrototypeMap, ArrayPrototypePush, ObjectEntries, StringPrototypeReplace, StringPrototypeSlice, StringPrototypeSplit, SymbolIterator, TypeError, decodeURIComponent, encodeURIComponent } = primordials;
 const { op_url_parse, op_url_set } = core.ops;
 
-/** The parts of `href` against `base` ("" for none), or null when it is no URL. The op answers
- * JSON text: an object serde_v8 made would be dictionary-mode (no shared shape). */
-export function parseUrl(href, base) {
-  const text = op_url_parse(href, base);
-  return text === null ? null : JSONParse(text);
-}
+/** A URL's parts from the ops' JSON text (null: no URL). As text: an object serde_v8 made
+ * would be dictionary-mode (no shared shape). */
+const partsOf = (text) => (text === null ? null : JSONParse(text));
+
+/** The parts of `href` against `base` ("" for none), or null when it is no URL. */
+export const parseUrl = (href, base) => partsOf(op_url_parse(href, base));
 
 /** `href`'s parts with `part` set to `value`, or null when the result is no URL. */
-function setUrl(href, part, value) {
-  const text = op_url_set(href, part, value);
-  return text === null ? null : JSONParse(text);
-}
+const setUrl = (href, part, value) => partsOf(op_url_set(href, part, value));
 
 function formEncode(text) {
   return StringPrototypeReplace(
